@@ -1,0 +1,129 @@
+"""The one place that builds the Application and knows every handler.
+
+Handler groups are layers: group -1 says who is asking (account, language) for every update; group 0
+holds the features, then the catch-alls that answer whatever no feature took.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from typing import Any
+
+from telegram import BotCommandScopeChat, BotCommandScopeDefault, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.context import BotContext
+from bot.services import Services
+from handlers import common, language
+from handlers.menu import bot_commands
+from rules.roles import Role
+from storage.persistence import SQLAlchemyPersistence
+
+logger = logging.getLogger(__name__)
+
+
+class DienhinhApplication(Application):  # type: ignore[type-arg]
+    """PTB's Application with our services, NFC input and state written as soon as an update is done."""
+
+    def __init__(self, *, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+
+    async def process_update(self, update: object) -> None:
+        if isinstance(update, Update):
+            normalise_text(update)
+        await super().process_update(update)
+        # Database first: a conversation step is stored when the person acts, not a minute later.
+        if self.persistence:
+            await self.update_persistence()
+
+
+def normalise_text(update: Update) -> None:
+    """Every inbound text and caption in NFC, so "Nguyễn" typed with combining marks matches stored names."""
+    for message in (update.message, update.edited_message):
+        if message is None:
+            continue
+        for attribute in ("text", "caption"):
+            value = getattr(message, attribute)
+            if value and not unicodedata.is_normalized("NFC", value):
+                _set_frozen(message, attribute, unicodedata.normalize("NFC", value))
+
+
+def _set_frozen(message: Message, attribute: str, value: str) -> None:
+    # PTB freezes telegram objects; this is the boundary where the raw input is made canonical.
+    with message._unfrozen():
+        setattr(message, attribute, value)
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    app: DienhinhApplication = application  # type: ignore[assignment]
+    await set_command_menus(app)
+
+
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    app: DienhinhApplication = application  # type: ignore[assignment]
+    await app.services.database.dispose()
+
+
+async def set_command_menus(app: DienhinhApplication) -> None:
+    """Everyone's commands in the default scope (Vietnamese, and English for English-language phones),
+    organisers' in their own chats."""
+    translators = app.services.translators
+    try:
+        await app.bot.set_my_commands(bot_commands(Role.CITIZEN, translators.default), scope=BotCommandScopeDefault())
+        await app.bot.set_my_commands(
+            bot_commands(Role.CITIZEN, translators.get("en")),
+            scope=BotCommandScopeDefault(),
+            language_code="en",
+        )
+        for organiser_id in app.services.settings.organiser_ids:
+            await app.bot.set_my_commands(
+                bot_commands(Role.ORGANISER, translators.default), scope=BotCommandScopeChat(organiser_id)
+            )
+    except TelegramError as error:
+        # An organiser who never opened the bot has no chat yet; the menu is set again on /lang.
+        logger.warning("could not set every command menu: %s", error)
+
+
+def build_application(services: Services, *, request: BaseRequest | None = None) -> DienhinhApplication:
+    """The bot: handlers, persistence, defaults; ``request`` replaces the HTTP transport (playground, tests)."""
+    settings = services.settings
+    builder = (
+        ApplicationBuilder()
+        .application_class(DienhinhApplication, kwargs={"services": services})
+        .context_types(ContextTypes(context=BotContext))
+        .persistence(SQLAlchemyPersistence(services.database))
+        .defaults(Defaults(tzinfo=settings.tz))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        from bot.playground.transport import OFFLINE_TOKEN
+
+        builder = builder.token(settings.bot_token or OFFLINE_TOKEN).request(request).get_updates_request(request)
+    else:
+        builder = (
+            builder.token(settings.require_token())
+            .base_url(settings.telegram_api_base_url)
+            .base_file_url(settings.telegram_file_base_url)
+            .rate_limiter(AIORateLimiter(max_retries=2))
+        )
+    app: DienhinhApplication = builder.build()  # type: ignore[assignment]
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: DienhinhApplication) -> None:
+    app.add_handler(TypeHandler(Update, common.load_account), group=-1)
+    features = [
+        language.conversation(),
+        *common.command_handlers(),
+    ]
+    for handler in features:
+        app.add_handler(handler)
+    for handler in common.catch_all_handlers():
+        app.add_handler(handler)
+    app.add_error_handler(common.on_error)  # type: ignore[arg-type]

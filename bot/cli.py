@@ -1,0 +1,170 @@
+"""``dienhinh``: the operator's command line.
+
+    dienhinh run                 start the bot (long polling, or webhook when WEBHOOK_URL is set)
+    dienhinh demo [--keep]       the offline playground
+    dienhinh db upgrade          migrate the database to the current schema
+    dienhinh db status           say whether the database is up to date
+    dienhinh plan load FILE      create or update a campaign from a plan file
+
+A missing or malformed setting, a bad plan file or an out-of-date database ends with one clear line
+and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.i18n import Translator, Translators
+from bot.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("dienhinh")
+
+
+def _translator(settings: Settings | None) -> Translator:
+    if settings is None:
+        return Translators("vi", ZoneInfo("Asia/Ho_Chi_Minh")).default
+    return Translators(settings.default_locale, settings.tz).default
+
+
+def _fail(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 2
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request at INFO, token in the URL included.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+async def _prepare_database(settings: Settings) -> None:
+    from storage.migrate import OutOfDateDatabase, is_up_to_date, upgrade_to_head
+
+    if settings.auto_migrate:
+        await upgrade_to_head(settings.database_url)
+    elif not await is_up_to_date(settings.database_url):
+        raise OutOfDateDatabase(settings.database_url)
+
+
+def cmd_run(settings: Settings) -> int:
+    from bot.app import build_application
+    from bot.services import Services
+    from storage.migrate import OutOfDateDatabase
+
+    t = _translator(settings)
+    settings.require_token()
+    _configure_logging(settings)
+    try:
+        asyncio.run(_prepare_database(settings))
+    except OutOfDateDatabase as problem:
+        return _fail(t("The database is not up to date: {problem}", problem=problem))
+    application = build_application(Services.create(settings))
+    if settings.webhook_url:
+        logger.info("starting in webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
+            secret_token=settings.webhook_secret,
+            allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"],
+        )
+    else:
+        logger.info("starting with long polling")
+        application.run_polling(allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"])
+    return 0
+
+
+def cmd_demo(keep: bool) -> int:
+    from bot.playground import terminal
+
+    return asyncio.run(terminal.run(keep=keep))
+
+
+def cmd_db(settings: Settings, action: str) -> int:
+    from storage.migrate import current_revision, head_revision, is_up_to_date, upgrade_to_head
+
+    t = _translator(settings)
+    if action == "upgrade":
+        asyncio.run(upgrade_to_head(settings.database_url))
+        print(t("The database is at the current schema ({revision}).", revision=head_revision()))
+        return 0
+    current = asyncio.run(current_revision(settings.database_url))
+    if asyncio.run(is_up_to_date(settings.database_url)):
+        print(t("The database is at the current schema ({revision}).", revision=current))
+        return 0
+    return _fail(
+        t(
+            "The database is at {current}, the code expects {head}: run dienhinh db upgrade.",
+            current=current or "-",
+            head=head_revision(),
+        )
+    )
+
+
+def cmd_plan_load(settings: Settings, path: Path) -> int:
+    from rules.plans import load_plan
+    from rules.refdata import DataFileError
+
+    from storage.db import Database
+
+    t = _translator(settings)
+
+    async def load() -> object:
+        await _prepare_database(settings)
+        database = Database(settings.database_url)
+        try:
+            return await load_plan(database, path)
+        finally:
+            await database.dispose()
+
+    try:
+        summary = asyncio.run(load())
+    except DataFileError as problem:
+        return _fail(t("The plan was not loaded; nothing was changed. {problem}", problem=problem))
+    except FileNotFoundError:
+        return _fail(t("No such file: {path}", path=path))
+    print(t("Plan loaded: {summary}", summary=summary))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dienhinh", description="dienhinh operator commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the bot")
+    demo = commands.add_parser("demo", help="the offline playground")
+    demo.add_argument("--keep", action="store_true", help="keep the playground database from last time")
+    db = commands.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade", "status"])
+    plan = commands.add_parser("plan", help="campaign plans")
+    plan.add_argument("action", choices=["load"])
+    plan.add_argument("file", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        return cmd_demo(args.keep)
+    try:
+        settings = load_settings()
+        if args.command == "run":
+            return cmd_run(settings)
+        if args.command == "db":
+            return cmd_db(settings, args.action)
+        return cmd_plan_load(settings, args.file)
+    except SettingsError as problem:
+        t = _translator(None)
+        return _fail(t("Invalid setting {setting}: {problem}", setting=problem.setting, problem=t(problem.problem)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""The context every handler receives: the user's account and translator, a transaction, the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.i18n import Translator
+from rules.accounts import AccountSnapshot
+
+if TYPE_CHECKING:
+    from bot.app import DienhinhApplication
+    from bot.services import Services
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """``context.t`` translates for the person who sent the update; ``context.transaction()`` is the one
+    unit of work a handler runs; ``context.account`` says who is asking (set before any feature runs)."""
+
+    def __init__(self, application: Any, chat_id: int | None = None, user_id: int | None = None) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.account: AccountSnapshot | None = None
+        self._translator: Translator | None = None
+
+    @property
+    def services(self) -> Services:
+        app: DienhinhApplication = self.application  # type: ignore[assignment]
+        return app.services
+
+    @property
+    def t(self) -> Translator:
+        if self._translator is None:
+            locale = self.account.locale if self.account else None
+            self._translator = self.services.translators.get(locale)
+        return self._translator
+
+    def use_account(self, account: AccountSnapshot) -> None:
+        """Adopt ``account`` (after it changed, e.g. a new language) for the rest of this update."""
+        self.account = self.services.accounts.remember(account)
+        self._translator = None
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.services.database.transaction()
+
+    def now(self) -> dt.datetime:
+        return self.services.clock()

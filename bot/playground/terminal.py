@@ -1,0 +1,273 @@
+"""``make demo``: chat with the real bot in a terminal, offline, as several people.
+
+The bot runs with SQLite and the seed plan (a copy whose dates are moved so the deadlines lie ahead of
+today) against the in-process Bot API. Keyboards are shown as numbered options; type the number or the
+option's name. Lines starting with ``:`` are playground commands (``:help`` lists them). Works with piped
+standard input too, so a session can be scripted:
+
+    printf '/start\\n/lang\\n2\\n/start\\n' | make demo
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import or_, select
+
+from bot.i18n import Translator
+from bot.playground.harness import ChatUser, Playground
+from bot.playground.transport import InProcessBotAPI, Persona, SentMessage
+from bot.services import Services
+from bot.settings import PROJECT_ROOT, Settings
+from rules import accounts
+from rules.roles import Role
+from rules.text import fold
+from storage.db import Database
+from storage.models import OrgUnit, OutboxMessage
+
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+SEED_PLAN = PROJECT_ROOT / "data" / "plans" / "tay-ho-2020.yaml"
+
+
+@dataclass(frozen=True)
+class DemoPersona:
+    key: str
+    persona: Persona
+    role: Role
+    unit_hint: str | None = None
+    about: str = ""
+
+
+PERSONAS = (
+    DemoPersona("lan", Persona(1001, "Lan", "Nguyễn Thị"), Role.CITIZEN, about="người dân / citizen"),
+    DemoPersona(
+        "minh",
+        Persona(1002, "Minh", "Trần Văn"),
+        Role.FOCAL_POINT,
+        unit_hint="buoi",
+        about="đầu mối UBND phường Bưởi / unit focal point",
+    ),
+    DemoPersona("hoa", Persona(1003, "Hoà", "Phạm Thu"), Role.ORGANISER, about="ban tổ chức / organiser"),
+    DemoPersona("hung", Persona(1004, "Hùng", "Lê Văn"), Role.CITIZEN, about="đại biểu được mời / delegate"),
+)
+
+HELP = """Playground commands:
+  :as NAME          switch person ({names})
+  :who              who is who
+  :press N          press button N of the last message with buttons (typing N works too)
+  :photo PATH [caption]   send a photo from a file
+  :doc PATH         send a document (e.g. a spreadsheet)
+  :sticker          send a sticker
+  :restart          restart the bot process (the database and Telegram's side stay)
+  :help             this list
+  :quit             leave (end of input works too)
+Anything else is sent to the bot as text, e.g. /start or /lang."""
+
+
+class Terminal:
+    def __init__(self, playground: Playground, out: TextIO, echo_input: bool) -> None:
+        self.playground = playground
+        self.out = out
+        self.echo_input = echo_input
+        self.people = {p.key: playground.person(p.persona) for p in PERSONAS}
+        self.names = {p.key: f"{p.persona.first_name}" for p in PERSONAS}
+        self.current = "lan"
+        playground.api.listeners.append(self._on_message)
+        self._toasts_seen: dict[int, int] = {}
+
+    @property
+    def user(self) -> ChatUser:
+        return self.people[self.current]
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def _on_message(self, message: SentMessage) -> None:
+        owner = next((key for key, user in self.people.items() if user.chat_id == message.chat_id), None)
+        to = "" if owner == self.current else f" → {self.names.get(owner or '', message.chat_id)}"
+        body = message.text or ""
+        if message.file_name:
+            body = f"[{message.method.removeprefix('send').lower()}: {message.file_name}] {body}".strip()
+            if message.file_bytes is not None:
+                saved = DEMO_DIR / "received" / message.file_name
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                saved.write_bytes(message.file_bytes)
+                body += f"\n   (saved to {saved.relative_to(PROJECT_ROOT)})"
+        self.say(f"🤖{to} {body}".replace("\n", "\n   "))
+        for index, label in enumerate(message.button_labels, start=1):
+            self.say(f"   [{index}] {label}")
+
+    def _show_toasts(self) -> None:
+        for chat_id, toasts in self.playground.api.toasts.items():
+            seen = self._toasts_seen.get(chat_id, 0)
+            for toast in toasts[seen:]:
+                self.say(f"   💬 {toast}")
+            self._toasts_seen[chat_id] = len(toasts)
+
+    async def handle(self, line: str) -> bool:
+        """Act on one line; False when the person wants to leave."""
+        line = line.strip()
+        if not line:
+            return True
+        if self.echo_input:
+            self.say(f"{self.names[self.current]}> {line}")
+        if line.startswith(":"):
+            return await self._command(line)
+        await self.user.send(line)
+        self._show_toasts()
+        return True
+
+    async def _command(self, line: str) -> bool:
+        try:
+            words = shlex.split(line[1:])
+        except ValueError:
+            words = line[1:].split()
+        name, args = (words[0].lower(), words[1:]) if words else ("help", [])
+        try:
+            if name in {"quit", "exit", "q"}:
+                return False
+            if name == "as":
+                self._switch(" ".join(args))
+            elif name == "who":
+                for p in PERSONAS:
+                    mark = "*" if p.key == self.current else " "
+                    self.say(f" {mark} {p.key:5} {p.persona.last_name} {p.persona.first_name} — {p.about}")
+            elif name == "press":
+                await self.user.press(args[0] if args else "1")
+                self._show_toasts()
+            elif name == "photo":
+                await self.user.send_photo(Path(args[0]).expanduser(), " ".join(args[1:]) or None)
+            elif name in {"doc", "document"}:
+                await self.user.send_document(Path(args[0]).expanduser())
+            elif name == "sticker":
+                await self.user.send_sticker()
+            elif name == "restart":
+                await self.playground.restart()
+                self.say("(bot restarted)")
+            else:
+                self.say(HELP.format(names=", ".join(self.names)))
+        except (IndexError, FileNotFoundError, IsADirectoryError, AssertionError) as problem:
+            self.say(f"(playground: {problem or 'missing argument'}; :help lists the commands)")
+        return True
+
+    def _switch(self, wanted: str) -> None:
+        key = next(
+            (k for k, n in self.names.items() if fold(wanted) in {fold(k), fold(n)}),
+            None,
+        )
+        if key is None:
+            self.say(f"(no person {wanted!r}; choose one of: {', '.join(self.names)})")
+            return
+        self.current = key
+        self.say(f"(now you are {self.names[key]})")
+
+
+async def prepare_database(settings: Settings, today: dt.date) -> None:
+    """A fresh demo database: migrated, the seed plan loaded with its dates moved ahead, personas set up."""
+    from rules.plans import apply_plan, load_plan_file, shift_plan_dates
+
+    from storage.migrate import upgrade_to_head
+
+    await upgrade_to_head(settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        plan = shift_plan_dates(load_plan_file(SEED_PLAN), today)
+        async with database.transaction() as session:
+            await apply_plan(session, plan)
+            for demo in PERSONAS:
+                persona = demo.persona
+                account = await accounts.ensure_telegram_account(
+                    session,
+                    telegram_user_id=persona.user_id,
+                    display_name=f"{persona.last_name} {persona.first_name}",
+                    username=None,
+                    organiser_ids=settings.organiser_ids,
+                    now=dt.datetime.now(dt.UTC),
+                )
+                unit_id = None
+                if demo.unit_hint:
+                    unit_id = await session.scalar(
+                        select(OrgUnit.id)
+                        .where(or_(OrgUnit.code == demo.unit_hint, OrgUnit.name_fold.like(f"%{demo.unit_hint}%")))
+                        .order_by(OrgUnit.id)
+                    )
+                if demo.role != Role.CITIZEN:
+                    await accounts.assign_role(session, account.id, demo.role, unit_id=unit_id, reason="demo")
+    finally:
+        await database.dispose()
+
+
+async def _wait_for_outbox(database: Database, seconds: float = 5.0) -> None:
+    """Let the sender deliver what is already due before the playground closes."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        async with database.transaction() as session:
+            due = await session.scalar(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.status.in_(("pending", "sending")),
+                    OutboxMessage.due_at <= dt.datetime.now(dt.UTC),
+                )
+            )
+        if due is None:
+            return
+        await asyncio.sleep(0.2)
+
+
+async def run(keep: bool = False, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    db_path = DEMO_DIR / "playground.sqlite3"
+    if not keep:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    organiser = next(p.persona.user_id for p in PERSONAS if p.role == Role.ORGANISER)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{db_path}",
+        organiser_ids=(organiser,),
+        bot_token="",
+        webhook_url="",
+        log_level=os.environ.get("LOG_LEVEL", "WARNING"),
+    )
+    logging.basicConfig(
+        filename=DEMO_DIR / "playground.log",
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    await prepare_database(settings, dt.datetime.now(settings.tz).date())
+    playground = Playground(lambda: Services.create(settings), api=InProcessBotAPI())
+    await playground.start(run_jobs=True)
+    interactive = stdin.isatty()
+    terminal = Terminal(playground, out, echo_input=not interactive)
+    t: Translator = playground.services.translators.default
+    terminal.say(t("Offline playground: you are chatting with the real bot, without Telegram."))
+    terminal.say(HELP.format(names=", ".join(terminal.names)))
+    terminal.say(f"(now you are {terminal.names[terminal.current]}; try /start)")
+    try:
+        while True:
+            prompt = f"{terminal.names[terminal.current]}> " if interactive else ""
+            try:
+                line = await asyncio.to_thread(_read_line, stdin, prompt, interactive)
+            except EOFError:
+                break
+            if not await terminal.handle(line):
+                break
+        await _wait_for_outbox(playground.services.database)
+    finally:
+        await playground.stop()
+    return 0
+
+
+def _read_line(stdin: TextIO, prompt: str, interactive: bool) -> str:
+    if interactive:
+        return input(prompt)
+    line = stdin.readline()
+    if not line:
+        raise EOFError
+    return line

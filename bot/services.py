@@ -1,0 +1,53 @@
+"""What every handler may use, built once per process and handed out through the context."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.i18n import Translators
+from bot.settings import Settings
+from rules.accounts import AccountSnapshot
+from storage.db import Database
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class AccountCache:
+    """Accounts by Telegram user id. One bot process serves one token (design §4.10), so the process
+    that changes an account is the one that refreshes it here."""
+
+    _by_user: dict[int, AccountSnapshot] = field(default_factory=dict)
+
+    def get(self, telegram_user_id: int) -> AccountSnapshot | None:
+        return self._by_user.get(telegram_user_id)
+
+    def remember(self, account: AccountSnapshot) -> AccountSnapshot:
+        if account.telegram_user_id is not None:
+            self._by_user[account.telegram_user_id] = account
+        return account
+
+    def forget(self, telegram_user_id: int) -> None:
+        self._by_user.pop(telegram_user_id, None)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    translators: Translators
+    clock: Callable[[], dt.datetime] = utc_now
+    accounts: AccountCache = field(default_factory=AccountCache)
+
+    @classmethod
+    def create(cls, settings: Settings, database: Database | None = None, **overrides: object) -> Services:
+        return cls(
+            settings=settings,
+            database=database or Database(settings.database_url),
+            translators=Translators(settings.default_locale, settings.tz),
+            **overrides,  # type: ignore[arg-type]
+        )

@@ -1,0 +1,133 @@
+"""All settings in one pydantic-settings class, read from the environment and ``.env``.
+
+Every setting is documented with its default in ``.env.example``. A missing or malformed setting stops
+start-up with one line naming it (:class:`SettingsError`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.i18n import N_
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'dienhinh.sqlite3'}"
+SUPPORTED_LOCALES = ("vi", "en")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; ``str(error)`` is the one line to show the operator."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = ""
+    database_url: str = DEFAULT_DATABASE_URL
+    organiser_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    default_locale: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    log_level: str = "INFO"
+    auto_migrate: bool = True
+    public_channel_id: str = ""
+    outbox_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("organiser_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: Any) -> tuple[int, ...]:
+        if value is None or value == "":
+            return ()
+        if isinstance(value, int):
+            return (value,)
+        if isinstance(value, list | tuple):
+            return tuple(int(v) for v in value)
+        parts = [part.strip() for part in str(value).replace(";", ",").split(",") if part.strip()]
+        try:
+            return tuple(int(part) for part in parts)
+        except ValueError:
+            raise ValueError(N_("expected Telegram user ids separated by commas, e.g. 12345,67890")) from None
+
+    @field_validator("default_locale")
+    @classmethod
+    def _check_locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(N_("expected vi or en"))
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(N_("expected an IANA time zone such as Asia/Ho_Chi_Minh")) from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(N_("expected DEBUG, INFO, WARNING, ERROR or CRITICAL"))
+        return upper
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+            raise ValueError(N_("expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB"))
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str) -> str:
+        if value and not value.startswith("https://"):
+            raise ValueError(N_("expected an https:// address that Telegram can reach, or empty for polling"))
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(self.tz)
+
+    def require_token(self) -> str:
+        """The bot token, or a SettingsError: only running against Telegram needs one."""
+        token = self.bot_token.strip()
+        if not token:
+            raise SettingsError("BOT_TOKEN", N_("missing; create a bot with @BotFather and put its token in .env"))
+        if ":" not in token:
+            raise SettingsError("BOT_TOKEN", N_("malformed; expected the form 123456:ABC… given by @BotFather"))
+        if self.webhook_url and not self.webhook_secret:
+            raise SettingsError("WEBHOOK_SECRET", N_("required when WEBHOOK_URL is set (1–256 of A-Z a-z 0-9 _ -)"))
+        return token
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; raise :class:`SettingsError` naming the first bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "SETTINGS"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(name, message) from None

@@ -1,0 +1,163 @@
+"""Welcome, help, cancel, and the catch-alls that make sure nobody is left without an answer."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from telegram import BotCommandScopeChat, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import BotContext
+from handlers.menu import bot_commands, help_lines
+from rules import accounts
+from rules.roles import Role, can_organise
+
+logger = logging.getLogger(__name__)
+
+
+async def load_account(update: Update, context: BotContext) -> None:
+    """Before any feature: who is asking (their account, role and language)."""
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return
+    cached = context.services.accounts.get(user.id)
+    if cached is not None:
+        context.account = cached
+        return
+    async with context.transaction() as db:
+        account = await accounts.ensure_telegram_account(
+            db,
+            telegram_user_id=user.id,
+            display_name=user.full_name,
+            username=user.username,
+            organiser_ids=context.services.settings.organiser_ids,
+            now=context.now(),
+        )
+    context.use_account(account)
+
+
+def _role(context: BotContext) -> str:
+    return context.account.role if context.account else Role.CITIZEN
+
+
+def _welcome(context: BotContext, first_name: str) -> str:
+    t = context.t
+    role = _role(context)
+    intro = {
+        Role.ORGANISER: t("You are an organiser: you can review nominations, invite delegates and follow progress."),
+        Role.REVIEWER: t("You are a reviewer: you can review the nominations sent in."),
+        Role.FOCAL_POINT: t("You are the focal point of your unit: you send your unit's nominations."),
+    }.get(
+        role,
+        t(
+            "I help units and citizens put forward exemplars and good deeds, and invited delegates answer their invitations."
+        ),
+    )
+    return "\n\n".join(
+        [
+            t("Hello {name}! I am the assistant of the emulation and commendation work.", name=first_name),
+            intro,
+            t("What you can do:") + "\n" + help_lines(role, t),
+        ]
+    )
+
+
+async def start(update: Update, context: BotContext) -> None:
+    assert update.message is not None and update.effective_user is not None
+    text = _welcome(context, update.effective_user.first_name)
+    if context.args:
+        # Deep links that no feature claimed: expired or mistyped.
+        text = context.t("This link is not valid or has expired. Please ask whoever sent it for a new one.") + (
+            "\n\n" + text
+        )
+    await update.message.reply_text(text)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    assert update.message is not None
+    t = context.t
+    await update.message.reply_text(
+        t("What you can do:")
+        + "\n"
+        + help_lines(_role(context), t)
+        + "\n\n"
+        + t("When I show buttons you can also type the number or the name of an option.")
+    )
+
+
+async def cancel_outside(update: Update, context: BotContext) -> None:
+    assert update.message is not None
+    await update.message.reply_text(context.t("There is nothing to cancel. Type /help to see what I can do."))
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    assert update.message is not None and update.message.text is not None
+    command = update.message.text.split(maxsplit=1)[0].split("@", 1)[0]
+    await update.message.reply_text(
+        context.t("Sorry, I do not know the command {command}. Type /help to see what I can do.", command=command)
+    )
+
+
+async def stray_message(update: Update, context: BotContext) -> None:
+    assert update.message is not None
+    await update.message.reply_text(context.t("I did not catch that. Type /help to see what I can do."))
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer(context.t("This button is no longer active. Type /help to start again."), show_alert=True)
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(None)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log with the update id and tell the person, in their language, that it was our fault."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    logger.error("update %s failed", update_id, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    user = update.effective_user
+    account = context.services.accounts.get(user.id) if user else None
+    t = context.services.translators.get(account.locale if account else None)
+    try:
+        await context.bot.send_message(
+            update.effective_chat.id,
+            t(
+                "Sorry, something went wrong on our side. What you entered so far is saved; please try again in a moment."
+            ),
+        )
+    except TelegramError:
+        logger.warning("could not tell chat %s about the error in update %s", update.effective_chat.id, update_id)
+    # The person has had their answer; no later handler group should add another.
+    raise ApplicationHandlerStop
+
+
+async def refresh_menu(context: BotContext, chat_id: int) -> None:
+    """The command menu of one chat, in the person's language and for their role."""
+    if context.account is None:
+        return
+    await context.bot.set_my_commands(bot_commands(context.account.role, context.t), scope=BotCommandScopeChat(chat_id))
+
+
+def is_organiser(context: BotContext) -> bool:
+    return context.account is not None and can_organise(context.account.role)
+
+
+def command_handlers() -> list:
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", help_command),
+        CommandHandler("cancel", cancel_outside),
+    ]
+
+
+def catch_all_handlers() -> list:
+    """Last in the feature group: whatever nothing else answered."""
+    return [
+        MessageHandler(filters.COMMAND, unknown_command),
+        CallbackQueryHandler(stale_button),
+        MessageHandler(filters.UpdateType.MESSAGE, stray_message),
+    ]

@@ -1,0 +1,118 @@
+"""Questions with a choice of answers: buttons on Telegram, typed numbers or labels everywhere.
+
+Every keyboard in the bot is a :class:`ChoicePrompt`. It sends the question with inline buttons and
+answers three ways: a button press (re-checked against the options offered now, never trusted), a typed
+number or label (``rules.choices.match_option``), and anything else (a photo, a sticker, text that names
+no option), which gets a polite note and the same question again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+
+from bot.context import BotContext
+from rules.choices import Option, match_option
+
+OptionsFn = Callable[[BotContext], Sequence[Option]]
+QuestionFn = Callable[[BotContext], str]
+ChoiceCallback = Callable[[Update, BotContext, Option], Awaitable[Any]]
+
+
+def keyboard(prefix: str, options: Sequence[Option], columns: int = 1) -> InlineKeyboardMarkup:
+    """Inline buttons whose callback data is ``prefix:key`` (well under Telegram's 64 bytes)."""
+    buttons = [InlineKeyboardButton(option.label, callback_data=f"{prefix}:{option.key}") for option in options]
+    rows = [buttons[i : i + columns] for i in range(0, len(buttons), columns)]
+    return InlineKeyboardMarkup(rows)
+
+
+class ChoicePrompt:
+    """One question of a conversation whose answer is one of a list of options."""
+
+    def __init__(
+        self,
+        prefix: str,
+        question: QuestionFn,
+        options: OptionsFn,
+        on_choice: ChoiceCallback,
+        *,
+        columns: int = 1,
+    ) -> None:
+        if not re.fullmatch(r"[a-z0-9_.]{1,24}", prefix):
+            raise ValueError(f"callback prefix {prefix!r} must be short lowercase ascii")
+        self.prefix = prefix
+        self.question = question
+        self.options = options
+        self.on_choice = on_choice
+        self.columns = columns
+
+    async def ask(self, update: Update, context: BotContext, note: str | None = None) -> None:
+        """Send the question (after ``note``, if any) with its buttons."""
+        text = self.question(context)
+        if note:
+            text = f"{note}\n\n{text}"
+        chat = update.effective_chat
+        assert chat is not None
+        await context.bot.send_message(
+            chat.id, text, reply_markup=keyboard(self.prefix, self.options(context), self.columns)
+        )
+
+    def handlers(self) -> list[BaseHandler[Update, BotContext, Any]]:
+        """The handlers to put in the conversation state that waits for this answer."""
+        return [
+            CallbackQueryHandler(self._pressed, pattern=rf"^{re.escape(self.prefix)}:"),
+            MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self._typed),
+            MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, self._other),
+        ]
+
+    async def _pressed(self, update: Update, context: BotContext) -> Any:
+        query = update.callback_query
+        assert query is not None and query.data is not None
+        key = query.data.split(":", 1)[1]
+        option = next((o for o in self.options(context) if o.key == key), None)
+        if option is None:
+            await query.answer(context.t("That choice is no longer available."))
+            await self.ask(update, context)
+            return None
+        await query.answer()
+        await _close_keyboard(query, option)
+        return await self.on_choice(update, context, option)
+
+    async def _typed(self, update: Update, context: BotContext) -> Any:
+        assert update.message is not None and update.message.text is not None
+        options = self.options(context)
+        option = match_option(options, update.message.text)
+        if option is None:
+            await self.ask(update, context, note=self._retry_note(context, len(options)))
+            return None
+        return await self.on_choice(update, context, option)
+
+    async def _other(self, update: Update, context: BotContext) -> Any:
+        await self.ask(update, context, note=self._retry_note(context, len(self.options(context))))
+        return None
+
+    @staticmethod
+    def _retry_note(context: BotContext, count: int) -> str:
+        return context.t(
+            "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).",
+            count=count,
+        )
+
+
+async def _close_keyboard(query: Any, option: Option) -> None:
+    """Show the chosen answer under the question and take the buttons away, so they can't be pressed
+    again later; a message too old to edit is left as it is."""
+    message = query.message
+    text = getattr(message, "text", None)
+    try:
+        if text:
+            await query.edit_message_text(f"{text}\n\n➜ {option.label}")
+        else:
+            await query.edit_message_reply_markup(None)
+    except BadRequest:
+        pass

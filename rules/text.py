@@ -1,0 +1,82 @@
+"""Vietnamese text handling: normalisation at the boundary, folding for matching, dictionary-order sorting.
+
+Every inbound string passes through :func:`clean` once (NFC, trimmed, whitespace collapsed, typographic
+apostrophes made plain). Names and typed choices are matched on :func:`fold`; lists of names are sorted
+with :func:`sort_key`, which follows the Vietnamese dictionary order (a < ă < â, d < đ, …; tones ordered
+level, huyền, hỏi, ngã, sắc, nặng) without needing ICU on the machine.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WHITESPACE = re.compile(r"\s+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+
+# Combining marks that carry a tone in Vietnamese, in dictionary order (level tone has none).
+_TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
+# Combining marks that make a separate letter: breve (ă), circumflex (â ê ô), horn (ơ ư).
+_LETTER_MARKS = {"\u0306": 1, "\u0302": 2, "\u031b": 3}
+
+
+def nfc(text: str) -> str:
+    """The NFC form of ``text``: what every stored and compared string must be."""
+    return unicodedata.normalize("NFC", text)
+
+
+def clean(text: str) -> str:
+    """Normalise user input: NFC, plain apostrophes, whitespace collapsed and trimmed."""
+    return _WHITESPACE.sub(" ", nfc(text).translate(_APOSTROPHES)).strip()
+
+
+def fold(text: str) -> str:
+    """The matching key of ``text``: tone and letter marks dropped, đ→d, case folded.
+
+    ``fold("Nguyễn Văn Đức") == fold("NGUYEN van duc")``. Different names can share a key
+    (Đào/Dao), so callers rank exact matches first.
+    """
+    decomposed = unicodedata.normalize("NFD", clean(text))
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return stripped.replace("đ", "d").replace("Đ", "D").casefold()
+
+
+def _letter_key(ch: str) -> tuple[str, int, int]:
+    decomposed = unicodedata.normalize("NFD", ch)
+    base = decomposed[0]
+    letter_variant = 0
+    tone = 0
+    for mark in decomposed[1:]:
+        if mark in _LETTER_MARKS:
+            letter_variant = _LETTER_MARKS[mark]
+        elif mark in _TONES:
+            tone = _TONES[mark]
+    if base in "đĐ":
+        base, letter_variant = "d", 1
+    return base.casefold(), letter_variant, tone
+
+
+def sort_key(text: str) -> tuple[tuple[tuple[str, int], ...], tuple[int, ...], str]:
+    """A key that sorts Vietnamese strings in dictionary order.
+
+    Letters compare first (with ă, â, đ, ê, ô, ơ, ư as letters of their own), tones break ties
+    (Ba < Bà < Bả < Bã < Bá < Bạ), and the original string makes the order total.
+    """
+    letters = []
+    tones = []
+    for ch in clean(text):
+        base, variant, tone = _letter_key(ch)
+        letters.append((base, variant))
+        tones.append(tone)
+    return tuple(letters), tuple(tones), text
+
+
+def name_sort_key(full_name: str) -> tuple[object, ...]:
+    """Sort people the way Vietnamese lists do: given name, then middle names, then family name."""
+    words = clean(full_name).split(" ")
+    return tuple(sort_key(word) for word in reversed(words))
+
+
+def is_meaningful(text: str) -> bool:
+    """True when ``text`` holds at least one letter or digit (not only emoji, punctuation or spaces)."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)

@@ -1,0 +1,530 @@
+"""The whole domain as SQLAlchemy 2 typed models.
+
+Times are stored in UTC (``UtcDateTime``); they are shown in Asia/Ho_Chi_Minh by the presentation layer.
+Names are stored NFC with a folded key beside them for matching (see ``rules.text.fold``).
+Status columns are plain strings checked by the rules layer, so a new status is a code change in one place,
+not a migration of an enum type on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware datetime stored as UTC; SQLite gives naive values back, so re-attach UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; store aware UTC datetimes only")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- organisation ------------------------------------------------------------------------------------
+
+
+class OrgUnit(Timestamped, Base):
+    """A body that submits nominations or sends delegates: a ward, an office, a school, a mass organisation.
+
+    Units change over time (Tây Hồ's 8 wards were merged on 1/7/2025), so each has a validity window and
+    a nomination keeps the unit as it was on the day.
+    """
+
+    __tablename__ = "org_unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    name_fold: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="SET NULL"))
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+    parent: Mapped[OrgUnit | None] = relationship(remote_side="OrgUnit.id")
+
+
+class OrgUnitSuccession(Base):
+    """Old unit → new unit after a reorganisation; many-to-many with partial areas."""
+
+    __tablename__ = "org_unit_succession"
+
+    old_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="CASCADE"), primary_key=True)
+    new_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="CASCADE"), primary_key=True)
+    effective_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Account(Timestamped, Base):
+    """Someone who has talked to the bot (Telegram or Zalo), with their role, language and unit."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    zalo_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    username: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    # citizen < focal_point < reviewer < organiser (see rules.roles)
+    role: Mapped[str] = mapped_column(String(16), default="citizen")
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="SET NULL"))
+    sensitive_data_consent_at: Mapped[dt.datetime | None]
+    bot_blocked_at: Mapped[dt.datetime | None]
+    last_seen_at: Mapped[dt.datetime | None]
+
+    unit: Mapped[OrgUnit | None] = relationship()
+
+
+class UnitLink(Base):
+    """A ``?start=unit_<token>`` link an organiser made so a unit's focal point can bind their account."""
+
+    __tablename__ = "unit_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None]
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+# --- campaigns and conferences -----------------------------------------------------------------------
+
+
+class Campaign(Timestamped, Base):
+    """One plan: e.g. Tây Hồ's 2020 exemplar conferences leading to the city congress."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    issuer: Mapped[str | None] = mapped_column(String(255))
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    code_prefix: Mapped[str] = mapped_column(String(16), default="DH")
+    plan_version: Mapped[str | None] = mapped_column(String(32))
+    plan_sha256: Mapped[str | None] = mapped_column(String(64))
+    movements: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    conferences: Mapped[list[Conference]] = relationship(
+        back_populates="campaign", order_by="Conference.id", cascade="all, delete-orphan"
+    )
+
+
+class Conference(Timestamped, Base):
+    """A conference level of a campaign (grassroots/sector or district) with its dates and seats."""
+
+    __tablename__ = "conference"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    # The plan may give only a window ("Quý II/2020"); starts_at is set once the date is fixed.
+    window_start: Mapped[dt.datetime | None]
+    window_end: Mapped[dt.datetime | None]
+    starts_at: Mapped[dt.datetime | None]
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    nomination_deadline: Mapped[dt.datetime | None]
+    rsvp_deadline: Mapped[dt.datetime | None]
+    venue: Mapped[str | None] = mapped_column(Text)
+    what_to_bring: Mapped[str | None] = mapped_column(Text)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    composition: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+
+    campaign: Mapped[Campaign] = relationship(back_populates="conferences")
+    seat_pools: Mapped[list[SeatPool]] = relationship(
+        back_populates="conference", order_by="SeatPool.id", cascade="all, delete-orphan"
+    )
+    balance_targets: Mapped[list[BalanceTarget]] = relationship(
+        back_populates="conference", order_by="BalanceTarget.id", cascade="all, delete-orphan"
+    )
+    unit_allowances: Mapped[list[UnitAllowance]] = relationship(
+        back_populates="conference", cascade="all, delete-orphan"
+    )
+
+
+class SeatPool(Base):
+    """A category of seats: exemplars (at least 70%) or guests and leaders (at most 30%)."""
+
+    __tablename__ = "seat_pool"
+    __table_args__ = (UniqueConstraint("conference_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(255))
+    share: Mapped[float] = mapped_column(Numeric(5, 4, asdecimal=False))
+    # "min": the share is a floor (exemplars ≥ 70%); "max": a ceiling (guests ≤ 30%).
+    share_rule: Mapped[str] = mapped_column(String(8))
+    seats: Mapped[int | None] = mapped_column(Integer)
+
+    conference: Mapped[Conference] = relationship(back_populates="seat_pools")
+
+
+class BalanceTarget(Base):
+    """A soft target for one dimension of the delegate structure; shown as a gap, never enforced."""
+
+    __tablename__ = "balance_target"
+    __table_args__ = (UniqueConstraint("conference_id", "dimension", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"))
+    dimension: Mapped[str] = mapped_column(String(32))
+    # The category counted within the dimension (e.g. occupation "worker"); empty for yes/no dimensions.
+    value: Mapped[str] = mapped_column(String(64), default="")
+    # None: report only.
+    target_share: Mapped[float | None] = mapped_column(Numeric(5, 4, asdecimal=False))
+    comparison: Mapped[str] = mapped_column(String(8), default="min")
+
+    conference: Mapped[Conference] = relationship(back_populates="balance_targets")
+
+
+class UnitAllowance(Base):
+    """How many nominations a unit may submit to a conference, and optionally how many seats it gets."""
+
+    __tablename__ = "unit_allowance"
+    __table_args__ = (UniqueConstraint("conference_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="CASCADE"))
+    nominations: Mapped[int] = mapped_column(Integer)
+    expected_nominations: Mapped[int | None] = mapped_column(Integer)
+    seats: Mapped[int | None] = mapped_column(Integer)
+
+    conference: Mapped[Conference] = relationship(back_populates="unit_allowances")
+    unit: Mapped[OrgUnit] = relationship()
+
+
+# --- nominations -------------------------------------------------------------------------------------
+
+
+class Nomination(Timestamped, Base):
+    """A proposed exemplar (individual or collective), from draft to decision.
+
+    A draft is a row from the first answer on; each answer is committed as it is given.
+    """
+
+    __tablename__ = "nomination"
+    __table_args__ = (
+        Index("ix_nomination_dup", "campaign_id", "nominee_fold", "birth_year"),
+        Index("ix_nomination_queue", "conference_id", "status", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    conference_id: Mapped[int | None] = mapped_column(ForeignKey("conference.id", ondelete="SET NULL"))
+    nominator_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"), index=True)
+    # focal_point (counts against the unit's allowance) or citizen (lands in the named ward's queue)
+    source: Mapped[str] = mapped_column(String(16), default="citizen")
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(24), default="draft", index=True)
+    kind: Mapped[str | None] = mapped_column(String(16))  # individual | collective
+    nominee_name: Mapped[str | None] = mapped_column(String(255))
+    nominee_fold: Mapped[str | None] = mapped_column(String(255))
+    gender: Mapped[str | None] = mapped_column(String(8))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    ethnicity: Mapped[str | None] = mapped_column(String(32))
+    religion: Mapped[str | None] = mapped_column(String(32))
+    occupation_group: Mapped[str | None] = mapped_column(String(32))
+    position: Mapped[str | None] = mapped_column(Text)
+    workplace: Mapped[str | None] = mapped_column(Text)
+    phone_e164: Mapped[str | None] = mapped_column(String(16))
+    member_count: Mapped[int | None] = mapped_column(Integer)
+    economic_sector: Mapped[str | None] = mapped_column(String(32))
+    title_code: Mapped[str | None] = mapped_column(String(64))
+    movement_code: Mapped[str | None] = mapped_column(String(64))
+    movement_other: Mapped[str | None] = mapped_column(Text)
+    achievements: Mapped[str | None] = mapped_column(Text)
+    sensitive_consent: Mapped[bool | None] = mapped_column(Boolean)
+    publicity_consent: Mapped[bool | None] = mapped_column(Boolean)
+    legal_basis: Mapped[str | None] = mapped_column(String(64))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("nomination.id", ondelete="SET NULL"))
+    share_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    draft_step: Mapped[str | None] = mapped_column(String(32))
+    draft_expires_at: Mapped[dt.datetime | None]
+    submitted_at: Mapped[dt.datetime | None]
+    decided_at: Mapped[dt.datetime | None]
+    published_at: Mapped[dt.datetime | None]
+
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="nomination", order_by="Evidence.id", cascade="all, delete-orphan"
+    )
+    endorsements: Mapped[list[Endorsement]] = relationship(
+        back_populates="nomination", order_by="Endorsement.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[NominationEvent]] = relationship(
+        back_populates="nomination", order_by="NominationEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class Evidence(Base):
+    """A photo or document attached to a nomination (Telegram file ids; the bytes stay on Telegram)."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nomination_id: Mapped[int] = mapped_column(ForeignKey("nomination.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # photo | document
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_unique_id: Mapped[str | None] = mapped_column(String(64))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    mime_type: Mapped[str | None] = mapped_column(String(128))
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    nomination: Mapped[Nomination] = relationship(back_populates="evidence")
+
+
+class Endorsement(Base):
+    """Someone who recognises the nominee ("được quần chúng suy tôn"); one per person and nomination."""
+
+    __tablename__ = "endorsement"
+    __table_args__ = (UniqueConstraint("nomination_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nomination_id: Mapped[int] = mapped_column(ForeignKey("nomination.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    nomination: Mapped[Nomination] = relationship(back_populates="endorsements")
+
+
+class NominationEvent(Base):
+    """One transition of a nomination, with who did it, when and why."""
+
+    __tablename__ = "nomination_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nomination_id: Mapped[int] = mapped_column(ForeignKey("nomination.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    nomination: Mapped[Nomination] = relationship(back_populates="events")
+
+
+# --- invitations -------------------------------------------------------------------------------------
+
+
+class Invitation(Timestamped, Base):
+    """A seat offered to one person in one pool of a conference, answered through a personal link."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (
+        UniqueConstraint("conference_id", "import_key"),
+        Index("ix_invitation_pool_status", "conference_id", "pool_code", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"))
+    pool_code: Mapped[str] = mapped_column(String(32))
+    nomination_id: Mapped[int | None] = mapped_column(ForeignKey("nomination.id", ondelete="SET NULL"))
+    substitute_for_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id", ondelete="SET NULL"))
+    # A stable key of the person within the conference (folded name + birth year, or the nomination),
+    # so importing the same spreadsheet twice creates no duplicates.
+    import_key: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(255))
+    name_fold: Mapped[str] = mapped_column(String(255), index=True)
+    gender: Mapped[str | None] = mapped_column(String(8))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    ethnicity: Mapped[str | None] = mapped_column(String(32))
+    religion: Mapped[str | None] = mapped_column(String(32))
+    occupation_group: Mapped[str | None] = mapped_column(String(32))
+    economic_sector: Mapped[str | None] = mapped_column(String(32))
+    sector: Mapped[str | None] = mapped_column(String(64))
+    position: Mapped[str | None] = mapped_column(Text)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="SET NULL"))
+    phone_e164: Mapped[str | None] = mapped_column(String(16))
+    # pending | accepted | declined | waitlisted | substituted | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[dt.datetime | None]
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    waitlisted_at: Mapped[dt.datetime | None]
+    responded_at: Mapped[dt.datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    checkin_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    checkin_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    checked_in_at: Mapped[dt.datetime | None]
+    checked_in_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+
+
+class InvitationEvent(Base):
+    """One change of an invitation (answer, waitlist promotion, override with reason, check-in)."""
+
+    __tablename__ = "invitation_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- outbox and audit --------------------------------------------------------------------------------
+
+
+class OutboxMessage(Base):
+    """A message the bot sends on its own. The dedupe key makes enqueueing idempotent.
+
+    Lifecycle: pending → sending (claimed with a lease) → sent | undeliverable | failed; or cancelled.
+    A lease that runs out (the sender died) makes the row claimable again.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(191), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    is_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    method: Mapped[str] = mapped_column(String(32), default="sendMessage")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the row is about (e.g. "invitation:42"), so rows can be cancelled when no longer relevant.
+    topic: Mapped[str | None] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    due_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what to which record, for inspection (decisions, grants, exports, overrides)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- PTB persistence ---------------------------------------------------------------------------------
+
+
+class ConversationState(Base):
+    """A ConversationHandler's state for one key (chat, user, …), so a restart resumes at the same step."""
+
+    __tablename__ = "ptb_conversation"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PersistedData(Base):
+    """PTB's user_data / chat_data / bot_data / callback_data, as JSON, when a feature uses them."""
+
+    __tablename__ = "ptb_data"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # user | chat | bot | callback
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+__all__ = [
+    "Account",
+    "AuditEntry",
+    "BalanceTarget",
+    "Base",
+    "Campaign",
+    "Conference",
+    "ConversationState",
+    "Endorsement",
+    "Evidence",
+    "Invitation",
+    "InvitationEvent",
+    "Nomination",
+    "NominationEvent",
+    "OrgUnit",
+    "OrgUnitSuccession",
+    "OutboxMessage",
+    "PersistedData",
+    "SeatPool",
+    "UnitAllowance",
+    "UnitLink",
+    "UtcDateTime",
+    "utcnow",
+]

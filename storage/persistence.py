@@ -1,0 +1,139 @@
+"""PTB persistence in the project's own database, async end to end.
+
+Conversation states live in ``ptb_conversation``; user/chat/bot/callback data, when a feature turns them
+on, in ``ptb_data`` as JSON. The application flushes after every update (see ``bot.app``), so a restart in
+the middle of a conversation resumes at the same step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any, cast
+
+from sqlalchemy import delete, select
+from telegram.ext import BasePersistence, PersistenceInput
+from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
+
+from storage.db import Database, is_sqlite
+from storage.models import ConversationState, PersistedData
+
+JSONDict = dict[Any, Any]
+
+
+def _upsert(database: Database, model: Any, values: dict[str, Any], keys: list[str]) -> Any:
+    if is_sqlite(database.url):
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
+    statement = dialect_insert(model).values(**values)
+    update = {name: statement.excluded[name] for name in values if name not in keys}
+    return statement.on_conflict_do_update(index_elements=keys, set_=update)
+
+
+class SQLAlchemyPersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
+    """Stores PTB's state through SQLAlchemy; by default only conversation states (features keep their
+    data in domain tables, not in user_data)."""
+
+    def __init__(
+        self,
+        database: Database,
+        store_data: PersistenceInput | None = None,
+        update_interval: float = 60,
+    ) -> None:
+        super().__init__(
+            store_data=store_data
+            or PersistenceInput(bot_data=False, chat_data=False, user_data=False, callback_data=False),
+            update_interval=update_interval,
+        )
+        self.database = database
+
+    # --- conversations -----------------------------------------------------------------------------
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        async with self.database.transaction() as session:
+            rows = await session.scalars(select(ConversationState).where(ConversationState.name == name))
+            return {tuple(json.loads(row.key)): row.state for row in rows}
+
+    async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
+        encoded_key = json.dumps(list(key))
+        async with self.database.transaction() as session:
+            if new_state is None:
+                await session.execute(
+                    delete(ConversationState).where(
+                        ConversationState.name == name, ConversationState.key == encoded_key
+                    )
+                )
+                return
+            await session.execute(
+                _upsert(
+                    self.database,
+                    ConversationState,
+                    {"name": name, "key": encoded_key, "state": new_state},
+                    ["name", "key"],
+                )
+            )
+
+    # --- user / chat / bot / callback data ---------------------------------------------------------
+
+    async def _load(self, kind: str) -> dict[str, Any]:
+        async with self.database.transaction() as session:
+            rows = await session.scalars(select(PersistedData).where(PersistedData.kind == kind))
+            return {row.key: row.data for row in rows}
+
+    async def _store(self, kind: str, key: str, data: Any) -> None:
+        async with self.database.transaction() as session:
+            await session.execute(
+                _upsert(self.database, PersistedData, {"kind": kind, "key": key, "data": data}, ["kind", "key"])
+            )
+
+    async def _drop(self, kind: str, key: str) -> None:
+        async with self.database.transaction() as session:
+            await session.execute(delete(PersistedData).where(PersistedData.kind == kind, PersistedData.key == key))
+
+    async def get_user_data(self) -> dict[int, JSONDict]:
+        stored = await self._load("user")
+        return defaultdict(dict, {int(k): v for k, v in stored.items()})
+
+    async def get_chat_data(self) -> dict[int, JSONDict]:
+        stored = await self._load("chat")
+        return defaultdict(dict, {int(k): v for k, v in stored.items()})
+
+    async def get_bot_data(self) -> JSONDict:
+        return cast(JSONDict, (await self._load("bot")).get("bot", {}))
+
+    async def get_callback_data(self) -> CDCData | None:
+        stored = (await self._load("callback")).get("callback")
+        if stored is None:
+            return None
+        return cast(CDCData, ([(a, b, c) for a, b, c in stored[0]], stored[1]))
+
+    async def update_user_data(self, user_id: int, data: JSONDict) -> None:
+        await self._store("user", str(user_id), data)
+
+    async def update_chat_data(self, chat_id: int, data: JSONDict) -> None:
+        await self._store("chat", str(chat_id), data)
+
+    async def update_bot_data(self, data: JSONDict) -> None:
+        await self._store("bot", "bot", data)
+
+    async def update_callback_data(self, data: CDCData) -> None:
+        await self._store("callback", "callback", [list(data[0]), data[1]])
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        await self._drop("chat", str(chat_id))
+
+    async def drop_user_data(self, user_id: int) -> None:
+        await self._drop("user", str(user_id))
+
+    async def refresh_user_data(self, user_id: int, user_data: JSONDict) -> None:
+        return None
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: JSONDict) -> None:
+        return None
+
+    async def refresh_bot_data(self, bot_data: JSONDict) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None

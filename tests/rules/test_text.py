@@ -1,0 +1,54 @@
+"""Vietnamese text: folding, normalisation, dictionary order."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rules.text import clean, fold, is_meaningful, name_sort_key, sort_key
+
+VIETNAMESE = st.text(alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxyAĂÂĐÊÔƠƯàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ ")
+
+
+def test_fold_drops_marks_and_maps_d():
+    assert fold("Nguyễn Văn Đức") == fold("NGUYEN van duc") == "nguyen van duc"
+    assert fold("Đặng") == "dang"
+    assert fold("H’Mông") == fold("h'mong")
+
+
+def test_clean_normalises_nfd_and_whitespace():
+    nfd = unicodedata.normalize("NFD", "  Nguyễn   Văn\tĐức ")
+    assert clean(nfd) == "Nguyễn Văn Đức"
+    assert unicodedata.is_normalized("NFC", clean(nfd))
+
+
+@given(VIETNAMESE)
+def test_fold_ignores_normal_form_and_is_idempotent(text):
+    assert fold(unicodedata.normalize("NFD", text)) == fold(text)
+    assert fold(fold(text)) == fold(text)
+    assert fold(text).isascii() or not text.isascii()
+
+
+@given(VIETNAMESE)
+def test_sort_key_is_the_same_for_nfc_and_nfd(text):
+    assert sort_key(unicodedata.normalize("NFD", text))[:2] == sort_key(text)[:2]
+
+
+def test_dictionary_order():
+    words = ["Ư", "Ôn", "Đỗ", "Bạ", "Ba", "Bá", "Ân", "Ăn", "An", "Dương", "Bà", "Ơn", "On", "Bả", "Bã", "U", "Ảnh"]
+    assert sorted(words, key=sort_key) == [
+        "An", "Ảnh", "Ăn", "Ân", "Ba", "Bà", "Bả", "Bã", "Bá", "Bạ", "Dương", "Đỗ", "On", "Ôn", "Ơn", "U", "Ư",
+    ]  # fmt: skip
+
+
+def test_names_sort_by_given_name_first():
+    names = ["Trần Văn Bình", "Nguyễn Thị An", "Lê Văn An"]
+    # given name first (An, An, Bình), then the middle name (Thị before Văn)
+    assert sorted(names, key=name_sort_key) == ["Nguyễn Thị An", "Lê Văn An", "Trần Văn Bình"]
+
+
+def test_meaningful_text_needs_a_letter_or_digit():
+    assert not is_meaningful("👍🎉 !!")
+    assert is_meaningful("Lan 👍")
