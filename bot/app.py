@@ -16,8 +16,10 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import BaseRequest
 
 from bot.context import BotContext
+from bot.outbox import OutboxDispatcher
+from bot.outbox import install as install_outbox
 from bot.services import Services
-from handlers import common, language
+from handlers import common, language, outbox_status
 from handlers.menu import bot_commands
 from rules.roles import Role
 from storage.persistence import SQLAlchemyPersistence
@@ -25,7 +27,7 @@ from storage.persistence import SQLAlchemyPersistence
 logger = logging.getLogger(__name__)
 
 
-class DienhinhApplication(Application):  # type: ignore[type-arg]
+class DienhinhApplication(Application):
     """PTB's Application with our services, NFC input and state written as soon as an update is done."""
 
     def __init__(self, *, services: Services, **kwargs: Any) -> None:
@@ -58,12 +60,21 @@ def _set_frozen(message: Message, attribute: str, value: str) -> None:
         setattr(message, attribute, value)
 
 
-async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+async def _post_init(application: Application) -> None:
     app: DienhinhApplication = application  # type: ignore[assignment]
     await set_command_menus(app)
+    services = app.services
+    services.outbox = OutboxDispatcher(
+        services.database,
+        app.bot,
+        clock=services.clock,
+        batch_size=services.settings.outbox_batch_size,
+        on_blocked=services.accounts.forget,
+    )
+    install_outbox(app, services.outbox, services.settings.outbox_interval_seconds)
 
 
-async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+async def _post_shutdown(application: Application) -> None:
     app: DienhinhApplication = application  # type: ignore[assignment]
     await app.services.database.dispose()
 
@@ -109,7 +120,7 @@ def build_application(services: Services, *, request: BaseRequest | None = None)
             builder.token(settings.require_token())
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=2))
+            .rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
         )
     app: DienhinhApplication = builder.build()  # type: ignore[assignment]
     register_handlers(app)
@@ -121,9 +132,10 @@ def register_handlers(app: DienhinhApplication) -> None:
     features = [
         language.conversation(),
         *common.command_handlers(),
+        *outbox_status.handlers(),
     ]
     for handler in features:
         app.add_handler(handler)
     for handler in common.catch_all_handlers():
         app.add_handler(handler)
-    app.add_error_handler(common.on_error)  # type: ignore[arg-type]
+    app.add_error_handler(common.on_error)

@@ -46,12 +46,27 @@ def _configure_logging(settings: Settings) -> None:
 
 
 async def _prepare_database(settings: Settings) -> None:
-    from storage.migrate import OutOfDateDatabase, is_up_to_date, upgrade_to_head
+    from storage.migrate import ensure_up_to_date, upgrade_to_head
 
     if settings.auto_migrate:
         await upgrade_to_head(settings.database_url)
-    elif not await is_up_to_date(settings.database_url):
-        raise OutOfDateDatabase(settings.database_url)
+    else:
+        await ensure_up_to_date(settings.database_url)
+
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+WEBHOOK_PATH = "telegram"
+
+
+def webhook_options(settings: Settings) -> dict[str, object]:
+    """Where the webhook listens and what Telegram is told; the secret makes PTB refuse other callers."""
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": WEBHOOK_PATH,
+        "webhook_url": f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}",
+        "secret_token": settings.webhook_secret,
+    }
 
 
 def cmd_run(settings: Settings) -> int:
@@ -69,17 +84,10 @@ def cmd_run(settings: Settings) -> int:
     application = build_application(Services.create(settings))
     if settings.webhook_url:
         logger.info("starting in webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path="telegram",
-            webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
-            secret_token=settings.webhook_secret,
-            allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"],
-        )
+        application.run_webhook(**webhook_options(settings), allowed_updates=ALLOWED_UPDATES)
     else:
         logger.info("starting with long polling")
-        application.run_polling(allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"])
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
 
 
@@ -90,30 +98,20 @@ def cmd_demo(keep: bool) -> int:
 
 
 def cmd_db(settings: Settings, action: str) -> int:
-    from storage.migrate import current_revision, head_revision, is_up_to_date, upgrade_to_head
+    from storage.migrate import OutOfDateDatabase, ensure_up_to_date, head_revision, upgrade_to_head
 
     t = _translator(settings)
-    if action == "upgrade":
-        asyncio.run(upgrade_to_head(settings.database_url))
-        print(t("The database is at the current schema ({revision}).", revision=head_revision()))
-        return 0
-    current = asyncio.run(current_revision(settings.database_url))
-    if asyncio.run(is_up_to_date(settings.database_url)):
-        print(t("The database is at the current schema ({revision}).", revision=current))
-        return 0
-    return _fail(
-        t(
-            "The database is at {current}, the code expects {head}: run dienhinh db upgrade.",
-            current=current or "-",
-            head=head_revision(),
-        )
-    )
+    try:
+        asyncio.run((upgrade_to_head if action == "upgrade" else ensure_up_to_date)(settings.database_url))
+    except OutOfDateDatabase as problem:
+        return _fail(t("The database is not up to date: {problem}", problem=problem))
+    print(t("The database is at the current schema ({revision}).", revision=head_revision()))
+    return 0
 
 
 def cmd_plan_load(settings: Settings, path: Path) -> int:
     from rules.plans import load_plan
     from rules.refdata import DataFileError
-
     from storage.db import Database
 
     t = _translator(settings)
@@ -152,9 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        return cmd_demo(args.keep)
     try:
+        if args.command == "demo":
+            return cmd_demo(args.keep)
         settings = load_settings()
         if args.command == "run":
             return cmd_run(settings)

@@ -174,8 +174,11 @@ def catalog_problems(locales_dir: Path = LOCALES_DIR, root: Path = PROJECT_ROOT)
         for message in catalog:
             if not message.id:
                 continue
-            ids = message.id if isinstance(message.id, tuple) else (message.id,)
-            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            ids = [str(i) for i in (message.id if isinstance(message.id, tuple | list) else (message.id,))]
+            strings = [
+                str(s or "")
+                for s in (message.string if isinstance(message.string, tuple | list) else (message.string,))
+            ]
             if message.fuzzy or not all(strings):
                 problems.append(f"vi: untranslated or fuzzy: {ids[0]!r}")
                 continue

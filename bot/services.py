@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.i18n import Translators
+from bot.outbox import OutboxDispatcher
 from bot.settings import Settings
 from rules.accounts import AccountSnapshot
 from storage.db import Database
@@ -42,6 +43,8 @@ class Services:
     translators: Translators
     clock: Callable[[], dt.datetime] = utc_now
     accounts: AccountCache = field(default_factory=AccountCache)
+    # Set when the Application starts (it needs the Bot); tests drive it with run_once()/drain().
+    outbox: OutboxDispatcher | None = None
 
     @classmethod
     def create(cls, settings: Settings, database: Database | None = None, **overrides: object) -> Services:

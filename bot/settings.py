@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     def _check_database_url(cls, value: str) -> str:
         if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
             raise ValueError(N_("expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB"))
+        prefix = "sqlite+aiosqlite:///"
+        path = value.removeprefix(prefix)
+        if value.startswith(prefix) and path and path != ":memory:" and not Path(path).is_absolute():
+            # A relative SQLite path means the project folder, wherever the command is run from.
+            return prefix + str(PROJECT_ROOT / path)
         return value
 
     @field_validator("webhook_url")

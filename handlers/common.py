@@ -45,11 +45,12 @@ def _role(context: BotContext) -> str:
 def _welcome(context: BotContext, first_name: str) -> str:
     t = context.t
     role = _role(context)
-    intro = {
+    intros: dict[str, str] = {
         Role.ORGANISER: t("You are an organiser: you can review nominations, invite delegates and follow progress."),
         Role.REVIEWER: t("You are a reviewer: you can review the nominations sent in."),
         Role.FOCAL_POINT: t("You are the focal point of your unit: you send your unit's nominations."),
-    }.get(
+    }
+    intro = intros.get(
         role,
         t(
             "I help units and citizens put forward exemplars and good deeds, and invited delegates answer their invitations."

@@ -64,3 +64,27 @@ def test_running_without_a_token_is_refused_with_one_line(monkeypatch, tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2
     assert err == [err[0]] and "BOT_TOKEN" in err[0]
+
+
+def test_an_out_of_date_database_is_refused_when_auto_migrate_is_off(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_TOKEN", "123456:TEST")
+    monkeypatch.setenv("AUTO_MIGRATE", "false")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/old.sqlite3")
+
+    status = cli.main(["run"])
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1
+    assert err[0].startswith("Cơ sở dữ liệu chưa được cập nhật:")
+    assert "dienhinh db upgrade" in err[0]
+
+
+def test_webhook_mode_needs_a_secret(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_TOKEN", "123456:TEST")
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org")
+    with pytest.raises(SettingsError) as caught:
+        load_settings().require_token()
+    assert caught.value.setting == "WEBHOOK_SECRET"

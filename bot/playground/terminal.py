@@ -26,7 +26,7 @@ from bot.i18n import Translator
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import InProcessBotAPI, Persona, SentMessage
 from bot.services import Services
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import PROJECT_ROOT, Settings, load_settings
 from rules import accounts
 from rules.roles import Role
 from rules.text import fold
@@ -173,7 +173,6 @@ class Terminal:
 async def prepare_database(settings: Settings, today: dt.date) -> None:
     """A fresh demo database: migrated, the seed plan loaded with its dates moved ahead, personas set up."""
     from rules.plans import apply_plan, load_plan_file, shift_plan_dates
-
     from storage.migrate import upgrade_to_head
 
     await upgrade_to_head(settings.database_url)
@@ -228,7 +227,7 @@ async def run(keep: bool = False, stdin: TextIO = sys.stdin, out: TextIO = sys.s
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     organiser = next(p.persona.user_id for p in PERSONAS if p.role == Role.ORGANISER)
-    settings = Settings(
+    settings = load_settings(
         database_url=f"sqlite+aiosqlite:///{db_path}",
         organiser_ids=(organiser,),
         bot_token="",

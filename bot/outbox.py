@@ -1,0 +1,436 @@
+"""The outbox sender: one repeating job claims due rows and sends them within Telegram's limits.
+
+Each batch is claimed in its own short transaction (a lease, see ``storage.outbox``), each row is sent
+through :class:`SendLimiter`, and each outcome is recorded in its own short transaction right after the
+send, so a crash loses at most the outcome of the message in flight and the lease brings the row back.
+
+Outcomes:
+
+- sent → ``sent`` with Telegram's message id;
+- 429 ``RetryAfter`` → back to ``pending`` at now + retry_after; the whole bot pauses that long (Telegram's
+  flood control applies to the bot, not to one chat), so the rest of the batch is put back too;
+- 5xx, network errors, timeouts → back to ``pending`` with exponential backoff, ``failed`` after
+  ``max_attempts``;
+- 403 ``Forbidden`` (blocked by the user, removed from the group) → ``undeliverable``, never retried, and
+  the account is marked ``bot_blocked_at``;
+- 400 ``BadRequest`` → ``failed`` with Telegram's description.
+
+Logs name the row id and the error, never the text of a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import time
+import warnings
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Bot, InputFile, LinkPreviewOptions, Message
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.ext import Application, CallbackContext, Job
+from telegram.warnings import PTBDeprecationWarning
+
+from storage import outbox as store
+from storage.db import Database
+from storage.models import utcnow
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+Sleep = Callable[[float], Awaitable[Any]]
+
+MAX_BACKOFF = dt.timedelta(minutes=10)
+# Waits shorter than this are clock rounding, not a reason to sleep again.
+_EPSILON = 1e-6
+
+
+# --- rate limits -------------------------------------------------------------------------------------
+
+
+class _Pacer:
+    """Lets events through at least ``interval`` seconds apart (a token bucket holding one token)."""
+
+    __slots__ = ("interval", "next_at")
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next_at = float("-inf")
+
+    def wait(self, now: float) -> float:
+        return max(0.0, self.next_at - now)
+
+    def take(self, now: float) -> None:
+        self.next_at = max(self.next_at, now) + self.interval
+
+    def hold(self, until: float) -> None:
+        self.next_at = max(self.next_at, until)
+
+
+class SendLimiter:
+    """Keeps the bot under Telegram's broadcast limits: overall, per private chat, per group.
+
+    Telegram allows about 30 messages a second overall, 1 a second in one chat and 20 a minute in one
+    group; the defaults stay a little under. Sends are spaced evenly rather than burst, so no window of
+    one second ever holds more than the overall rate. One limiter serves one bot token: two processes
+    sending for the same bot must split ``overall_per_second`` between them.
+    """
+
+    def __init__(
+        self,
+        *,
+        overall_per_second: float = 28.0,
+        per_chat_per_second: float = 1.0,
+        per_group_per_minute: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        margin_seconds: float = 0.01,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._overall = _Pacer(1.0 / overall_per_second)
+        self._chat_interval = 1.0 / per_chat_per_second + margin_seconds
+        self._group_interval = max(60.0 / per_group_per_minute, 1.0 / per_chat_per_second) + margin_seconds
+        self._chats: dict[int, _Pacer] = {}
+
+    def _pacer(self, chat_id: int, is_group: bool) -> _Pacer:
+        pacer = self._chats.get(chat_id)
+        if pacer is None:
+            pacer = self._chats[chat_id] = _Pacer(self._group_interval if is_group else self._chat_interval)
+        return pacer
+
+    def chat_wait(self, chat_id: int, is_group: bool) -> float:
+        """Seconds until this chat may receive the next message (0 when it may now)."""
+        pacer = self._chats.get(chat_id)
+        return pacer.wait(self._clock()) if pacer else 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (Telegram answered 429 with this retry_after)."""
+        self._overall.hold(self._clock() + seconds)
+
+    async def acquire(self, chat_id: int, is_group: bool) -> None:
+        """Wait until both the overall budget and this chat's budget allow one more message, and take it."""
+        pacer = self._pacer(chat_id, is_group)
+        while True:
+            now = self._clock()
+            wait = max(self._overall.wait(now), pacer.wait(now))
+            if wait <= _EPSILON:
+                break
+            await self._sleep(wait)
+        self._overall.take(now)
+        pacer.take(now)
+        self._forget_idle_chats(now)
+
+    def _forget_idle_chats(self, now: float) -> None:
+        if len(self._chats) > 4096:
+            self._chats = {chat: pacer for chat, pacer in self._chats.items() if pacer.next_at > now}
+
+
+# --- the dispatcher ----------------------------------------------------------------------------------
+
+
+@dataclass
+class DispatchStats:
+    """What one batch (or several, added up) did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    deferred: int = 0
+    undeliverable: int = 0
+    failed: int = 0
+    lost_lease: int = 0
+    rate_limited: bool = False
+
+    def add(self, other: DispatchStats) -> None:
+        for item in dataclasses.fields(self):
+            if item.name == "rate_limited":
+                self.rate_limited = self.rate_limited or other.rate_limited
+            else:
+                setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+
+def default_owner() -> str:
+    """A name for this sender that no other process shares: host, pid and a random suffix."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class OutboxDispatcher:
+    """Sends due outbox rows; ``run_once`` handles one batch, ``drain`` batches until the queue is quiet."""
+
+    def __init__(
+        self,
+        database: Database,
+        bot: Bot,
+        *,
+        owner: str | None = None,
+        clock: Clock = utcnow,
+        sleep: Sleep = asyncio.sleep,
+        limiter: SendLimiter | None = None,
+        batch_size: int = 50,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
+        max_attempts: int = 8,
+        max_chat_wait: float = 1.0,
+        on_blocked: Callable[[int], None] | None = None,
+    ) -> None:
+        """``max_chat_wait``: seconds one batch may spend waiting for busy chats; rows of a chat that
+        would need more are put back until the chat is free. ``on_blocked(telegram_user_id)`` is called
+        after an account was marked as having blocked the bot (e.g. to refresh a cache)."""
+        self.database = database
+        self.bot = bot
+        self.owner = (owner or default_owner())[:64]
+        self.clock = clock
+        self.limiter = limiter or SendLimiter(clock=lambda: clock().timestamp(), sleep=sleep)
+        self.batch_size = batch_size
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.max_chat_wait = max_chat_wait
+        self.on_blocked = on_blocked
+        # A row is not started when less than this is left of its lease: its outcome must be recorded
+        # before another sender may take the row over.
+        self._lease_margin = lease / 4
+        self._paused_until: dt.datetime | None = None
+
+    async def drain(self, max_batches: int = 20) -> DispatchStats:
+        """Run batches while they come back full (a backlog), up to ``max_batches``."""
+        total = DispatchStats()
+        for _ in range(max_batches):
+            stats = await self.run_once()
+            total.add(stats)
+            if stats.claimed < self.batch_size or stats.rate_limited:
+                break
+        return total
+
+    async def run_once(self) -> DispatchStats:
+        """Claim one batch of due rows, send them, record each outcome."""
+        stats = DispatchStats()
+        now = self.clock()
+        if self._paused_until and now < self._paused_until:
+            return stats
+        async with self.database.transaction() as session:
+            rows = await store.claim(session, owner=self.owner, now=now, lease=self.lease, limit=self.batch_size)
+        stats.claimed = len(rows)
+        chat_wait_budget = self.max_chat_wait
+        for row in interleave_by_chat(rows):
+            now = self.clock()
+            if row.attempts > self.max_attempts:
+                # Leases ran out again and again: senders keep dying on this row. It may have gone out.
+                await self._fail(row, "lease expired after the last attempt", stats)
+                continue
+            if self._paused_until and now < self._paused_until:
+                await self._defer(row, self._paused_until, "waiting for Telegram's flood control", stats)
+                continue
+            if now >= row.lease_until - self._lease_margin:
+                await self._defer(row, now, "batch ran out of lease", stats)
+                continue
+            chat_wait = self.limiter.chat_wait(row.chat_id, _is_group(row))
+            if chat_wait > chat_wait_budget:
+                await self._defer(row, now + dt.timedelta(seconds=chat_wait), None, stats)
+                continue
+            chat_wait_budget -= chat_wait
+            await self.limiter.acquire(row.chat_id, _is_group(row))
+            await self._deliver(row, stats)
+        if stats.claimed:
+            logger.info("outbox batch: %s", stats)
+        return stats
+
+    async def _deliver(self, row: store.ClaimedRow, stats: DispatchStats) -> None:
+        try:
+            request = _request(row)
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            await self._fail(row, f"malformed payload: {type(exc).__name__}: {exc}", stats)
+            return
+        try:
+            message_id = await request(self.bot)
+        except RetryAfter as exc:
+            await self._flood_control(row, exc, stats)
+        except Forbidden as exc:
+            await self._undeliverable(row, exc, stats)
+        except (BadRequest, ChatMigrated) as exc:
+            await self._fail(row, _describe(exc), stats)
+        except TelegramError as exc:  # NetworkError, TimedOut, 5xx, …
+            await self._retry(row, _describe(exc), stats)
+        except Exception as exc:
+            logger.exception("outbox row %s: unexpected error while sending", row.id)
+            await self._retry(row, _describe(exc), stats)
+        else:
+            await self._sent(row, message_id, stats)
+
+    # --- outcomes: each in its own short transaction ---------------------------------------------------
+
+    async def _sent(self, row: store.ClaimedRow, message_id: int, stats: DispatchStats) -> None:
+        async with self.database.transaction() as session:
+            recorded = await store.mark_sent(session, row.id, self.owner, message_id, self.clock())
+        stats.sent += 1
+        self._check_recorded(row, recorded, stats, "sent")
+
+    async def _flood_control(self, row: store.ClaimedRow, exc: RetryAfter, stats: DispatchStats) -> None:
+        seconds = retry_after_seconds(exc)
+        self.limiter.pause(seconds)
+        self._paused_until = self.clock() + dt.timedelta(seconds=seconds)
+        stats.rate_limited = True
+        logger.warning("outbox row %s: flood control, pausing %.1f s", row.id, seconds)
+        await self._defer(row, self._paused_until, _describe(exc), stats)
+
+    async def _retry(self, row: store.ClaimedRow, error: str, stats: DispatchStats) -> None:
+        if row.attempts >= self.max_attempts:
+            await self._fail(row, error, stats)
+            return
+        delay = min(dt.timedelta(seconds=2**row.attempts), MAX_BACKOFF)
+        logger.warning("outbox row %s: attempt %s failed (%s), retry in %s", row.id, row.attempts, error, delay)
+        async with self.database.transaction() as session:
+            recorded = await store.reschedule(session, row.id, self.owner, self.clock() + delay, error)
+        stats.retried += 1
+        self._check_recorded(row, recorded, stats, "retry")
+
+    async def _defer(
+        self, row: store.ClaimedRow, due_at: dt.datetime, reason: str | None, stats: DispatchStats
+    ) -> None:
+        """Put the row back untried: it does not count as an attempt."""
+        async with self.database.transaction() as session:
+            recorded = await store.reschedule(session, row.id, self.owner, due_at, reason, refund_attempt=True)
+        stats.deferred += 1
+        self._check_recorded(row, recorded, stats, "deferral")
+
+    async def _undeliverable(self, row: store.ClaimedRow, exc: Forbidden, stats: DispatchStats) -> None:
+        blocked_account = False
+        async with self.database.transaction() as session:
+            recorded = await store.mark_undeliverable(session, row.id, self.owner, _describe(exc))
+            if recorded and not _is_group(row):
+                blocked_account = await store.mark_account_blocked(session, row.chat_id, self.clock())
+        logger.warning("outbox row %s: undeliverable (%s)", row.id, _describe(exc))
+        stats.undeliverable += 1
+        self._check_recorded(row, recorded, stats, "undeliverable")
+        if blocked_account and self.on_blocked:
+            self.on_blocked(row.chat_id)
+
+    async def _fail(self, row: store.ClaimedRow, error: str, stats: DispatchStats) -> None:
+        async with self.database.transaction() as session:
+            recorded = await store.mark_failed(session, row.id, self.owner, error)
+        logger.error("outbox row %s: failed after %s attempts (%s)", row.id, row.attempts, error)
+        stats.failed += 1
+        self._check_recorded(row, recorded, stats, "failure")
+
+    @staticmethod
+    def _check_recorded(row: store.ClaimedRow, recorded: bool, stats: DispatchStats, outcome: str) -> None:
+        if not recorded:
+            # Cancelled meanwhile, or another sender took the row over after our lease ran out.
+            stats.lost_lease += 1
+            logger.info("outbox row %s: %s not recorded (cancelled or lease taken over)", row.id, outcome)
+
+
+# --- requests ----------------------------------------------------------------------------------------
+
+SendRequest = Callable[[Bot], Awaitable[int]]
+
+
+def _request(row: store.ClaimedRow) -> SendRequest:
+    """The Bot API call for a row, built before sending so a malformed payload is caught up front."""
+    payload = row.payload
+    # parse_mode is always given, so an Application-wide default parse mode never applies to plain text.
+    options: dict[str, Any] = {"chat_id": row.chat_id, "parse_mode": payload.get("parse_mode")}
+    for key in ("disable_notification", "protect_content"):
+        if key in payload:
+            options[key] = bool(payload[key])
+    if payload.get("reply_markup"):
+        options["api_kwargs"] = {"reply_markup": dict(payload["reply_markup"])}
+    text = str(payload.get("text") or "")
+    if row.method == "sendMessage":
+        if payload.get("disable_web_page_preview"):
+            options["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
+        return _sending(lambda bot: bot.send_message(text=text, **options))
+    file = _file(payload)
+    if row.method == "sendDocument":
+        return _sending(lambda bot: bot.send_document(document=file, caption=text or None, **options))
+    if row.method == "sendPhoto":
+        return _sending(lambda bot: bot.send_photo(photo=file, caption=text or None, **options))
+    raise ValueError(f"unsupported method {row.method!r}")
+
+
+def _sending(call: Callable[[Bot], Awaitable[Message]]) -> SendRequest:
+    async def send(bot: Bot) -> int:
+        return (await call(bot)).message_id
+
+    return send
+
+
+def _file(payload: dict[str, Any]) -> str | InputFile:
+    if payload.get("file_id"):
+        return str(payload["file_id"])
+    data = base64.b64decode(payload["file_b64"], validate=True)
+    return InputFile(data, filename=str(payload["filename"]))
+
+
+def _is_group(row: store.ClaimedRow) -> bool:
+    return row.is_group or row.chat_id < 0
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """``RetryAfter.retry_after`` in seconds: PTB 22 gives an int (deprecated) or a timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+def interleave_by_chat(rows: Iterable[store.ClaimedRow]) -> list[store.ClaimedRow]:
+    """Round-robin over chats, each chat's rows in queue order, so one busy chat does not hold up others."""
+    queues: dict[int, deque[store.ClaimedRow]] = {}
+    for row in rows:
+        queues.setdefault(row.chat_id, deque()).append(row)
+    ordered: list[store.ClaimedRow] = []
+    while queues:
+        for chat_id in list(queues):
+            ordered.append(queues[chat_id].popleft())
+            if not queues[chat_id]:
+                del queues[chat_id]
+    return ordered
+
+
+# --- wiring ------------------------------------------------------------------------------------------
+
+
+def install(
+    application: Application[Any, Any, Any, Any, Any, Any], dispatcher: OutboxDispatcher, interval_seconds: float
+) -> Job[Any]:
+    """Send the outbox every ``interval_seconds`` from the Application's JobQueue (job name "outbox").
+
+    One run at a time (``max_instances=1``); runs missed while one was busy collapse into one.
+    """
+    if application.job_queue is None:
+        raise RuntimeError("the outbox needs the JobQueue: install python-telegram-bot[job-queue]")
+
+    async def send_outbox(_context: CallbackContext[Any, Any, Any, Any]) -> None:
+        await dispatcher.drain()
+
+    return application.job_queue.run_repeating(
+        send_outbox,
+        interval=interval_seconds,
+        name="outbox",
+        job_kwargs={"max_instances": 1, "coalesce": True},
+    )
+
+
+__all__ = [
+    "DispatchStats",
+    "OutboxDispatcher",
+    "SendLimiter",
+    "default_owner",
+    "install",
+    "interleave_by_chat",
+    "retry_after_seconds",
+]

@@ -1,0 +1,84 @@
+"""Webhook mode: Telegram's POSTs are accepted only with the secret token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import httpx
+import pytest
+
+from bot.app import build_application
+from bot.cli import webhook_options
+from bot.playground.transport import InProcessBotAPI
+from bot.services import Services
+from bot.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_update(update_id: int, user_id: int) -> dict[str, object]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 1_600_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": "Lan"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "Lan"},
+            "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+
+
+@pytest.mark.sqlite_only
+async def test_webhook_refuses_requests_without_the_secret(database):
+    port = _free_port()
+    settings = Settings(
+        database_url=database.url,
+        bot_token="123456:TEST",
+        webhook_url="https://bot.example.org/",
+        webhook_secret="s3cret-token",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+    )
+    api = InProcessBotAPI()
+    app = build_application(Services.create(settings), request=api)
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_webhook(**webhook_options(settings))  # type: ignore[arg-type]
+    try:
+        set_webhook = [params for method, params in api.calls if method == "setWebhook"][-1]
+        assert set_webhook["url"] == "https://bot.example.org/telegram"
+        assert set_webhook["secret_token"] == "s3cret-token"
+
+        url = f"http://127.0.0.1:{port}/telegram"
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(url, json=_start_update(1, 777))
+            wrong = await client.post(
+                url, json=_start_update(2, 777), headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
+            )
+            genuine = await client.post(
+                url,
+                content=json.dumps(_start_update(3, 888)),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token", "Content-Type": "application/json"},
+            )
+        assert forged.status_code == 403
+        assert wrong.status_code == 403
+        assert genuine.status_code == 200
+        for _ in range(100):
+            if api.messages(888):
+                break
+            await asyncio.sleep(0.05)
+        assert api.messages(888)[0].text.startswith("Xin chào Lan!")
+        assert api.messages(777) == []
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
