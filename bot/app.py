@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+import warnings
 from typing import Any
 
 from telegram import BotCommandScopeChat, BotCommandScopeDefault, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
 from telegram.request import BaseRequest
+from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
 from bot.outbox import OutboxDispatcher
@@ -25,6 +27,10 @@ from rules.roles import Role
 from storage.persistence import SQLAlchemyPersistence
 
 logger = logging.getLogger(__name__)
+
+# Our conversations are keyed by chat and user on purpose (a person answers one question at a time, by
+# button or by typing), so PTB's advice to track callback queries per message does not apply.
+warnings.filterwarnings("ignore", message=r".*per_message=False.*", category=PTBUserWarning)
 
 
 class DienhinhApplication(Application):

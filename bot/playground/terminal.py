@@ -73,8 +73,9 @@ Anything else is sent to the bot as text, e.g. /start or /lang."""
 
 
 class Terminal:
-    def __init__(self, playground: Playground, out: TextIO, echo_input: bool) -> None:
+    def __init__(self, playground: Playground, out: TextIO, echo_input: bool, directory: Path = DEMO_DIR) -> None:
         self.playground = playground
+        self.directory = directory
         self.out = out
         self.echo_input = echo_input
         self.people = {p.key: playground.person(p.persona) for p in PERSONAS}
@@ -97,10 +98,10 @@ class Terminal:
         if message.file_name:
             body = f"[{message.method.removeprefix('send').lower()}: {message.file_name}] {body}".strip()
             if message.file_bytes is not None:
-                saved = DEMO_DIR / "received" / message.file_name
+                saved = self.directory / "received" / message.file_name
                 saved.parent.mkdir(parents=True, exist_ok=True)
                 saved.write_bytes(message.file_bytes)
-                body += f"\n   (saved to {saved.relative_to(PROJECT_ROOT)})"
+                body += f"\n   (saved to {saved})"
         self.say(f"🤖{to} {body}".replace("\n", "\n   "))
         for index, label in enumerate(message.button_labels, start=1):
             self.say(f"   [{index}] {label}")
@@ -220,9 +221,11 @@ async def _wait_for_outbox(database: Database, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.2)
 
 
-async def run(keep: bool = False, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    db_path = DEMO_DIR / "playground.sqlite3"
+async def run(
+    keep: bool = False, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, directory: Path = DEMO_DIR
+) -> int:
+    directory.mkdir(parents=True, exist_ok=True)
+    db_path = directory / "playground.sqlite3"
     if not keep:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
@@ -235,7 +238,7 @@ async def run(keep: bool = False, stdin: TextIO = sys.stdin, out: TextIO = sys.s
         log_level=os.environ.get("LOG_LEVEL", "WARNING"),
     )
     logging.basicConfig(
-        filename=DEMO_DIR / "playground.log",
+        filename=directory / "playground.log",
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
@@ -243,7 +246,7 @@ async def run(keep: bool = False, stdin: TextIO = sys.stdin, out: TextIO = sys.s
     playground = Playground(lambda: Services.create(settings), api=InProcessBotAPI())
     await playground.start(run_jobs=True)
     interactive = stdin.isatty()
-    terminal = Terminal(playground, out, echo_input=not interactive)
+    terminal = Terminal(playground, out, echo_input=not interactive, directory=directory)
     t: Translator = playground.services.translators.default
     terminal.say(t("Offline playground: you are chatting with the real bot, without Telegram."))
     terminal.say(HELP.format(names=", ".join(terminal.names)))

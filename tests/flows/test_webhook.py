@@ -52,7 +52,7 @@ async def test_webhook_refuses_requests_without_the_secret(database):
     await app.initialize()
     await app.start()
     assert app.updater is not None
-    await app.updater.start_webhook(**webhook_options(settings))  # type: ignore[arg-type]
+    await app.updater.start_webhook(**webhook_options(settings))
     try:
         set_webhook = [params for method, params in api.calls if method == "setWebhook"][-1]
         assert set_webhook["url"] == "https://bot.example.org/telegram"

@@ -1,0 +1,1 @@
+"""Business rules: workflows, quotas, validation and reference data, with no Telegram import."""

@@ -1,0 +1,149 @@
+"""What the bot sends on its own goes through here: reminders, decisions, digests, waitlist promotions.
+
+A feature adds a row in its own transaction, next to the change that makes the message necessary, so the
+message exists exactly when the change is committed. ``bot.outbox.OutboxDispatcher`` sends the rows later,
+within Telegram's limits. The dedupe key makes adding idempotent: a retried handler or a reminder job
+that runs twice adds one row. The topic groups rows that stop being relevant together (``cancel``).
+
+Payload (JSON, Bot API names): ``text`` (the caption for a file), and from ``extra``: ``parse_mode``,
+``disable_web_page_preview``, ``disable_notification``, ``protect_content``; for ``sendDocument`` and
+``sendPhoto`` either ``file_id`` (a file Telegram already has) or ``file_b64`` + ``filename`` (see
+:func:`file_payload`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import outbox as store
+from storage.models import utcnow
+
+SEND_MESSAGE = "sendMessage"
+SEND_DOCUMENT = "sendDocument"
+SEND_PHOTO = "sendPhoto"
+METHODS = (SEND_MESSAGE, SEND_DOCUMENT, SEND_PHOTO)
+
+MAX_TEXT_CHARS = 4096
+MAX_CAPTION_CHARS = 1024
+MAX_DEDUPE_KEY_CHARS = 191
+MAX_TOPIC_CHARS = 128
+EXTRA_KEYS = frozenset(
+    {
+        "parse_mode",
+        "disable_web_page_preview",
+        "disable_notification",
+        "protect_content",
+        "file_id",
+        "file_b64",
+        "filename",
+    }
+)
+
+
+def file_payload(data: bytes, filename: str) -> dict[str, str]:
+    """``extra`` for sending these bytes as a new file (keep them small: they live in the row)."""
+    return {"file_b64": base64.b64encode(data).decode("ascii"), "filename": filename}
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    text: str,
+    dedupe_key: str,
+    due_at: dt.datetime | None = None,
+    topic: str | None = None,
+    reply_markup: dict[str, Any] | None = None,
+    method: str = SEND_MESSAGE,
+    extra: dict[str, Any] | None = None,
+    is_group: bool = False,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Add a message to send at ``due_at`` (default: now); False when ``dedupe_key`` was already used.
+
+    ``reply_markup`` is a Bot API dict (``{"inline_keyboard": [[{"text": …, "callback_data": …}]]}``).
+    ``is_group`` makes the sender keep to the group limit (20 a minute). The caller owns the transaction.
+    Raises ``ValueError`` for a message Telegram would refuse (too long, no file, unknown method).
+    """
+    now = now or utcnow()
+    due_at = due_at or now
+    payload = _payload(method, text, reply_markup, extra or {})
+    _check_key(dedupe_key, topic, due_at)
+    return await store.insert(
+        session,
+        dedupe_key=dedupe_key,
+        chat_id=chat_id,
+        is_group=is_group,
+        method=method,
+        payload=payload,
+        topic=topic,
+        due_at=due_at,
+        now=now,
+    )
+
+
+async def cancel(session: AsyncSession, *, topic: str) -> int:
+    """Cancel every message of ``topic`` not yet sent (the delegate answered, the nomination was withdrawn).
+
+    Returns how many were cancelled. A message whose request is already on its way may still arrive.
+    """
+    return await store.cancel_topic(session, topic=topic)
+
+
+async def pending_count(session: AsyncSession) -> int:
+    """Messages still to be sent (waiting, or being sent right now)."""
+    counts = await store.count_by_status(session)
+    return counts.get(store.PENDING, 0) + counts.get(store.SENDING, 0)
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    """Messages per status: pending, sending, sent, undeliverable, failed, cancelled."""
+    return await store.count_by_status(session)
+
+
+def _payload(method: str, text: str, reply_markup: dict[str, Any] | None, extra: dict[str, Any]) -> dict[str, Any]:
+    if method not in METHODS:
+        raise ValueError(f"unsupported outbox method {method!r}")
+    unknown = set(extra) - EXTRA_KEYS
+    if unknown:
+        raise ValueError(f"unknown outbox payload keys: {sorted(unknown)}")
+    if method == SEND_MESSAGE:
+        if not text.strip():
+            raise ValueError("an outbox message needs text")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ValueError(f"outbox text longer than {MAX_TEXT_CHARS} characters")
+    else:
+        if len(text) > MAX_CAPTION_CHARS:
+            raise ValueError(f"outbox caption longer than {MAX_CAPTION_CHARS} characters")
+        if not extra.get("file_id") and not (extra.get("file_b64") and extra.get("filename")):
+            raise ValueError(f"{method} needs file_id, or file_b64 and filename")
+    payload: dict[str, Any] = {"text": text, **extra}
+    if reply_markup is not None:
+        payload["reply_markup"] = reply_markup
+    return payload
+
+
+def _check_key(dedupe_key: str, topic: str | None, due_at: dt.datetime) -> None:
+    if not dedupe_key or len(dedupe_key) > MAX_DEDUPE_KEY_CHARS:
+        raise ValueError(f"dedupe_key must have 1 to {MAX_DEDUPE_KEY_CHARS} characters")
+    if topic is not None and len(topic) > MAX_TOPIC_CHARS:
+        raise ValueError(f"topic longer than {MAX_TOPIC_CHARS} characters")
+    if due_at.tzinfo is None:
+        raise ValueError("due_at must be timezone-aware")
+
+
+__all__ = [
+    "METHODS",
+    "SEND_DOCUMENT",
+    "SEND_MESSAGE",
+    "SEND_PHOTO",
+    "cancel",
+    "enqueue",
+    "file_payload",
+    "pending_count",
+    "status_counts",
+]

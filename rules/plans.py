@@ -1,0 +1,909 @@
+"""Campaign plans: one YAML file sets up a campaign, its conferences, seats, balance targets and units.
+
+A plan is what a district's "Kế hoạch" says, written as data (``data/plans/*.yaml``, see
+``data/README.md``). :func:`load_plan_file` validates a file completely (types, then cross-references:
+unit parents, allowance conference codes, movement codes in the reference data, pool shares adding up
+to 1, deadlines before the conference) and raises :class:`~rules.refdata.DataFileError` naming the file,
+the field and what was expected. :func:`apply_plan` writes a valid plan to the database by codes, so
+loading the same file twice changes nothing and loading an edited file updates the rows in place.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import math
+import re
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, PlainValidator, PrivateAttr, ValidationError, model_validator
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules.refdata import (
+    DATA_DIR,
+    AwareDateTime,
+    Count,
+    DataFileError,
+    Date,
+    Label,
+    ReferenceData,
+    Share,
+    SnakeCode,
+    StrictModel,
+    Text,
+    Version,
+    WholeNumber,
+    error_from_validation,
+    expected,
+    read_yaml,
+    reference,
+)
+from rules.text import fold
+from storage.models import BalanceTarget, Campaign, Conference, Invitation, OrgUnit, SeatPool, UnitAllowance
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+PLANS_DIR = DATA_DIR / "plans"
+SEED_PLAN = PLANS_DIR / "tay-ho-2020.yaml"
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+# Yes/no dimensions count delegates who are women, young, of a minority group, or in an occupation group
+# flagged direct_producer; the others count one category (``value``) or, with no value, report the spread.
+YES_NO_DIMENSIONS = frozenset({"women", "youth", "ethnic_minority", "direct_producer"})
+# Dimensions whose values are codes of a reference list (attribute of ReferenceData, file name).
+DIMENSION_LISTS = {
+    "religion": ("religions", "religions.yaml"),
+    "economic_sector": ("economic_sectors", "economic_sectors.yaml"),
+    "occupation_group": ("occupation_groups", "occupation_groups.yaml"),
+}
+
+Dimension = Literal[
+    "women",
+    "youth",
+    "ethnic_minority",
+    "direct_producer",
+    "religion",
+    "sector",
+    "economic_sector",
+    "occupation_group",
+]
+ShareRule = Literal["min", "max"]
+Level = Literal["grassroots", "district", "city", "national"]
+UnitKind = Literal[
+    "district",
+    "ward",
+    "residential_group",
+    "office",
+    "public_service",
+    "school",
+    "mass_org",
+    "armed_forces",
+    "vertical_agency",
+    "enterprise_block",
+    "enterprise",
+]
+
+_PLAN_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_CODE_PREFIX = re.compile(r"[A-Z]{1,16}")
+
+
+def _plan_code(value: object) -> str:
+    if isinstance(value, str) and _PLAN_CODE.fullmatch(value):
+        return value
+    raise expected("a lowercase code of letters, digits and hyphens such as tay-ho-2020")
+
+
+def _code_prefix(value: object) -> str:
+    if isinstance(value, str) and _CODE_PREFIX.fullmatch(value):
+        return value
+    raise expected("1 to 16 capital ascii letters such as DH")
+
+
+def _code_or_empty(value: object) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,63}", value):
+        return value
+    raise expected("an ascii snake_case code such as nong_dan, or nothing")
+
+
+PlanCode = Annotated[str, PlainValidator(_plan_code)]
+CodePrefix = Annotated[str, PlainValidator(_code_prefix)]
+CodeOrEmpty = Annotated[str, PlainValidator(_code_or_empty)]
+
+
+# --- schema --------------------------------------------------------------------------------------------
+
+
+class LegalBasis(StrictModel):
+    """The law a nomination under the plan is made under: a short code and the texts in full."""
+
+    code: SnakeCode
+    texts: tuple[Text, ...] = Field(min_length=1)
+
+
+class YouthDefinition(StrictModel):
+    """Who counts as young: aged from a full ``min_age`` to ``max_age`` on the conference date."""
+
+    min_age: Count = 16
+    max_age: WholeNumber = 30
+    source: Text | None = None
+
+    @model_validator(mode="after")
+    def _band(self) -> YouthDefinition:
+        if self.max_age < self.min_age:
+            raise expected("max_age at least min_age")
+        return self
+
+
+class SeatPoolSpec(StrictModel):
+    """A category of seats: ``min`` shares are floors (exemplars ≥ 70%), ``max`` shares ceilings."""
+
+    code: SnakeCode
+    title: Label
+    share: Share
+    share_rule: ShareRule
+
+
+class BalanceTargetSpec(StrictModel):
+    """A soft target on one dimension of the delegates, or ``report_only`` to show the spread."""
+
+    dimension: Dimension
+    value: CodeOrEmpty = ""
+    target_share: Share | None = None
+    comparison: ShareRule = "min"
+    report_only: bool = False
+
+    @model_validator(mode="after")
+    def _target_or_report(self) -> BalanceTargetSpec:
+        if self.report_only and self.target_share is not None:
+            raise expected("either target_share or report_only: true, not both")
+        if not self.report_only and self.target_share is None:
+            raise expected("a target_share such as 0.30, or report_only: true")
+        return self
+
+
+class ConferenceSpec(StrictModel):
+    """One conference level of the plan; times carry their UTC offset."""
+
+    code: SnakeCode
+    level: Level
+    title: Label
+    composition: Text | None = None
+    venue: Text | None = None
+    what_to_bring: Text | None = None
+    duration_minutes: WholeNumber | None = None
+    window_start: AwareDateTime | None = None
+    window_end: AwareDateTime | None = None
+    starts_at: AwareDateTime | None = None
+    nomination_deadline: AwareDateTime | None = None
+    rsvp_deadline: AwareDateTime | None = None
+    capacity: WholeNumber | None = None
+    pools: tuple[SeatPoolSpec, ...] = Field(min_length=1)
+    balance_targets: tuple[BalanceTargetSpec, ...] = ()
+
+
+class AllowanceSpec(StrictModel):
+    """How many nominations a unit may submit to one conference, how many are expected, and its seats."""
+
+    nominations: Count
+    expected: Count | None = None
+    seats: Count | None = None
+
+
+class UnitSpec(StrictModel):
+    """A submitting unit; ``parent`` is another unit's code in the same file."""
+
+    code: SnakeCode
+    name: Label
+    kind: UnitKind
+    parent: SnakeCode | None = None
+    valid_from: Date | None = None
+    valid_to: Date | None = None
+    # conference code -> allowance
+    allowances: dict[SnakeCode, AllowanceSpec] = Field(default_factory=dict)
+
+
+class PlanFile(StrictModel):
+    """A whole plan file. ``path`` and ``sha256`` say which file it was read from, when it was."""
+
+    code: PlanCode
+    version: Version
+    title: Label
+    issuer: Label | None = None
+    source: Text
+    legal_basis: LegalBasis
+    valid_from: Date
+    valid_to: Date | None = None
+    code_prefix: CodePrefix = "DH"
+    movements: tuple[SnakeCode, ...] = ()
+    youth: YouthDefinition = Field(default_factory=YouthDefinition)
+    conferences: tuple[ConferenceSpec, ...] = Field(min_length=1)
+    units: tuple[UnitSpec, ...] = ()
+
+    _path: Path | None = PrivateAttr(default=None)
+    _sha256: str | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def sha256(self) -> str | None:
+        return self._sha256
+
+    def conference(self, code: str) -> ConferenceSpec:
+        for conference in self.conferences:
+            if conference.code == code:
+                return conference
+        raise KeyError(code)
+
+
+# --- seats ---------------------------------------------------------------------------------------------
+
+
+class PoolShare(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def share(self) -> float: ...
+    @property
+    def share_rule(self) -> str: ...
+
+
+def _exact(share: float) -> Fraction:
+    # Shares have at most 4 decimals (the database stores Numeric(5, 4)); 0.3 must be exactly 3/10.
+    return Fraction(round(share * 10_000), 10_000)
+
+
+def pool_seats(capacity: int | None, pools: Sequence[PoolShare]) -> dict[str, int | None]:
+    """The seats of each pool of a conference with ``capacity`` seats.
+
+    A ``max`` pool (guests and leaders ≤ 30%) gets its share rounded down, so it never exceeds its
+    ceiling; the ``min`` pools (exemplars ≥ 70%) share what is left, in proportion to their shares
+    (largest remainders get the odd seats), so they never fall below their floors. With capacity 300,
+    exemplars 0.70 min and guests 0.30 max this gives 210 and 90. Without a capacity a pool is a share
+    only, and every pool's seats are ``None``. If there is no ``min`` pool, leftover seats stay unassigned.
+    """
+    if capacity is None:
+        return {pool.code: None for pool in pools}
+    seats: dict[str, int | None] = {}
+    for pool in pools:
+        if pool.share_rule == "max":
+            seats[pool.code] = math.floor(_exact(pool.share) * capacity)
+    remainder = capacity - sum(seat or 0 for seat in seats.values())
+    floors = [pool for pool in pools if pool.share_rule != "max"]
+    total = sum((_exact(pool.share) for pool in floors), Fraction(0))
+    if not floors or total == 0:
+        return {pool.code: seats.get(pool.code) for pool in pools}
+    quotas = {pool.code: remainder * _exact(pool.share) / total for pool in floors}
+    for code, quota in quotas.items():
+        seats[code] = math.floor(quota)
+    leftover = remainder - sum(math.floor(quota) for quota in quotas.values())
+    by_fraction = sorted(quotas, key=lambda code: quotas[code] - math.floor(quotas[code]), reverse=True)
+    for code in by_fraction[:leftover]:
+        seats[code] = (seats[code] or 0) + 1
+    return {pool.code: seats[pool.code] for pool in pools}
+
+
+# --- validation ----------------------------------------------------------------------------------------
+
+
+def _fmt(moment: dt.datetime) -> str:
+    return moment.isoformat(sep=" ")
+
+
+def _first_repeat(values: Iterable[Hashable]) -> tuple[int, int] | None:
+    """(index of the repeat, index of the first occurrence) of the first repeated value, if any."""
+    seen: dict[Hashable, int] = {}
+    for index, value in enumerate(values):
+        if value in seen:
+            return index, seen[value]
+        seen[value] = index
+    return None
+
+
+class _Checker:
+    """The cross-field and cross-reference checks of a plan; each failure is one DataFileError."""
+
+    def __init__(self, plan: PlanFile, file: Path | str) -> None:
+        self.plan = plan
+        self.file = file
+
+    def fail(self, path: str, what: str) -> DataFileError:
+        return DataFileError(self.file, path, what)
+
+    def check_internal(self) -> None:
+        """Checks that need nothing but the plan itself."""
+        plan = self.plan
+        if plan.valid_to is not None and plan.valid_to < plan.valid_from:
+            raise self.fail("valid_to", "a date on or after valid_from")
+        repeat = _first_repeat(conference.code for conference in plan.conferences)
+        if repeat:
+            raise self.fail(f"conferences[{repeat[0]}].code", "a code no other conference of the plan uses")
+        for index, conference in enumerate(plan.conferences):
+            self._check_times(f"conferences[{index}]", conference)
+            self._check_pools(f"conferences[{index}]", conference)
+        self._check_units()
+
+    def check_references(self, data: ReferenceData) -> None:
+        """Checks against the reference lists (movements, balance-target values)."""
+        plan = self.plan
+        repeat = _first_repeat(plan.movements)
+        if repeat:
+            raise self.fail(f"movements[{repeat[0]}]", "a movement not already listed")
+        for index, code in enumerate(plan.movements):
+            movement = data.movements.get(code)
+            if movement is None:
+                raise self.fail(
+                    f"movements[{index}]",
+                    f"a movement code from data/reference/movements.yaml (there is no '{code}')",
+                )
+            ended = movement.valid_to is not None and movement.valid_to < plan.valid_from
+            not_begun = (
+                movement.valid_from is not None and plan.valid_to is not None and movement.valid_from > plan.valid_to
+            )
+            if ended or not_begun:
+                raise self.fail(f"movements[{index}]", f"a movement that runs during the plan ('{code}' does not)")
+        for index, conference in enumerate(plan.conferences):
+            self._check_targets(f"conferences[{index}]", conference, data)
+
+    def _check_times(self, at: str, conference: ConferenceSpec) -> None:
+        start, end, starts_at = conference.window_start, conference.window_end, conference.starts_at
+        if start is not None and end is not None and end <= start:
+            raise self.fail(f"{at}.window_end", f"a time after window_start ({_fmt(start)})")
+        if starts_at is not None and (
+            (start is not None and starts_at < start) or (end is not None and starts_at > end)
+        ):
+            raise self.fail(f"{at}.starts_at", "a time inside the window (window_start to window_end)")
+        limit, limit_name = (starts_at, "starts_at") if starts_at is not None else (end, "window_end")
+        for name in ("nomination_deadline", "rsvp_deadline"):
+            deadline = getattr(conference, name)
+            if deadline is not None and limit is not None and deadline >= limit:
+                raise self.fail(f"{at}.{name}", f"a time before {limit_name} ({_fmt(limit)})")
+        nominations, answers = conference.nomination_deadline, conference.rsvp_deadline
+        if nominations is not None and answers is not None and answers <= nominations:
+            raise self.fail(f"{at}.rsvp_deadline", f"a time after nomination_deadline ({_fmt(nominations)})")
+
+    def _check_pools(self, at: str, conference: ConferenceSpec) -> None:
+        repeat = _first_repeat(pool.code for pool in conference.pools)
+        if repeat:
+            raise self.fail(f"{at}.pools[{repeat[0]}].code", "a code no other pool of the conference uses")
+        total = sum((_exact(pool.share) for pool in conference.pools), Fraction(0))
+        if total != 1:
+            raise self.fail(f"{at}.pools", f"shares that add up to 1 (these add up to {float(total):g})")
+
+    def _check_targets(self, at: str, conference: ConferenceSpec, data: ReferenceData) -> None:
+        repeat = _first_repeat((target.dimension, target.value) for target in conference.balance_targets)
+        if repeat:
+            raise self.fail(
+                f"{at}.balance_targets[{repeat[0]}]", "one target per dimension and value (this one repeats)"
+            )
+        for index, target in enumerate(conference.balance_targets):
+            where = f"{at}.balance_targets[{index}].value"
+            if target.dimension in YES_NO_DIMENSIONS and target.value:
+                raise self.fail(where, f"no value: {target.dimension} is a yes/no dimension")
+            if target.dimension in DIMENSION_LISTS and target.value:
+                attribute, file_name = DIMENSION_LISTS[target.dimension]
+                if target.value not in getattr(data, attribute):
+                    raise self.fail(where, f"a code from data/reference/{file_name} (there is no '{target.value}')")
+
+    def _check_units(self) -> None:
+        plan = self.plan
+        repeat = _first_repeat(unit.code for unit in plan.units)
+        if repeat:
+            raise self.fail(f"units[{repeat[0]}].code", "a code no other unit uses")
+        parents = {unit.code: unit.parent for unit in plan.units}
+        conferences = {conference.code: conference for conference in plan.conferences}
+        seats: dict[str, int] = {}
+        for index, unit in enumerate(plan.units):
+            at = f"units[{index}]"
+            if unit.parent is not None and unit.parent not in parents:
+                raise self.fail(f"{at}.parent", f"the code of a unit in this file (there is no '{unit.parent}')")
+            if _in_cycle(unit.code, parents):
+                raise self.fail(f"{at}.parent", "a parent that is not the unit itself or one of its descendants")
+            if unit.valid_from is not None and unit.valid_to is not None and unit.valid_to < unit.valid_from:
+                raise self.fail(f"{at}.valid_to", "a date on or after valid_from")
+            for code, allowance in unit.allowances.items():
+                if code not in conferences:
+                    raise self.fail(
+                        f"{at}.allowances.{code}", f"a conference code of this plan ({', '.join(conferences)})"
+                    )
+                if allowance.expected is not None and allowance.expected > allowance.nominations:
+                    raise self.fail(
+                        f"{at}.allowances.{code}.expected", f"at most nominations ({allowance.nominations})"
+                    )
+                seats[code] = seats.get(code, 0) + (allowance.seats or 0)
+                capacity = conferences[code].capacity
+                if capacity is not None and seats[code] > capacity:
+                    raise self.fail(
+                        f"{at}.allowances.{code}.seats",
+                        f"unit seats adding up to at most the capacity of {code} ({capacity})",
+                    )
+
+
+def _in_cycle(code: str, parents: Mapping[str, str | None]) -> bool:
+    seen = {code}
+    parent = parents.get(code)
+    while parent is not None:
+        if parent in seen:
+            return True
+        seen.add(parent)
+        parent = parents.get(parent)
+    return False
+
+
+def validate_plan(plan: PlanFile, data: ReferenceData | None = None) -> None:
+    """Check a parsed plan's cross-references; raise DataFileError for the first problem."""
+    checker = _Checker(plan, plan.path or "<plan>")
+    checker.check_internal()
+    checker.check_references(data if data is not None else reference())
+
+
+def load_plan_file(path: Path | str, data: ReferenceData | None = None) -> PlanFile:
+    """Read and fully validate the plan in ``path``; raise DataFileError for the first problem found."""
+    path = Path(path)
+    raw_data, raw = read_yaml(path)
+    try:
+        plan = PlanFile.model_validate(raw_data)
+    except ValidationError as exc:
+        raise error_from_validation(path, exc) from None
+    plan._path = path
+    plan._sha256 = hashlib.sha256(raw).hexdigest()
+    validate_plan(plan, data)
+    return plan
+
+
+# --- moving a plan in time (offline demo) --------------------------------------------------------------
+
+_DateT = TypeVar("_DateT", dt.date, dt.datetime)
+
+
+def _add_years(moment: _DateT, years: int) -> _DateT:
+    year = moment.year + years
+    day = min(moment.day, calendar.monthrange(year, moment.month)[1])  # 29 February → 28 February
+    return moment.replace(year=year, day=day)
+
+
+def _deadlines(plan: PlanFile) -> list[dt.datetime]:
+    deadlines = [
+        moment
+        for conference in plan.conferences
+        for moment in (conference.nomination_deadline, conference.rsvp_deadline)
+        if moment is not None
+    ]
+    if deadlines:
+        return deadlines
+    return [
+        moment
+        for conference in plan.conferences
+        for moment in (conference.starts_at, conference.window_end)
+        if moment is not None
+    ]
+
+
+def shift_plan_dates(
+    plan: PlanFile, today: dt.date, *, by: Literal["years", "days"] = "years", lead_days: int = 14
+) -> PlanFile:
+    """A copy of ``plan`` with every date moved so that its earliest deadline lies after ``today``.
+
+    ``by="years"`` moves every date by the smallest whole number of years that puts the earliest
+    deadline (local date) after ``today``, so "before 15/3" and "Quý II" keep their meaning; 29 February
+    becomes 28 February in a common year. ``by="days"`` moves every date by the same number of days so the
+    earliest deadline falls ``lead_days`` after ``today``. A plan whose deadlines already lie ahead comes
+    back unchanged. Only the copy moves: the file keeps its dates, and the copy keeps the file's sha256.
+    """
+    deadlines = _deadlines(plan)
+    if not deadlines:
+        return plan.model_copy(deep=True)
+    earliest = min(deadlines).astimezone(LOCAL_TZ).date()
+    if earliest > today:
+        return plan.model_copy(deep=True)
+    move: Callable[[Any], Any]
+    if by == "years":
+        years = max(1, today.year - earliest.year)
+        while _add_years(earliest, years) <= today:
+            years += 1
+        move = lambda moment: None if moment is None else _add_years(moment, years)  # noqa: E731
+    else:
+        delta = dt.timedelta(days=(today - earliest).days + lead_days)
+        move = lambda moment: None if moment is None else moment + delta  # noqa: E731
+
+    def moved(model: StrictModel, names: Iterable[str]) -> dict[str, Any]:
+        return {name: move(getattr(model, name)) for name in names}
+
+    conference_times = (
+        "window_start",
+        "window_end",
+        "starts_at",
+        "nomination_deadline",
+        "rsvp_deadline",
+    )
+    shifted = plan.model_copy(
+        deep=True,
+        update={
+            **moved(plan, ("valid_from", "valid_to")),
+            "conferences": tuple(
+                conference.model_copy(update=moved(conference, conference_times)) for conference in plan.conferences
+            ),
+            "units": tuple(unit.model_copy(update=moved(unit, ("valid_from", "valid_to"))) for unit in plan.units),
+        },
+    )
+    _Checker(shifted, plan.path or "<plan>").check_internal()
+    return shifted
+
+
+# --- writing a plan to the database --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConferenceSummary:
+    code: str
+    title: str
+    capacity: int | None
+    # (pool code, seats) in plan order; seats is None when the conference has no capacity.
+    pool_seats: tuple[tuple[str, int | None], ...]
+    created: bool
+    updated: bool
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What :func:`apply_plan` did, for a CLI or a log line."""
+
+    campaign_code: str
+    plan_version: str
+    plan_sha256: str | None
+    created: bool
+    updated: bool
+    conferences: tuple[ConferenceSummary, ...]
+    units: int
+    units_created: int
+    units_updated: int
+    # Rows the file no longer lists: pools, targets and allowances are deleted; conferences are kept
+    # (they hold nominations) and only reported.
+    removed: tuple[str, ...] = ()
+    not_in_file: tuple[str, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return (
+            self.created
+            or self.updated
+            or self.units_created > 0
+            or self.units_updated > 0
+            or bool(self.removed)
+            or any(conference.created or conference.updated for conference in self.conferences)
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def lines(self) -> list[str]:
+        """A short human-readable report, one line per item."""
+        state = "created" if self.created else "updated" if self.changed else "unchanged"
+        sha = f", sha256 {self.plan_sha256[:12]}" if self.plan_sha256 else ""
+        lines = [f"campaign {self.campaign_code} (version {self.plan_version}{sha}): {state}"]
+        for conference in self.conferences:
+            capacity = "no capacity" if conference.capacity is None else f"capacity {conference.capacity}"
+            pools = ", ".join(
+                f"{code} {'share only' if seats is None else f'{seats} seats'}" for code, seats in conference.pool_seats
+            )
+            lines.append(f"  conference {conference.code}: {capacity}; {pools}")
+        lines.append(f"  units: {self.units} ({self.units_created} created, {self.units_updated} updated)")
+        lines.extend(f"  removed: {item}" for item in self.removed)
+        lines.extend(f"  in the database but not in the file: {item}" for item in self.not_in_file)
+        return lines
+
+
+def _assign(row: Any, values: Mapping[str, Any]) -> bool:
+    """Set the attributes that differ; True if any did. Equal values are left alone, so no UPDATE."""
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else moment.astimezone(dt.UTC)
+
+
+RowT = TypeVar("RowT")
+KeyT = TypeVar("KeyT", bound=Hashable)
+
+
+@dataclass
+class _SyncResult:
+    created: int = 0
+    updated: int = 0
+    removed: list[Any] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.removed)
+
+
+async def _sync_children(
+    session: AsyncSession,
+    existing: Iterable[RowT],
+    key: Callable[[RowT], KeyT],
+    wanted: Mapping[KeyT, Mapping[str, Any]],
+    make: Callable[[KeyT], RowT],
+) -> _SyncResult:
+    """Make the rows match ``wanted`` (key -> column values): update, create, delete the rest."""
+    result = _SyncResult()
+    rows = {key(row): row for row in existing}
+    for row_key, values in wanted.items():
+        row = rows.pop(row_key, None)
+        if row is None:
+            row = make(row_key)
+            _assign(row, values)
+            session.add(row)
+            result.created += 1
+        elif _assign(row, values):
+            result.updated += 1
+    for row_key, row in rows.items():
+        await session.delete(row)
+        result.removed.append(row_key)
+    return result
+
+
+async def _apply_campaign(session: AsyncSession, plan: PlanFile) -> tuple[Campaign, bool, bool]:
+    values = {
+        "title": plan.title,
+        "issuer": plan.issuer,
+        "legal_basis": "\n".join(plan.legal_basis.texts),
+        "source": plan.source,
+        "valid_from": plan.valid_from,
+        "valid_to": plan.valid_to,
+        "code_prefix": plan.code_prefix,
+        "plan_version": plan.version,
+        "plan_sha256": plan.sha256,
+        "movements": list(plan.movements),
+    }
+    campaign = await session.scalar(select(Campaign).where(Campaign.code == plan.code))
+    if campaign is None:
+        campaign = Campaign(code=plan.code, **values)
+        session.add(campaign)
+        await session.flush()
+        return campaign, True, False
+    return campaign, False, _assign(campaign, values)
+
+
+def _parents_first(units: Sequence[UnitSpec]) -> list[UnitSpec]:
+    by_code = {unit.code: unit for unit in units}
+
+    def depth(unit: UnitSpec) -> int:
+        level = 0
+        while unit.parent is not None:
+            unit = by_code[unit.parent]
+            level += 1
+        return level
+
+    return sorted(units, key=depth)
+
+
+async def _apply_units(session: AsyncSession, plan: PlanFile) -> tuple[dict[str, int], int, int]:
+    codes = [unit.code for unit in plan.units]
+    rows = {row.code: row for row in await session.scalars(select(OrgUnit).where(OrgUnit.code.in_(codes)))}
+    ids: dict[str, int] = {}
+    created = updated = 0
+    for unit in _parents_first(plan.units):
+        values = {
+            "name": unit.name,
+            "name_fold": fold(unit.name),
+            "kind": unit.kind,
+            "parent_id": None if unit.parent is None else ids[unit.parent],
+            "valid_from": unit.valid_from,
+            "valid_to": unit.valid_to,
+        }
+        row = rows.get(unit.code)
+        if row is None:
+            row = OrgUnit(code=unit.code, **values)
+            session.add(row)
+            await session.flush()
+            created += 1
+        elif _assign(row, values):
+            updated += 1
+        ids[unit.code] = row.id
+    return ids, created, updated
+
+
+async def _apply_conference(
+    session: AsyncSession,
+    plan: PlanFile,
+    index: int,
+    campaign: Campaign,
+    spec: ConferenceSpec,
+    unit_ids: Mapping[str, int],
+) -> tuple[ConferenceSummary, list[str]]:
+    values = {
+        "level": spec.level,
+        "title": spec.title,
+        "composition": spec.composition,
+        "venue": spec.venue,
+        "what_to_bring": spec.what_to_bring,
+        "duration_minutes": spec.duration_minutes,
+        "window_start": _utc(spec.window_start),
+        "window_end": _utc(spec.window_end),
+        "starts_at": _utc(spec.starts_at),
+        "nomination_deadline": _utc(spec.nomination_deadline),
+        "rsvp_deadline": _utc(spec.rsvp_deadline),
+        "capacity": spec.capacity,
+    }
+    conference = await session.scalar(
+        select(Conference).where(Conference.campaign_id == campaign.id, Conference.code == spec.code)
+    )
+    created = conference is None
+    if conference is None:
+        conference = Conference(campaign_id=campaign.id, code=spec.code, **values)
+        session.add(conference)
+        await session.flush()
+        updated = False
+    else:
+        updated = _assign(conference, values)
+    conference_id = conference.id
+
+    seats = pool_seats(spec.capacity, spec.pools)
+    existing_pools = list(await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference_id)))
+    await _refuse_removing_used_pools(session, plan, index, conference_id, existing_pools, spec)
+    pools = await _sync_children(
+        session,
+        existing_pools,
+        lambda row: row.code,
+        {
+            pool.code: {
+                "title": pool.title,
+                "share": pool.share,
+                "share_rule": pool.share_rule,
+                "seats": seats[pool.code],
+            }
+            for pool in spec.pools
+        },
+        lambda code: SeatPool(conference_id=conference_id, code=code),
+    )
+    wanted_targets: dict[tuple[str, str], dict[str, Any]] = {
+        (target.dimension, target.value): {"target_share": target.target_share, "comparison": target.comparison}
+        for target in spec.balance_targets
+    }
+    targets = await _sync_children(
+        session,
+        await session.scalars(select(BalanceTarget).where(BalanceTarget.conference_id == conference_id)),
+        lambda row: (row.dimension, row.value),
+        wanted_targets,
+        lambda key: BalanceTarget(conference_id=conference_id, dimension=key[0], value=key[1]),
+    )
+    allowances = await _sync_children(
+        session,
+        await session.scalars(select(UnitAllowance).where(UnitAllowance.conference_id == conference_id)),
+        lambda row: row.unit_id,
+        {
+            unit_ids[unit.code]: {
+                "nominations": allowance.nominations,
+                "expected_nominations": allowance.expected,
+                "seats": allowance.seats,
+            }
+            for unit in plan.units
+            for code, allowance in unit.allowances.items()
+            if code == spec.code
+        },
+        lambda unit_id: UnitAllowance(conference_id=conference_id, unit_id=unit_id),
+    )
+    removed = [f"conference {spec.code}: pool {code}" for code in pools.removed]
+    removed += [f"conference {spec.code}: balance target {dim} {value}".rstrip() for dim, value in targets.removed]
+    removed += [f"conference {spec.code}: allowance of unit id {unit_id}" for unit_id in allowances.removed]
+    summary = ConferenceSummary(
+        code=spec.code,
+        title=spec.title,
+        capacity=spec.capacity,
+        pool_seats=tuple((pool.code, seats[pool.code]) for pool in spec.pools),
+        created=created,
+        updated=not created and (updated or pools.changed or targets.changed or allowances.changed),
+    )
+    return summary, removed
+
+
+async def _refuse_removing_used_pools(
+    session: AsyncSession,
+    plan: PlanFile,
+    index: int,
+    conference_id: int,
+    existing: Iterable[SeatPool],
+    spec: ConferenceSpec,
+) -> None:
+    kept = {pool.code for pool in spec.pools}
+    for pool in existing:
+        if pool.code in kept:
+            continue
+        invited = await session.scalar(
+            select(func.count())
+            .select_from(Invitation)
+            .where(Invitation.conference_id == conference_id, Invitation.pool_code == pool.code)
+        )
+        if invited:
+            raise DataFileError(
+                plan.path or "<plan>",
+                f"conferences[{index}].pools",
+                f"the pool '{pool.code}' to stay: {invited} invitation(s) are in it",
+            )
+
+
+async def apply_plan(session: AsyncSession, plan: PlanFile) -> PlanSummary:
+    """Create or update the campaign, units, conferences, pools, targets and allowances of ``plan``.
+
+    Rows are matched by code (campaign; conference within the campaign; unit; pool within the
+    conference; target by dimension and value; allowance by unit), and only differing columns are
+    written, so applying the same plan twice changes nothing. Pools, targets and allowances the plan no
+    longer lists are deleted (a pool that still holds invitations stops the load); conferences and units
+    are never deleted. Does not commit: the caller owns the transaction.
+    """
+    campaign, created, updated = await _apply_campaign(session, plan)
+    unit_ids, units_created, units_updated = await _apply_units(session, plan)
+    conferences: list[ConferenceSummary] = []
+    removed: list[str] = []
+    for index, spec in enumerate(plan.conferences):
+        summary, gone = await _apply_conference(session, plan, index, campaign, spec, unit_ids)
+        conferences.append(summary)
+        removed.extend(gone)
+    listed = {spec.code for spec in plan.conferences}
+    stored = await session.scalars(select(Conference.code).where(Conference.campaign_id == campaign.id))
+    await session.flush()
+    return PlanSummary(
+        campaign_code=plan.code,
+        plan_version=plan.version,
+        plan_sha256=plan.sha256,
+        created=created,
+        updated=updated,
+        conferences=tuple(conferences),
+        units=len(plan.units),
+        units_created=units_created,
+        units_updated=units_updated,
+        removed=tuple(removed),
+        not_in_file=tuple(f"conference {code}" for code in stored if code not in listed),
+    )
+
+
+async def load_plan(database: Database, path: Path | str, *, today: dt.date | None = None) -> PlanSummary:
+    """Validate the plan in ``path`` completely, then apply it in one transaction.
+
+    A file with any problem raises DataFileError before the database is touched; a problem found while
+    applying rolls the whole transaction back. With ``today``, the plan's dates are first moved with
+    :func:`shift_plan_dates` (the offline demo).
+    """
+    plan = load_plan_file(path)
+    if today is not None:
+        plan = shift_plan_dates(plan, today)
+    async with database.transaction() as session:
+        return await apply_plan(session, plan)
+
+
+__all__ = [
+    "PLANS_DIR",
+    "SEED_PLAN",
+    "AllowanceSpec",
+    "BalanceTargetSpec",
+    "ConferenceSpec",
+    "ConferenceSummary",
+    "LegalBasis",
+    "PlanFile",
+    "PlanSummary",
+    "SeatPoolSpec",
+    "UnitSpec",
+    "YouthDefinition",
+    "apply_plan",
+    "load_plan",
+    "load_plan_file",
+    "pool_seats",
+    "shift_plan_dates",
+    "validate_plan",
+]

@@ -1,0 +1,464 @@
+"""Reference lists (titles, movements, ethnic groups, religions, …) loaded from versioned YAML.
+
+Each list is one file under ``data/reference/`` with ``source``, ``valid_from``, ``valid_to``, ``version``
+and ``entries``; every entry has an ascii ``code``, a Vietnamese ``label``, a ``label_en`` and optional
+``aliases``. The lists change with the law, so they are data, checked by one schema when loaded:
+a bad file stops the load with a :class:`DataFileError` whose text is one line naming the file, the field
+and what was expected there.
+
+The field types defined here (codes, labels, dates, whole numbers, shares) are shared with
+:mod:`rules.plans`, so both kinds of file report problems in the same words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from rules.text import clean, fold, nfc
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+REFERENCE_DIR = DATA_DIR / "reference"
+
+
+# --- errors --------------------------------------------------------------------------------------------
+
+
+class DataFileError(Exception):
+    """A data file (reference list or plan) is missing, unreadable or does not fit its schema.
+
+    ``str(error)`` is one line for an operator: ``data/reference/x.yaml: entries[3].code: expected …``.
+    """
+
+    def __init__(self, file: Path | str, field_path: str, expected: str, *, more: int = 0) -> None:
+        self.file = display_path(file)
+        self.field_path = field_path
+        self.expected = expected
+        # How many further problems the validator found; fix the first, then load again.
+        self.more = more
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field_path}" if self.field_path else self.file
+        return f"{where}: expected {self.expected}"
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` relative to the project root when it lies inside it (``data/plans/x.yaml``), else as given."""
+    candidate = Path(path)
+    try:
+        return candidate.resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """Render a pydantic location as the path an editor would look for: ``conferences[1].pools[0].share``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != "[key]":
+            path += f".{part}" if path else str(part)
+    return path
+
+
+_PYDANTIC_EXPECTATIONS = {
+    "missing": "a value (this field is required)",
+    "extra_forbidden": "no field of this name (check the spelling)",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping of names to values",
+    "model_type": "a mapping of field names to values",
+    "model_attributes_type": "a mapping of field names to values",
+    "string_type": "text",
+}
+
+
+def _expectation(error: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "expected":
+        return str(ctx["expected"])
+    if kind == "literal_error":
+        return f"one of {ctx['expected']}"
+    if kind == "too_short":
+        return f"at least {ctx['min_length']} item(s)"
+    if kind in _PYDANTIC_EXPECTATIONS:
+        return _PYDANTIC_EXPECTATIONS[kind]
+    message = str(error["msg"])
+    return message[:1].lower() + message[1:]
+
+
+def error_from_validation(file: Path | str, exc: ValidationError) -> DataFileError:
+    """The first problem pydantic found, as a :class:`DataFileError` (``more`` counts the others)."""
+    errors = exc.errors()
+    first = errors[0]
+    return DataFileError(file, field_path(tuple(first["loc"])), _expectation(first), more=len(errors) - 1)
+
+
+def read_yaml(path: Path) -> tuple[Any, bytes]:
+    """The parsed YAML mapping in ``path`` and its raw bytes; a :class:`DataFileError` if it cannot be read."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataFileError(path, "", "a file at this path") from None
+    except OSError as exc:
+        raise DataFileError(path, "", f"a readable file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataFileError(path, "", "UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "valid YAML"
+        raise DataFileError(path, where, f"valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise DataFileError(path, "", "a YAML mapping of field names to values at the top level")
+    return data, raw
+
+
+# --- field types shared by the data files ------------------------------------------------------------
+
+_SNAKE_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def expected(what: str) -> PydanticCustomError:
+    """A validation error that renders as ``expected <what>``."""
+    return PydanticCustomError("expected", "{expected}", {"expected": what})
+
+
+def _snake_code(value: object) -> str:
+    if isinstance(value, str) and _SNAKE_CODE.fullmatch(value):
+        return value
+    raise expected("an ascii snake_case code such as nong_thon_moi")
+
+
+def _label(value: object) -> str:
+    if isinstance(value, str) and clean(value):
+        return clean(value)
+    raise expected("non-empty text")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str) and value.strip():
+        return nfc(value).strip()
+    raise expected("non-empty text")
+
+
+def _version(value: object) -> str:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise expected('a version written as quoted text, e.g. "2020.1"')
+
+
+def _date(value: object) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise expected("a date written YYYY-MM-DD")
+
+
+def _aware_datetime(value: object) -> dt.datetime:
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = dt.datetime.fromisoformat(value.strip())
+    if isinstance(value, dt.datetime) and value.utcoffset() is not None:
+        return value
+    raise expected("a date and time with its UTC offset, e.g. 2020-03-14T23:59:59+07:00")
+
+
+def whole_number(minimum: int) -> Callable[[object], int]:
+    """A validator for whole numbers of at least ``minimum`` (booleans and ``300.0`` are refused)."""
+
+    def check(value: object) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+            return value
+        raise expected(f"a whole number ≥ {minimum}")
+
+    return check
+
+
+def _share(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 1 and round(value, 4) == value:
+        return float(value)
+    raise expected("a share above 0 and at most 1 with up to 4 decimals, e.g. 0.30")
+
+
+SnakeCode = Annotated[str, PlainValidator(_snake_code)]
+Label = Annotated[str, PlainValidator(_label)]
+Text = Annotated[str, PlainValidator(_text)]
+Version = Annotated[str, PlainValidator(_version)]
+Date = Annotated[dt.date, PlainValidator(_date)]
+AwareDateTime = Annotated[dt.datetime, PlainValidator(_aware_datetime)]
+WholeNumber = Annotated[int, PlainValidator(whole_number(1))]
+Count = Annotated[int, PlainValidator(whole_number(0))]
+Share = Annotated[float, PlainValidator(_share)]
+
+
+class StrictModel(BaseModel):
+    """A data-file model: unknown fields are typos, so they are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_validity(valid_from: dt.date | None, valid_to: dt.date | None) -> None:
+    if valid_from is not None and valid_to is not None and valid_to < valid_from:
+        raise expected("valid_to on or after valid_from")
+
+
+def is_active(valid_from: dt.date | None, valid_to: dt.date | None, on: dt.date) -> bool:
+    """Whether ``on`` lies in the validity window; both ends are inclusive, ``None`` is open."""
+    return (valid_from is None or valid_from <= on) and (valid_to is None or on <= valid_to)
+
+
+# --- entries -------------------------------------------------------------------------------------------
+
+
+class RefEntry(StrictModel):
+    """One item of a reference list. ``valid_to`` is the last day the item applies (inclusive)."""
+
+    code: SnakeCode
+    label: Label
+    label_en: Label
+    aliases: tuple[Label, ...] = ()
+    valid_from: Date | None = None
+    valid_to: Date | None = None
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _validity(self) -> RefEntry:
+        check_validity(self.valid_from, self.valid_to)
+        return self
+
+
+class TitleEntry(RefEntry):
+    kind: Literal["emulation_title", "commendation", "honorary_title", "local_category"]
+    applies_to: tuple[Literal["individual", "collective", "household"], ...] = Field(min_length=1)
+
+
+class MovementEntry(RefEntry):
+    scope: Literal["national", "city", "district", "sector", "mass_org", "other"]
+    launched_by: Label | None = None
+
+
+class EthnicGroupEntry(RefEntry):
+    minority: bool
+
+
+class OccupationGroupEntry(RefEntry):
+    # Counted as "người trực tiếp sản xuất" (direct producer) in the balance report.
+    direct_producer: bool
+
+
+EntryT = TypeVar("EntryT", bound=RefEntry)
+
+
+class RefFile(StrictModel, Generic[EntryT]):
+    """The schema of one reference file."""
+
+    source: Text
+    valid_from: Date
+    valid_to: Date | None = None
+    version: Version
+    entries: tuple[EntryT, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _validity(self) -> RefFile[EntryT]:
+        check_validity(self.valid_from, self.valid_to)
+        return self
+
+
+# --- lists ---------------------------------------------------------------------------------------------
+
+
+def search_key(text: str) -> str:
+    """The folded key with everything but letters and digits removed: "H’Mông", "Hmông" → ``hmong``."""
+    return "".join(ch for ch in fold(text) if ch.isalnum())
+
+
+def _accented_key(text: str) -> str:
+    return "".join(ch for ch in clean(text).casefold() if ch.isalnum())
+
+
+class RefList(Generic[EntryT]):
+    """One loaded reference list: its entries in file order, looked up by code or searched by name."""
+
+    def __init__(self, name: str, file: RefFile[EntryT]) -> None:
+        self.name = name
+        self.source = file.source
+        self.valid_from = file.valid_from
+        self.valid_to = file.valid_to
+        self.version = file.version
+        self.entries: tuple[EntryT, ...] = file.entries
+        self._by_code = {entry.code: entry for entry in file.entries}
+        # Per entry, the (folded, accented) keys of its code, label and aliases, which search() compares.
+        self._keys = [
+            [(search_key(name), _accented_key(name)) for name in (entry.code, entry.label, *entry.aliases)]
+            for entry in file.entries
+        ]
+
+    def __iter__(self) -> Iterator[EntryT]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+    def __getitem__(self, code: str) -> EntryT:
+        return self._by_code[code]
+
+    def get(self, code: str) -> EntryT | None:
+        """The entry with ``code``, or ``None``."""
+        return self._by_code.get(code)
+
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self._by_code)
+
+    def active(self, on: dt.date) -> list[EntryT]:
+        """The entries in force on ``on``: inside both the file's and the entry's validity windows."""
+        if not is_active(self.valid_from, self.valid_to, on):
+            return []
+        return [entry for entry in self.entries if is_active(entry.valid_from, entry.valid_to, on)]
+
+    def search(self, text: str) -> list[EntryT]:
+        """Entries whose label, aliases or code match ``text``, best first.
+
+        Matching ignores tone marks, đ/d, case, spaces, hyphens and apostrophes ("hmong", "H’Mông" and
+        "meo" all find Mông). Exact matches come first, then prefixes, then substrings; within a rank an
+        exact match with the same diacritics comes before a merely folded one, then file order.
+        """
+        query = search_key(text)
+        if not query:
+            return []
+        accented = _accented_key(text)
+        ranked: list[tuple[int, int, int, EntryT]] = []
+        for index, (entry, keys) in enumerate(zip(self.entries, self._keys, strict=True)):
+            best: tuple[int, int] | None = None
+            for key, accented_key in keys:
+                if key == query:
+                    rank = (0, 0 if accented_key == accented else 1)
+                elif key.startswith(query):
+                    rank = (1, 0)
+                elif query in key:
+                    rank = (2, 0)
+                else:
+                    continue
+                best = rank if best is None else min(best, rank)
+            if best is not None:
+                ranked.append((best[0], best[1], index, entry))
+        ranked.sort(key=lambda item: item[:3])
+        return [entry for *_, entry in ranked]
+
+
+@dataclass(frozen=True)
+class ReferenceData:
+    """All reference lists, each a :class:`RefList`."""
+
+    titles: RefList[TitleEntry]
+    movements: RefList[MovementEntry]
+    ethnic_groups: RefList[EthnicGroupEntry]
+    religions: RefList[RefEntry]
+    occupation_groups: RefList[OccupationGroupEntry]
+    economic_sectors: RefList[RefEntry]
+    genders: RefList[RefEntry]
+
+
+# attribute of ReferenceData -> (file name, entry schema)
+REFERENCE_FILES: dict[str, tuple[str, type[RefEntry]]] = {
+    "titles": ("titles.yaml", TitleEntry),
+    "movements": ("movements.yaml", MovementEntry),
+    "ethnic_groups": ("ethnic_groups.yaml", EthnicGroupEntry),
+    "religions": ("religions.yaml", RefEntry),
+    "occupation_groups": ("occupation_groups.yaml", OccupationGroupEntry),
+    "economic_sectors": ("economic_sectors.yaml", RefEntry),
+    "genders": ("genders.yaml", RefEntry),
+}
+
+
+def _check_entries(path: Path, entries: tuple[RefEntry, ...]) -> None:
+    """Codes are unique, and no name (label or alias) of one entry is a name of another."""
+    code_at: dict[str, int] = {}
+    name_at: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if entry.code in code_at:
+            raise DataFileError(
+                path,
+                f"entries[{index}].code",
+                f"a code no other entry uses ('{entry.code}' is also entries[{code_at[entry.code]}])",
+            )
+        code_at[entry.code] = index
+        names = [("label", entry.label)] + [(f"aliases[{i}]", alias) for i, alias in enumerate(entry.aliases)]
+        for where, name in names:
+            key = search_key(name)
+            other = name_at.setdefault(key, index)
+            if other != index:
+                raise DataFileError(
+                    path,
+                    f"entries[{index}].{where}",
+                    f"a name no other entry uses ('{name}' also names entries[{other}])",
+                )
+
+
+def load_reference_file(path: Path, entry_type: type[EntryT]) -> RefFile[EntryT]:
+    """One reference file, validated against ``RefFile[entry_type]``."""
+    data, _raw = read_yaml(path)
+    try:
+        file = RefFile[entry_type].model_validate(data)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        raise error_from_validation(path, exc) from None
+    _check_entries(path, file.entries)
+    return file
+
+
+def load_reference(directory: Path = REFERENCE_DIR) -> ReferenceData:
+    """Load and validate every reference list in ``directory``; the first bad file raises DataFileError."""
+    lists: dict[str, RefList[Any]] = {}
+    for attribute, (file_name, entry_type) in REFERENCE_FILES.items():
+        lists[attribute] = RefList(attribute, load_reference_file(directory / file_name, entry_type))
+    return ReferenceData(**lists)
+
+
+@functools.lru_cache(maxsize=1)
+def reference() -> ReferenceData:
+    """The project's reference data, loaded once per process."""
+    return load_reference()
+
+
+__all__ = [
+    "DATA_DIR",
+    "REFERENCE_DIR",
+    "DataFileError",
+    "EthnicGroupEntry",
+    "MovementEntry",
+    "OccupationGroupEntry",
+    "RefEntry",
+    "RefFile",
+    "RefList",
+    "ReferenceData",
+    "TitleEntry",
+    "load_reference",
+    "reference",
+    "search_key",
+]

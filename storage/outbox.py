@@ -1,0 +1,245 @@
+"""The outbox table's SQL: insert idempotently, claim due rows with a lease, record each outcome.
+
+A claim is one statement that moves rows from ``pending`` (or ``sending`` with a lease that ran out: the
+sender died) to ``sending`` under the claimer's name. On PostgreSQL the rows are picked with
+``FOR UPDATE SKIP LOCKED``, so concurrent senders skip each other's rows instead of waiting; on SQLite the
+``UPDATE … RETURNING`` runs inside ``BEGIN IMMEDIATE`` (see ``storage.db``), so claims are serialised.
+
+Every outcome is guarded by ``lease_owner = owner``: a sender whose lease was taken over by another
+cannot overwrite what the new owner does with the row. Callers own the transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Account, OutboxMessage
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+UNDELIVERABLE = "undeliverable"
+FAILED = "failed"
+CANCELLED = "cancelled"
+
+_ERROR_MAX_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """A row handed to one sender until ``lease_until``; ``attempts`` already counts this attempt."""
+
+    id: int
+    chat_id: int
+    is_group: bool
+    method: str
+    payload: dict[str, Any]
+    attempts: int
+    dedupe_key: str
+    due_at: dt.datetime
+    lease_until: dt.datetime
+
+
+async def insert(
+    session: AsyncSession,
+    *,
+    dedupe_key: str,
+    chat_id: int,
+    is_group: bool,
+    method: str,
+    payload: dict[str, Any],
+    topic: str | None,
+    due_at: dt.datetime,
+    now: dt.datetime,
+) -> bool:
+    """Insert a pending row unless one with the same dedupe key exists; True when a row was inserted."""
+    dialect = session.get_bind().dialect.name
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert_for(OutboxMessage)
+        .values(
+            dedupe_key=dedupe_key,
+            chat_id=chat_id,
+            is_group=is_group,
+            method=method,
+            payload=payload,
+            topic=topic,
+            status=PENDING,
+            due_at=due_at,
+            attempts=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
+        .returning(OutboxMessage.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def cancel_topic(session: AsyncSession, *, topic: str) -> int:
+    """Cancel the rows of ``topic`` not yet sent; returns how many were cancelled.
+
+    Rows being sent right now are cancelled too, so a retry cannot bring them back; a request already
+    on its way to Telegram may still arrive, and is then recorded as sent.
+    """
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.topic == topic, OutboxMessage.status.in_((PENDING, SENDING)))
+        .values(status=CANCELLED, lease_until=None)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len((await session.execute(statement)).scalars().all())
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    """How many rows are in each status."""
+    rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    return {status: count for status, count in rows.all()}
+
+
+def _claimable(now: dt.datetime) -> Any:
+    return or_(
+        (OutboxMessage.status == PENDING) & (OutboxMessage.due_at <= now),
+        (OutboxMessage.status == SENDING) & (OutboxMessage.lease_until < now),
+    )
+
+
+async def claim(
+    session: AsyncSession, *, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int
+) -> list[ClaimedRow]:
+    """Lease up to ``limit`` due rows to ``owner`` until ``now + lease``, oldest due first."""
+    due = select(OutboxMessage.id).where(_claimable(now)).order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
+    statement = update(OutboxMessage).values(
+        status=SENDING,
+        lease_owner=owner,
+        lease_until=now + lease,
+        attempts=OutboxMessage.attempts + 1,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Locked rows belong to a concurrent claimer: skip them rather than wait and claim them twice.
+        locked = due.with_for_update(skip_locked=True).cte("due")
+        statement = statement.where(OutboxMessage.id == locked.c.id)
+    else:
+        statement = statement.where(OutboxMessage.id.in_(due.scalar_subquery()))
+    statement = statement.returning(
+        OutboxMessage.id,
+        OutboxMessage.chat_id,
+        OutboxMessage.is_group,
+        OutboxMessage.method,
+        OutboxMessage.payload,
+        OutboxMessage.attempts,
+        OutboxMessage.dedupe_key,
+        OutboxMessage.due_at,
+        OutboxMessage.lease_until,
+    ).execution_options(synchronize_session=False)
+    result = await session.execute(statement)
+    rows = [ClaimedRow(*row) for row in result.all()]
+    # RETURNING gives no order; keep the queue's.
+    rows.sort(key=lambda row: (row.due_at, row.id))
+    return rows
+
+
+async def _finish(session: AsyncSession, row_id: int, owner: str, statuses: tuple[str, ...], **values: Any) -> bool:
+    statement = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == row_id,
+            OutboxMessage.lease_owner == owner,
+            OutboxMessage.status.in_(statuses),
+        )
+        .values(**values)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+def _error(error: str | None) -> str | None:
+    return error[:_ERROR_MAX_CHARS] if error else error
+
+
+async def mark_sent(session: AsyncSession, row_id: int, owner: str, message_id: int | None, now: dt.datetime) -> bool:
+    """The message reached Telegram. Recorded even if the row was cancelled while the request was out."""
+    return await _finish(
+        session,
+        row_id,
+        owner,
+        (SENDING, CANCELLED),
+        status=SENT,
+        sent_at=now,
+        telegram_message_id=message_id,
+        lease_until=None,
+        last_error=None,
+    )
+
+
+async def reschedule(
+    session: AsyncSession,
+    row_id: int,
+    owner: str,
+    due_at: dt.datetime,
+    error: str | None,
+    *,
+    refund_attempt: bool = False,
+) -> bool:
+    """Back to pending, due at ``due_at``. ``refund_attempt`` when nothing was tried (rate limits)."""
+    values: dict[str, Any] = {
+        "status": PENDING,
+        "due_at": due_at,
+        "lease_owner": None,
+        "lease_until": None,
+        "last_error": _error(error),
+    }
+    if refund_attempt:
+        values["attempts"] = OutboxMessage.attempts - 1
+    return await _finish(session, row_id, owner, (SENDING,), **values)
+
+
+async def mark_undeliverable(session: AsyncSession, row_id: int, owner: str, error: str) -> bool:
+    """Telegram will never take this message (the user blocked the bot, the bot left the group)."""
+    return await _finish(
+        session, row_id, owner, (SENDING,), status=UNDELIVERABLE, lease_until=None, last_error=_error(error)
+    )
+
+
+async def mark_failed(session: AsyncSession, row_id: int, owner: str, error: str) -> bool:
+    """Given up: a bad request, or retried ``max_attempts`` times."""
+    return await _finish(session, row_id, owner, (SENDING,), status=FAILED, lease_until=None, last_error=_error(error))
+
+
+async def mark_account_blocked(session: AsyncSession, telegram_user_id: int, now: dt.datetime) -> bool:
+    """Note that the account of this Telegram user blocked the bot (kept from the first time seen)."""
+    statement = (
+        update(Account)
+        .where(Account.telegram_user_id == telegram_user_id, Account.bot_blocked_at.is_(None))
+        .values(bot_blocked_at=now)
+        .returning(Account.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+__all__ = [
+    "CANCELLED",
+    "FAILED",
+    "PENDING",
+    "SENDING",
+    "SENT",
+    "UNDELIVERABLE",
+    "ClaimedRow",
+    "cancel_topic",
+    "claim",
+    "count_by_status",
+    "insert",
+    "mark_account_blocked",
+    "mark_failed",
+    "mark_sent",
+    "mark_undeliverable",
+    "reschedule",
+]

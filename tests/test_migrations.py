@@ -1,0 +1,186 @@
+"""Migrations: upgrade to head, tell an out-of-date database, and match the models (SQLite and PostgreSQL).
+
+The PostgreSQL cases run when ``DIENHINH_TEST_PG_URL`` points at a server (``make test`` starts one with
+``scripts/pg-test-server.sh``); each test gets a database of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, pool, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage import migrate
+from storage.models import Base
+
+PG_URL_ENV = "DIENHINH_TEST_PG_URL"
+
+
+async def _create_pg_database(server_url: str) -> tuple[str, str]:
+    """A new empty database on the test server: (its SQLAlchemy URL, its name)."""
+    import asyncpg
+
+    name = f"dienhinh_t_{uuid.uuid4().hex[:16]}"
+    admin = make_url(server_url).set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    return url, name
+
+
+async def _drop_pg_database(server_url: str, name: str) -> None:
+    import asyncpg
+
+    admin = make_url(server_url).set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: a fresh SQLite file, or a fresh PostgreSQL database on the test server."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'test.sqlite3'}"
+        return
+    server_url = os.environ.get(PG_URL_ENV)
+    if not server_url:
+        pytest.skip(f"{PG_URL_ENV} is not set (make test starts a server)")
+    url, name = await _create_pg_database(server_url)
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(server_url, name)
+
+
+async def _run_sync(url: str, fn: Any) -> Any:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(fn)
+    finally:
+        await engine.dispose()
+
+
+def _schema_diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def _set_version(url: str, revision: str) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+    finally:
+        await engine.dispose()
+
+
+def test_one_head_and_it_is_reported() -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert len(script.get_heads()) == 1, "migrations have branched: merge them (alembic merge heads)"
+    assert migrate.head_revision() == script.get_current_head()
+
+
+def test_config_does_not_depend_on_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = migrate.alembic_config()
+    assert Path(config.get_main_option("script_location") or "").is_absolute()
+    assert migrate.head_revision()
+
+
+async def test_empty_database_is_not_up_to_date(db_url: str) -> None:
+    assert await migrate.current_revision(db_url) is None
+    assert await migrate.is_up_to_date(db_url) is False
+    with pytest.raises(migrate.OutOfDateDatabase) as raised:
+        await migrate.ensure_up_to_date(db_url)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert migrate.head_revision() in message
+    assert "dienhinh db upgrade" in message
+    assert raised.value.current is None
+
+
+async def test_missing_sqlite_file_is_not_created_by_a_check(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "db.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    assert await migrate.is_up_to_date(url) is False
+    assert not path.exists()
+
+
+async def test_upgrade_to_head_then_up_to_date(db_url: str) -> None:
+    await migrate.upgrade_to_head(db_url)
+    assert await migrate.current_revision(db_url) == migrate.head_revision()
+    assert await migrate.is_up_to_date(db_url) is True
+    await migrate.ensure_up_to_date(db_url)
+    # A second upgrade is a no-op.
+    await migrate.upgrade_to_head(db_url)
+    assert await migrate.is_up_to_date(db_url) is True
+
+
+async def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    """`alembic check` in-process: the migrations create exactly what storage.models declares."""
+    await migrate.upgrade_to_head(db_url)
+    diff = await _run_sync(db_url, _schema_diff)
+    assert diff == [], f"models and migrations differ; write a migration for: {diff}"
+    tables = await _run_sync(db_url, _table_names)
+    assert set(Base.metadata.tables) <= tables
+
+
+async def test_older_revision_is_out_of_date(db_url: str) -> None:
+    await migrate.upgrade_to_head(db_url)
+    await migrate.stamp(db_url, "base")
+    assert await migrate.current_revision(db_url) is None
+    assert await migrate.is_up_to_date(db_url) is False
+
+    # Back to base for real, then forward again: the downgrade path works too.
+    await migrate.stamp(db_url, "head")
+    await migrate.downgrade(db_url, "base")
+    assert await migrate.is_up_to_date(db_url) is False
+    assert not (set(Base.metadata.tables) & await _run_sync(db_url, _table_names))
+    await migrate.upgrade_to_head(db_url)
+    assert await migrate.is_up_to_date(db_url) is True
+
+
+async def test_unknown_revision_is_out_of_date(db_url: str) -> None:
+    await migrate.upgrade_to_head(db_url)
+    await _set_version(db_url, "ffffffffffff")
+    assert await migrate.is_up_to_date(db_url) is False
+    with pytest.raises(migrate.OutOfDateDatabase) as raised:
+        await migrate.ensure_up_to_date(db_url)
+    message = str(raised.value)
+    assert "ffffffffffff" in message and migrate.head_revision() in message
+    assert "\n" not in message
+
+
+async def test_upgrade_works_from_another_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'elsewhere.sqlite3'}"
+    monkeypatch.chdir(tmp_path)
+    await migrate.upgrade_to_head(url)
+    assert await migrate.is_up_to_date(url) is True
+
+
+def test_out_of_date_message_names_revisions_and_command() -> None:
+    error = migrate.OutOfDateDatabase("aaaa", "bbbb")
+    assert str(error) == (
+        "the database is at revision aaaa but this version needs revision bbbb; run: dienhinh db upgrade"
+    )

@@ -1,0 +1,582 @@
+"""The outbox against the in-process Bot API: 429s, 500s, 403s, restarts, concurrent claims, rate limits.
+
+Each test says what was queued, what Telegram answered, and then checks both what the chats show and
+what the outbox table holds: nothing lost, nothing sent twice, blocked users marked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+from telegram import Bot
+from telegram.error import TimedOut
+from telegram.ext import ApplicationBuilder
+
+from bot.outbox import DispatchStats, OutboxDispatcher, SendLimiter, install, interleave_by_chat
+from bot.playground.transport import OFFLINE_TOKEN, Fault, InProcessBotAPI, RateRules
+from rules import outbox
+from storage import outbox as store
+from storage.db import Database
+from storage.models import Account, OutboxMessage
+
+
+class FakeClock:
+    """Time that moves only when the code under test sleeps or the test says so."""
+
+    def __init__(self) -> None:
+        self.start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        self.elapsed = 0.0
+
+    def now(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def api() -> InProcessBotAPI:
+    return InProcessBotAPI()
+
+
+@pytest.fixture
+async def bot(api: InProcessBotAPI) -> AsyncIterator[Bot]:
+    bot = Bot(token=OFFLINE_TOKEN, request=api, get_updates_request=api)
+    await bot.initialize()
+    yield bot
+    await bot.shutdown()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_dispatcher(database: Database, bot: Bot, clock: FakeClock, **kwargs: object) -> OutboxDispatcher:
+    return OutboxDispatcher(database, bot, clock=clock.now, sleep=clock.sleep, **kwargs)  # type: ignore[arg-type]
+
+
+async def enqueue(database: Database, clock: FakeClock, chat_id: int, key: str, **kwargs: object) -> bool:
+    async with database.transaction() as session:
+        return await outbox.enqueue(
+            session,
+            chat_id=chat_id,
+            text=kwargs.pop("text", f"message {key}"),  # type: ignore[arg-type]
+            dedupe_key=key,
+            now=clock.now(),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+async def rows(database: Database) -> dict[str, OutboxMessage]:
+    async with database.transaction() as session:
+        found = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    return {row.dedupe_key: row for row in found}
+
+
+def texts(api: InProcessBotAPI, chat_id: int) -> list[str]:
+    return [message.text for message in api.chats.get(chat_id, [])]
+
+
+# --- enqueue and cancel ------------------------------------------------------------------------------
+
+
+async def test_same_dedupe_key_twice_is_one_row_and_one_message(database, api, bot, clock):
+    assert await enqueue(database, clock, 501, "decision:7", text="Hồ sơ đã được duyệt")
+    assert not await enqueue(database, clock, 501, "decision:7", text="Hồ sơ đã được duyệt")
+
+    stats = await make_dispatcher(database, bot, clock).run_once()
+
+    assert stats.sent == 1
+    assert texts(api, 501) == ["Hồ sơ đã được duyệt"]
+    stored = await rows(database)
+    assert list(stored) == ["decision:7"]
+    assert stored["decision:7"].status == "sent"
+    assert stored["decision:7"].telegram_message_id == api.chats[501][0].message_id
+    assert await make_dispatcher(database, bot, clock).run_once() == DispatchStats()
+    assert api.sent_count() == 1
+
+
+async def test_enqueue_in_a_rolled_back_transaction_leaves_nothing(database, clock):
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            await outbox.enqueue(session, chat_id=1, text="x", dedupe_key="k", now=clock.now())
+            raise RuntimeError("the feature's change failed")
+    assert await rows(database) == {}
+
+
+async def test_enqueue_refuses_what_telegram_would_refuse(database, clock):
+    async with database.transaction() as session:
+        with pytest.raises(ValueError):
+            await outbox.enqueue(session, chat_id=1, text="x" * 4097, dedupe_key="long")
+        with pytest.raises(ValueError):
+            await outbox.enqueue(session, chat_id=1, text="caption", dedupe_key="nofile", method="sendDocument")
+        with pytest.raises(ValueError):
+            await outbox.enqueue(session, chat_id=1, text="x", dedupe_key="m", method="sendSticker")
+        with pytest.raises(ValueError):
+            await outbox.enqueue(session, chat_id=1, text="x", dedupe_key="e", extra={"pars_mode": "HTML"})
+        with pytest.raises(ValueError):
+            await outbox.enqueue(session, chat_id=1, text="x", dedupe_key="n", due_at=dt.datetime(2020, 3, 15))
+    assert await rows(database) == {}
+
+
+async def test_cancelled_topic_is_not_sent(database, api, bot, clock):
+    await enqueue(database, clock, 601, "remind:42:d-1", topic="invitation:42")
+    await enqueue(database, clock, 601, "remind:42:d-0", topic="invitation:42")
+    await enqueue(database, clock, 602, "remind:43:d-1", topic="invitation:43")
+
+    async with database.transaction() as session:
+        assert await outbox.cancel(session, topic="invitation:42") == 2
+        assert await outbox.pending_count(session) == 1
+
+    await make_dispatcher(database, bot, clock).run_once()
+
+    assert 601 not in api.chats
+    assert texts(api, 602) == ["message remind:43:d-1"]
+    stored = await rows(database)
+    assert [stored[key].status for key in ("remind:42:d-1", "remind:42:d-0", "remind:43:d-1")] == [
+        "cancelled",
+        "cancelled",
+        "sent",
+    ]
+    async with database.transaction() as session:
+        assert await outbox.status_counts(session) == {"cancelled": 2, "sent": 1}
+
+
+async def test_future_row_waits_for_its_time(database, api, bot, clock):
+    await enqueue(database, clock, 701, "digest:1", due_at=clock.now() + dt.timedelta(hours=1))
+    dispatcher = make_dispatcher(database, bot, clock)
+
+    assert (await dispatcher.run_once()).claimed == 0
+    clock.advance(3600)
+    assert (await dispatcher.run_once()).sent == 1
+    assert texts(api, 701) == ["message digest:1"]
+
+
+# --- Telegram's answers ------------------------------------------------------------------------------
+
+
+async def test_429_reschedules_at_retry_after_then_delivers_once(database, api, bot, clock):
+    await enqueue(database, clock, 801, "promo:1")
+    api.fail_next(Fault.too_many_requests(5))
+    dispatcher = make_dispatcher(database, bot, clock)
+    started = clock.now()
+
+    stats = await dispatcher.run_once()
+
+    assert stats.rate_limited and stats.sent == 0
+    assert 801 not in api.chats
+    row = (await rows(database))["promo:1"]
+    assert row.status == "pending"
+    assert row.attempts == 0  # flood control is not the message's fault
+    assert abs((row.due_at - (started + dt.timedelta(seconds=5))).total_seconds()) < 1
+    assert "RetryAfter" in (row.last_error or "")
+
+    clock.advance(2)
+    assert (await dispatcher.run_once()).sent == 0  # still paused
+    clock.advance(3)
+    assert (await dispatcher.run_once()).sent == 1
+    assert (await dispatcher.run_once()).claimed == 0
+    assert texts(api, 801) == ["message promo:1"]
+    row = (await rows(database))["promo:1"]
+    assert (row.status, row.attempts) == ("sent", 1)
+
+
+async def test_429_puts_the_rest_of_the_batch_back(database, api, bot, clock):
+    for chat_id in (811, 812, 813):
+        await enqueue(database, clock, chat_id, f"promo:{chat_id}")
+    api.fail_next(Fault.too_many_requests(5), chat_id=811)
+
+    stats = await make_dispatcher(database, bot, clock).run_once()
+
+    assert stats.claimed == 3 and stats.sent == 0 and stats.deferred == 3
+    assert api.sent_count() == 1  # one try, then the bot held back
+    stored = await rows(database)
+    assert {row.status for row in stored.values()} == {"pending"}
+    assert all(row.due_at >= clock.now() + dt.timedelta(seconds=4) for row in stored.values())
+
+
+async def test_server_errors_are_retried_with_backoff(database, api, bot, clock):
+    await enqueue(database, clock, 901, "decision:9")
+    api.fail_next(Fault.server_error(), times=2)
+    dispatcher = make_dispatcher(database, bot, clock)
+
+    assert (await dispatcher.run_once()).retried == 1
+    first = (await rows(database))["decision:9"]
+    assert (first.status, first.attempts) == ("pending", 1)
+    assert first.due_at == clock.now() + dt.timedelta(seconds=2)
+
+    clock.advance(1)
+    assert (await dispatcher.run_once()).claimed == 0  # backoff not over
+    clock.advance(1)
+    assert (await dispatcher.run_once()).retried == 1
+    assert (await rows(database))["decision:9"].due_at == clock.now() + dt.timedelta(seconds=4)
+    clock.advance(4)
+    assert (await dispatcher.run_once()).sent == 1
+
+    assert texts(api, 901) == ["message decision:9"]
+    row = (await rows(database))["decision:9"]
+    assert (row.status, row.attempts, row.last_error) == ("sent", 3, None)
+    assert api.sent_count() == 3
+
+
+async def test_network_timeouts_are_retried(database, api, bot, clock):
+    await enqueue(database, clock, 902, "decision:10")
+    timeouts = iter([True])
+
+    def time_out_once(method: str, params: dict[str, object]) -> Fault | None:
+        if method == "sendMessage" and next(timeouts, False):
+            raise TimedOut()
+        return None
+
+    api.fault_hook = time_out_once
+    dispatcher = make_dispatcher(database, bot, clock)
+    assert (await dispatcher.run_once()).retried == 1
+    clock.advance(2)
+    assert (await dispatcher.run_once()).sent == 1
+    assert texts(api, 902) == ["message decision:10"]
+
+
+async def test_persistent_server_error_fails_after_max_attempts(database, api, bot, clock):
+    await enqueue(database, clock, 903, "decision:11")
+    api.fault_hook = lambda method, params: Fault.server_error() if method == "sendMessage" else None
+    dispatcher = make_dispatcher(database, bot, clock, max_attempts=4)
+
+    for _ in range(10):
+        await dispatcher.run_once()
+        clock.advance(700)
+
+    row = (await rows(database))["decision:11"]
+    assert (row.status, row.attempts) == ("failed", 4)
+    assert "Internal Server Error" in (row.last_error or "")
+    assert api.sent_count() == 4
+    assert 903 not in api.chats
+
+
+async def test_blocked_user_is_undeliverable_and_marked(database, api, bot, clock):
+    async with database.transaction() as session:
+        session.add(Account(telegram_user_id=1001, display_name="Lan"))
+        session.add(Account(telegram_user_id=1002, display_name="Minh"))
+    await enqueue(database, clock, 1001, "remind:1")
+    await enqueue(database, clock, 1002, "remind:2")
+    api.fail_next(Fault.blocked(), chat_id=1001)
+    blocked: list[int] = []
+    dispatcher = make_dispatcher(database, bot, clock, on_blocked=blocked.append)
+
+    stats = await dispatcher.run_once()
+
+    assert (stats.undeliverable, stats.sent) == (1, 1)
+    assert blocked == [1001]
+    stored = await rows(database)
+    assert stored["remind:1"].status == "undeliverable"
+    assert "blocked" in (stored["remind:1"].last_error or "")
+    assert stored["remind:2"].status == "sent"
+    async with database.transaction() as session:
+        accounts = {a.telegram_user_id: a for a in (await session.scalars(select(Account))).all()}
+    blocked_at = accounts[1001].bot_blocked_at
+    assert blocked_at is not None and abs((blocked_at - clock.now()).total_seconds()) < 1
+    assert accounts[1002].bot_blocked_at is None
+
+    clock.advance(3600)
+    assert await dispatcher.run_once() == DispatchStats()
+    assert api.sent_count() == 2
+    assert 1001 not in api.chats
+
+
+async def test_bad_request_fails_without_retry(database, api, bot, clock):
+    await enqueue(database, clock, 1101, "digest:2", extra={"parse_mode": "HTML"})
+    api.fail_next(Fault(400, "Bad Request: can't parse entities"))
+    dispatcher = make_dispatcher(database, bot, clock)
+
+    assert (await dispatcher.run_once()).failed == 1
+    clock.advance(3600)
+    assert (await dispatcher.run_once()).claimed == 0
+    row = (await rows(database))["digest:2"]
+    assert row.status == "failed"
+    assert "can't parse entities" in (row.last_error or "").lower()
+
+
+async def test_document_and_message_with_keyboard_and_no_default_parse_mode(database, api, bot, clock):
+    keyboard = {"inline_keyboard": [[{"text": "Xác nhận", "callback_data": "v1:rsvp:yes"}]]}
+    async with database.transaction() as session:
+        await outbox.enqueue(
+            session,
+            chat_id=1201,
+            text="Danh sách đại biểu",
+            dedupe_key="export:1",
+            method="sendDocument",
+            extra=outbox.file_payload(b"PK\x03\x04 xlsx bytes", "dai-bieu.xlsx"),
+            reply_markup=keyboard,
+            now=clock.now(),
+        )
+        await outbox.enqueue(
+            session,
+            chat_id=1201,
+            text="<b>not html</b> https://example.org",
+            dedupe_key="plain:1",
+            reply_markup=keyboard,
+            extra={"disable_web_page_preview": True},
+            now=clock.now(),
+        )
+
+    dispatcher = make_dispatcher(database, bot, clock)
+    await dispatcher.run_once()
+    clock.advance(2)
+    await dispatcher.run_once()
+
+    document, message = api.chats[1201]
+    assert (document.method, document.file_name, document.file_bytes) == (
+        "sendDocument",
+        "dai-bieu.xlsx",
+        b"PK\x03\x04 xlsx bytes",
+    )
+    assert document.text == "Danh sách đại biểu"
+    assert document.button_labels == ["Xác nhận"]
+    assert message.text == "<b>not html</b> https://example.org" and message.button_labels == ["Xác nhận"]
+    sent_params = [params for method, params in api.calls if method == "sendMessage"]
+    assert "parse_mode" not in sent_params[0]
+    assert sent_params[0]["link_preview_options"] == {"is_disabled": True}
+
+
+# --- restarts and leases -----------------------------------------------------------------------------
+
+
+async def test_rows_claimed_by_a_dead_sender_are_sent_once_after_the_lease(database, api, bot, clock):
+    for index in range(3):
+        await enqueue(database, clock, 1300 + index, f"remind:{index}")
+    async with database.transaction() as session:
+        claimed = await store.claim(
+            session, owner="sender-a", now=clock.now(), lease=dt.timedelta(seconds=60), limit=10
+        )
+    assert len(claimed) == 3
+    await database.dispose()  # sender A's process is gone
+
+    restarted = Database(database.url)
+    try:
+        sender_b = make_dispatcher(restarted, bot, clock, owner="sender-b")
+        assert (await sender_b.run_once()).claimed == 0  # A's lease still holds
+        clock.advance(61)
+        assert (await sender_b.run_once()).sent == 3
+        clock.advance(3600)
+        assert (await sender_b.run_once()).claimed == 0
+        stored = await rows(restarted)
+    finally:
+        await restarted.dispose()
+
+    for index in range(3):
+        assert texts(api, 1300 + index) == [f"message remind:{index}"]
+    assert {(row.status, row.attempts, row.lease_owner) for row in stored.values()} == {("sent", 2, "sender-b")}
+
+
+async def test_unclaimed_rows_survive_a_new_database_object(database, api, bot, clock):
+    await enqueue(database, clock, 1401, "remind:a")
+    await enqueue(database, clock, 1402, "remind:b", due_at=clock.now() + dt.timedelta(minutes=5))
+    await database.dispose()
+
+    restarted = Database(database.url)
+    try:
+        dispatcher = make_dispatcher(restarted, bot, clock)
+        assert (await dispatcher.run_once()).sent == 1
+        clock.advance(300)
+        assert (await dispatcher.run_once()).sent == 1
+        stored = await rows(restarted)
+    finally:
+        await restarted.dispose()
+    assert texts(api, 1401) == ["message remind:a"]
+    assert texts(api, 1402) == ["message remind:b"]
+    assert {row.status for row in stored.values()} == {"sent"}
+
+
+async def test_a_sender_that_lost_its_lease_cannot_overwrite(database, clock):
+    await enqueue(database, clock, 1501, "remind:x")
+    lease = dt.timedelta(seconds=60)
+    async with database.transaction() as session:
+        [row_a] = await store.claim(session, owner="a", now=clock.now(), lease=lease, limit=1)
+    clock.advance(61)
+    async with database.transaction() as session:
+        [row_b] = await store.claim(session, owner="b", now=clock.now(), lease=lease, limit=1)
+    assert row_a.id == row_b.id and row_b.attempts == 2
+
+    async with database.transaction() as session:
+        assert not await store.mark_sent(session, row_a.id, "a", 11, clock.now())
+        assert not await store.reschedule(session, row_a.id, "a", clock.now(), "late")
+        assert await store.mark_sent(session, row_b.id, "b", 12, clock.now())
+    row = (await rows(database))["remind:x"]
+    assert (row.status, row.telegram_message_id, row.lease_owner) == ("sent", 12, "b")
+
+
+async def test_cancel_while_sending_is_not_undone_by_a_retry(database, api, bot, clock):
+    await enqueue(database, clock, 1601, "remind:c", topic="invitation:9")
+    async with database.transaction() as session:
+        [row] = await store.claim(session, owner="a", now=clock.now(), lease=dt.timedelta(seconds=60), limit=1)
+    async with database.transaction() as session:
+        assert await outbox.cancel(session, topic="invitation:9") == 1
+        assert not await store.reschedule(session, row.id, "a", clock.now(), "HTTP 500")
+    clock.advance(3600)
+    assert (await make_dispatcher(database, bot, clock).run_once()).claimed == 0
+    assert (await rows(database))["remind:c"].status == "cancelled"
+
+
+# --- concurrent claims -------------------------------------------------------------------------------
+
+
+async def test_concurrent_claims_never_hand_out_a_row_twice(database, clock):
+    total = 300
+    async with database.transaction() as session:
+        for index in range(total):
+            await outbox.enqueue(session, chat_id=index, text="x", dedupe_key=f"k{index}", now=clock.now())
+    other = Database(database.url)
+    now = clock.now() + dt.timedelta(seconds=1)
+
+    async def claim(db: Database, owner: str) -> tuple[str, list[int]]:
+        async with db.transaction() as session:
+            claimed = await store.claim(session, owner=owner, now=now, lease=dt.timedelta(seconds=60), limit=20)
+        return owner, [row.id for row in claimed]
+
+    try:
+        results = await asyncio.gather(
+            *(claim(database if index % 2 else other, f"worker-{index}") for index in range(24))
+        )
+    finally:
+        await other.dispose()
+
+    handed_out = [row_id for _, ids in results for row_id in ids]
+    assert len(handed_out) == len(set(handed_out)) == total
+    stored = await rows(database)
+    owner_of = {row_id: owner for owner, ids in results for row_id in ids}
+    assert all(row.status == "sending" and row.lease_owner == owner_of[row.id] for row in stored.values())
+    assert {row.attempts for row in stored.values()} == {1}
+
+
+async def test_postgres_claim_skips_rows_locked_by_an_open_claim(database, clock):
+    if database.dialect != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers with BEGIN IMMEDIATE")
+    async with database.transaction() as session:
+        for index in range(10):
+            await outbox.enqueue(session, chat_id=index, text="x", dedupe_key=f"k{index}", now=clock.now())
+    other = Database(database.url)
+    lease = dt.timedelta(seconds=60)
+    try:
+        async with database.transaction() as holding:
+            first = await store.claim(holding, owner="a", now=clock.now(), lease=lease, limit=4)
+            async with other.transaction() as session:
+                second = await asyncio.wait_for(
+                    store.claim(session, owner="b", now=clock.now(), lease=lease, limit=10), timeout=5
+                )
+    finally:
+        await other.dispose()
+    assert len(first) == 4 and len(second) == 6
+    assert not {row.id for row in first} & {row.id for row in second}
+
+
+# --- rate limits -------------------------------------------------------------------------------------
+
+
+async def _broadcast(database: Database, bot: Bot, clock: FakeClock, limiter: SendLimiter) -> None:
+    async with database.transaction() as session:
+        for index in range(5):
+            await outbox.enqueue(session, chat_id=77, text=f"#{index}", dedupe_key=f"one:{index}", now=clock.now())
+        for chat_id in range(2000, 2100):
+            await outbox.enqueue(session, chat_id=chat_id, text="hi", dedupe_key=f"all:{chat_id}", now=clock.now())
+    dispatcher = make_dispatcher(database, bot, clock, limiter=limiter, batch_size=50)
+    for _ in range(500):
+        stats = await dispatcher.run_once()
+        async with database.transaction() as session:
+            if await outbox.pending_count(session) == 0:
+                return
+        if stats.sent == 0:
+            clock.advance(0.25)
+    raise AssertionError("the outbox never emptied")
+
+
+def _assert_each_delivered_once(api: InProcessBotAPI) -> None:
+    assert texts(api, 77) == ["#0", "#1", "#2", "#3", "#4"]
+    assert all(texts(api, chat_id) == ["hi"] for chat_id in range(2000, 2100))
+    assert sum(len(messages) for messages in api.chats.values()) == 105
+
+
+async def test_limiter_keeps_a_broadcast_under_telegram_limits(database, api, bot, clock):
+    api.rate_rules = RateRules(clock=clock.monotonic)
+    limiter = SendLimiter(clock=clock.monotonic, sleep=clock.sleep)
+
+    await _broadcast(database, bot, clock, limiter)
+
+    assert api.rate_violations == 0
+    _assert_each_delivered_once(api)
+    assert clock.elapsed < 10  # 105 messages at ≈28/s, the one busy chat at 1/s
+    assert {row.status for row in (await rows(database)).values()} == {"sent"}
+
+
+async def test_without_limits_telegram_answers_429_and_still_nothing_is_lost(database, api, bot, clock):
+    # The fake server's limits are real: a sender that ignores them gets 429s. The outbox recovers.
+    api.rate_rules = RateRules(clock=clock.monotonic)
+    limiter = SendLimiter(overall_per_second=1000, per_chat_per_second=1000, clock=clock.monotonic, sleep=clock.sleep)
+
+    await _broadcast(database, bot, clock, limiter)
+
+    assert api.rate_violations > 0
+    _assert_each_delivered_once(api)
+
+
+async def test_limiter_spaces_chats_and_groups():
+    clock = FakeClock()
+    limiter = SendLimiter(clock=clock.monotonic, sleep=clock.sleep)
+
+    await limiter.acquire(5, False)
+    assert limiter.chat_wait(5, False) == pytest.approx(1.01)
+    await limiter.acquire(5, False)
+    assert clock.elapsed == pytest.approx(1.01)
+
+    await limiter.acquire(-100, True)
+    assert limiter.chat_wait(-100, True) == pytest.approx(3.01)
+    start = clock.elapsed
+    for _ in range(20):
+        await limiter.acquire(-100, True)
+    assert clock.elapsed - start >= 60  # at most 20 a minute in a group
+
+    limiter.pause(5)
+    start = clock.elapsed
+    await limiter.acquire(6, False)
+    assert clock.elapsed - start == pytest.approx(5)
+
+
+def test_interleave_by_chat_keeps_each_chats_order():
+    def row(row_id: int, chat_id: int) -> store.ClaimedRow:
+        now = dt.datetime.now(dt.UTC)
+        return store.ClaimedRow(row_id, chat_id, False, "sendMessage", {}, 1, f"k{row_id}", now, now)
+
+    ordered = interleave_by_chat([row(1, 7), row(2, 7), row(3, 7), row(4, 8), row(5, 9), row(6, 8)])
+    assert [r.id for r in ordered] == [1, 4, 5, 2, 6, 3]
+
+
+# --- wiring ------------------------------------------------------------------------------------------
+
+
+async def test_install_registers_one_repeating_job_that_sends(database, api):
+    application = ApplicationBuilder().token(OFFLINE_TOKEN).request(api).get_updates_request(api).build()
+    await application.initialize()
+    try:
+        dispatcher = OutboxDispatcher(database, application.bot)
+        job = install(application, dispatcher, interval_seconds=2)
+        assert application.job_queue is not None
+        assert application.job_queue.get_jobs_by_name("outbox") == (job,)
+        assert (job.job.max_instances, job.job.coalesce) == (1, True)
+
+        async with database.transaction() as session:
+            await outbox.enqueue(session, chat_id=1701, text="Nhắc lịch hội nghị", dedupe_key="remind:z")
+        await job.run(application)
+    finally:
+        await application.shutdown()
+    assert texts(api, 1701) == ["Nhắc lịch hội nghị"]
+    assert (await rows(database))["remind:z"].status == "sent"
