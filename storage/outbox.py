@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import insert_for
 from storage.models import Account, OutboxMessage
 
 PENDING = "pending"
@@ -59,10 +59,8 @@ async def insert(
     now: dt.datetime,
 ) -> bool:
     """Insert a pending row unless one with the same dedupe key exists; True when a row was inserted."""
-    dialect = session.get_bind().dialect.name
-    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert_for(OutboxMessage)
+        insert_for(session.get_bind().dialect.name)(OutboxMessage)
         .values(
             dedupe_key=dedupe_key,
             chat_id=chat_id,

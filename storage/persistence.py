@@ -15,18 +15,14 @@ from sqlalchemy import delete, select
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
-from storage.db import Database, is_sqlite
+from storage.db import Database, insert_for
 from storage.models import ConversationState, PersistedData
 
 JSONDict = dict[Any, Any]
 
 
 def _upsert(database: Database, model: Any, values: dict[str, Any], keys: list[str]) -> Any:
-    if is_sqlite(database.url):
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
-    statement = dialect_insert(model).values(**values)
+    statement = insert_for(database.engine.dialect.name)(model).values(**values)
     update = {name: statement.excluded[name] for name in values if name not in keys}
     return statement.on_conflict_do_update(index_elements=keys, set_=update)
 

@@ -1,0 +1,34 @@
+"""``python -m bench``: every benchmark, one table each; options are passed to each benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from bench import start_traffic
+
+BENCHMARKS = (start_traffic,)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    start_traffic.add_arguments(parser)
+    args = parser.parse_args(argv)
+    start_traffic.quiet()
+    failed = False
+    for benchmark in BENCHMARKS:
+        print(f"== {benchmark.NAME}")
+        try:
+            result = asyncio.run(benchmark.run(benchmark.options_from(args)))
+        except benchmark.BenchError as error:
+            print(f"bench failed: {error}", file=sys.stderr)
+            failed = True
+            continue
+        print(benchmark.report(result))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,686 @@
+"""/start traffic: updates per second through the whole Application, beside a bare PTB bot.
+
+Both bots get the same traffic: N updates of ``/start`` (every fourth one ``/help``) from M people, most of
+whom have written before, as pre-built Update objects fed one at a time to ``Application.process_update``,
+which is how PTB processes updates by default. The bare bot is a plain ``telegram.ext.Application`` whose
+CommandHandlers answer with texts of the same length, without persistence; the dienhinh bot is
+``build_application`` on a database made with ``Base.metadata.create_all``. The difference between the two
+rates is what the project adds to an update: account lookup (a row created on first contact),
+translation, NFC normalisation, the persistence flush.
+
+Every measurement gets a freshly initialised app; building the updates and a warm-up are not timed. The
+two bots are measured alternately, ``--repeats`` times each, and the median rate counts. After every
+measurement the bench checks, untimed, that each update got exactly one reply, in its own chat, of the
+kind its command asks for, and that nothing was logged as an error: a bench that answers nothing fails
+instead of reporting a fast rate.
+
+When the rate ratio is under the aim (or with ``--profile``) one more dienhinh run is made under cProfile,
+counting the SQL statements of each update: the findings are printed and stored with the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import datetime as dt
+import gc
+import json
+import logging
+import os
+import platform
+import pstats
+import random
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy
+import telegram
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import make_url
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
+from telegram.warnings import PTBUserWarning
+
+from bot.app import build_application
+from bot.playground.transport import OFFLINE_TOKEN, InProcessBotAPI, Persona, UpdateFactory
+from bot.services import Services
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Account, Base
+
+NAME = "start_traffic"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+AIM = 0.5  # dienhinh should reach at least half of the bare bot's rate
+HELP_EVERY = 4  # every fourth update is /help, the others /start
+WARMUP_USERS = 5
+WARMUP_UPDATES = 40
+# Each measurement's people are new to the database: a user id range of their own.
+FIRST_USER_ID = 10_000_000
+USER_ID_STRIDE = 1_000_000
+
+FIRST_NAMES = ("Lan", "Minh", "Hoa", "Tuấn", "Thảo", "Dũng", "Hương", "Nam", "Mai", "Quang", "Linh", "Sơn")
+LAST_NAMES = ("Nguyễn Thị", "Trần Văn", "Lê", "Phạm", "Hoàng", "Vũ Đức", "Đặng", "Bùi")
+
+# The bare bot answers with texts as long as dienhinh's (337 and 228 characters in Vietnamese).
+BARE_START = (
+    "Xin chào {name}! Tôi là trợ lý công tác thi đua – khen thưởng.\n\n"
+    "Tôi giúp các đơn vị và người dân đề cử điển hình tiên tiến, người tốt – việc tốt, và giúp đại biểu "
+    "được mời xác nhận tham dự.\n\nBạn có thể:\n/start — Lời chào và các việc tôi giúp được\n"
+    "/help — Hướng dẫn sử dụng\n/lang — Đổi ngôn ngữ / Change language\n/cancel — Dừng việc đang làm"
+)
+BARE_HELP = (
+    "Bạn có thể:\n/start — Lời chào và các việc tôi giúp được\n/help — Hướng dẫn sử dụng\n"
+    "/lang — Đổi ngôn ngữ / Change language\n/cancel — Dừng việc đang làm\n\n"
+    "Khi tôi hiện các nút bấm, bạn cũng có thể gõ số thứ tự hoặc tên của lựa chọn."
+)
+GREETING = "Xin chào {name}!"
+
+
+class BenchError(Exception):
+    """The bench did not measure what it claims (missing or wrong replies, errors logged)."""
+
+
+# --- traffic ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One update of the traffic: who sends which command."""
+
+    persona: Persona
+    command: str
+
+
+def personas(count: int, first_user_id: int) -> list[Persona]:
+    return [
+        Persona(
+            first_user_id + k,
+            FIRST_NAMES[k % len(FIRST_NAMES)],
+            LAST_NAMES[k % len(LAST_NAMES)],
+            username=f"bench_user_{first_user_id + k}",
+        )
+        for k in range(count)
+    ]
+
+
+def plan_traffic(updates: int, users: int, *, first_user_id: int, seed: int) -> list[Sent]:
+    """``updates`` commands from ``users`` people picked at random (the same picks for both bots)."""
+    rng = random.Random(seed)
+    people = personas(users, first_user_id)
+    return [
+        Sent(rng.choice(people), "/help" if index % HELP_EVERY == HELP_EVERY - 1 else "/start")
+        for index in range(updates)
+    ]
+
+
+def traffic_mix(plan: Sequence[Sent]) -> dict[str, int]:
+    seen: set[int] = set()
+    first_contacts = 0
+    for sent in plan:
+        if sent.persona.user_id not in seen:
+            seen.add(sent.persona.user_id)
+            first_contacts += 1
+    commands = Counter(sent.command for sent in plan)
+    return {
+        "updates": len(plan),
+        "distinct_users": len(seen),
+        "first_contact_updates": first_contacts,
+        "returning_user_updates": len(plan) - first_contacts,
+        "start": commands["/start"],
+        "help": commands["/help"],
+    }
+
+
+# --- the two bots ----------------------------------------------------------------------------------
+
+
+class BenchBot(Protocol):
+    name: str
+    api: InProcessBotAPI
+    app: Application  # type: ignore[type-arg]
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def _bare_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.message is not None and update.effective_user is not None
+    await update.message.reply_text(BARE_START.format(name=update.effective_user.first_name))
+
+
+async def _bare_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.message is not None
+    await update.message.reply_text(BARE_HELP)
+
+
+class BareBot:
+    """A plain PTB Application: the same transport, a handler per command, no persistence, no database."""
+
+    name = "bare PTB"
+
+    def __init__(self) -> None:
+        self.api = InProcessBotAPI()
+        self.app = ApplicationBuilder().token(OFFLINE_TOKEN).request(self.api).get_updates_request(self.api).build()
+        self.app.add_handler(CommandHandler("start", _bare_start))
+        self.app.add_handler(CommandHandler("help", _bare_help))
+
+    async def start(self) -> None:
+        await self.app.initialize()
+
+    async def stop(self) -> None:
+        await self.app.shutdown()
+
+
+class DienhinhBot:
+    """The project's Application as ``build_application`` makes it, started the way the Playground does."""
+
+    name = "dienhinh"
+
+    def __init__(self, database_url: str) -> None:
+        self.api = InProcessBotAPI()
+        settings = Settings(database_url=database_url, organiser_ids=(), bot_token="", webhook_url="")
+        self.app = build_application(Services.create(settings), request=self.api)
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        if self.app.post_init:
+            await self.app.post_init(self.app)
+
+    async def stop(self) -> None:
+        await self.app.shutdown()
+        if self.app.post_shutdown:
+            await self.app.post_shutdown(self.app)
+
+
+# --- measuring -------------------------------------------------------------------------------------
+
+
+class ErrorCounter(logging.Handler):
+    """Counts what is logged at ERROR: a failing handler must fail the bench, not speed it up."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class Run:
+    seconds: float
+    updates: int
+
+    @property
+    def rate(self) -> float:
+        return self.updates / self.seconds
+
+
+@dataclass
+class Measured:
+    bot: str
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def median_rate(self) -> float:
+        return statistics.median(run.rate for run in self.runs)
+
+    @property
+    def median_run(self) -> Run:
+        return sorted(self.runs, key=lambda run: run.rate)[len(self.runs) // 2]
+
+
+Hook = Callable[[BenchBot, Sequence[Update], Sequence[Sent]], Awaitable[float]]
+
+
+async def _feed_timed(bot: BenchBot, updates: Sequence[Update], plan: Sequence[Sent]) -> float:
+    process = bot.app.process_update
+    started = time.perf_counter()
+    for update in updates:
+        await process(update)
+    return time.perf_counter() - started
+
+
+async def measure(
+    bot: BenchBot,
+    warmup: Sequence[Sent],
+    plan: Sequence[Sent],
+    errors: ErrorCounter,
+    feed: Hook = _feed_timed,
+) -> Run:
+    """Start ``bot``, warm it up, time ``plan`` through ``process_update`` one update at a time, check."""
+    await bot.start()
+    try:
+        factory = UpdateFactory(bot.api, bot.app.bot)
+        warm_updates = [factory.text(sent.persona, sent.command) for sent in warmup]
+        timed_updates = [factory.text(sent.persona, sent.command) for sent in plan]
+        for update in warm_updates:
+            await bot.app.process_update(update)
+        errors.records.clear()
+        gc.collect()
+        seconds = await feed(bot, timed_updates, plan)
+        verify(bot, [*warmup, *plan], errors)
+    finally:
+        await bot.stop()
+    return Run(seconds=seconds, updates=len(plan))
+
+
+def verify(bot: BenchBot, sent: Sequence[Sent], errors: ErrorCounter) -> None:
+    """Every update answered exactly once, in its own chat, with the reply its command asks for."""
+    problems: list[str] = []
+    if errors.records:
+        first = errors.records[0]
+        problems.append(f"{len(errors.records)} errors logged, first: {first.name}: {first.getMessage()}")
+    by_chat: dict[int, list[Sent]] = defaultdict(list)
+    for item in sent:
+        by_chat[item.persona.user_id].append(item)
+    strangers = sorted(set(bot.api.chats) - set(by_chat))
+    if strangers:
+        problems.append(f"messages in chats nobody wrote from: {strangers[:5]}")
+    for chat_id, wanted in by_chat.items():
+        replies = bot.api.chats.get(chat_id, [])
+        if len(replies) != len(wanted):
+            problems.append(f"chat {chat_id}: {len(wanted)} updates, {len(replies)} replies")
+            continue
+        for item, reply in zip(wanted, replies, strict=True):
+            greeting = GREETING.format(name=item.persona.first_name)
+            if item.command == "/start" and not reply.text.startswith(greeting):
+                problems.append(f"chat {chat_id}: /start answered with {reply.text[:60]!r}")
+            if item.command == "/help" and (reply.text.startswith("Xin chào") or "/help" not in reply.text):
+                problems.append(f"chat {chat_id}: /help answered with {reply.text[:60]!r}")
+    sends = bot.api.sent_count({"sendMessage"})
+    if sends != len(sent):
+        problems.append(f"{len(sent)} updates but {sends} sendMessage calls")
+    if problems:
+        shown = "\n  ".join(problems[:10])
+        raise BenchError(f"{bot.name}: {len(problems)} problems\n  {shown}")
+
+
+# --- the database ----------------------------------------------------------------------------------
+
+
+def _asyncpg_url(url: str) -> str:
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+async def prepare_database(url: str) -> int:
+    """Create the tables (``create_all``); return the first Telegram user id no account uses yet."""
+    database = Database(url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        async with database.transaction() as session:
+            highest = await session.scalar(select(func.max(Account.telegram_user_id)))
+    finally:
+        await database.dispose()
+    return max(FIRST_USER_ID, (highest or 0) + 1)
+
+
+def describe_database(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return "sqlite (fresh file in a temporary directory)"
+    return parsed.render_as_string(hide_password=True)
+
+
+# --- profiling -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SqlCounts:
+    """SQL statements and connection checkouts per update, by kind of update."""
+
+    statements: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    checkouts: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {
+            kind: {
+                "updates": len(counts),
+                "statements_per_update": round(statistics.fmean(counts), 3),
+                "connection_checkouts_per_update": round(statistics.fmean(self.checkouts[kind]), 3),
+            }
+            for kind, counts in sorted(self.statements.items())
+        }
+
+
+def _package(filename: str) -> str:
+    """Where a profiled function lives: a third-party package, a project package, the stdlib, C code."""
+    if filename.startswith("~") or filename.startswith("<"):
+        return "builtins / C"
+    path = Path(filename)
+    parts = path.parts
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    project = Path(__file__).resolve().parent.parent
+    try:
+        relative = path.resolve().relative_to(project)
+    except ValueError:
+        return f"stdlib:{path.stem}" if path.parent.name != "asyncio" else "stdlib:asyncio"
+    return f"dienhinh:{relative.parts[0]}"
+
+
+def _profile_findings(profile: cProfile.Profile, updates: int, top: int) -> dict[str, Any]:
+    stats = pstats.Stats(profile)
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for _, _, tt, _, _ in raw.values())
+    by_package: Counter[str] = Counter()
+    for (filename, _, _), (_, _, tt, _, _) in raw.items():
+        by_package[_package(filename)] += tt
+
+    def label(key: tuple[str, int, str]) -> str:
+        filename, line, name = key
+        if filename.startswith("~"):
+            return name
+        return f"{_package(filename)} {Path(filename).name}:{line} {name}"
+
+    def rows(index: int) -> list[dict[str, Any]]:
+        ranked = sorted(raw.items(), key=lambda item: item[1][index], reverse=True)[:top]
+        return [
+            {
+                "function": label(key),
+                "calls_per_update": round(value[1] / updates, 2),
+                "own_us_per_update": round(value[2] / updates * 1e6, 1),
+                "cumulative_us_per_update": round(value[3] / updates * 1e6, 1),
+            }
+            for key, value in ranked
+        ]
+
+    return {
+        "profiled_seconds": round(total, 4),
+        "us_per_update": round(total / updates * 1e6, 1),
+        "own_time_by_package": [
+            {"package": name, "share": round(tt / total, 3), "us_per_update": round(tt / updates * 1e6, 1)}
+            for name, tt in by_package.most_common(14)
+        ],
+        "top_own_time": rows(2),
+        "top_cumulative": rows(3),
+    }
+
+
+async def profile_dienhinh(
+    database_url: str, warmup: Sequence[Sent], plan: Sequence[Sent], errors: ErrorCounter, top: int
+) -> tuple[dict[str, Any], pstats.Stats]:
+    """One more (untimed for the table) dienhinh run under cProfile, with SQL statements counted per update."""
+    bot = DienhinhBot(database_url)
+    engine = bot.app.services.database.engine.sync_engine
+    counts = SqlCounts()
+    current: dict[str, int] = {"statements": 0, "checkouts": 0}
+    statements_seen: list[str] = []
+
+    def on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        current["statements"] += 1
+        statements_seen.append(statement)
+
+    def on_checkout(*args: Any) -> None:
+        current["checkouts"] += 1
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine.pool, "checkout", on_checkout)
+    profile = cProfile.Profile()
+
+    async def feed(bench_bot: BenchBot, updates: Sequence[Update], sent: Sequence[Sent]) -> float:
+        seen: set[int] = set()
+        started = time.perf_counter()
+        for update, item in zip(updates, sent, strict=True):
+            first = item.persona.user_id not in seen
+            seen.add(item.persona.user_id)
+            kind = f"{item.command} {'first contact' if first else 'returning user'}"
+            current["statements"] = current["checkouts"] = 0
+            statements_seen.clear()
+            profile.enable()
+            await bench_bot.app.process_update(update)
+            profile.disable()
+            counts.statements[kind].append(current["statements"])
+            counts.checkouts[kind].append(current["checkouts"])
+            if kind not in counts.examples:
+                counts.examples[kind] = [" ".join(s.split())[:160] for s in statements_seen]
+        return time.perf_counter() - started
+
+    run = await measure(bot, warmup, plan, errors, feed=feed)
+    findings = _profile_findings(profile, run.updates, top)
+    findings["sql_per_update"] = counts.summary()
+    findings["sql_examples"] = counts.examples
+    findings["note"] = (
+        "cProfile sees the event loop thread only: aiosqlite runs SQLite in its own thread, so time the loop "
+        "spends waiting for it shows up as select/epoll poll."
+    )
+    return findings, pstats.Stats(profile)
+
+
+# --- the benchmark ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    updates: int = 2000
+    users: int = 200
+    repeats: int = 3
+    warmup: int = WARMUP_UPDATES
+    seed: int = 20240501
+    database_url: str | None = None
+    profile: bool = False
+    profile_top: int = 20
+    json_path: Path | None = None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--updates", type=int, default=Options.updates, help="timed updates per run (2000)")
+    parser.add_argument("--users", type=int, default=Options.users, help="distinct people sending them (200)")
+    parser.add_argument("--repeats", type=int, default=Options.repeats, help="runs per bot; the median counts (3)")
+    parser.add_argument("--warmup", type=int, default=Options.warmup, help="untimed updates first (40)")
+    parser.add_argument("--seed", type=int, default=Options.seed, help="who sends what")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="run dienhinh on this database (e.g. a fresh postgresql+asyncpg://…; tables made with "
+        "create_all); default: a fresh SQLite file",
+    )
+    parser.add_argument("--profile", action="store_true", help="profile dienhinh even when the aim is met")
+    parser.add_argument("--profile-top", type=int, default=Options.profile_top, help="functions shown (20)")
+    parser.add_argument("--json", type=Path, default=None, dest="json_path", help="where to write the JSON")
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    options = Options(
+        updates=args.updates,
+        users=args.users,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        seed=args.seed,
+        database_url=args.database_url,
+        profile=args.profile,
+        profile_top=args.profile_top,
+        json_path=args.json_path,
+    )
+    if options.updates < 1 or options.users < 1 or options.repeats < 1 or options.warmup < 0:
+        raise SystemExit("--updates, --users and --repeats must be at least 1, --warmup at least 0")
+    return options
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python_telegram_bot": telegram.__version__,
+        "sqlalchemy": sqlalchemy.__version__,
+    }
+
+
+async def _run(options: Options, database_url: str, log: Callable[[str], None]) -> dict[str, Any]:
+    errors = ErrorCounter()
+    logging.getLogger().addHandler(errors)
+    try:
+        first_user_id = await prepare_database(database_url)
+        bare, dienhinh = Measured(BareBot.name), Measured(DienhinhBot.name)
+        mix: dict[str, int] = {}
+        for repeat in range(options.repeats):
+            # Everyone in this run is new to the database and to the bot process, as in every other run.
+            base = first_user_id + repeat * USER_ID_STRIDE
+            warmup = plan_traffic(options.warmup, WARMUP_USERS, first_user_id=base, seed=options.seed - 1)
+            plan = plan_traffic(options.updates, options.users, first_user_id=base + 1000, seed=options.seed)
+            mix = traffic_mix(plan)
+            for measured, make in ((bare, BareBot), (dienhinh, lambda: DienhinhBot(database_url))):
+                run = await measure(make(), warmup, plan, errors)
+                measured.runs.append(run)
+                log(f"  run {repeat + 1}/{options.repeats} {measured.bot:<9} {run.seconds:7.3f} s  {run.rate:8.0f}/s")
+        ratio = dienhinh.median_rate / bare.median_rate
+        result: dict[str, Any] = {
+            "benchmark": NAME,
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "database": describe_database(database_url),
+            "options": {
+                "updates": options.updates,
+                "users": options.users,
+                "repeats": options.repeats,
+                "warmup_updates": options.warmup,
+                "help_every": HELP_EVERY,
+                "seed": options.seed,
+            },
+            "traffic": mix,
+            "bots": {
+                measured.bot: {
+                    "runs": [{**asdict(run), "rate": round(run.rate, 1)} for run in measured.runs],
+                    "median_seconds": round(measured.median_run.seconds, 4),
+                    "median_rate": round(measured.median_rate, 1),
+                    "us_per_update": round(1e6 / measured.median_rate, 1),
+                }
+                for measured in (bare, dienhinh)
+            },
+            "ratio": round(ratio, 3),
+            "aim": AIM,
+            "aim_met": ratio >= AIM,
+        }
+        if options.profile or ratio < AIM:
+            log("  profiling dienhinh (one more run under cProfile) …")
+            base = first_user_id + options.repeats * USER_ID_STRIDE
+            warmup = plan_traffic(options.warmup, WARMUP_USERS, first_user_id=base, seed=options.seed - 1)
+            plan = plan_traffic(options.updates, options.users, first_user_id=base + 1000, seed=options.seed)
+            findings, stats = await profile_dienhinh(database_url, warmup, plan, errors, options.profile_top)
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            stats.dump_stats(RESULTS_DIR / f"{NAME}.prof")
+            findings["pstats_file"] = str(RESULTS_DIR / f"{NAME}.prof")
+            result["profile"] = findings
+        return result
+    finally:
+        logging.getLogger().removeHandler(errors)
+
+
+async def run(options: Options, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure both bots; return the results (also written as JSON)."""
+    if options.database_url:
+        result = await _run(options, _asyncpg_url(options.database_url), log)
+    else:
+        with tempfile.TemporaryDirectory(prefix="dienhinh-bench-") as directory:
+            result = await _run(options, f"sqlite+aiosqlite:///{directory}/bench.sqlite3", log)
+    path = options.json_path or RESULTS_DIR / f"{NAME}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    result["json_path"] = str(path)
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    repeats = result["options"]["repeats"]
+    header = ("bot", "updates", "seconds", f"updates/s (median of {repeats})", "µs/update")
+    rows = [
+        (
+            bot,
+            str(result["options"]["updates"]),
+            f"{data['median_seconds']:.3f}",
+            f"{data['median_rate']:.0f}",
+            f"{data['us_per_update']:.0f}",
+        )
+        for bot, data in result["bots"].items()
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row))
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    verdict = "aim met" if result["aim_met"] else "BELOW AIM"
+    traffic = result["traffic"]
+    lines.append(
+        f"ratio dienhinh/bare: {result['ratio']:.2f} (aim ≥ {result['aim']:.2f}: {verdict})  "
+        f"[{traffic['start']} /start + {traffic['help']} /help from {traffic['distinct_users']} people, "
+        f"{traffic['first_contact_updates']} first contacts; database: {result['database']}]"
+    )
+    return "\n".join(lines)
+
+
+def profile_report(findings: dict[str, Any]) -> str:
+    lines = [f"dienhinh under cProfile: {findings['us_per_update']:.0f} µs per update (profiler overhead included)"]
+    lines.append("own time by package:")
+    lines += [
+        f"  {row['share'] * 100:5.1f}%  {row['us_per_update']:7.1f} µs/update  {row['package']}"
+        for row in findings["own_time_by_package"]
+    ]
+    lines.append("top functions by cumulative time (µs per update, calls per update):")
+    lines += [
+        f"  {row['cumulative_us_per_update']:8.1f}  {row['calls_per_update']:6.2f}×  {row['function']}"
+        for row in findings["top_cumulative"]
+    ]
+    lines.append("top functions by own time:")
+    lines += [
+        f"  {row['own_us_per_update']:8.1f}  {row['calls_per_update']:6.2f}×  {row['function']}"
+        for row in findings["top_own_time"]
+    ]
+    lines.append("SQL per update:")
+    for kind, row in findings["sql_per_update"].items():
+        lines.append(
+            f"  {kind:<28} {row['statements_per_update']:5.2f} statements, "
+            f"{row['connection_checkouts_per_update']:5.2f} connection checkouts  ({row['updates']} updates)"
+        )
+        lines += [f"      {statement}" for statement in findings["sql_examples"].get(kind, [])]
+    lines.append(f"full profile: {findings['pstats_file']} (python -m pstats)")
+    return "\n".join(lines)
+
+
+def quiet() -> None:
+    """Only warnings and errors from the libraries; no PTB advice about ConversationHandler settings."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", category=PTBUserWarning)
+
+
+def report(result: dict[str, Any]) -> str:
+    text = table(result)
+    if "profile" in result:
+        text += "\n\n" + profile_report(result["profile"])
+    return text + f"\n\nresults: {result['json_path']}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.start_traffic", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    options = options_from(parser.parse_args(argv))
+    quiet()
+    try:
+        result = asyncio.run(run(options))
+    except BenchError as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 1
+    print(report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
