@@ -337,29 +337,12 @@ def describe_database(url: str) -> str:
 
 # --- profiling -------------------------------------------------------------------------------------
 
-
-@dataclass
-class SqlCounts:
-    """SQL statements and connection checkouts per update, by kind of update."""
-
-    statements: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    checkouts: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    examples: dict[str, list[str]] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, dict[str, float]]:
-        return {
-            kind: {
-                "updates": len(counts),
-                "statements_per_update": round(statistics.fmean(counts), 3),
-                "connection_checkouts_per_update": round(statistics.fmean(self.checkouts[kind]), 3),
-            }
-            for kind, counts in sorted(self.statements.items())
-        }
+GROUPS = ("first contact", "returning user")
 
 
 def _package(filename: str) -> str:
     """Where a profiled function lives: a third-party package, a project package, the stdlib, C code."""
-    if filename.startswith("~") or filename.startswith("<"):
+    if filename.startswith(("~", "<")):
         return "builtins / C"
     path = Path(filename)
     parts = path.parts
@@ -369,17 +352,19 @@ def _package(filename: str) -> str:
     try:
         relative = path.resolve().relative_to(project)
     except ValueError:
-        return f"stdlib:{path.stem}" if path.parent.name != "asyncio" else "stdlib:asyncio"
+        return "stdlib:asyncio" if path.parent.name == "asyncio" else f"stdlib:{path.stem}"
     return f"dienhinh:{relative.parts[0]}"
 
 
 def _profile_findings(profile: cProfile.Profile, updates: int, top: int) -> dict[str, Any]:
     stats = pstats.Stats(profile)
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
-    total = sum(tt for _, _, tt, _, _ in raw.values())
+    # The bench's own frames are resumed with each update's coroutine; they are not the bot's cost.
+    raw = {key: value for key, value in raw.items() if _package(key[0]) != "dienhinh:bench"}
+    total = sum(value[2] for value in raw.values())
     by_package: Counter[str] = Counter()
-    for (filename, _, _), (_, _, tt, _, _) in raw.items():
-        by_package[_package(filename)] += tt
+    for key, value in raw.items():
+        by_package[_package(key[0])] += value[2]
 
     def label(key: tuple[str, int, str]) -> str:
         filename, line, name = key
@@ -400,65 +385,124 @@ def _profile_findings(profile: cProfile.Profile, updates: int, top: int) -> dict
         ]
 
     return {
-        "profiled_seconds": round(total, 4),
+        "updates": updates,
         "us_per_update": round(total / updates * 1e6, 1),
         "own_time_by_package": [
             {"package": name, "share": round(tt / total, 3), "us_per_update": round(tt / updates * 1e6, 1)}
-            for name, tt in by_package.most_common(14)
+            for name, tt in by_package.most_common(12)
         ],
-        "top_own_time": rows(2),
         "top_cumulative": rows(3),
+        "top_own_time": rows(2),
     }
 
 
-async def profile_dienhinh(
-    database_url: str, warmup: Sequence[Sent], plan: Sequence[Sent], errors: ErrorCounter, top: int
-) -> tuple[dict[str, Any], pstats.Stats]:
-    """One more (untimed for the table) dienhinh run under cProfile, with SQL statements counted per update."""
+def _kinds(plan: Sequence[Sent]) -> list[str]:
+    """Each update's kind: its command, and whether its sender is new to the bot."""
+    seen: set[int] = set()
+    kinds = []
+    for item in plan:
+        group = GROUPS[1] if item.persona.user_id in seen else GROUPS[0]
+        seen.add(item.persona.user_id)
+        kinds.append(f"{item.command} {group}")
+    return kinds
+
+
+async def _per_update_costs(
+    database_url: str, warmup: Sequence[Sent], plan: Sequence[Sent], errors: ErrorCounter
+) -> dict[str, Any]:
+    """Wall time, SQL statements and connection checkouts of each update, by kind (no profiler)."""
     bot = DienhinhBot(database_url)
     engine = bot.app.services.database.engine.sync_engine
-    counts = SqlCounts()
-    current: dict[str, int] = {"statements": 0, "checkouts": 0}
-    statements_seen: list[str] = []
-
-    def on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        current["statements"] += 1
-        statements_seen.append(statement)
-
-    def on_checkout(*args: Any) -> None:
-        current["checkouts"] += 1
-
-    event.listen(engine, "before_cursor_execute", on_statement)
-    event.listen(engine.pool, "checkout", on_checkout)
-    profile = cProfile.Profile()
+    statements: list[str] = []
+    checkouts = [0]
+    event.listen(engine, "before_cursor_execute", lambda _c, _k, statement, *_: statements.append(statement))
+    event.listen(engine.pool, "checkout", lambda *_: checkouts.__setitem__(0, checkouts[0] + 1))
+    kinds = _kinds(plan)
+    seconds: dict[str, list[float]] = defaultdict(list)
+    sql: dict[str, list[int]] = defaultdict(list)
+    checked_out: dict[str, list[int]] = defaultdict(list)
+    examples: dict[str, list[str]] = {}
 
     async def feed(bench_bot: BenchBot, updates: Sequence[Update], sent: Sequence[Sent]) -> float:
-        seen: set[int] = set()
+        process = bench_bot.app.process_update
+        clock = time.perf_counter
+        started = clock()
+        for update, kind in zip(updates, kinds, strict=True):
+            statements.clear()
+            checkouts[0] = 0
+            before = clock()
+            await process(update)
+            seconds[kind].append(clock() - before)
+            sql[kind].append(len(statements))
+            checked_out[kind].append(checkouts[0])
+            examples.setdefault(kind, [" ".join(statement.split())[:110] for statement in statements])
+        return clock() - started
+
+    run = await measure(bot, warmup, plan, errors, feed=feed)
+    total = sum(sum(values) for values in seconds.values())
+    return {
+        "rate": round(run.rate, 1),
+        "kinds": {
+            kind: {
+                "updates": len(seconds[kind]),
+                "mean_us": round(statistics.fmean(seconds[kind]) * 1e6, 1),
+                "median_us": round(statistics.median(seconds[kind]) * 1e6, 1),
+                "share_of_time": round(sum(seconds[kind]) / total, 3),
+                "sql_statements_per_update": round(statistics.fmean(sql[kind]), 2),
+                "connection_checkouts_per_update": round(statistics.fmean(checked_out[kind]), 2),
+                "sql_of_first_such_update": examples[kind],
+            }
+            for kind in sorted(seconds)
+        },
+    }
+
+
+async def _profiles(
+    database_url: str, warmup: Sequence[Sent], plan: Sequence[Sent], errors: ErrorCounter, top: int
+) -> dict[str, Any]:
+    """cProfile of the updates, one profile for first contacts and one for returning users."""
+    profiles = {group: cProfile.Profile() for group in GROUPS}
+    counts: Counter[str] = Counter()
+    groups = [GROUPS[0] if kind.endswith(GROUPS[0]) else GROUPS[1] for kind in _kinds(plan)]
+
+    async def feed(bench_bot: BenchBot, updates: Sequence[Update], sent: Sequence[Sent]) -> float:
         started = time.perf_counter()
-        for update, item in zip(updates, sent, strict=True):
-            first = item.persona.user_id not in seen
-            seen.add(item.persona.user_id)
-            kind = f"{item.command} {'first contact' if first else 'returning user'}"
-            current["statements"] = current["checkouts"] = 0
-            statements_seen.clear()
+        for update, group in zip(updates, groups, strict=True):
+            profile = profiles[group]
             profile.enable()
             await bench_bot.app.process_update(update)
             profile.disable()
-            counts.statements[kind].append(current["statements"])
-            counts.checkouts[kind].append(current["checkouts"])
-            if kind not in counts.examples:
-                counts.examples[kind] = [" ".join(s.split())[:160] for s in statements_seen]
+            counts[group] += 1
         return time.perf_counter() - started
 
-    run = await measure(bot, warmup, plan, errors, feed=feed)
-    findings = _profile_findings(profile, run.updates, top)
-    findings["sql_per_update"] = counts.summary()
-    findings["sql_examples"] = counts.examples
-    findings["note"] = (
-        "cProfile sees the event loop thread only: aiosqlite runs SQLite in its own thread, so time the loop "
-        "spends waiting for it shows up as select/epoll poll."
-    )
-    return findings, pstats.Stats(profile)
+    await measure(DienhinhBot(database_url), warmup, plan, errors, feed=feed)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    findings: dict[str, Any] = {}
+    for group, profile in profiles.items():
+        if not counts[group]:
+            continue
+        path = RESULTS_DIR / f"{NAME}.{group.replace(' ', '_')}.prof"
+        profile.dump_stats(path)
+        findings[group] = {**_profile_findings(profile, counts[group], top), "pstats_file": str(path)}
+    return findings
+
+
+async def diagnose_dienhinh(
+    database_url: str, plans: Callable[[int], tuple[list[Sent], list[Sent]]], errors: ErrorCounter, top: int
+) -> dict[str, Any]:
+    """Two more dienhinh runs (not in the table), each with people new to the database: one timing each
+    update and counting its SQL, one under cProfile."""
+    costs = await _per_update_costs(database_url, *plans(0), errors)
+    profiles = await _profiles(database_url, *plans(1), errors, top)
+    return {
+        "per_update": costs,
+        "profiles": profiles,
+        "notes": [
+            "cProfile sees the event loop thread only: aiosqlite runs SQLite in a thread of its own, so the "
+            "loop's wait for it shows as select.epoll.poll.",
+            "A coroutine counts a 'call' each time it resumes, so calls_per_update of async functions > 1.",
+        ],
+    }
 
 
 # --- the benchmark ---------------------------------------------------------------------------------
@@ -530,11 +574,16 @@ async def _run(options: Options, database_url: str, log: Callable[[str], None]) 
         first_user_id = await prepare_database(database_url)
         bare, dienhinh = Measured(BareBot.name), Measured(DienhinhBot.name)
         mix: dict[str, int] = {}
-        for repeat in range(options.repeats):
-            # Everyone in this run is new to the database and to the bot process, as in every other run.
-            base = first_user_id + repeat * USER_ID_STRIDE
+
+        def plans(index: int) -> tuple[list[Sent], list[Sent]]:
+            # Everyone in a run is new to the database and to the bot process, as in every other run.
+            base = first_user_id + index * USER_ID_STRIDE
             warmup = plan_traffic(options.warmup, WARMUP_USERS, first_user_id=base, seed=options.seed - 1)
             plan = plan_traffic(options.updates, options.users, first_user_id=base + 1000, seed=options.seed)
+            return warmup, plan
+
+        for repeat in range(options.repeats):
+            warmup, plan = plans(repeat)
             mix = traffic_mix(plan)
             for measured, make in ((bare, BareBot), (dienhinh, lambda: DienhinhBot(database_url))):
                 run = await measure(make(), warmup, plan, errors)
@@ -569,15 +618,13 @@ async def _run(options: Options, database_url: str, log: Callable[[str], None]) 
             "aim_met": ratio >= AIM,
         }
         if options.profile or ratio < AIM:
-            log("  profiling dienhinh (one more run under cProfile) …")
-            base = first_user_id + options.repeats * USER_ID_STRIDE
-            warmup = plan_traffic(options.warmup, WARMUP_USERS, first_user_id=base, seed=options.seed - 1)
-            plan = plan_traffic(options.updates, options.users, first_user_id=base + 1000, seed=options.seed)
-            findings, stats = await profile_dienhinh(database_url, warmup, plan, errors, options.profile_top)
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            stats.dump_stats(RESULTS_DIR / f"{NAME}.prof")
-            findings["pstats_file"] = str(RESULTS_DIR / f"{NAME}.prof")
-            result["profile"] = findings
+            log("  diagnosing dienhinh (two more runs: per-update costs, cProfile) …")
+            result["diagnosis"] = await diagnose_dienhinh(
+                database_url,
+                lambda index: plans(options.repeats + index),
+                errors,
+                options.profile_top,
+            )
         return result
     finally:
         logging.getLogger().removeHandler(errors)
@@ -626,31 +673,34 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def profile_report(findings: dict[str, Any]) -> str:
-    lines = [f"dienhinh under cProfile: {findings['us_per_update']:.0f} µs per update (profiler overhead included)"]
-    lines.append("own time by package:")
-    lines += [
-        f"  {row['share'] * 100:5.1f}%  {row['us_per_update']:7.1f} µs/update  {row['package']}"
-        for row in findings["own_time_by_package"]
-    ]
-    lines.append("top functions by cumulative time (µs per update, calls per update):")
-    lines += [
-        f"  {row['cumulative_us_per_update']:8.1f}  {row['calls_per_update']:6.2f}×  {row['function']}"
-        for row in findings["top_cumulative"]
-    ]
-    lines.append("top functions by own time:")
-    lines += [
-        f"  {row['own_us_per_update']:8.1f}  {row['calls_per_update']:6.2f}×  {row['function']}"
-        for row in findings["top_own_time"]
-    ]
-    lines.append("SQL per update:")
-    for kind, row in findings["sql_per_update"].items():
+def diagnosis_report(diagnosis: dict[str, Any], bare_us: float) -> str:
+    costs = diagnosis["per_update"]
+    lines = [f"dienhinh per update, by kind (no profiler; bare PTB: {bare_us:.0f} µs for every kind):"]
+    for kind, row in costs["kinds"].items():
         lines.append(
-            f"  {kind:<28} {row['statements_per_update']:5.2f} statements, "
-            f"{row['connection_checkouts_per_update']:5.2f} connection checkouts  ({row['updates']} updates)"
+            f"  {kind:<22} {row['updates']:5d} updates  mean {row['mean_us']:7.0f} µs  median "
+            f"{row['median_us']:7.0f} µs  {row['share_of_time'] * 100:5.1f}% of the time  "
+            f"{row['sql_statements_per_update']:.2f} SQL, {row['connection_checkouts_per_update']:.2f} checkouts"
         )
-        lines += [f"      {statement}" for statement in findings["sql_examples"].get(kind, [])]
-    lines.append(f"full profile: {findings['pstats_file']} (python -m pstats)")
+        lines += [f"      {statement}" for statement in row["sql_of_first_such_update"]]
+    for group, found in diagnosis["profiles"].items():
+        lines.append("")
+        lines.append(f"cProfile, {group} ({found['updates']} updates, {found['us_per_update']:.0f} µs each profiled):")
+        lines.append(
+            "  own time by package: "
+            + ", ".join(f"{row['package']} {row['share'] * 100:.0f}%" for row in found["own_time_by_package"][:8])
+        )
+        lines.append("  by cumulative time (µs/update, entries/update):")
+        lines += [
+            f"    {row['cumulative_us_per_update']:8.1f}  {row['calls_per_update']:6.2f}×  {row['function']}"
+            for row in found["top_cumulative"]
+        ]
+        lines.append("  by own time:")
+        lines += [
+            f"    {row['own_us_per_update']:8.1f}  {row['calls_per_update']:6.2f}×  {row['function']}"
+            for row in found["top_own_time"]
+        ]
+        lines.append(f"  full profile: python -m pstats {found['pstats_file']}")
     return "\n".join(lines)
 
 
@@ -662,8 +712,8 @@ def quiet() -> None:
 
 def report(result: dict[str, Any]) -> str:
     text = table(result)
-    if "profile" in result:
-        text += "\n\n" + profile_report(result["profile"])
+    if "diagnosis" in result:
+        text += "\n\n" + diagnosis_report(result["diagnosis"], result["bots"][BareBot.name]["us_per_update"])
     return text + f"\n\nresults: {result['json_path']}"
 
 
@@ -683,4 +733,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,17 +20,26 @@ def utc_now() -> dt.datetime:
 
 @dataclass
 class AccountCache:
-    """Accounts by Telegram user id. One bot process serves one token (design §4.10), so the process
-    that changes an account is the one that refreshes it here."""
+    """Accounts by Telegram user id, so a returning person costs no database round-trip.
 
-    _by_user: dict[int, AccountSnapshot] = field(default_factory=dict)
+    One bot process serves one token (design §4.10), so the process that changes an account refreshes
+    it here. Entries expire after ``max_age`` seconds anyway, which keeps "last seen" and the name
+    current and picks up a change made by an operator from the command line.
+    """
+
+    max_age: float = 600.0
+    clock: Callable[[], float] = time.monotonic
+    _by_user: dict[int, tuple[AccountSnapshot, float]] = field(default_factory=dict)
 
     def get(self, telegram_user_id: int) -> AccountSnapshot | None:
-        return self._by_user.get(telegram_user_id)
+        entry = self._by_user.get(telegram_user_id)
+        if entry is None or self.clock() - entry[1] > self.max_age:
+            return None
+        return entry[0]
 
     def remember(self, account: AccountSnapshot) -> AccountSnapshot:
         if account.telegram_user_id is not None:
-            self._by_user[account.telegram_user_id] = account
+            self._by_user[account.telegram_user_id] = (account, self.clock())
         return account
 
     def forget(self, telegram_user_id: int) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.roles import Role
 from rules.text import clean
+from storage.db import insert_for
 from storage.models import Account, AuditEntry
 
 SUPPORTED_LOCALES = ("vi", "en")
@@ -47,23 +47,40 @@ async def ensure_telegram_account(
     organiser_ids: tuple[int, ...],
     now: dt.datetime,
 ) -> AccountSnapshot:
-    """The account of a Telegram user, created on first contact.
+    """The account of a Telegram user, created on first contact, refreshed (name, last seen) after that.
 
-    Bootstrap organisers (ORGANISER_IDS) get the organiser role the first time they are seen; a user who
-    blocked the bot and came back is reachable again.
+    One INSERT … ON CONFLICT DO UPDATE statement: first contacts come in bursts (a unit hands out its
+    links), so this path must be cheap. A user who blocked the bot and came back is reachable again.
+    Bootstrap organisers (ORGANISER_IDS) get the organiser role the first time they are seen, audited.
     """
-    account = await session.scalar(select(Account).where(Account.telegram_user_id == telegram_user_id))
-    if account is None:
-        account = Account(telegram_user_id=telegram_user_id, display_name=clean(display_name)[:255])
-        session.add(account)
-    account.username = username
-    account.last_seen_at = now
-    account.bot_blocked_at = None
+    values = {
+        "display_name": clean(display_name)[:255],
+        "username": username,
+        "last_seen_at": now,
+        "bot_blocked_at": None,
+        "updated_at": now,
+    }
+    statement = (
+        insert_for(session.get_bind().dialect.name)(Account)
+        .values(telegram_user_id=telegram_user_id, role=Role.CITIZEN, created_at=now, **values)
+        .on_conflict_do_update(index_elements=[Account.telegram_user_id], set_=values)
+        .returning(*_SNAPSHOT_COLUMNS)
+    )
+    row = (await session.execute(statement)).one()
+    account = AccountSnapshot(*row)
     if telegram_user_id in organiser_ids and account.role != Role.ORGANISER:
-        account.role = Role.ORGANISER
-        session.add(AuditEntry(action="role.bootstrap", entity="account", detail={"role": Role.ORGANISER}))
-    await session.flush()
-    return snapshot(account)
+        return await assign_role(session, account.id, Role.ORGANISER, reason="ORGANISER_IDS", action="role.bootstrap")
+    return account
+
+
+_SNAPSHOT_COLUMNS = (
+    Account.id,
+    Account.telegram_user_id,
+    Account.display_name,
+    Account.role,
+    Account.locale,
+    Account.unit_id,
+)
 
 
 async def set_locale(session: AsyncSession, account_id: int, locale: str) -> AccountSnapshot:
@@ -84,6 +101,7 @@ async def assign_role(
     unit_id: int | None = None,
     actor_id: int | None = None,
     reason: str | None = None,
+    action: str = "role.assign",
 ) -> AccountSnapshot:
     """Give an account a role (and for a focal point, the unit it speaks for); audited."""
     account = await session.get_one(Account, account_id)
@@ -93,7 +111,7 @@ async def assign_role(
     session.add(
         AuditEntry(
             actor_id=actor_id,
-            action="role.assign",
+            action=action,
             entity="account",
             entity_id=str(account_id),
             detail={"from": before, "to": role, "unit_id": unit_id, "reason": reason},

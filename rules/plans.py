@@ -507,15 +507,15 @@ def shift_plan_dates(
     earliest = min(deadlines).astimezone(LOCAL_TZ).date()
     if earliest > today:
         return plan.model_copy(deep=True)
-    move: Callable[[Any], Any]
-    if by == "years":
-        years = max(1, today.year - earliest.year)
-        while _add_years(earliest, years) <= today:
-            years += 1
-        move = lambda moment: None if moment is None else _add_years(moment, years)  # noqa: E731
-    else:
-        delta = dt.timedelta(days=(today - earliest).days + lead_days)
-        move = lambda moment: None if moment is None else moment + delta  # noqa: E731
+    years = max(1, today.year - earliest.year)
+    while _add_years(earliest, years) <= today:
+        years += 1
+    days = dt.timedelta(days=(today - earliest).days + lead_days)
+
+    def move(moment: Any) -> Any:
+        if moment is None:
+            return None
+        return _add_years(moment, years) if by == "years" else moment + days
 
     def moved(model: StrictModel, names: Iterable[str]) -> dict[str, Any]:
         return {name: move(getattr(model, name)) for name in names}
@@ -571,7 +571,7 @@ class PlanSummary:
     # Rows the file no longer lists: pools, targets and allowances are deleted; conferences are kept
     # (they hold nominations) and only reported.
     removed: tuple[str, ...] = ()
-    not_in_file: tuple[str, ...] = field(default=())
+    not_in_file: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:

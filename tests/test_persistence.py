@@ -21,9 +21,7 @@ async def test_conversation_states_survive_a_new_persistence_object(database):
     }
 
     await second.update_conversation("nomination", (1001, 1001), None)
-    assert await SQLAlchemyPersistence(database).get_conversations("nomination") == {
-        (1002, 1002): "nomination.summary"
-    }
+    assert await SQLAlchemyPersistence(database).get_conversations("nomination") == {(1002, 1002): "nomination.summary"}
     assert await second.get_conversations("language") == {(1001, 1001): "language.choosing"}
 
 
