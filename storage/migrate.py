@@ -5,7 +5,7 @@ handed to ``storage/migrations/env.py`` through ``config.attributes["connection"
 "Programmatic API use (connection sharing) with asyncio"). That works from inside a running event loop, for
 ``sqlite+aiosqlite://`` and ``postgresql+asyncpg://`` URLs alike.
 
-``alembic.ini`` is found next to the package (``bot.settings.PROJECT_ROOT``), never through the working
+``alembic.ini`` is found next to the package (the project folder), never through the working
 directory; without it (an installed wheel) the migrations folder inside the package is used directly.
 """
 
@@ -25,9 +25,8 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.settings import PROJECT_ROOT
-
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 UPGRADE_COMMAND = "dienhinh db upgrade"
 # Serialises concurrent upgrades of one PostgreSQL database (two bot processes starting at once).
