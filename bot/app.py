@@ -21,12 +21,13 @@ from bot.context import BotContext
 from bot.outbox import OutboxDispatcher
 from bot.outbox import install as install_outbox
 from bot.services import Services
-from handlers import common, language, outbox_status
+from handlers import common, endorse, language, mine, nominate, outbox_status, publish, review, roles
 from handlers.menu import bot_commands
 from rules.roles import Role
 from storage.persistence import SQLAlchemyPersistence
 
 logger = logging.getLogger(__name__)
+DRAFT_SWEEP_SECONDS = 600
 
 # Our conversations are keyed by chat and user on purpose (a person answers one question at a time, by
 # button or by typing), so PTB's advice to track callback queries per message does not apply.
@@ -78,6 +79,10 @@ async def _post_init(application: Application) -> None:
         on_blocked=services.accounts.forget,
     )
     install_outbox(app, services.outbox, services.settings.outbox_interval_seconds)
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            nominate.expire_drafts, interval=DRAFT_SWEEP_SECONDS, first=10, name="expire-drafts"
+        )
 
 
 async def _post_shutdown(application: Application) -> None:
@@ -137,8 +142,17 @@ def register_handlers(app: DienhinhApplication) -> None:
     app.add_handler(TypeHandler(Update, common.load_account), group=-1)
     features = [
         language.conversation(),
+        # Conversations before the generic /cancel, which answers "nothing to cancel"; the intake before the
+        # endorse question, so typed answers meant for the form never reach it.
+        nominate.conversation(),
+        review.conversation(),
+        # Deep links (/start unit_…, /start end_…) before the generic /start.
+        *roles.handlers(),
+        *endorse.handlers(),
         *common.command_handlers(),
         *outbox_status.handlers(),
+        *mine.handlers(),
+        *publish.handlers(),
     ]
     for handler in features:
         app.add_handler(handler)

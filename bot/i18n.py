@@ -30,6 +30,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
+from rules.i18n import N_
+
+__all__ = ["N_", "Translator", "Translators", "catalog_problems", "load_catalogs"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCALES_DIR = PROJECT_ROOT / "locales"
 DOMAIN = "messages"
@@ -38,11 +42,6 @@ SUPPORTED = ("vi", "en")
 KEYWORDS = {"t": None, "N_": None, "plural": (1, 2)}
 SOURCE_DIRS = ("bot", "handlers", "rules")
 ROMAN_QUARTERS = {1: "I", 2: "II", 3: "III", 4: "IV"}
-
-
-def N_(msgid: str) -> str:
-    """Mark a msgid for extraction where it is defined; it is translated later, for each user."""
-    return msgid
 
 
 def _placeholders(text: str) -> set[str]:

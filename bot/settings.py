@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     auto_migrate: bool = True
     public_channel_id: str = ""
+    draft_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
+    unit_link_days: int = Field(default=30, ge=1, le=365)
     outbox_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_batch_size: int = Field(default=50, ge=1, le=1000)
 

@@ -80,7 +80,7 @@ class ChoicePrompt:
             await self.ask(update, context)
             return None
         await query.answer()
-        await _close_keyboard(query, option)
+        await close_keyboard(query, option)
         return await self.on_choice(update, context, option)
 
     async def _typed(self, update: Update, context: BotContext) -> Any:
@@ -104,7 +104,7 @@ class ChoicePrompt:
         )
 
 
-async def _close_keyboard(query: Any, option: Option) -> None:
+async def close_keyboard(query: Any, option: Option) -> None:
     """Show the chosen answer under the question and take the buttons away, so they can't be pressed
     again later; a message too old to edit is left as it is."""
     message = query.message

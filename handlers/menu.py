@@ -20,9 +20,17 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Welcome and what I can do")),
     Command("help", N_("How to use this bot")),
+    Command("nominate", N_("Nominate an exemplar or a good deed")),
     Command("lang", N_("Change language / Đổi ngôn ngữ")),
     Command("cancel", N_("Stop what you are doing")),
     Command("outbox", N_("Messages waiting to be sent"), Role.ORGANISER),
+    Command("share", N_("A link to gather endorsements for your nomination")),
+    Command("grant", N_("Give someone a role (organiser, reviewer)"), Role.ORGANISER),
+    Command("unitlink", N_("Make a link for a unit's focal point"), Role.ORGANISER),
+    Command("mine", N_("Your nominations and their status")),
+    Command("nomination", N_("Details of a nomination: /nomination CODE")),
+    Command("review", N_("Review the nominations sent in"), Role.REVIEWER),
+    Command("publish", N_("Publish an approved exemplar in the channel: /publish CODE"), Role.ORGANISER),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.roles import Role
@@ -119,3 +120,18 @@ async def assign_role(
     )
     await session.flush()
     return snapshot(account)
+
+
+async def by_id(session: AsyncSession, account_id: int) -> AccountSnapshot | None:
+    account = await session.get(Account, account_id)
+    return snapshot(account) if account else None
+
+
+async def staff(session: AsyncSession) -> list[AccountSnapshot]:
+    """Organisers and reviewers who can be reached (they have opened the bot and not blocked it)."""
+    rows = await session.scalars(
+        select(Account)
+        .where(Account.role.in_((Role.ORGANISER, Role.REVIEWER)), Account.bot_blocked_at.is_(None))
+        .order_by(Account.id)
+    )
+    return [snapshot(account) for account in rows]

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -162,6 +163,8 @@ class Campaign(Timestamped, Base):
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     code_prefix: Mapped[str] = mapped_column(String(16), default="DH")
+    # Last sequence number handed out for nomination codes (DH-2020-0042); bumped with UPDATE … RETURNING.
+    nomination_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     plan_version: Mapped[str | None] = mapped_column(String(32))
     plan_sha256: Mapped[str | None] = mapped_column(String(64))
     movements: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -307,6 +310,8 @@ class Nomination(Timestamped, Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("nomination.id", ondelete="SET NULL"))
     share_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     draft_step: Mapped[str | None] = mapped_column(String(32))
+    # Set while the nominator edits one field from the summary: after it, go back to the summary.
+    draft_editing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     draft_expires_at: Mapped[dt.datetime | None]
     submitted_at: Mapped[dt.datetime | None]
     decided_at: Mapped[dt.datetime | None]

@@ -1,0 +1,334 @@
+"""Endorsements by chat: ``/start end_<token>`` shows a nomination's public summary with an "Endorse"
+button (typing "ủng hộ" or "1" works too); ``/share CODE`` gives the nominator a new link to pass around.
+
+The button carries the link's token, never a nomination id, and every press is checked again on the
+server: a second press, or a press after the nomination was withdrawn or rejected, is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from telegram import Update
+from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+
+from bot.context import BotContext
+from bot.i18n import Translator
+from handlers.keyboards import keyboard
+from rules import endorsements
+from rules.choices import Option, match_option
+from rules.endorsements import EndorseOutcome, EndorseResult, PublicSummary, ShareOutcome
+from rules.tokens import split_payload
+
+CONFIRMING = "endorse.confirming"
+# In user_data while the question is open (not persisted: after a restart the person opens the link again).
+TOKEN = "endorse.token"
+PREFIX = "end"
+CALLBACK = rf"^{PREFIX}:(yes|no):"
+
+
+def _memory(context: BotContext) -> dict[Any, Any]:
+    """What this person is in the middle of (``user_data``: kept in memory only, see above)."""
+    assert context.user_data is not None  # every update here comes from a person
+    return context.user_data
+
+
+def _options(t: Translator, token: str = "") -> list[Option]:
+    # The token rides in the key (callback data "end:yes:<token>", 32 bytes), so a press is re-checked
+    # against the link it came from.
+    return [
+        Option(f"yes:{token}", t("Endorse"), aliases=("ủng hộ", "endorse", "có", "yes", "đồng ý")),
+        Option(f"no:{token}", t("Not now"), aliases=("để sau", "không", "no", "not now")),
+    ]
+
+
+def share_message(t: Translator, *, bot_username: str, code: str, nominee_name: str, token: str, count: int = 0) -> str:
+    """What the nominator reads with a share link (after sending a nomination, and on /share)."""
+    return t(
+        "Share this link with people who know {name} ({code}). Whoever opens it sees a short summary, without "
+        "phone numbers or personal details, and can endorse the nomination once:\n{url}\n\n"
+        "Endorsements so far: {count}.",
+        name=nominee_name,
+        code=code,
+        url=endorsements.share_url(bot_username, token),
+        count=t.number(count),
+    )
+
+
+def summary_text(t: Translator, summary: PublicSummary) -> str:
+    """The public summary, one line per known field (each line a whole sentence of its own)."""
+    lines = [t("Nomination {code}", code=summary.code or "")]
+    lines.append(t("• Nominee: {name}", name=summary.nominee_name))
+    if summary.unit_name:
+        lines.append(t("• Unit: {unit}", unit=summary.unit_name))
+    if summary.title_label:
+        lines.append(t("• Proposed for: {title}", title=summary.title_label))
+    if summary.movement_label:
+        lines.append(t("• Emulation movement: {movement}", movement=summary.movement_label))
+    if summary.achievements_excerpt:
+        lines.append(t("• Achievements: {text}", text=summary.achievements_excerpt))
+    return "\n".join(lines)
+
+
+def _not_valid(t: Translator) -> str:
+    return t(
+        "Sorry, this link is not valid any more: the nominator may have made a new one. Please ask them for "
+        "the current link."
+    )
+
+
+def _closed(t: Translator) -> str:
+    return t("Sorry, this nomination is no longer open to endorsements.")
+
+
+def _already(t: Translator, result: EndorseResult) -> str:
+    assert result.endorsed_at is not None
+    return t("You already endorsed this nomination on {date}. Thank you!", date=t.date(result.endorsed_at))
+
+
+# --- /start end_<token> ------------------------------------------------------------------------------
+
+
+async def open_share_link(update: Update, context: BotContext) -> str | int:
+    assert update.message is not None and context.account is not None
+    t = context.t
+    token = split_payload(context.args[0], PREFIX) if context.args else None
+    async with context.transaction() as db:
+        view = await endorsements.open_share_link(db, token=token or "", account_id=context.account.id, locale=t.locale)
+    if view.outcome is EndorseOutcome.UNKNOWN or view.summary is None or token is None:
+        await update.message.reply_text(_not_valid(t))
+        return ConversationHandler.END
+    summary = summary_text(t, view.summary)
+    if view.outcome is not EndorseOutcome.CAN_ENDORSE:
+        await update.message.reply_text(f"{summary}\n\n{_opened_note(t, view)}")
+        return ConversationHandler.END
+    _memory(context)[TOKEN] = {"token": token, "name": view.summary.nominee_name}
+    await update.message.reply_text(
+        f"{summary}\n\n{_question(t, view.summary.nominee_name)}",
+        reply_markup=keyboard(PREFIX, _options(t, token), columns=2),
+    )
+    return CONFIRMING
+
+
+def _opened_note(t: Translator, view: EndorseResult) -> str:
+    if view.outcome is EndorseOutcome.OWN:
+        assert view.summary is not None
+        return t(
+            "This is your own nomination, so you cannot endorse it. Share the link with people who know {name}. "
+            "Endorsements so far: {count}.",
+            name=view.summary.nominee_name,
+            count=t.number(view.count),
+        )
+    if view.outcome is EndorseOutcome.ALREADY:
+        return _already(t, view)
+    return t("This nomination is no longer open to endorsements.")
+
+
+def _question(t: Translator, nominee_name: str) -> str:
+    return t(
+        "Do you know {name} and recognise these achievements? If so, press “Endorse”. "
+        "The reviewers will see your name among those who endorsed.",
+        name=nominee_name,
+    )
+
+
+def _open_question(context: BotContext) -> dict[str, str] | None:
+    question: dict[str, str] | None = _memory(context).get(TOKEN)
+    return question
+
+
+# --- the answer --------------------------------------------------------------------------------------
+
+
+async def _endorse(context: BotContext, token: str) -> EndorseResult:
+    assert context.account is not None
+    async with context.transaction() as db:
+        return await endorsements.endorse(
+            db, token=token, account_id=context.account.id, now=context.now(), locale=context.t.locale
+        )
+
+
+def _endorse_reply(t: Translator, result: EndorseResult) -> str:
+    if result.outcome is EndorseOutcome.ENDORSED:
+        assert result.summary is not None
+        return t(
+            "Thank you! Your endorsement of {name} is recorded. Endorsements so far: {count}.",
+            name=result.summary.nominee_name,
+            count=t.number(result.count),
+        )
+    if result.outcome is EndorseOutcome.ALREADY:
+        return _already(t, result)
+    if result.outcome is EndorseOutcome.OWN:
+        return t("You cannot endorse your own nomination.")
+    if result.outcome is EndorseOutcome.CLOSED:
+        return _closed(t)
+    return _not_valid(t)
+
+
+def _not_now(t: Translator) -> str:
+    return t("All right. You can open the link again at any time to endorse.")
+
+
+async def pressed(update: Update, context: BotContext) -> int:
+    """A press of "Endorse" or "Not now", in the conversation or long after it (re-checked either way)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_chat is not None
+    t = context.t
+    _, answer, token = query.data.split(":", 2)
+    _memory(context).pop(TOKEN, None)
+    if answer == "no":
+        await query.answer()
+        await _take_keyboard_away(query)
+        await context.bot.send_message(update.effective_chat.id, _not_now(t))
+        return ConversationHandler.END
+    result = await _endorse(context, token)
+    await _take_keyboard_away(query)
+    if result.outcome is EndorseOutcome.ENDORSED:
+        await query.answer()
+        await context.bot.send_message(update.effective_chat.id, _endorse_reply(t, result))
+    else:
+        await query.answer(_endorse_reply(t, result), show_alert=True)
+    return ConversationHandler.END
+
+
+async def _take_keyboard_away(query: Any) -> None:
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(None)
+
+
+async def typed(update: Update, context: BotContext) -> str | int:
+    assert update.message is not None and update.message.text is not None
+    t = context.t
+    question = _open_question(context)
+    if question is None:
+        await update.message.reply_text(
+            t("Sorry, I lost track of which nomination this was. Please open the link again.")
+        )
+        return ConversationHandler.END
+    token = question["token"]
+    option = match_option(_options(t, token), update.message.text)
+    if option is None:
+        return await other(update, context)
+    _memory(context).pop(TOKEN, None)
+    if option.key.startswith("no:"):
+        await update.message.reply_text(_not_now(t))
+        return ConversationHandler.END
+    result = await _endorse(context, token)
+    await update.message.reply_text(_endorse_reply(t, result))
+    return ConversationHandler.END
+
+
+async def other(update: Update, context: BotContext) -> str | int:
+    """Anything but an answer: a note and the same question again."""
+    assert update.message is not None
+    t = context.t
+    question = _open_question(context)
+    if question is None:
+        await update.message.reply_text(
+            t("Sorry, I lost track of which nomination this was. Please open the link again.")
+        )
+        return ConversationHandler.END
+    options = _options(t, question["token"])
+    note = t(
+        "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).",
+        count=len(options),
+    )
+    await update.message.reply_text(
+        f"{note}\n\n{_question(t, question['name'])}", reply_markup=keyboard(PREFIX, options, columns=2)
+    )
+    return CONFIRMING
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    assert update.message is not None
+    _memory(context).pop(TOKEN, None)
+    await update.message.reply_text(context.t("Cancelled. Nothing was changed."))
+    return ConversationHandler.END
+
+
+# --- /share CODE -------------------------------------------------------------------------------------
+
+
+async def share(update: Update, context: BotContext) -> None:
+    """The nominator asks for a (new) share link for one of their nominations."""
+    assert update.message is not None and context.account is not None
+    t = context.t
+    code = " ".join(context.args or ())
+    if not code:
+        async with context.transaction() as db:
+            mine = await endorsements.shareable_nominations(db, context.account.id)
+        if len(mine) != 1:
+            await update.message.reply_text(_which_nomination(t, mine))
+            return
+        code = mine[0].code
+    async with context.transaction() as db:
+        result = await endorsements.share_link_for(db, code=code, account_id=context.account.id)
+    if result.outcome is ShareOutcome.NOT_FOUND:
+        await update.message.reply_text(
+            t(
+                "I cannot find a nomination with the code {code} among those you sent. Please check the code "
+                "(for example DH-2020-0001).",
+                code=result.code,
+            )
+        )
+        return
+    if result.outcome is ShareOutcome.NOT_SHAREABLE or result.token is None:
+        await update.message.reply_text(
+            t(
+                "Nomination {code} cannot gather endorsements now: only nominations that have been sent in and "
+                "are under consideration or approved can.",
+                code=result.code,
+            )
+        )
+        return
+    text = share_message(
+        t,
+        bot_username=context.bot.username,
+        code=result.code,
+        nominee_name=result.nominee_name or "",
+        token=result.token,
+        count=result.count,
+    )
+    if result.replaced:
+        text += "\n\n" + t("The link you had before for this nomination no longer works.")
+    await update.message.reply_text(text)
+
+
+def _which_nomination(t: Translator, mine: list[endorsements.Shareable]) -> str:
+    if not mine:
+        return t(
+            "You have no nomination that can gather endorsements yet. A share link is made when you send in a "
+            "nomination."
+        )
+    listing = "\n".join(f"• {item.code} — {item.nominee_name}" for item in mine)
+    return t(
+        "Which nomination? Type /share followed by its code, for example /share {code}.\n\n{listing}",
+        code=mine[0].code,
+        listing=listing,
+    )
+
+
+def handlers() -> list[Any]:
+    """The /start end_ deep link must come before the generic /start (see bot.app)."""
+    conversation = ConversationHandler(
+        entry_points=[CommandHandler("start", open_share_link, filters=filters.Regex(r"^/start(@\w+)? end_"))],
+        states={
+            CONFIRMING: [
+                CallbackQueryHandler(pressed, pattern=CALLBACK),
+                MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, typed),
+                MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, other),
+            ]
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        name="endorse",
+        persistent=True,
+        allow_reentry=True,
+    )
+    return [
+        conversation,
+        # A press after the conversation ended (the person typed /cancel, or pressed a second time).
+        CallbackQueryHandler(pressed, pattern=CALLBACK),
+        CommandHandler("share", share),
+    ]

@@ -1,0 +1,297 @@
+"""Endorsements: people who know a nominee say so ("được quần chúng, tập thể suy tôn").
+
+After sending a nomination the nominator gets a share link (``https://t.me/<bot>?start=end_<token>``).
+Whoever opens it sees a short public summary — never the phone number, ethnicity, religion, birth year or
+any other personal detail — and may endorse the nomination once. Reviewers see how many endorsed and who.
+
+The link's token is stored only hashed on the nomination; making a new link stops the old one working.
+Only nominations that are sent in and not thrown out can be endorsed (submitted, changes requested,
+approved), and not by their own nominator. One endorsement per person is guaranteed by the database
+(unique nomination and account), so two presses at the same moment still make one row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules.nominations import Status, by_code, normalise_code
+from rules.refdata import reference
+from rules.text import clean
+from rules.tokens import deep_link_payload, new_token, token_hash
+from storage.db import insert_for
+from storage.models import Account, Endorsement, Nomination, OrgUnit
+
+PAYLOAD_PREFIX = "end"
+# Sent in and still in the running: these can be shared and endorsed.
+ENDORSABLE = frozenset({Status.SUBMITTED, Status.CHANGES_REQUESTED, Status.APPROVED})
+EXCERPT_CHARS = 300
+
+# Vietnamese phone numbers (0… or +84…, 10–11 digits) and 12-digit citizen ids, however they are spaced,
+# are masked in the public excerpt: nominators sometimes write them into the achievements.
+_PHONE_OR_ID = re.compile(r"(?<![\d+])(?:\+\s?84|0)(?:[\s.\-]?\d){8,11}(?!\d)")
+MASK = "***"
+
+
+def share_url(bot_username: str, token: str) -> str:
+    """The link a nominator shares: ``https://t.me/<bot>?start=end_<token>``."""
+    return f"https://t.me/{bot_username}?start={deep_link_payload(PAYLOAD_PREFIX, token)}"
+
+
+async def new_share_link_token(session: AsyncSession, nomination: Nomination) -> str:
+    """A new share token for ``nomination`` (stored hashed); any earlier share link stops working."""
+    token = new_token()
+    nomination.share_token_hash = token_hash(token)
+    await session.flush()
+    return token
+
+
+# --- the public summary ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublicSummary:
+    """What anyone with the share link may see. Deliberately no personal details beyond the name."""
+
+    code: str | None
+    nominee_name: str
+    kind: str | None
+    unit_name: str | None
+    title_label: str | None
+    movement_label: str | None
+    achievements_excerpt: str | None
+
+
+def public_summary(nomination: Nomination, *, unit_name: str | None = None, locale: str = "vi") -> PublicSummary:
+    """The public face of ``nomination``, with reference labels in ``locale`` ("vi" or "en").
+
+    Only the fields below are read, so a sensitive field added to nominations later cannot leak here.
+    """
+    data = reference()
+    title = data.titles.get(nomination.title_code) if nomination.title_code else None
+    movement = data.movements.get(nomination.movement_code) if nomination.movement_code else None
+    english = locale == "en"
+    movement_label = (movement.label_en if english else movement.label) if movement else None
+    return PublicSummary(
+        code=nomination.code,
+        nominee_name=nomination.nominee_name or "",
+        kind=nomination.kind,
+        unit_name=unit_name,
+        title_label=(title.label_en if english else title.label) if title else None,
+        movement_label=movement_label or (clean(nomination.movement_other) if nomination.movement_other else None),
+        achievements_excerpt=excerpt(nomination.achievements) if nomination.achievements else None,
+    )
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The beginning of ``text``, cut at a word, with phone numbers and citizen ids masked."""
+    masked = _PHONE_OR_ID.sub(MASK, clean(text))
+    if len(masked) <= limit:
+        return masked
+    cut = masked[:limit].rsplit(" ", 1)[0].rstrip(",;:.-–")
+    return f"{cut}…"
+
+
+async def _unit_name(session: AsyncSession, unit_id: int | None) -> str | None:
+    if unit_id is None:
+        return None
+    unit = await session.get(OrgUnit, unit_id)
+    return unit.name if unit is not None else None
+
+
+async def _by_token(session: AsyncSession, token: str) -> Nomination | None:
+    if not token:
+        return None
+    return await session.scalar(select(Nomination).where(Nomination.share_token_hash == token_hash(token)))
+
+
+async def _endorsed_at(session: AsyncSession, nomination_id: int, account_id: int) -> dt.datetime | None:
+    return await session.scalar(
+        select(Endorsement.created_at).where(
+            Endorsement.nomination_id == nomination_id, Endorsement.account_id == account_id
+        )
+    )
+
+
+async def endorsement_count(session: AsyncSession, nomination_id: int) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(Endorsement).where(Endorsement.nomination_id == nomination_id)
+    )
+    return int(count or 0)
+
+
+# --- opening a share link and endorsing --------------------------------------------------------------
+
+
+class EndorseOutcome(StrEnum):
+    CAN_ENDORSE = "can_endorse"  # opened the link; may endorse
+    ENDORSED = "endorsed"  # endorsed just now
+    ALREADY = "already"  # endorsed before (``endorsed_at``)
+    OWN = "own"  # the nominator's own nomination
+    CLOSED = "closed"  # withdrawn, rejected, a duplicate…: no longer open to endorsements
+    UNKNOWN = "unknown"  # no such link, or a link replaced by a newer one
+
+
+@dataclass(frozen=True)
+class EndorseResult:
+    outcome: EndorseOutcome
+    summary: PublicSummary | None = None
+    endorsed_at: dt.datetime | None = None
+    count: int = 0
+
+
+async def open_share_link(session: AsyncSession, *, token: str, account_id: int, locale: str = "vi") -> EndorseResult:
+    """What someone who opens a share link sees, and whether they may endorse."""
+    nomination = await _by_token(session, token)
+    if nomination is None:
+        return EndorseResult(EndorseOutcome.UNKNOWN)
+    summary = public_summary(nomination, unit_name=await _unit_name(session, nomination.unit_id), locale=locale)
+    count = await endorsement_count(session, nomination.id)
+    outcome = await _refusal(session, nomination, account_id)
+    endorsed_at = await _endorsed_at(session, nomination.id, account_id)
+    if outcome is None and endorsed_at is not None:
+        outcome = EndorseOutcome.ALREADY
+    return EndorseResult(outcome or EndorseOutcome.CAN_ENDORSE, summary, endorsed_at, count)
+
+
+async def _refusal(session: AsyncSession, nomination: Nomination, account_id: int) -> EndorseOutcome | None:
+    if nomination.status not in ENDORSABLE:
+        return EndorseOutcome.CLOSED
+    if nomination.nominator_id == account_id:
+        return EndorseOutcome.OWN
+    return None
+
+
+async def endorse(
+    session: AsyncSession, *, token: str, account_id: int, now: dt.datetime, locale: str = "vi"
+) -> EndorseResult:
+    """Record that ``account_id`` endorses the nomination of ``token``, once.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` on (nomination, account): a second endorsement, even one racing
+    the first in another transaction, adds nothing and reports when the first was made.
+    """
+    nomination = await _by_token(session, token)
+    if nomination is None:
+        return EndorseResult(EndorseOutcome.UNKNOWN)
+    summary = public_summary(nomination, unit_name=await _unit_name(session, nomination.unit_id), locale=locale)
+    refusal = await _refusal(session, nomination, account_id)
+    if refusal is not None:
+        return EndorseResult(refusal, summary)
+    statement = (
+        insert_for(session.get_bind().dialect.name)(Endorsement)
+        .values(nomination_id=nomination.id, account_id=account_id, created_at=now)
+        .on_conflict_do_nothing(index_elements=[Endorsement.nomination_id, Endorsement.account_id])
+        .returning(Endorsement.id)
+    )
+    inserted = await session.scalar(statement)
+    count = await endorsement_count(session, nomination.id)
+    if inserted is None:
+        endorsed_at = await _endorsed_at(session, nomination.id, account_id)
+        return EndorseResult(EndorseOutcome.ALREADY, summary, endorsed_at, count)
+    return EndorseResult(EndorseOutcome.ENDORSED, summary, now, count)
+
+
+# --- for reviewers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endorser:
+    account_id: int
+    display_name: str
+    username: str | None
+    endorsed_at: dt.datetime
+
+
+async def endorsers(session: AsyncSession, nomination_id: int) -> list[Endorser]:
+    """Who endorsed the nomination, earliest first (its length is the count reviewers see)."""
+    rows = await session.execute(
+        select(Account.id, Account.display_name, Account.username, Endorsement.created_at)
+        .join(Endorsement, Endorsement.account_id == Account.id)
+        .where(Endorsement.nomination_id == nomination_id)
+        .order_by(Endorsement.created_at, Endorsement.id)
+    )
+    return [Endorser(*row) for row in rows]
+
+
+# --- /share: the nominator asks for a link -----------------------------------------------------------
+
+
+class ShareOutcome(StrEnum):
+    CREATED = "created"
+    NOT_FOUND = "not_found"  # no such code among the asker's nominations
+    NOT_SHAREABLE = "not_shareable"  # a draft, or no longer in the running
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    outcome: ShareOutcome
+    code: str
+    token: str | None = None
+    nominee_name: str | None = None
+    status: str | None = None
+    # A link made before stopped working.
+    replaced: bool = False
+    count: int = 0
+
+
+async def share_link_for(session: AsyncSession, *, code: str, account_id: int) -> ShareResult:
+    """A new share link for the asker's own nomination ``code`` (any spelling ``normalise_code`` knows)."""
+    nomination = await by_code(session, code)
+    if nomination is None or nomination.nominator_id != account_id:
+        return ShareResult(ShareOutcome.NOT_FOUND, normalise_code(code))
+    assert nomination.code is not None
+    if nomination.status not in ENDORSABLE:
+        return ShareResult(ShareOutcome.NOT_SHAREABLE, nomination.code, status=nomination.status)
+    replaced = nomination.share_token_hash is not None
+    token = await new_share_link_token(session, nomination)
+    count = await endorsement_count(session, nomination.id)
+    return ShareResult(
+        ShareOutcome.CREATED, nomination.code, token, nomination.nominee_name, nomination.status, replaced, count
+    )
+
+
+@dataclass(frozen=True)
+class Shareable:
+    code: str
+    nominee_name: str
+
+
+async def shareable_nominations(session: AsyncSession, account_id: int) -> list[Shareable]:
+    """The asker's nominations that can be shared, newest first."""
+    rows = await session.execute(
+        select(Nomination.code, Nomination.nominee_name)
+        .where(
+            Nomination.nominator_id == account_id,
+            Nomination.status.in_(list(ENDORSABLE)),
+            Nomination.code.is_not(None),
+        )
+        .order_by(Nomination.submitted_at.desc(), Nomination.id.desc())
+    )
+    return [Shareable(code or "", name or "") for code, name in rows]
+
+
+__all__ = [
+    "ENDORSABLE",
+    "EndorseOutcome",
+    "EndorseResult",
+    "Endorser",
+    "PublicSummary",
+    "ShareOutcome",
+    "ShareResult",
+    "Shareable",
+    "endorse",
+    "endorsement_count",
+    "endorsers",
+    "excerpt",
+    "new_share_link_token",
+    "open_share_link",
+    "public_summary",
+    "share_link_for",
+    "share_url",
+    "shareable_nominations",
+]

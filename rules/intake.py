@@ -1,0 +1,657 @@
+"""Nomination intake: the questions, their order, what a valid answer is, and sending.
+
+The form is a draft ``Nomination`` row from the first answer on; every answer is validated and committed
+as it is given (:func:`answer`), so nothing a person typed is lost across a restart. Which question comes
+next is decided here (:func:`next_step`), not in the chat handlers, so Telegram, Zalo and tests share it.
+
+Validation problems are returned as :class:`Problem` (an English msgid and its values) for the caller to
+translate; nothing here knows about Telegram or a language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from rules.choices import Option
+from rules.i18n import N_
+from rules.nominations import COUNTS_AGAINST_ALLOWANCE, Status, next_code, transition
+from rules.refdata import ReferenceData, reference, search_key
+from rules.roles import Role
+from rules.text import clean, fold, is_meaningful
+from storage.models import Campaign, Conference, Evidence, Nomination, NominationEvent, OrgUnit, UnitAllowance
+
+
+class Step(StrEnum):
+    CONFERENCE = "conference"
+    KIND = "kind"
+    NAME = "name"
+    GENDER = "gender"
+    BIRTH_YEAR = "birth_year"
+    SENSITIVE_CONSENT = "sensitive_consent"
+    ETHNICITY = "ethnicity"
+    RELIGION = "religion"
+    OCCUPATION = "occupation"
+    POSITION = "position"
+    UNIT = "unit"
+    PHONE = "phone"
+    MEMBERS = "members"
+    ECONOMIC_SECTOR = "economic_sector"
+    TITLE = "title"
+    MOVEMENT = "movement"
+    MOVEMENT_OTHER = "movement_other"
+    ACHIEVEMENTS = "achievements"
+    EVIDENCE = "evidence"
+    PUBLICITY = "publicity"
+    SUMMARY = "summary"
+
+
+ORDER: tuple[Step, ...] = tuple(Step)
+INDIVIDUAL_ONLY = frozenset(
+    {Step.GENDER, Step.BIRTH_YEAR, Step.SENSITIVE_CONSENT, Step.OCCUPATION, Step.POSITION, Step.PHONE}
+)
+COLLECTIVE_ONLY = frozenset({Step.MEMBERS, Step.ECONOMIC_SECTOR})
+OPTIONAL = frozenset({Step.PHONE, Step.EVIDENCE, Step.ETHNICITY, Step.RELIGION})
+# Free-text answers: (min, max) characters after cleaning.
+LENGTHS = {
+    Step.NAME: (2, 120),
+    Step.POSITION: (2, 300),
+    Step.MOVEMENT_OTHER: (3, 200),
+    Step.ACHIEVEMENTS: (40, 2000),
+}
+MAX_EVIDENCE = 10
+MAX_MEMBERS = 100_000
+OLDEST_BIRTH_YEAR = 1900
+YOUNGEST_AGE = 5
+KINDS = ("individual", "collective")
+OTHER = "khac"
+SKIP = "skip"
+DONE = "done"
+YES, NO = "yes", "no"
+
+_MOBILE = re.compile(r"^(?:\+?84|0)([35789]\d{8})$")
+_LANDLINE = re.compile(r"^(?:\+?84|0)(2\d{9})$")
+_PHONE_NOISE = re.compile(r"[\s.\-()]")
+_YEAR = re.compile(r"^(?:năm\s*)?(\d{4})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an answer was not accepted: a msgid and its named values, translated by the caller."""
+
+    msgid: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The answer was stored; ``next`` is the question to ask now."""
+
+    next: Step
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    """A typed name matched several entries (e.g. two units): ask again with these as the options."""
+
+    options: tuple[Option, ...]
+
+
+AnswerResult = Answered | Problem | Ambiguous
+
+
+# --- what applies -------------------------------------------------------------------------------------
+
+
+def applies(step: Step, nomination: Nomination, *, asks_unit: bool = True, asks_conference: bool = True) -> bool:
+    """Whether ``step`` is asked for this draft (individual or collective, consent given, "other" movement)."""
+    if step in INDIVIDUAL_ONLY:
+        return nomination.kind == "individual"
+    if step in COLLECTIVE_ONLY:
+        return nomination.kind == "collective"
+    if step in (Step.ETHNICITY, Step.RELIGION):
+        return nomination.kind == "individual" and bool(nomination.sensitive_consent)
+    if step == Step.MOVEMENT_OTHER:
+        return nomination.movement_code == OTHER
+    if step == Step.UNIT:
+        return asks_unit
+    if step == Step.CONFERENCE:
+        return asks_conference
+    return True
+
+
+def is_answered(step: Step, nomination: Nomination) -> bool:
+    value = {
+        Step.CONFERENCE: nomination.conference_id,
+        Step.KIND: nomination.kind,
+        Step.NAME: nomination.nominee_name,
+        Step.GENDER: nomination.gender,
+        Step.BIRTH_YEAR: nomination.birth_year,
+        Step.SENSITIVE_CONSENT: nomination.sensitive_consent,
+        Step.OCCUPATION: nomination.occupation_group,
+        Step.POSITION: nomination.position,
+        Step.UNIT: nomination.unit_id,
+        Step.MEMBERS: nomination.member_count,
+        Step.ECONOMIC_SECTOR: nomination.economic_sector,
+        Step.TITLE: nomination.title_code,
+        Step.MOVEMENT: nomination.movement_code,
+        Step.MOVEMENT_OTHER: nomination.movement_other,
+        Step.ACHIEVEMENTS: nomination.achievements,
+        Step.PUBLICITY: nomination.publicity_consent,
+    }.get(step, True)
+    return value is not None
+
+
+def missing_steps(nomination: Nomination, *, asks_unit: bool, asks_conference: bool) -> list[Step]:
+    """Required questions not answered yet: a draft can be sent only when this is empty."""
+    return [
+        step
+        for step in ORDER
+        if step != Step.SUMMARY
+        and step not in OPTIONAL
+        and applies(step, nomination, asks_unit=asks_unit, asks_conference=asks_conference)
+        and not is_answered(step, nomination)
+    ]
+
+
+def next_step(nomination: Nomination, after: Step, *, asks_unit: bool, asks_conference: bool) -> Step:
+    """The question after ``after``: the next that applies, or, while editing from the summary, the first
+    required one still missing (a changed kind brings new questions), else the summary."""
+    if nomination.draft_editing:
+        missing = missing_steps(nomination, asks_unit=asks_unit, asks_conference=asks_conference)
+        return missing[0] if missing else Step.SUMMARY
+    for step in ORDER[ORDER.index(after) + 1 :]:
+        if applies(step, nomination, asks_unit=asks_unit, asks_conference=asks_conference):
+            return step
+    return Step.SUMMARY
+
+
+def previous_step(nomination: Nomination, before: Step, *, asks_unit: bool, asks_conference: bool) -> Step | None:
+    """The question before ``before`` that applies (for /back), or None at the first one."""
+    for step in reversed(ORDER[: ORDER.index(before)]):
+        if applies(step, nomination, asks_unit=asks_unit, asks_conference=asks_conference):
+            return step
+    return None
+
+
+# --- options of the choice questions ------------------------------------------------------------------
+
+
+def _label(entry: Any, locale: str) -> str:
+    return str(entry.label_en if locale == "en" else entry.label)
+
+
+def yes_no(yes: str, no: str) -> tuple[Option, ...]:
+    return (Option(YES, yes, aliases=("có", "yes", "đồng ý")), Option(NO, no, aliases=("không", "no")))
+
+
+def choice_options(
+    step: Step,
+    nomination: Nomination,
+    *,
+    locale: str,
+    on: dt.date,
+    campaign_movements: Sequence[str] = (),
+    data: ReferenceData | None = None,
+) -> tuple[Option, ...]:
+    """The options of a reference-data question, labelled in ``locale``; empty for other questions."""
+    data = data or reference()
+    if step == Step.GENDER:
+        entries: Sequence[Any] = data.genders.active(on) or data.genders.entries
+    elif step == Step.OCCUPATION:
+        entries = data.occupation_groups.entries
+    elif step == Step.ECONOMIC_SECTOR:
+        entries = data.economic_sectors.entries
+    elif step == Step.RELIGION:
+        # The common answers as buttons; any other religion can be typed and is searched.
+        common: tuple[str, ...] = (
+            "khong",
+            "phat_giao",
+            "cong_giao",
+            "tin_lanh",
+            "cao_dai",
+            "phat_giao_hoa_hao",
+            "khong_tra_loi",
+        )
+        entries = [data.religions[code] for code in common if code in data.religions]
+    elif step == Step.ETHNICITY:
+        common = ("kinh", "tay", "thai", "muong", "khmer", "hoa", "nung", "mong", "dao")
+        entries = [data.ethnic_groups[code] for code in common if code in data.ethnic_groups]
+    elif step == Step.TITLE:
+        entries = [
+            entry
+            for entry in data.titles.active(on) or data.titles.entries
+            if nomination.kind in entry.applies_to and entry.kind in ("local_category", "emulation_title")
+        ]
+        entries.sort(key=lambda entry: entry.kind != "local_category")
+    elif step == Step.MOVEMENT:
+        codes = [code for code in campaign_movements if code in data.movements and code != OTHER]
+        entries = [data.movements[code] for code in codes] + [data.movements[OTHER]]
+    else:
+        return ()
+    return tuple(Option(entry.code, _label(entry, locale), aliases=tuple(entry.aliases)) for entry in entries)
+
+
+def search_reference(step: Step, text: str, *, locale: str, data: ReferenceData | None = None) -> list[Option]:
+    """Typed answers to the long lists (54 ethnic groups, all religions) are searched by name."""
+    data = data or reference()
+    lists: dict[Step, Any] = {Step.ETHNICITY: data.ethnic_groups, Step.RELIGION: data.religions}
+    if step not in lists:
+        return []
+    return [Option(entry.code, _label(entry, locale)) for entry in lists[step].search(text)[:8]]
+
+
+# --- parsing free text --------------------------------------------------------------------------------
+
+
+def parse_text(step: Step, raw: str) -> str | Problem:
+    """A cleaned free-text answer within its length limits, or the problem with it."""
+    text = clean(raw)
+    low, high = LENGTHS[step]
+    if not is_meaningful(text):
+        return Problem(N_("Please answer with words, not only symbols or emoji."))
+    if len(text) < low:
+        return Problem(N_("That is too short: please write at least {min} characters."), {"min": low})
+    if len(text) > high:
+        return Problem(
+            N_("That is too long ({length} characters): please keep it within {max}."),
+            {"length": len(text), "max": high},
+        )
+    if step == Step.NAME and sum(ch.isdigit() for ch in text) > len(text) // 3:
+        return Problem(N_("A name should be letters, not a number. Please type the full name."))
+    return text
+
+
+def parse_birth_year(raw: str, today: dt.date) -> int | Problem:
+    match = _YEAR.match(clean(raw))
+    youngest = today.year - YOUNGEST_AGE
+    if not match:
+        return Problem(N_("Please type the year of birth as four digits, for example 1985."))
+    year = int(match.group(1))
+    if not OLDEST_BIRTH_YEAR <= year <= youngest:
+        return Problem(
+            N_("{year} is not a plausible year of birth: please type a year from {oldest} to {youngest}."),
+            {"year": year, "oldest": OLDEST_BIRTH_YEAR, "youngest": youngest},
+        )
+    return year
+
+
+def parse_members(raw: str) -> int | Problem:
+    digits = clean(raw).replace(".", "").replace(",", "").replace(" ", "")
+    if not digits.isdigit():
+        return Problem(N_("Please type the number of members as a whole number, for example 25."))
+    count = int(digits)
+    if not 2 <= count <= MAX_MEMBERS:
+        return Problem(N_("A collective has from 2 to {max} members: please check the number."), {"max": MAX_MEMBERS})
+    return count
+
+
+def parse_phone(raw: str) -> str | Problem:
+    """A Vietnamese mobile or landline number in E.164 (+84…)."""
+    compact = _PHONE_NOISE.sub("", clean(raw))
+    for pattern in (_MOBILE, _LANDLINE):
+        match = pattern.match(compact)
+        if match:
+            return "+84" + match.group(1)
+    return Problem(N_("That does not look like a Vietnamese phone number. Please type it like 0912 345 678, or skip."))
+
+
+# --- drafts -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is nominating, and when."""
+
+    account_id: int
+    role: str
+    unit_id: int | None
+    now: dt.datetime
+    draft_ttl: dt.timedelta
+
+    @property
+    def is_focal_point(self) -> bool:
+        return self.role == Role.FOCAL_POINT and self.unit_id is not None
+
+
+async def open_conferences(session: AsyncSession, now: dt.datetime) -> list[Conference]:
+    """Conferences accepting nominations now, soonest deadline first."""
+    statement = (
+        select(Conference)
+        .where(Conference.status == "open")
+        .where((Conference.nomination_deadline.is_(None)) | (Conference.nomination_deadline > now))
+        .order_by(Conference.nomination_deadline, Conference.id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def current_draft(session: AsyncSession, account_id: int) -> Nomination | None:
+    """The person's unfinished form: a draft, or a nomination sent back for changes."""
+    statement = (
+        select(Nomination)
+        .where(
+            Nomination.nominator_id == account_id,
+            Nomination.status.in_((Status.DRAFT, Status.CHANGES_REQUESTED)),
+        )
+        .options(selectinload(Nomination.evidence), selectinload(Nomination.events))
+        .order_by(Nomination.updated_at.desc(), Nomination.id.desc())
+    )
+    return await session.scalar(statement)
+
+
+async def start_draft(session: AsyncSession, who: Context, conferences: Sequence[Conference]) -> Nomination:
+    """A new draft; with one open conference it is chosen already, a focal point's unit is filled in."""
+    draft = Nomination(
+        campaign_id=conferences[0].campaign_id,
+        nominator_id=who.account_id,
+        source="focal_point" if who.is_focal_point else "citizen",
+        unit_id=who.unit_id if who.is_focal_point else None,
+        status=Status.DRAFT,
+        conference_id=conferences[0].id if len(conferences) == 1 else None,
+        draft_expires_at=who.now + who.draft_ttl,
+        created_at=who.now,
+        updated_at=who.now,
+    )
+    session.add(draft)
+    await session.flush()
+    return draft
+
+
+async def discard(session: AsyncSession, draft: Nomination, who: Context) -> None:
+    """Throw a draft away (start over, cancel from the summary); a sent-back nomination is withdrawn."""
+    if draft.status == Status.DRAFT and draft.code is None:
+        await session.delete(draft)
+    else:
+        transition(session, draft, Status.WITHDRAWN, actor_id=who.account_id, now=who.now, reason="withdrawn")
+
+
+def asks_unit(draft: Nomination) -> bool:
+    """A focal point's nominations belong to their unit; a citizen names the ward or unit."""
+    return draft.source != "focal_point"
+
+
+async def load_draft(session: AsyncSession, draft_id: int, account_id: int) -> Nomination | None:
+    draft = await session.scalar(
+        select(Nomination)
+        .where(Nomination.id == draft_id, Nomination.nominator_id == account_id)
+        .options(selectinload(Nomination.evidence))
+        .execution_options(populate_existing=True)
+    )
+    if draft is None or draft.status not in (Status.DRAFT, Status.CHANGES_REQUESTED):
+        return None
+    return draft
+
+
+async def expire_drafts(session: AsyncSession, now: dt.datetime) -> list[Nomination]:
+    """Drafts left past their expiry become ``expired``; returns them so the nominators can be told."""
+    drafts = list(
+        (
+            await session.scalars(
+                select(Nomination).where(Nomination.status == Status.DRAFT, Nomination.draft_expires_at <= now)
+            )
+        ).all()
+    )
+    for draft in drafts:
+        transition(session, draft, Status.EXPIRED, actor_id=None, now=now, reason="draft expired")
+    return drafts
+
+
+# --- answers ------------------------------------------------------------------------------------------
+
+
+async def units_for(session: AsyncSession, conference: Conference | None, text: str | None = None) -> list[OrgUnit]:
+    """Units a citizen may name: active on the conference's dates; wards first; filtered by typed text."""
+    statement = select(OrgUnit).order_by((OrgUnit.kind != "ward"), OrgUnit.name)
+    units = list((await session.scalars(statement)).all())
+    on = _conference_day(conference)
+    units = [u for u in units if u.kind != "district" and _active(u, on)]
+    if text is None:
+        return [u for u in units if u.kind == "ward"] or units[:10]
+    query = search_key(text)
+    exact = [u for u in units if search_key(u.name) == query]
+    return exact or [u for u in units if query and query in search_key(u.name)]
+
+
+def _active(unit: OrgUnit, on: dt.date) -> bool:
+    return (unit.valid_from is None or unit.valid_from <= on) and (unit.valid_to is None or on <= unit.valid_to)
+
+
+def _conference_day(conference: Conference | None) -> dt.date:
+    if conference is None:
+        return dt.date.today()
+    moment = conference.starts_at or conference.window_start or conference.window_end or conference.nomination_deadline
+    return moment.date() if moment else dt.date.today()
+
+
+def conference_day(conference: Conference | None) -> dt.date:
+    """The day reference data and units are taken as valid on (the conference's date or window)."""
+    return _conference_day(conference)
+
+
+async def answer(
+    session: AsyncSession,
+    draft: Nomination,
+    step: Step,
+    value: Any,
+    who: Context,
+    *,
+    asks_conference: bool,
+) -> AnswerResult:
+    """Store one answer (already parsed to its code or text) and say which question comes next."""
+    problem = await _store(session, draft, step, value, who)
+    if problem is not None:
+        return problem
+    draft.updated_at = who.now
+    if draft.status == Status.DRAFT:
+        draft.draft_expires_at = who.now + who.draft_ttl
+    following = next_step(draft, step, asks_unit=asks_unit(draft), asks_conference=asks_conference)
+    # draft_step is the question being asked now: a resumed draft (or /back) starts from it.
+    draft.draft_step = following
+    if following == Step.SUMMARY:
+        draft.draft_editing = False
+    await session.flush()
+    return Answered(following)
+
+
+async def _store(session: AsyncSession, draft: Nomination, step: Step, value: Any, who: Context) -> Problem | None:
+    if step == Step.CONFERENCE:
+        conference = await session.get(Conference, int(value))
+        if conference is None or conference not in await open_conferences(session, who.now):
+            return Problem(N_("That conference is no longer accepting nominations."))
+        if (
+            draft.source == "focal_point"
+            and draft.unit_id is not None
+            and await allowance_left(session, conference.id, draft.unit_id, excluding=draft.id) == 0
+        ):
+            return Problem(N_("Your unit has used all the nominations it may send to this conference."))
+        draft.conference_id = conference.id
+        draft.campaign_id = conference.campaign_id
+    elif step == Step.KIND:
+        if draft.kind and draft.kind != value:
+            # Answers that belonged to the other kind would be wrong now; titles differ too.
+            draft.title_code = None
+        draft.kind = str(value)
+    elif step == Step.NAME:
+        draft.nominee_name = str(value)
+        draft.nominee_fold = fold(str(value))
+    elif step == Step.GENDER:
+        draft.gender = str(value)
+    elif step == Step.BIRTH_YEAR:
+        draft.birth_year = int(value)
+    elif step == Step.SENSITIVE_CONSENT:
+        draft.sensitive_consent = value == YES
+        if not draft.sensitive_consent:
+            # Consent withdrawn: what was recorded under it goes.
+            draft.ethnicity = None
+            draft.religion = None
+    elif step == Step.ETHNICITY:
+        draft.ethnicity = None if value == SKIP else str(value)
+    elif step == Step.RELIGION:
+        draft.religion = None if value == SKIP else str(value)
+    elif step == Step.OCCUPATION:
+        draft.occupation_group = str(value)
+    elif step == Step.POSITION:
+        draft.position = str(value)
+    elif step == Step.UNIT:
+        draft.unit_id = int(value)
+    elif step == Step.PHONE:
+        draft.phone_e164 = None if value == SKIP else str(value)
+    elif step == Step.MEMBERS:
+        draft.member_count = int(value)
+    elif step == Step.ECONOMIC_SECTOR:
+        draft.economic_sector = str(value)
+    elif step == Step.TITLE:
+        draft.title_code = str(value)
+    elif step == Step.MOVEMENT:
+        draft.movement_code = str(value)
+        if value != OTHER:
+            draft.movement_other = None
+    elif step == Step.MOVEMENT_OTHER:
+        draft.movement_other = str(value)
+    elif step == Step.ACHIEVEMENTS:
+        draft.achievements = str(value)
+    elif step == Step.PUBLICITY:
+        draft.publicity_consent = value == YES
+    return None
+
+
+async def add_evidence(
+    session: AsyncSession,
+    draft: Nomination,
+    *,
+    kind: str,
+    file_id: str,
+    file_unique_id: str | None,
+    file_name: str | None,
+    mime_type: str | None,
+    file_size: int | None,
+    now: dt.datetime,
+) -> int | Problem:
+    """Attach a photo or document; returns how many files the draft has now."""
+    if len(draft.evidence) >= MAX_EVIDENCE:
+        return Problem(
+            N_("You have attached {max} files already, the most one nomination can have."), {"max": MAX_EVIDENCE}
+        )
+    if file_unique_id and any(e.file_unique_id == file_unique_id for e in draft.evidence):
+        return len(draft.evidence)
+    draft.evidence.append(
+        Evidence(
+            kind=kind,
+            file_id=file_id,
+            file_unique_id=file_unique_id,
+            file_name=file_name,
+            mime_type=mime_type,
+            file_size=file_size,
+            created_at=now,
+        )
+    )
+    draft.updated_at = now
+    await session.flush()
+    return len(draft.evidence)
+
+
+async def edit_field(session: AsyncSession, draft: Nomination, step: Step) -> None:
+    """From the summary: change one answer, then come back to the summary."""
+    draft.draft_editing = True
+    draft.draft_step = step
+    await session.flush()
+
+
+# --- sending ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    nomination: Nomination
+    event: NominationEvent
+    resubmitted: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    problem: Problem
+
+
+async def allowance_left(session: AsyncSession, conference_id: int, unit_id: int, excluding: int | None) -> int | None:
+    """How many more nominations the unit may send to the conference; None when the plan sets no limit."""
+    allowance = await session.scalar(
+        select(UnitAllowance.nominations).where(
+            UnitAllowance.conference_id == conference_id, UnitAllowance.unit_id == unit_id
+        )
+    )
+    if allowance is None:
+        return None
+    used = await session.scalar(
+        select(func.count())
+        .select_from(Nomination)
+        .where(
+            Nomination.conference_id == conference_id,
+            Nomination.unit_id == unit_id,
+            Nomination.source == "focal_point",
+            Nomination.status.in_(COUNTS_AGAINST_ALLOWANCE),
+            Nomination.id != (excluding or 0),
+        )
+    )
+    return max(int(allowance) - int(used or 0), 0)
+
+
+async def check_can_send(session: AsyncSession, draft: Nomination, who: Context) -> Problem | None:
+    """Deadline and (for a unit's focal point) allowance; a resubmission after changes is not a new one."""
+    conference = await session.get(Conference, draft.conference_id) if draft.conference_id else None
+    if conference is None:
+        return Problem(N_("Please choose the conference first."))
+    if conference.nomination_deadline is not None and who.now >= conference.nomination_deadline:
+        return Problem(
+            N_("Nominations for {conference} closed on {deadline}. It can no longer be sent."),
+            {"conference": conference.title, "deadline": conference.nomination_deadline},
+        )
+    if draft.source == "focal_point" and draft.unit_id is not None and draft.status == Status.DRAFT:
+        left = await allowance_left(session, conference.id, draft.unit_id, excluding=draft.id)
+        if left == 0:
+            unit = await session.get(OrgUnit, draft.unit_id)
+            allowance = await session.scalar(
+                select(UnitAllowance.nominations).where(
+                    UnitAllowance.conference_id == conference.id, UnitAllowance.unit_id == draft.unit_id
+                )
+            )
+            return Problem(
+                N_("{unit} has used all {allowance} nominations it may send to {conference}."),
+                {"unit": unit.name if unit else "", "allowance": allowance, "conference": conference.title},
+            )
+    return None
+
+
+async def send(session: AsyncSession, draft: Nomination, who: Context) -> Sent | Refused:
+    """Send the form: checks, a code (kept on a resubmission), and the status ``submitted``."""
+    missing = missing_steps(draft, asks_unit=asks_unit(draft), asks_conference=True)
+    if missing:
+        return Refused(Problem(N_("Some questions are not answered yet."), {"step": missing[0]}))
+    problem = await check_can_send(session, draft, who)
+    if problem is not None:
+        return Refused(problem)
+    resubmitted = draft.status == Status.CHANGES_REQUESTED
+    if draft.code is None:
+        campaign = await session.get_one(Campaign, draft.campaign_id)
+        year = campaign.valid_from.year if campaign.valid_from else who.now.year
+        draft.code = await next_code(session, draft.campaign_id, year)
+    draft.draft_expires_at = None
+    draft.draft_editing = False
+    draft.draft_step = None
+    event = transition(
+        session,
+        draft,
+        Status.SUBMITTED,
+        actor_id=who.account_id,
+        now=who.now,
+        reason="resubmitted after changes" if resubmitted else None,
+    )
+    await session.flush()
+    return Sent(draft, event, resubmitted)

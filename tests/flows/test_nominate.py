@@ -1,0 +1,357 @@
+"""/nominate as people use it: every question, mistakes, edits, restarts, drafts, refusals, receipts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.playground.harness import ChatUser, Playground
+from bot.playground.transport import Persona
+from rules import accounts
+from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
+from rules.roles import Role
+from storage.models import Conference, Evidence, Nomination, OrgUnit, OutboxMessage, UnitAllowance
+
+ACHIEVEMENTS = (
+    "Mười năm liền vận động bà con giữ vệ sinh ngõ xóm, lập tổ tự quản môi trường, "
+    "trồng 300 cây xanh và hỗ trợ 12 hộ nghèo thoát nghèo."
+)
+CODE = re.compile(r"DH-\d{4}-\d{4}")
+
+
+@pytest.fixture
+async def plan(playground: Playground) -> None:
+    """The seed plan with its dates moved ahead of today, as in the playground."""
+    today = dt.datetime.now(dt.UTC).date()
+    async with playground.services.database.transaction() as db:
+        await apply_plan(db, shift_plan_dates(load_plan_file(SEED_PLAN), today))
+
+
+@pytest.fixture
+async def focal_point(playground: Playground, plan: None) -> ChatUser:
+    person = playground.person(Persona(2002, "Minh", "Trần Văn"))
+    async with playground.services.database.transaction() as db:
+        account = await accounts.ensure_telegram_account(
+            db, telegram_user_id=2002, display_name="Trần Văn Minh", username=None, organiser_ids=(), now=_now()
+        )
+        ward = await db.scalar(select(OrgUnit.id).where(OrgUnit.code == "buoi"))
+        await accounts.assign_role(db, account.id, Role.FOCAL_POINT, unit_id=ward)
+    return person
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def _nominations(playground: Playground) -> list[Nomination]:
+    async with playground.services.database.transaction() as db:
+        return list((await db.scalars(select(Nomination).order_by(Nomination.id))).all())
+
+
+def _texts(replies) -> str:
+    return "\n".join(m.text for m in replies)
+
+
+async def _individual_until_summary(user: ChatUser, name: str = "Nguyễn Văn Bình", *, started: bool = False) -> None:
+    if not started:
+        await user.send("/nominate")
+    await user.press("Hội nghị Điển hình tiên tiến")  # the district conference
+    await user.press("Cá nhân")
+    await user.send(name)
+    await user.press("Nam")
+    await user.send("1978")
+    await user.press("Có, đồng ý")
+    await user.send("tay")
+    await user.press("Không")
+    await user.send("công nhân")
+    await user.send("Tổ trưởng tổ dân phố số 5")
+    await user.send("phuong buoi")
+    await user.send("0912 345 678")
+    await user.press("Điển hình tiên tiến")
+    await user.send("văn minh đô thị")
+    await user.send(ACHIEVEMENTS)
+    await user.send_photo(b"\x89PNG fake photo", caption="Nhận giấy khen")
+    await user.press("Xong")
+    await user.press("Có, đồng ý")
+
+
+async def test_an_individual_nomination_end_to_end(playground, plan, citizen, organiser):
+    await organiser.send("/start")  # organisers who have opened the bot are told of new nominations
+    first = await citizen.send("/nominate")
+    assert "Cùng đề cử một điển hình" in first[0].text
+    assert first[-1].text == "Đề cử này dành cho hội nghị nào?"
+    assert len(first[-1].buttons) == 2
+
+    await _individual_until_summary(citizen, started=True)
+    summary = citizen.last.text
+    for expected in (
+        "Nguyễn Văn Bình",
+        "1978",
+        "Tày",
+        "Công nhân",
+        "Phường Bưởi",
+        "+84912345678",
+        "Điển hình tiên tiến",
+        "Văn minh đô thị",
+        "1 tệp",
+    ):
+        assert expected in summary, expected
+    assert citizen.last.button_labels == ["Gửi", "Sửa một mục", "Huỷ đề cử này"]
+
+    receipt = await citizen.press("Gửi")
+
+    assert "Đã gửi. Mã đề cử của bạn là" in receipt[-1].text
+    code = CODE.search(receipt[-1].text).group(0)
+    assert "https://t.me/dienhinh_bot?start=end_" in receipt[-1].text
+    [nomination] = await _nominations(playground)
+    assert nomination.code == code and nomination.status == "submitted"
+    assert nomination.source == "citizen" and nomination.kind == "individual"
+    assert (nomination.ethnicity, nomination.religion, nomination.occupation_group) == ("tay", "khong", "cong_nhan")
+    assert nomination.phone_e164 == "+84912345678" and nomination.publicity_consent is True
+    assert nomination.share_token_hash is not None
+    await playground.services.outbox.drain()
+    assert f"Đề cử mới {code}: Nguyễn Văn Bình (Phường Bưởi), do người dân gửi." in organiser.last.text
+
+
+async def test_a_collective_nomination_by_a_unit_focal_point(playground, plan, focal_point):
+    intro = await focal_point.send("/nominate")
+    assert "Phường Bưởi còn được gửi" in _texts(intro) or "Đề cử này dành cho hội nghị nào?" in intro[-1].text
+    await focal_point.press("Hội nghị tuyên dương")  # the grassroots conference
+    await focal_point.press("Tập thể")
+    await focal_point.send("Tổ dân phố số 3 phường Bưởi")
+    asked = await focal_point.send("25")
+    assert asked[-1].text == "Tập thể thuộc thành phần kinh tế nào?"  # the unit question is skipped
+    await focal_point.press("Kinh tế tập thể")
+    titles = focal_point.last.button_labels
+    assert "Tập thể lao động tiên tiến" in titles and "Chiến sĩ thi đua cơ sở" not in titles
+    await focal_point.press("Tập thể lao động tiên tiến")
+    await focal_point.press("Phong trào khác")
+    await focal_point.send("Phong trào Ngày Chủ nhật xanh")
+    await focal_point.send(ACHIEVEMENTS)
+    await focal_point.send("xong")
+    await focal_point.send("1")
+    assert "Phong trào Ngày Chủ nhật xanh" in focal_point.last.text
+
+    receipt = await focal_point.send("gửi")
+
+    assert "Mã đề cử của bạn là" in receipt[-1].text
+    [nomination] = await _nominations(playground)
+    assert nomination.source == "focal_point" and nomination.kind == "collective"
+    assert nomination.member_count == 25 and nomination.economic_sector == "tap_the"
+    assert nomination.movement_code == "khac" and nomination.movement_other == "Phong trào Ngày Chủ nhật xanh"
+    assert nomination.gender is None and nomination.ethnicity is None
+
+
+async def test_editing_a_field_from_the_summary_returns_to_the_summary(playground, plan, citizen):
+    await _individual_until_summary(citizen)
+    await citizen.press("Sửa một mục")
+    await citizen.press("Năm sinh")
+    back = await citizen.send("1980")
+
+    assert back[-1].text.startswith("Vui lòng kiểm tra lại đề cử trước khi gửi:")
+    assert "1980" in back[-1].text and "1978" not in back[-1].text
+
+
+async def test_changing_the_kind_from_the_summary_asks_the_new_questions(playground, plan, citizen):
+    await _individual_until_summary(citizen)
+    await citizen.press("Sửa một mục")
+    await citizen.press("Đối tượng")
+    asked = await citizen.press("Tập thể")
+    assert asked[-1].text == "Tập thể có bao nhiêu thành viên?"
+    await citizen.send("12")
+    await citizen.press("Kinh tế tư nhân")
+    asked = await citizen.press("Tập thể lao động tiên tiến")
+    assert asked[-1].text.startswith("Vui lòng kiểm tra lại đề cử")
+
+
+async def test_a_restart_midway_resumes_at_the_same_question(playground, plan, citizen):
+    await citizen.send("/nominate")
+    await citizen.press("Hội nghị Điển hình tiên tiến")
+    await citizen.press("Cá nhân")
+    await citizen.send("Lê Thị Hoa")
+
+    await playground.restart()
+
+    asked = await citizen.press("Nữ")
+    assert asked[-1].text == "Năm sinh? (bốn chữ số, ví dụ 1985)"
+    [draft] = await _nominations(playground)
+    assert (draft.nominee_name, draft.gender, draft.status) == ("Lê Thị Hoa", "nu", "draft")
+
+
+async def test_nominate_with_a_draft_offers_continue_or_start_over(playground, plan, citizen):
+    await citizen.send("/nominate")
+    await citizen.press("Hội nghị Điển hình tiên tiến")
+    await citizen.press("Cá nhân")
+    await citizen.send("Lê Thị Hoa")
+    await citizen.send("/cancel")
+    assert "được lưu dưới dạng bản nháp" in citizen.last.text
+
+    offer = await citizen.send("/nominate")
+    assert "Bạn có một đề cử chưa hoàn thành (Lê Thị Hoa)" in offer[-1].text
+    resumed = await citizen.press("Tiếp tục")
+    assert resumed[-1].text == "Giới tính?"
+
+    await citizen.send("/nominate")
+    fresh = await citizen.press("Làm lại từ đầu")
+    assert fresh[-1].text == "Đề cử này dành cho hội nghị nào?"
+    assert len(await _nominations(playground)) == 1
+
+
+async def test_back_returns_one_question(playground, plan, citizen):
+    await citizen.send("/nominate")
+    await citizen.press("Hội nghị Điển hình tiên tiến")
+    await citizen.press("Cá nhân")
+    await citizen.send("Lê Thị Hoa")
+    back = await citizen.send("/back")
+    assert back[-1].text == "Họ và tên đầy đủ của cá nhân, hoặc tên của tập thể?"
+    again = await citizen.send("Lê Thị Hoà")
+    assert again[-1].text == "Giới tính?"
+    [draft] = await _nominations(playground)
+    assert draft.nominee_name == "Lê Thị Hoà"
+
+
+async def test_wrong_input_gets_a_clear_message_and_the_same_question(playground, plan, citizen):
+    await citizen.send("/nominate")
+    await citizen.press("Hội nghị Điển hình tiên tiến")
+    old_question = citizen.last
+    again = await citizen.send("không biết")
+    assert again[-1].text.startswith("Xin lỗi, tôi chưa hiểu câu trả lời")
+    await citizen.press("Cá nhân")  # on the question asked again
+
+    photo_for_name = await citizen.send_photo(b"photo")
+    assert "Tệp tin không phải là câu trả lời" in photo_for_name[-1].text
+    assert photo_for_name[-1].text.endswith("Họ và tên đầy đủ của cá nhân, hoặc tên của tập thể?")
+    too_long = await citizen.send("A" * 5000)
+    assert "quá dài (5000 ký tự)" in too_long[-1].text
+    emoji = await citizen.send("🎉🎉🎉")
+    assert "không chỉ dùng ký hiệu" in emoji[-1].text
+    sticker = await citizen.send_sticker()
+    assert sticker[-1].text.startswith("Vui lòng trả lời câu hỏi này bằng chữ.")
+    stale = await citizen.press("Cá nhân", old_question)
+    assert stale == [] and "không còn hiệu lực" in citizen.toasts[-1]
+
+    await citizen.send(unicodedata.normalize("NFD", "Nguyễn Thị Đào"))
+    await citizen.press("Nữ")
+    year = await citizen.send("1850")
+    assert "Năm sinh 1850 không hợp lệ" in year[-1].text
+    words = await citizen.send("khoảng bốn mươi tuổi")
+    assert "bốn chữ số" in words[-1].text
+    await citizen.send("1990")
+    await citizen.press("Có, đồng ý")
+    unknown = await citizen.send("người sao Hỏa")
+    assert "Tôi không tìm thấy tên này" in unknown[-1].text
+
+    [draft] = await _nominations(playground)
+    assert draft.nominee_name == "Nguyễn Thị Đào" and unicodedata.is_normalized("NFC", draft.nominee_name)
+    assert draft.birth_year == 1990 and draft.ethnicity is None
+
+
+async def test_evidence_step_takes_files_and_refuses_plain_text(playground, plan, citizen):
+    await _individual_until_summary(citizen)
+    await citizen.press("Sửa một mục")
+    await citizen.press("Minh chứng")
+    text_instead = await citizen.send("ảnh ở nhà")
+    assert "Vui lòng bấm một nút hoặc gõ số thứ tự" in text_instead[-1].text
+    document = await citizen.send_document(b"%PDF-1.4 fake", "quyet-dinh.pdf")
+    assert "Tổng số tệp: 2" in document[-1].text
+    same_again = await citizen.send_photo(b"\x89PNG fake photo")
+    assert "Tổng số tệp: 3" in same_again[-1].text
+    await citizen.press("Xong")
+    async with playground.services.database.transaction() as db:
+        kinds = sorted((await db.scalars(select(Evidence.kind))).all())
+    assert kinds == ["document", "photo", "photo"]
+
+
+async def test_the_duplicate_warning_before_sending(playground, plan, citizen):
+    await _individual_until_summary(citizen, name="Phạm Văn Đông")
+    await citizen.press("Gửi")
+    other = playground.person(Persona(3003, "Tuấn"))
+
+    await _individual_until_summary(other, name="PHAM VAN DONG")
+    warning = await other.press("Gửi")
+
+    assert "Người này có thể đã được đề cử" in warning[-1].text
+    assert warning[-1].button_labels == ["Vẫn gửi", "Quay lại bản tóm tắt"]
+    back = await other.press("Quay lại bản tóm tắt")
+    assert back[-1].text.startswith("Vui lòng kiểm tra lại")
+    await other.press("Gửi")
+    sent = await other.press("Vẫn gửi")
+    assert "Mã đề cử của bạn là" in sent[-1].text
+    assert [n.status for n in await _nominations(playground)] == ["submitted", "submitted"]
+
+
+async def test_a_unit_without_allowance_left_is_refused(playground, plan, focal_point):
+    async with playground.services.database.transaction() as db:
+        district = await db.scalar(select(Conference.id).where(Conference.code == "district"))
+        await db.execute(update(UnitAllowance).where(UnitAllowance.conference_id == district).values(nominations=0))
+
+    only_grassroots = await focal_point.send("/nominate")
+    assert "Phường Bưởi còn được gửi 20 đề cử cho hội nghị này." in only_grassroots[0].text
+    assert only_grassroots[-1].text.startswith("Bạn đề cử một cá nhân hay một tập thể")
+
+    async with playground.services.database.transaction() as db:
+        await db.execute(update(UnitAllowance).values(nominations=0))
+    await focal_point.send("/cancel")
+    await focal_point.send("/nominate")
+    final = await focal_point.press("Làm lại từ đầu")
+    assert final[-1].text == "Phường Bưởi đã dùng hết số lượng đề cử được gửi."
+    assert await _nominations(playground) == []
+
+
+async def test_sending_after_the_deadline_is_refused(playground, plan, citizen):
+    await _individual_until_summary(citizen)
+    async with playground.services.database.transaction() as db:
+        await db.execute(update(Conference).values(nomination_deadline=_now() - dt.timedelta(minutes=1)))
+
+    refused = await citizen.press("Gửi")
+
+    assert "đã hết hạn nhận đề cử" in refused[-1].text
+    [draft] = await _nominations(playground)
+    assert draft.status == "draft" and draft.code is None
+
+
+async def test_no_open_conference(playground, plan, citizen):
+    async with playground.services.database.transaction() as db:
+        await db.execute(update(Conference).values(nomination_deadline=_now() - dt.timedelta(days=1)))
+    replies = await citizen.send("/nominate")
+    assert replies[-1].text.startswith("Hiện không có hội nghị nào đang nhận đề cử")
+
+
+async def test_discarding_from_the_summary_deletes_the_draft(playground, plan, citizen):
+    await _individual_until_summary(citizen)
+    done = await citizen.press("Huỷ đề cử này")
+    assert done[-1].text == "Đã huỷ đề cử và xoá bản nháp."
+    assert await _nominations(playground) == []
+
+
+async def test_the_word_de_cu_starts_a_nomination(playground, plan, citizen):
+    replies = await citizen.send("Đề cử")
+    assert replies[-1].text == "Đề cử này dành cho hội nghị nào?"
+
+
+async def test_stale_drafts_expire_and_the_nominator_is_told(playground, plan, citizen):
+    from handlers.nominate import expire_drafts
+
+    await citizen.send("/nominate")
+    await citizen.press("Hội nghị Điển hình tiên tiến")
+    async with playground.services.database.transaction() as db:
+        await db.execute(update(Nomination).values(draft_expires_at=_now() - dt.timedelta(seconds=1)))
+
+    class JobContext:
+        application = playground.application
+
+    await expire_drafts(JobContext())  # type: ignore[arg-type]
+    await expire_drafts(JobContext())  # type: ignore[arg-type]
+    await playground.services.outbox.drain()
+
+    assert "đã hết hạn" in citizen.last.text
+    async with playground.services.database.transaction() as db:
+        assert await db.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+    [draft] = await _nominations(playground)
+    assert draft.status == "expired"
+    late = await citizen.press("Cá nhân")
+    assert "không còn mở" in late[-1].text

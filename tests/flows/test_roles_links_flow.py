@@ -1,0 +1,397 @@
+"""Roles, unit links and endorsements as people meet them in chat.
+
+The clock stands on 10 February 2020, inside Tây Hồ's 2020 plan, so the plan's units are in force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.playground.harness import ChatUser, Playground
+from bot.playground.transport import Persona, SentMessage
+from bot.services import Services
+from bot.settings import Settings
+from rules.nominations import Status, transition
+from rules.plans import SEED_PLAN, apply_plan, load_plan_file
+from rules.text import fold
+from storage.models import Account, AuditEntry, Campaign, Conference, Endorsement, Nomination, OrgUnit
+
+NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
+REFUSAL = "Xin lỗi, chỉ Ban tổ chức mới dùng được lệnh này."
+
+
+class Clock:
+    """The bot's clock; a test moves it forward."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def playground(settings: Settings, clock: Clock) -> AsyncIterator[Playground]:
+    pg = Playground(lambda: Services.create(settings, clock=clock))
+    await pg.start()
+    async with pg.services.database.transaction() as db:
+        await apply_plan(db, load_plan_file(SEED_PLAN))
+    try:
+        yield pg
+    finally:
+        await pg.stop()
+
+
+@pytest.fixture
+def citizen(playground: Playground) -> ChatUser:
+    return playground.person(Persona(1001, "Lan", "Nguyễn Thị", username="lan_nguyen"))
+
+
+@pytest.fixture
+def minh(playground: Playground) -> ChatUser:
+    return playground.person(Persona(1002, "Minh", "Trần Văn", username="minh_tran"))
+
+
+@pytest.fixture
+def tuan(playground: Playground) -> ChatUser:
+    return playground.person(Persona(1003, "Tuấn", "Lê Anh"))
+
+
+async def _account(playground: Playground, user: ChatUser) -> Account:
+    async with playground.services.database.transaction() as db:
+        account = await db.scalar(select(Account).where(Account.telegram_user_id == user.chat_id))
+    assert account is not None
+    return account
+
+
+async def _drain(playground: Playground) -> None:
+    assert playground.services.outbox is not None
+    await playground.services.outbox.drain()
+
+
+def _menu(playground: Playground, user: ChatUser) -> set[str]:
+    return {command["command"] for command in playground.api.commands.get(f"chat:{user.chat_id}|", [])}
+
+
+async def _press_data(playground: Playground, user: ChatUser, message: SentMessage, data: str) -> None:
+    """Press a button by its callback data, even one the chat no longer shows (an old message)."""
+    assert playground.factory is not None
+    await playground.deliver(playground.factory.press(user.persona, message, data))
+
+
+# --- /grant ------------------------------------------------------------------------------------------
+
+
+async def test_an_organiser_grants_reviewer_and_the_grantee_is_told_and_gets_the_menu(playground, organiser, minh):
+    await minh.send("/lang English")
+    assert "grant" not in _menu(playground, minh) and "share" in _menu(playground, minh)
+
+    replies = await organiser.send("/grant @minh_tran organiser")
+
+    assert replies[-1].text == "Xong. Vai trò của Minh Trần Văn từ nay là: Thành viên Ban tổ chức. Tôi đã báo cho họ."
+    assert (await _account(playground, minh)).role == "organiser"
+    assert {"grant", "unitlink", "outbox"} <= _menu(playground, minh)
+    await _drain(playground)
+    assert minh.last.text == (
+        "Hoà Phạm Thu has changed your role to: Organiser. Type /help to see what you can do now."
+    )
+    async with playground.services.database.transaction() as db:
+        audit = await db.scalar(select(AuditEntry).where(AuditEntry.action == "role.grant"))
+    assert audit is not None and audit.detail["to"] == "organiser"
+    # The new organiser is recognised at once (no stale cached role).
+    assert "/unitlink" in (await minh.send("/help"))[0].text
+
+
+async def test_grant_without_a_role_asks_with_buttons_and_accepts_a_typed_role(playground, organiser, minh):
+    await minh.send("/start")
+
+    question = await organiser.send("/grant 1002")
+
+    assert question[-1].text == "Vai trò nào cho Minh Trần Văn? (hiện tại: Người dân (không có vai trò riêng))"
+    assert question[-1].button_labels == [
+        "Thành viên Ban tổ chức",
+        "Người xét duyệt",
+        "Người dân (không có vai trò riêng)",
+    ]
+    answer = await organiser.send("xet duyet")
+    assert answer[-1].text.startswith("Xong. Vai trò của Minh Trần Văn từ nay là: Người xét duyệt.")
+    assert (await _account(playground, minh)).role == "reviewer"
+    await _drain(playground)
+    assert minh.last.text.startswith("Hoà Phạm Thu đã đổi vai trò của bạn thành: Người xét duyệt.")
+
+
+async def test_an_old_grant_button_for_someone_else_is_not_applied_to_the_next_person(
+    playground, organiser, minh, tuan
+):
+    await minh.send("/start")
+    await tuan.send("/start")
+    await organiser.send("/grant 1002")
+    old_question = organiser.last
+    await organiser.send("/grant 1003")
+
+    await organiser.press("Thành viên Ban tổ chức", old_question)
+
+    assert organiser.toasts[-1] == "Lựa chọn này không còn nữa."
+    assert (await _account(playground, tuan)).role == "citizen"
+    assert (await _account(playground, minh)).role == "citizen"
+
+
+async def test_grant_explains_unknown_people_focal_points_and_usage(playground, organiser):
+    unknown = await organiser.send("/grant @chua_mo_bot reviewer")
+    focal = await organiser.send("/grant 9001 đầu mối")
+    usage = await organiser.send("/grant")
+
+    assert unknown[-1].text.startswith("Tôi chưa biết @chua_mo_bot.")
+    assert "mở bot" in unknown[-1].text
+    assert focal[-1].text.startswith("Đầu mối của đơn vị không được giao bằng /grant")
+    assert "/grant @username reviewer" in usage[-1].text
+
+
+async def test_a_citizen_cannot_grant_or_make_unit_links(playground, citizen, organiser):
+    await organiser.send("/start")
+
+    assert (await citizen.send("/grant 9001 citizen"))[-1].text == REFUSAL
+    assert (await citizen.send("/unitlink"))[-1].text == REFUSAL
+    assert (await _account(playground, organiser)).role == "organiser"
+    assert "/grant" not in (await citizen.send("/help"))[0].text
+
+
+# --- /unitlink and the link ---------------------------------------------------------------------------
+
+LINK = re.compile(r"https://t\.me/dienhinh_bot\?start=(unit_[A-Za-z0-9_-]+)")
+
+
+async def _unit_link(organiser: ChatUser, unit: str = "buoi") -> str:
+    await organiser.send("/unitlink")
+    replies = await organiser.send(unit)
+    match = LINK.search(replies[-1].text)
+    assert match, replies[-1].text
+    return match.group(1)
+
+
+async def test_unitlink_offers_the_wards_and_makes_a_link_with_its_expiry(playground, organiser):
+    question = await organiser.send("/unitlink")
+
+    assert question[-1].button_labels[:2] == ["Phường Bưởi", "Phường Nhật Tân"]
+    assert len(question[-1].button_labels) == 8
+    assert "gõ một phần tên" in question[-1].text
+    link = await organiser.press("Phường Bưởi")
+    assert link[-1].text.startswith(
+        "Đây là đường dẫn cho đầu mối của Phường Bưởi:\nhttps://t.me/dienhinh_bot?start=unit_"
+    )
+    assert "có hiệu lực đến 11 tháng 3, 2020" in link[-1].text
+
+
+async def test_unitlink_searches_every_unit_by_typed_name(playground, organiser):
+    await organiser.send("/unitlink")
+
+    many = await organiser.send("phong")
+    assert len(many[-1].buttons) == 10
+    assert "gõ thêm tên" in many[-1].text
+    nothing = await organiser.send("Hoàn Kiếm")
+    assert nothing[-1].text.startswith("Không có đơn vị nào khớp với “Hoàn Kiếm”")
+    one = await organiser.send("giao duc")
+    assert "đầu mối của Phòng Giáo dục và Đào tạo quận Tây Hồ" in one[-1].text
+
+
+async def test_a_unit_link_makes_a_focal_point_once_and_the_organiser_hears_of_a_second_person(
+    playground, organiser, minh, citizen
+):
+    payload = await _unit_link(organiser)
+
+    welcome = await minh.send(f"/start {payload}")
+
+    assert welcome[-1].text.startswith("Chào mừng! Từ nay bạn là đầu mối của Phường Bưởi")
+    assert "/share" in welcome[-1].text
+    assert "Bạn là đầu mối của đơn vị" in (await minh.send("/start"))[-1].text
+    async with playground.services.database.transaction() as db:
+        buoi = await db.scalar(select(OrgUnit.id).where(OrgUnit.code == "buoi"))
+    account = await _account(playground, minh)
+    assert (account.role, account.unit_id) == ("focal_point", buoi)
+
+    again = await minh.send(f"/start {payload}")
+    assert again[-1].text.startswith("Bạn đã là đầu mối của Phường Bưởi")
+
+    refused = await citizen.send(f"/start {payload}")
+    assert refused[-1].text.startswith("Xin lỗi, đường dẫn cho Phường Bưởi này đã được người khác sử dụng")
+    assert (await _account(playground, citizen)).role == "citizen"
+    await _drain(playground)
+    notice = organiser.last.text
+    assert "Phường Bưởi" in notice and "Minh Trần Văn" in notice and "Lan Nguyễn Thị" in notice
+    assert "1001" in notice
+
+
+async def test_an_expired_unit_link_is_refused(playground, organiser, minh, clock):
+    payload = await _unit_link(organiser)
+    clock.now = NOW + dt.timedelta(days=31)
+
+    replies = await minh.send(f"/start {payload}")
+
+    assert replies[-1].text == (
+        "Xin lỗi, đường dẫn cho Phường Bưởi này đã hết hạn vào ngày 11 tháng 3, 2020. "
+        "Vui lòng xin Ban tổ chức một đường dẫn mới."
+    )
+    assert (await _account(playground, minh)).role == "citizen"
+
+
+async def test_an_organiser_opening_a_unit_link_stays_organiser(playground, organiser):
+    payload = await _unit_link(organiser)
+
+    replies = await organiser.send(f"/start {payload}")
+
+    assert "không làm bạn trở thành đầu mối của Phường Bưởi" in replies[-1].text
+    assert (await _account(playground, organiser)).role == "organiser"
+
+
+async def test_a_mistyped_unit_link_is_refused_politely(playground, minh):
+    replies = await minh.send("/start unit_khong-dung-ma-nay")
+    assert replies[-1].text.startswith("Xin lỗi, đường dẫn đơn vị này không hợp lệ.")
+
+
+# --- endorsements ------------------------------------------------------------------------------------
+
+
+async def _nomination(playground: Playground, nominator: ChatUser, code: str = "DH-2020-0001") -> int:
+    await nominator.send("/start")
+    account = await _account(playground, nominator)
+    async with playground.services.database.transaction() as db:
+        campaign = await db.scalar(select(Campaign))
+        conference = await db.scalar(select(Conference).where(Conference.code == "grassroots"))
+        buoi = await db.scalar(select(OrgUnit.id).where(OrgUnit.code == "buoi"))
+        assert campaign is not None and conference is not None
+        nomination = Nomination(
+            status="submitted",
+            code=code,
+            kind="individual",
+            nominee_name="Đỗ Thị Hạnh",
+            nominee_fold=fold("Đỗ Thị Hạnh"),
+            unit_id=buoi,
+            title_code="nguoi_tot_viec_tot",
+            movement_code="van_minh_do_thi",
+            achievements="Tổ trưởng tổ dân phố 5 năm liền, vận động 120 hộ giữ vệ sinh ngõ xóm. SĐT 0912345678.",
+            birth_year=1968,
+            ethnicity="tay",
+            religion="phat_giao",
+            phone_e164="+84912345678",
+            campaign_id=campaign.id,
+            conference_id=conference.id,
+            nominator_id=account.id,
+            source="citizen",
+            submitted_at=NOW,
+        )
+        db.add(nomination)
+        await db.flush()
+        return nomination.id
+
+
+SHARE = re.compile(r"https://t\.me/dienhinh_bot\?start=(end_[A-Za-z0-9_-]+)")
+
+
+async def _share_link(nominator: ChatUser, code: str = "DH-2020-0001") -> str:
+    replies = await nominator.send(f"/share {code}")
+    match = SHARE.search(replies[-1].text)
+    assert match, replies[-1].text
+    return match.group(1)
+
+
+async def _endorsements(playground: Playground) -> int:
+    async with playground.services.database.transaction() as db:
+        return int(await db.scalar(select(func.count()).select_from(Endorsement)) or 0)
+
+
+async def test_someone_with_the_link_sees_a_public_summary_and_endorses_once(playground, citizen, minh):
+    await _nomination(playground, citizen)
+    payload = await _share_link(citizen)
+
+    opened = await minh.send(f"/start {payload}")
+
+    summary = opened[-1]
+    assert summary.text.startswith("Đề cử DH-2020-0001\n• Người được đề cử: Đỗ Thị Hạnh\n• Đơn vị: Phường Bưởi")
+    assert "• Đề nghị danh hiệu: Người tốt – việc tốt" in summary.text
+    for secret in ("0912345678", "+84", "1968", "Tày", "Phật giáo"):
+        assert secret not in summary.text
+    assert summary.button_labels == ["Ủng hộ", "Để sau"]
+    endorse_data = str(summary.buttons[0]["callback_data"])
+
+    thanks = await minh.press("Ủng hộ")
+    assert (
+        thanks[-1].text
+        == "Cảm ơn bạn! Sự ủng hộ của bạn dành cho Đỗ Thị Hạnh đã được ghi nhận. Số người ủng hộ đến nay: 1."
+    )
+    await _press_data(playground, minh, summary, endorse_data)
+    assert minh.toasts[-1] == "Bạn đã ủng hộ đề cử này vào ngày 10 tháng 2, 2020. Xin cảm ơn!"
+    reopened = await minh.send(f"/start {payload}")
+    assert reopened[-1].text.endswith("Bạn đã ủng hộ đề cử này vào ngày 10 tháng 2, 2020. Xin cảm ơn!")
+    assert not reopened[-1].buttons
+    assert await _endorsements(playground) == 1
+
+
+async def test_endorsing_can_be_typed(playground, citizen, tuan):
+    await _nomination(playground, citizen)
+    payload = await _share_link(citizen)
+    await tuan.send(f"/start {payload}")
+
+    unclear = await tuan.send("có lẽ")
+    assert unclear[-1].text.startswith("Xin lỗi, tôi chưa hiểu câu trả lời")
+    assert unclear[-1].button_labels == ["Ủng hộ", "Để sau"]
+    thanks = await tuan.send("ung ho")
+
+    assert thanks[-1].text.startswith("Cảm ơn bạn!")
+    assert await _endorsements(playground) == 1
+
+
+async def test_the_nominator_cannot_endorse_their_own_nomination(playground, citizen):
+    await _nomination(playground, citizen)
+    payload = await _share_link(citizen)
+
+    replies = await citizen.send(f"/start {payload}")
+
+    assert "Đây là đề cử của chính bạn" in replies[-1].text
+    assert not replies[-1].buttons
+    assert await _endorsements(playground) == 0
+
+
+async def test_a_stale_endorse_button_after_withdrawal_is_refused(playground, citizen, minh):
+    nomination_id = await _nomination(playground, citizen)
+    payload = await _share_link(citizen)
+    await minh.send(f"/start {payload}")
+    async with playground.services.database.transaction() as db:
+        nomination = await db.get_one(Nomination, nomination_id)
+        transition(db, nomination, Status.WITHDRAWN, actor_id=nomination.nominator_id, now=NOW)
+
+    replies = await minh.press("Ủng hộ")
+
+    assert replies == []
+    assert minh.toasts[-1] == "Xin lỗi, đề cử này không còn nhận ủng hộ."
+    assert await _endorsements(playground) == 0
+
+
+async def test_a_new_share_link_replaces_the_old_one(playground, citizen, minh):
+    await _nomination(playground, citizen)
+    old = await _share_link(citizen)
+    renewed = await citizen.send("/share dh-2020-1")
+    assert renewed[-1].text.endswith("Đường dẫn bạn có trước đây cho đề cử này không còn dùng được nữa.")
+
+    replies = await minh.send(f"/start {old}")
+
+    assert replies[-1].text.startswith("Xin lỗi, đường dẫn này không còn hiệu lực")
+
+
+async def test_share_is_only_for_your_own_nominations(playground, citizen, minh):
+    await _nomination(playground, citizen)
+
+    replies = await minh.send("/share DH-2020-0001")
+    nothing = await minh.send("/share")
+
+    assert replies[-1].text.startswith("Tôi không tìm thấy đề cử có mã DH-2020-0001 trong số đề cử bạn đã gửi.")
+    assert nothing[-1].text.startswith("Bạn chưa có đề cử nào")
