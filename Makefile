@@ -57,8 +57,9 @@ endif
 # --- running ---------------------------------------------------------------------------------------
 
 # The recipe reads make's own stdin, so `printf '/start\n' | make demo` reaches the bot.
+# `make demo DEMO_ARGS=--keep` continues with the playground database of last time.
 demo: venv
-	$(BIN)/dienhinh demo
+	$(BIN)/dienhinh demo $(DEMO_ARGS)
 
 run: venv
 	$(BIN)/dienhinh run

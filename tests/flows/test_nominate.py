@@ -355,3 +355,31 @@ async def test_stale_drafts_expire_and_the_nominator_is_told(playground, plan, c
     assert draft.status == "expired"
     late = await citizen.press("Cá nhân")
     assert "không còn mở" in late[-1].text
+
+
+async def test_changes_requested_then_edited_and_resubmitted_with_the_same_code(playground, plan, citizen, organiser):
+    await organiser.send("/start")
+    await _individual_until_summary(citizen)
+    receipt = await citizen.press("Gửi")
+    code = CODE.search(receipt[-1].text).group(0)
+
+    await organiser.send("/review")
+    await organiser.press("Đề nghị chỉnh sửa")
+    await organiser.send("Vui lòng bổ sung số liệu cụ thể về số hộ được giúp đỡ.")
+    await playground.services.outbox.drain()
+    assert "Vui lòng bổ sung số liệu cụ thể" in citizen.last.text
+
+    reopened = await citizen.send("/nominate")
+    assert "Ban xét duyệt đề nghị chỉnh sửa: Vui lòng bổ sung số liệu cụ thể" in reopened[-1].text
+    assert f"Đề cử {code} được gửi lại để bạn chỉnh sửa." in reopened[-1].text
+    await citizen.press("Sửa một mục")
+    await citizen.press("Thành tích")
+    await citizen.send(ACHIEVEMENTS + " Cụ thể đã giúp 12 hộ với tổng số 36 nhân khẩu.")
+    resent = await citizen.press("Gửi")
+
+    assert f"Mã đề cử của bạn là {code}" in resent[-1].text
+    [nomination] = await _nominations(playground)
+    assert nomination.status == "submitted" and nomination.code == code
+    assert nomination.achievements.endswith("36 nhân khẩu.")
+    await playground.services.outbox.drain()
+    assert f"Đề cử {code} đã được gửi lại sau khi chỉnh sửa" in organiser.last.text

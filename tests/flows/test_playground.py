@@ -38,3 +38,42 @@ async def test_personas_buttons_and_mistakes(tmp_path):
     assert "(no person 'nobody'" in text
     assert "(playground: [Errno 2]" in text
     assert "🤖 Done: I will use English from now on." in text
+
+
+NOMINATE_AND_APPROVE = """/nominate
+2
+1
+Nguyễn Văn Bình
+1
+1978
+2
+công nhân
+Tổ trưởng tổ dân phố số 5
+phuong buoi
+bỏ qua
+1
+văn minh đô thị
+Mười năm liền vận động bà con giữ vệ sinh ngõ xóm, trồng 300 cây xanh và giúp 12 hộ nghèo thoát nghèo.
+xong
+1
+gửi
+:as hoa
+/review
+1
+:as lan
+/mine
+"""
+
+
+@pytest.mark.sqlite_only
+async def test_a_citizen_nominates_an_organiser_approves_and_the_citizen_hears(tmp_path):
+    out = io.StringIO()
+
+    await terminal.run(stdin=io.StringIO(NOMINATE_AND_APPROVE), out=out, directory=tmp_path)
+
+    text = out.getvalue()
+    assert "🤖 Đã gửi. Mã đề cử của bạn là DH-" in text
+    assert "🤖 Đã duyệt DH-" in text
+    assert "Đã được duyệt" in text.split("Lan> /mine", 1)[1]
+    assert "đã được duyệt. Cảm ơn bạn đã giới thiệu gương điển hình." in text  # the outbox reached Lan
+    assert "Traceback" not in text and "hệ thống gặp sự cố" not in text
