@@ -113,6 +113,12 @@ class Reply:
     markup: InlineKeyboardMarkup | None = None
 
 
+def _not_open(t: Translator) -> Reply:
+    return Reply(
+        t("This nomination form is no longer open (it was sent or it expired). Type /nominate to start a new one.")
+    )
+
+
 def _who(context: BotContext) -> intake.Context:
     assert context.account is not None
     return intake.Context(
@@ -387,13 +393,7 @@ async def on_answer(step: Step, update: Update, context: BotContext) -> str | in
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
         if draft is None:
-            replies: list[Reply] = [
-                Reply(
-                    t(
-                        "This nomination form is no longer open (it was sent or it expired). Type /nominate to start a new one."
-                    )
-                )
-            ]
+            replies: list[Reply] = [_not_open(t)]
             state: str | int = END
         else:
             replies, state = await _handle(db, draft, step, update, t, who)
@@ -562,13 +562,7 @@ async def on_summary(update: Update, context: BotContext) -> str | int:
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
         if draft is None:
-            replies: list[Reply] = [
-                Reply(
-                    t(
-                        "This nomination form is no longer open (it was sent or it expired). Type /nominate to start a new one."
-                    )
-                )
-            ]
+            replies: list[Reply] = [_not_open(t)]
             state: str | int = END
         elif choice is None:
             replies, state = (
@@ -607,13 +601,7 @@ async def on_edit(update: Update, context: BotContext) -> str | int:
             await _send(
                 update,
                 context,
-                [
-                    Reply(
-                        t(
-                            "This nomination form is no longer open (it was sent or it expired). Type /nominate to start a new one."
-                        )
-                    )
-                ],
+                [_not_open(t)],
             )
             return END
         menu = await _edit_menu(db, draft, t, who)
@@ -643,13 +631,7 @@ async def on_duplicate(update: Update, context: BotContext) -> str | int:
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
         if draft is None:
-            replies: list[Reply] = [
-                Reply(
-                    t(
-                        "This nomination form is no longer open (it was sent or it expired). Type /nominate to start a new one."
-                    )
-                )
-            ]
+            replies: list[Reply] = [_not_open(t)]
             state: str | int = END
         elif choice is None:
             replies, state = [Reply(_retry_note(t, len(options)), keyboard(f"{PREFIX}:dup", options))], DUPLICATE
@@ -750,13 +732,7 @@ async def back(update: Update, context: BotContext) -> str | int:
             await _send(
                 update,
                 context,
-                [
-                    Reply(
-                        t(
-                            "This nomination form is no longer open (it was sent or it expired). Type /nominate to start a new one."
-                        )
-                    )
-                ],
+                [_not_open(t)],
             )
             return END
         current = Step(draft.draft_step) if draft.draft_step else Step.SUMMARY

@@ -128,26 +128,35 @@ def applies(step: Step, nomination: Nomination, *, asks_unit: bool = True, asks_
     return True
 
 
+# Where each answer is stored on the Nomination row.
+FIELD: dict[Step, str] = {
+    Step.CONFERENCE: "conference_id",
+    Step.KIND: "kind",
+    Step.NAME: "nominee_name",
+    Step.GENDER: "gender",
+    Step.BIRTH_YEAR: "birth_year",
+    Step.SENSITIVE_CONSENT: "sensitive_consent",
+    Step.ETHNICITY: "ethnicity",
+    Step.RELIGION: "religion",
+    Step.OCCUPATION: "occupation_group",
+    Step.POSITION: "position",
+    Step.UNIT: "unit_id",
+    Step.PHONE: "phone_e164",
+    Step.MEMBERS: "member_count",
+    Step.ECONOMIC_SECTOR: "economic_sector",
+    Step.TITLE: "title_code",
+    Step.MOVEMENT: "movement_code",
+    Step.MOVEMENT_OTHER: "movement_other",
+    Step.ACHIEVEMENTS: "achievements",
+    Step.PUBLICITY: "publicity_consent",
+}
+_WHOLE_NUMBERS = frozenset({Step.BIRTH_YEAR, Step.UNIT, Step.MEMBERS})
+_YES_NO = frozenset({Step.SENSITIVE_CONSENT, Step.PUBLICITY})
+_SKIPPABLE = frozenset({Step.ETHNICITY, Step.RELIGION, Step.PHONE})
+
+
 def is_answered(step: Step, nomination: Nomination) -> bool:
-    value = {
-        Step.CONFERENCE: nomination.conference_id,
-        Step.KIND: nomination.kind,
-        Step.NAME: nomination.nominee_name,
-        Step.GENDER: nomination.gender,
-        Step.BIRTH_YEAR: nomination.birth_year,
-        Step.SENSITIVE_CONSENT: nomination.sensitive_consent,
-        Step.OCCUPATION: nomination.occupation_group,
-        Step.POSITION: nomination.position,
-        Step.UNIT: nomination.unit_id,
-        Step.MEMBERS: nomination.member_count,
-        Step.ECONOMIC_SECTOR: nomination.economic_sector,
-        Step.TITLE: nomination.title_code,
-        Step.MOVEMENT: nomination.movement_code,
-        Step.MOVEMENT_OTHER: nomination.movement_other,
-        Step.ACHIEVEMENTS: nomination.achievements,
-        Step.PUBLICITY: nomination.publicity_consent,
-    }.get(step, True)
-    return value is not None
+    return step not in FIELD or getattr(nomination, FIELD[step]) is not None
 
 
 def missing_steps(nomination: Nomination, *, asks_unit: bool, asks_conference: bool) -> list[Step]:
@@ -463,63 +472,46 @@ async def answer(
 
 async def _store(session: AsyncSession, draft: Nomination, step: Step, value: Any, who: Context) -> Problem | None:
     if step == Step.CONFERENCE:
-        conference = await session.get(Conference, int(value))
-        if conference is None or conference not in await open_conferences(session, who.now):
-            return Problem(N_("That conference is no longer accepting nominations."))
-        if (
-            draft.source == "focal_point"
-            and draft.unit_id is not None
-            and await allowance_left(session, conference.id, draft.unit_id, excluding=draft.id) == 0
-        ):
-            return Problem(N_("Your unit has used all the nominations it may send to this conference."))
-        draft.conference_id = conference.id
-        draft.campaign_id = conference.campaign_id
-    elif step == Step.KIND:
-        if draft.kind and draft.kind != value:
-            # Answers that belonged to the other kind would be wrong now; titles differ too.
-            draft.title_code = None
-        draft.kind = str(value)
-    elif step == Step.NAME:
-        draft.nominee_name = str(value)
+        return await _store_conference(session, draft, int(value), who)
+    if step == Step.KIND and draft.kind and draft.kind != value:
+        draft.title_code = None  # titles differ between individuals and collectives
+    if step == Step.NAME:
         draft.nominee_fold = fold(str(value))
-    elif step == Step.GENDER:
-        draft.gender = str(value)
-    elif step == Step.BIRTH_YEAR:
-        draft.birth_year = int(value)
-    elif step == Step.SENSITIVE_CONSENT:
-        draft.sensitive_consent = value == YES
-        if not draft.sensitive_consent:
-            # Consent withdrawn: what was recorded under it goes.
-            draft.ethnicity = None
-            draft.religion = None
-    elif step == Step.ETHNICITY:
-        draft.ethnicity = None if value == SKIP else str(value)
-    elif step == Step.RELIGION:
-        draft.religion = None if value == SKIP else str(value)
-    elif step == Step.OCCUPATION:
-        draft.occupation_group = str(value)
-    elif step == Step.POSITION:
-        draft.position = str(value)
-    elif step == Step.UNIT:
-        draft.unit_id = int(value)
-    elif step == Step.PHONE:
-        draft.phone_e164 = None if value == SKIP else str(value)
-    elif step == Step.MEMBERS:
-        draft.member_count = int(value)
-    elif step == Step.ECONOMIC_SECTOR:
-        draft.economic_sector = str(value)
-    elif step == Step.TITLE:
-        draft.title_code = str(value)
-    elif step == Step.MOVEMENT:
-        draft.movement_code = str(value)
-        if value != OTHER:
-            draft.movement_other = None
-    elif step == Step.MOVEMENT_OTHER:
-        draft.movement_other = str(value)
-    elif step == Step.ACHIEVEMENTS:
-        draft.achievements = str(value)
-    elif step == Step.PUBLICITY:
-        draft.publicity_consent = value == YES
+    if step == Step.SENSITIVE_CONSENT and value != YES:
+        # Consent withheld or withdrawn: nothing recorded under it stays.
+        draft.ethnicity = None
+        draft.religion = None
+    if step == Step.MOVEMENT and value != OTHER:
+        draft.movement_other = None
+    if step in FIELD:
+        setattr(draft, FIELD[step], _stored_value(step, value))
+    return None
+
+
+def _stored_value(step: Step, value: Any) -> Any:
+    if step in _YES_NO:
+        return value == YES
+    if step in _SKIPPABLE and value == SKIP:
+        return None
+    if step in _WHOLE_NUMBERS:
+        return int(value)
+    return str(value)
+
+
+async def _store_conference(
+    session: AsyncSession, draft: Nomination, conference_id: int, who: Context
+) -> Problem | None:
+    conference = await session.get(Conference, conference_id)
+    if conference is None or conference not in await open_conferences(session, who.now):
+        return Problem(N_("That conference is no longer accepting nominations."))
+    if (
+        draft.source == "focal_point"
+        and draft.unit_id is not None
+        and await allowance_left(session, conference.id, draft.unit_id, excluding=draft.id) == 0
+    ):
+        return Problem(N_("Your unit has used all the nominations it may send to this conference."))
+    draft.conference_id = conference.id
+    draft.campaign_id = conference.campaign_id
     return None
 
 
