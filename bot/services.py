@@ -53,6 +53,8 @@ class Services:
     translators: Translators
     clock: Callable[[], dt.datetime] = utc_now
     accounts: AccountCache = field(default_factory=AccountCache)
+    # What personal invitation and check-in links are derived from (see rules.links).
+    link_secret: bytes = b""
     # Set when the Application starts (it needs the Bot); tests drive it with run_once()/drain().
     outbox: OutboxDispatcher | None = None
 
@@ -62,5 +64,6 @@ class Services:
             settings=settings,
             database=database or Database(settings.database_url),
             translators=Translators(settings.default_locale, settings.tz),
+            link_secret=settings.link_secret_bytes(),
             **overrides,  # type: ignore[arg-type]
         )

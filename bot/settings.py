@@ -7,6 +7,7 @@ start-up with one line naming it (:class:`SettingsError`), never a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     auto_migrate: bool = True
     public_channel_id: str = ""
+    link_secret: str = ""
     draft_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
     unit_link_days: int = Field(default=30, ge=1, le=365)
     outbox_interval_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -116,6 +118,18 @@ class Settings(BaseSettings):
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(self.tz)
+
+    def link_secret_bytes(self) -> bytes:
+        """The secret personal links are derived from: LINK_SECRET, or one made once and kept in
+        data/.link-secret (changing it invalidates every invitation link handed out)."""
+        if self.link_secret:
+            return self.link_secret.encode()
+        path = PROJECT_ROOT / "data" / ".link-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32), encoding="ascii")
+            path.chmod(0o600)
+        return path.read_text(encoding="ascii").strip().encode()
 
     def require_token(self) -> str:
         """The bot token, or a SettingsError: only running against Telegram needs one."""

@@ -409,8 +409,12 @@ class Invitation(Timestamped, Base):
     position: Mapped[str | None] = mapped_column(Text)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="SET NULL"))
     phone_e164: Mapped[str | None] = mapped_column(String(16))
-    # pending | accepted | declined | waitlisted | substituted | cancelled
+    # proposed (a substitute awaiting an organiser) | pending | accepted | declined | waitlisted
+    # | substituted | cancelled — see rules.invitations.Status
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # The personal link's token is derived (HMAC of the link secret, the id and this nonce), never stored:
+    # only its hash is, for lookup. A new nonce revokes the old link.
+    link_nonce: Mapped[str | None] = mapped_column(String(32))
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_expires_at: Mapped[dt.datetime | None]
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
@@ -418,10 +422,33 @@ class Invitation(Timestamped, Base):
     waitlisted_at: Mapped[dt.datetime | None]
     responded_at: Mapped[dt.datetime | None]
     decline_reason: Mapped[str | None] = mapped_column(Text)
+    checkin_nonce: Mapped[str | None] = mapped_column(String(32))
     checkin_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     checkin_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     checked_in_at: Mapped[dt.datetime | None]
     checked_in_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+
+
+class InvitationImport(Base):
+    """A guest list sent by an organiser, validated row by row and kept until it is confirmed.
+
+    Nothing is invited until the organiser confirms the good rows; the file's hash and each row's person
+    key make importing the same file twice create no duplicates.
+    """
+
+    __tablename__ = "invitation_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    # pending | confirmed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None]
 
 
 class InvitationEvent(Base):
@@ -521,6 +548,7 @@ __all__ = [
     "Evidence",
     "Invitation",
     "InvitationEvent",
+    "InvitationImport",
     "Nomination",
     "NominationEvent",
     "OrgUnit",

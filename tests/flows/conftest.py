@@ -17,7 +17,13 @@ ORGANISER_ID = 9001
 
 @pytest.fixture
 def settings(database: Database) -> Settings:
-    return Settings(database_url=database.url, organiser_ids=(ORGANISER_ID,), bot_token="", webhook_url="")
+    return Settings(
+        database_url=database.url,
+        organiser_ids=(ORGANISER_ID,),
+        bot_token="",
+        webhook_url="",
+        link_secret="test-link-secret",
+    )
 
 
 @pytest.fixture

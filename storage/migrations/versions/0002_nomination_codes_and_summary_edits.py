@@ -29,11 +29,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("draft_editing", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("nomination", schema=None) as batch_op:
         batch_op.drop_column("draft_editing")
 
     with op.batch_alter_table("campaign", schema=None) as batch_op:
         batch_op.drop_column("nomination_seq")
-

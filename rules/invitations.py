@@ -1,0 +1,158 @@
+"""Invitations: who is offered a seat in which pool of a conference, and their personal links.
+
+An invitation is created from an approved nomination (exemplar pool) or a guest-list row (guests and
+leaders). Each has a personal deep link ``?start=inv_<token>`` and, once accepted, a check-in link
+``?start=chk_<token>`` and a short check-in code; tokens are derived (see ``rules.links``), only hashes are
+stored. ``import_key`` identifies the person within the conference so nobody is invited twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules import links
+from rules.text import clean, fold
+from rules.tokens import token_hash
+from storage.db import insert_for
+from storage.models import Conference, Invitation, InvitationEvent, Nomination
+
+
+class Status(StrEnum):
+    PROPOSED = "proposed"  # a substitute proposed by a delegate, waiting for an organiser
+    PENDING = "pending"  # invited, not answered
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WAITLISTED = "waitlisted"  # wanted to come, the pool was full
+    SUBSTITUTED = "substituted"  # replaced by an approved substitute
+    CANCELLED = "cancelled"  # withdrawn by the organisers
+
+
+EXEMPLAR_POOL = "exemplar"
+GUEST_POOL = "guest_leader"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who is invited: what the delegate list and the balance report need to know."""
+
+    full_name: str
+    gender: str | None = None
+    birth_year: int | None = None
+    ethnicity: str | None = None
+    religion: str | None = None
+    occupation_group: str | None = None
+    economic_sector: str | None = None
+    sector: str | None = None
+    position: str | None = None
+    unit_id: int | None = None
+    phone_e164: str | None = None
+
+
+def person_key(full_name: str, birth_year: int | None) -> str:
+    """The same person however the name is typed: folded name and year of birth."""
+    return f"{fold(full_name)}|{birth_year or ''}"
+
+
+def person_from_nomination(nomination: Nomination) -> Person:
+    return Person(
+        full_name=nomination.nominee_name or "",
+        gender=nomination.gender,
+        birth_year=nomination.birth_year,
+        ethnicity=nomination.ethnicity,
+        religion=nomination.religion,
+        occupation_group=nomination.occupation_group,
+        economic_sector=nomination.economic_sector,
+        position=nomination.position,
+        unit_id=nomination.unit_id,
+        phone_e164=nomination.phone_e164,
+    )
+
+
+async def create_invitation(
+    session: AsyncSession,
+    *,
+    conference: Conference,
+    pool_code: str,
+    person: Person,
+    secret: bytes,
+    now: dt.datetime,
+    nomination_id: int | None = None,
+    substitute_for_id: int | None = None,
+    status: Status = Status.PENDING,
+    actor_id: int | None = None,
+    import_key: str | None = None,
+) -> Invitation | None:
+    """Invite ``person``; None when the same person is already invited to this conference.
+
+    One INSERT … ON CONFLICT DO NOTHING on (conference, import_key), so two organisers inviting the same
+    person at once, or a spreadsheet imported twice, still make one invitation.
+    """
+    name = clean(person.full_name)
+    key = import_key or (f"nomination:{nomination_id}" if nomination_id else person_key(name, person.birth_year))
+    statement = (
+        insert_for(session.get_bind().dialect.name)(Invitation)
+        .values(
+            conference_id=conference.id,
+            pool_code=pool_code,
+            nomination_id=nomination_id,
+            substitute_for_id=substitute_for_id,
+            import_key=key,
+            full_name=name,
+            name_fold=fold(name),
+            gender=person.gender,
+            birth_year=person.birth_year,
+            ethnicity=person.ethnicity,
+            religion=person.religion,
+            occupation_group=person.occupation_group,
+            economic_sector=person.economic_sector,
+            sector=person.sector,
+            position=person.position,
+            unit_id=person.unit_id,
+            phone_e164=person.phone_e164,
+            status=status,
+            token_expires_at=conference.rsvp_deadline,
+            link_nonce=links.new_nonce(),
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Invitation.conference_id, Invitation.import_key])
+        .returning(Invitation.id)
+    )
+    invitation_id = await session.scalar(statement)
+    if invitation_id is None:
+        return None
+    invitation = await session.get_one(Invitation, invitation_id)
+    _, invitation.token_hash = links.derive(secret, links.INVITATION, invitation.id, invitation.link_nonce or "")
+    session.add(
+        InvitationEvent(invitation_id=invitation.id, from_status=None, to_status=status, actor_id=actor_id, at=now)
+    )
+    await session.flush()
+    return invitation
+
+
+def link_token(invitation: Invitation, secret: bytes) -> str:
+    """The token of the invitation's personal link (the same every time it is asked for)."""
+    return links.derive_token(secret, links.INVITATION, invitation.id, invitation.link_nonce or "")
+
+
+def invitation_link(invitation: Invitation, secret: bytes, bot_username: str) -> str:
+    return links.deep_link(bot_username, links.INVITATION, link_token(invitation, secret))
+
+
+def issue_checkin(invitation: Invitation, secret: bytes) -> tuple[str, str]:
+    """Give an accepted delegate a check-in token and code (kept if already given): (token, code)."""
+    if invitation.checkin_nonce is None:
+        invitation.checkin_nonce = links.new_nonce()
+    token, hashed = links.derive(secret, links.CHECK_IN, invitation.id, invitation.checkin_nonce)
+    invitation.checkin_token_hash = hashed
+    invitation.checkin_code = links.checkin_code(secret, invitation.id, invitation.checkin_nonce)
+    return token, invitation.checkin_code
+
+
+async def by_link_token(session: AsyncSession, token: str) -> Invitation | None:
+    return await session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
