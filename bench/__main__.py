@@ -7,14 +7,16 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from bench import start_traffic
+from bench import reminder_wave, start_traffic, status_latency
 
-BENCHMARKS = (start_traffic,)
+BENCHMARKS = (start_traffic, reminder_wave, status_latency)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     start_traffic.add_arguments(parser)
+    status_latency.add_arguments(parser, shared=True)
+    reminder_wave.add_arguments(parser)
     args = parser.parse_args(argv)
     start_traffic.quiet()
     failed = False

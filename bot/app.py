@@ -22,6 +22,12 @@ from bot.outbox import OutboxDispatcher
 from bot.outbox import install as install_outbox
 from bot.services import Services
 from handlers import common, endorse, language, mine, nominate, outbox_status, publish, review, roles
+from handlers import deadlines as deadlines_command
+from handlers import exports as export_commands
+from handlers import invite as inviting
+from handlers import rsvp as delegate_rsvp
+from handlers import schedule as planner
+from handlers import status as status_commands
 from handlers.menu import bot_commands
 from rules.roles import Role
 from storage.persistence import SQLAlchemyPersistence
@@ -79,9 +85,21 @@ async def _post_init(application: Application) -> None:
         on_blocked=services.accounts.forget,
     )
     install_outbox(app, services.outbox, services.settings.outbox_interval_seconds)
+    # Once before anything is sent: rows that went stale while the bot was down are cancelled first.
+    try:
+        await planner.plan_and_queue(services, app.bot.username)
+    except Exception:
+        logger.exception("the planner failed at start-up; its job will try again")
     if app.job_queue is not None:
         app.job_queue.run_repeating(
             nominate.expire_drafts, interval=DRAFT_SWEEP_SECONDS, first=10, name="expire-drafts"
+        )
+        app.job_queue.run_repeating(
+            planner.run_planner,
+            interval=planner.PLANNER_INTERVAL_SECONDS,
+            first=planner.seconds_to_next_minute(),
+            name="planner",
+            job_kwargs={"max_instances": 1, "coalesce": True},
         )
 
 
@@ -146,13 +164,19 @@ def register_handlers(app: DienhinhApplication) -> None:
         # endorse question, so typed answers meant for the form never reach it.
         nominate.conversation(),
         review.conversation(),
+        *inviting.conversations(),
+        export_commands.conversation(),
         # Deep links (/start unit_…, /start end_…) before the generic /start.
         *roles.handlers(),
         *endorse.handlers(),
+        # /start inv_… and chk_… (personal invitation and check-in links) and the RSVP conversations.
+        *delegate_rsvp.handlers(),
         *common.command_handlers(),
         *outbox_status.handlers(),
+        *deadlines_command.handlers(),
         *mine.handlers(),
         *publish.handlers(),
+        *status_commands.handlers(),
     ]
     for handler in features:
         app.add_handler(handler)

@@ -5,15 +5,18 @@
     dienhinh db upgrade          migrate the database to the current schema
     dienhinh db status           say whether the database is up to date
     dienhinh plan load FILE      create or update a campaign from a plan file
+    dienhinh invitations import FILE [--conference CODE] [--yes]
+                                 check a guest list (.xlsx or .csv) row by row; invite its good rows with --yes
 
-A missing or malformed setting, a bad plan file or an out-of-date database ends with one clear line
-and exit status 2, never a traceback.
+A missing or malformed setting, a bad plan file, an unreadable guest list or an out-of-date database ends
+with one clear line and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -143,6 +146,89 @@ def cmd_plan_load(settings: Settings, path: Path) -> int:
     return 0
 
 
+class _CliProblem(Exception):
+    """A problem the operator can fix, already worded for them."""
+
+
+async def _import_guest_list(
+    settings: Settings, path: Path, data: bytes, conference_code: str | None, confirm: bool
+) -> tuple[str, int | None, int]:
+    """(the row report, invitations created or None without --yes, rows ready); raises _CliProblem."""
+    from handlers.invite import import_report
+    from rules import delegates, guest_lists
+    from rules.seats import pool_counts
+    from storage.db import Database
+
+    t = _translator(settings)
+    now = dt.datetime.now(dt.UTC)
+    await _prepare_database(settings)
+    database = Database(settings.database_url)
+    try:
+        async with database.transaction() as db:
+            conferences = await delegates.conferences(db)
+            codes = ", ".join(conference.code for conference in conferences)
+            if not conferences:
+                raise _CliProblem(t("No conference is set up yet. Load a plan first: dienhinh plan load FILE"))
+            if conference_code:
+                conference = await delegates.find_conference(db, conference_code)
+                if conference is None:
+                    raise _CliProblem(
+                        t("There is no conference {code}. Conferences: {codes}.", code=conference_code, codes=codes)
+                    )
+            elif len(conferences) == 1:
+                conference = conferences[0]
+            else:
+                raise _CliProblem(
+                    t("Several conferences take invitations: {codes}. Say which with --conference CODE.", codes=codes)
+                )
+            staged = await guest_lists.stage_import(db, conference.id, path.name, data, None, now)
+            report = import_report(
+                t,
+                staged,
+                conference_title=conference.title,
+                pools=await pool_counts(db, conference.id),
+                earlier=await guest_lists.earlier_import(db, staged),
+                limit=None,
+            )
+            created = None
+            if confirm and staged.rows:
+                created = await guest_lists.confirm_import(db, staged.id, None, now, settings.link_secret_bytes())
+            else:
+                await guest_lists.cancel_import(db, staged.id)
+            return report, created, len(staged.rows)
+    finally:
+        await database.dispose()
+
+
+def cmd_invitations_import(settings: Settings, path: Path, conference_code: str | None, confirm: bool) -> int:
+    from rules.guest_lists import UnreadableFile
+
+    t = _translator(settings)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return _fail(t("No such file: {path}", path=path))
+    except OSError as problem:
+        return _fail(t("The file {path} cannot be read: {problem}", path=path, problem=problem.strerror))
+    try:
+        report, created, ready = asyncio.run(_import_guest_list(settings, path, data, conference_code, confirm))
+    except UnreadableFile as problem:
+        return _fail(t("{path}: {problem}", path=path, problem=t(problem.msgid, **problem.values)))
+    except _CliProblem as problem:
+        return _fail(str(problem))
+    print(report)
+    print()
+    if created is not None:
+        print(t("Invited {count} people from the guest list.", count=created))
+    elif ready:
+        print(
+            t("Nothing was imported. To invite the {count} people ready, run the same command with --yes.", count=ready)
+        )
+    else:
+        print(t("Nothing can be imported from this file. Please fix it and run the command again."))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dienhinh", description="dienhinh operator commands")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="campaign plans")
     plan.add_argument("action", choices=["load"])
     plan.add_argument("file", type=Path)
+    invitations = commands.add_parser("invitations", help="invitations and guest lists")
+    invitations.add_argument("action", choices=["import"])
+    invitations.add_argument("file", type=Path, help="a guest list: .xlsx or .csv")
+    invitations.add_argument("--conference", help="the conference's code (needed when there are several)")
+    invitations.add_argument("--yes", action="store_true", help="invite the good rows (without it, only check)")
     return parser
 
 
@@ -167,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(settings)
         if args.command == "db":
             return cmd_db(settings, args.action)
+        if args.command == "invitations":
+            return cmd_invitations_import(settings, args.file, args.conference, args.yes)
         return cmd_plan_load(settings, args.file)
     except SettingsError as problem:
         t = _translator(None)

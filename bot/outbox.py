@@ -175,7 +175,7 @@ class OutboxDispatcher:
         *,
         owner: str | None = None,
         clock: Clock = utcnow,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,
         limiter: SendLimiter | None = None,
         batch_size: int = 50,
         lease: dt.timedelta = dt.timedelta(seconds=60),
@@ -190,7 +190,12 @@ class OutboxDispatcher:
         self.bot = bot
         self.owner = (owner or default_owner())[:64]
         self.clock = clock
-        self.limiter = limiter or SendLimiter(clock=lambda: clock().timestamp(), sleep=sleep)
+        if limiter is None and sleep is not None:
+            # The caller controls time (a test): pace on its clock, advanced by its sleep.
+            limiter = SendLimiter(clock=lambda: clock().timestamp(), sleep=sleep)
+        # Otherwise pace on real time: ``clock`` decides what is due, but a rate is about seconds that pass,
+        # and a stopped test clock must not stall the sender.
+        self.limiter = limiter or SendLimiter()
         self.batch_size = batch_size
         self.lease = lease
         self.max_attempts = max_attempts
@@ -221,21 +226,29 @@ class OutboxDispatcher:
             rows = await store.claim(session, owner=self.owner, now=now, lease=self.lease, limit=self.batch_size)
         stats.claimed = len(rows)
         chat_wait_budget = self.max_chat_wait
+        # A chat whose row was put back keeps the rest of its rows behind it, in order.
+        held_back: dict[int, dt.datetime] = {}
         for row in interleave_by_chat(rows):
             now = self.clock()
+            if row.chat_id in held_back:
+                await self._defer(row, held_back[row.chat_id], None, stats)
+                continue
             if row.attempts > self.max_attempts:
                 # Leases ran out again and again: senders keep dying on this row. It may have gone out.
                 await self._fail(row, "lease expired after the last attempt", stats)
                 continue
             if self._paused_until and now < self._paused_until:
+                held_back[row.chat_id] = self._paused_until
                 await self._defer(row, self._paused_until, "waiting for Telegram's flood control", stats)
                 continue
             if now >= row.lease_until - self._lease_margin:
+                held_back[row.chat_id] = now
                 await self._defer(row, now, "batch ran out of lease", stats)
                 continue
             chat_wait = self.limiter.chat_wait(row.chat_id, _is_group(row))
             if chat_wait > chat_wait_budget:
-                await self._defer(row, now + dt.timedelta(seconds=chat_wait), None, stats)
+                held_back[row.chat_id] = now + dt.timedelta(seconds=chat_wait)
+                await self._defer(row, held_back[row.chat_id], None, stats)
                 continue
             chat_wait_budget -= chat_wait
             await self.limiter.acquire(row.chat_id, _is_group(row))

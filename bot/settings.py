@@ -7,6 +7,7 @@ start-up with one line naming it (:class:`SettingsError`), never a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,8 @@ from bot.i18n import N_
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'dienhinh.sqlite3'}"
 SUPPORTED_LOCALES = ("vi", "en")
+MAX_REMINDER_DAYS = 90
+_TIME_OF_DAY = re.compile(r"^(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)$")
 
 
 class SettingsError(Exception):
@@ -53,6 +56,11 @@ class Settings(BaseSettings):
     unit_link_days: int = Field(default=30, ge=1, le=365)
     outbox_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    # Reminders: days before a deadline, and the local time of day they go out; the organisers' digest time.
+    nomination_reminder_days: Annotated[tuple[int, ...], NoDecode] = (7, 3, 1)
+    rsvp_reminder_days: Annotated[tuple[int, ...], NoDecode] = (3, 1)
+    reminder_time: dt.time = dt.time(8, 0)
+    digest_time: dt.time = dt.time(7, 30)
 
     @field_validator("organiser_ids", mode="before")
     @classmethod
@@ -68,6 +76,33 @@ class Settings(BaseSettings):
             return tuple(int(part) for part in parts)
         except ValueError:
             raise ValueError(N_("expected Telegram user ids separated by commas, e.g. 12345,67890")) from None
+
+    @field_validator("nomination_reminder_days", "rsvp_reminder_days", mode="before")
+    @classmethod
+    def _parse_days(cls, value: Any) -> tuple[int, ...]:
+        """``7,3,1`` → (7, 3, 1): whole days from 1 to 90, latest first; empty means no reminders."""
+        if isinstance(value, int):
+            value = [value]
+        parts = value if isinstance(value, list | tuple) else str(value or "").replace(";", ",").split(",")
+        try:
+            days = {int(str(part).strip()) for part in parts if str(part).strip()}
+        except ValueError:
+            raise ValueError(
+                N_("expected whole numbers of days from 1 to 90 separated by commas, e.g. 7,3,1")
+            ) from None
+        if any(not 1 <= day <= MAX_REMINDER_DAYS for day in days):
+            raise ValueError(N_("expected whole numbers of days from 1 to 90 separated by commas, e.g. 7,3,1"))
+        return tuple(sorted(days, reverse=True))
+
+    @field_validator("reminder_time", "digest_time", mode="before")
+    @classmethod
+    def _parse_time_of_day(cls, value: Any) -> dt.time:
+        if isinstance(value, dt.time):
+            return value
+        match = _TIME_OF_DAY.match(str(value).strip())
+        if match is None:
+            raise ValueError(N_("expected a time of day as HH:MM, e.g. 08:00"))
+        return dt.time(int(match["hour"]), int(match["minute"]))
 
     @field_validator("default_locale")
     @classmethod

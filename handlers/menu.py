@@ -21,6 +21,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Welcome and what I can do")),
     Command("help", N_("How to use this bot")),
     Command("nominate", N_("Nominate an exemplar or a good deed")),
+    Command("rsvp", N_("Your invitations: attend, decline or propose a substitute")),
+    Command("deadlines", N_("Deadlines: what is open and until when")),
     Command("lang", N_("Change language / Đổi ngôn ngữ")),
     Command("cancel", N_("Stop what you are doing")),
     Command("outbox", N_("Messages waiting to be sent"), Role.ORGANISER),
@@ -31,6 +33,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("nomination", N_("Details of a nomination: /nomination CODE")),
     Command("review", N_("Review the nominations sent in"), Role.REVIEWER),
     Command("publish", N_("Publish an approved exemplar in the channel: /publish CODE"), Role.ORGANISER),
+    Command("checkin", N_("Check a delegate in: /checkin CODE"), Role.REVIEWER),
+    Command("substitutes", N_("Proposed substitutes: approve or reject"), Role.ORGANISER),
+    Command("override", N_("Record a delegate's answer: /override NUMBER attend|decline reason"), Role.ORGANISER),
+    Command("invite", N_("Invite approved exemplars: /invite CODE or /invite all"), Role.ORGANISER),
+    Command("invitations", N_("Excel file of the invitations: personal links and QR codes"), Role.ORGANISER),
+    Command("attendance", N_("Attendance list (danh sách trích ngang) as an Excel file"), Role.ORGANISER),
+    Command("delegates", N_("Delegates by pool and status, with counts"), Role.ORGANISER),
+    Command("status", N_("Where things stand: deadlines, nominations, seats, balance"), Role.ORGANISER),
+    Command("export", N_("Excel workbook: nominations, delegates, attendance, balance"), Role.ORGANISER),
 )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,6 +95,26 @@ async def cancel(session: AsyncSession, *, topic: str) -> int:
     return await store.cancel_topic(session, topic=topic)
 
 
+async def cancel_keys(session: AsyncSession, keys: Collection[str]) -> int:
+    """Cancel the messages with these dedupe keys not yet sent (a schedule that no longer wants them)."""
+    return await store.cancel_keys(session, keys)
+
+
+async def taken_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
+    """Which of these dedupe keys were used already, so a caller can skip building those messages."""
+    return await store.taken_keys(session, keys)
+
+
+async def pending_keys(session: AsyncSession, *, prefixes: Collection[str]) -> set[str]:
+    """Dedupe keys of the messages still waiting whose key starts with one of ``prefixes``."""
+    return await store.pending_keys(session, prefixes=prefixes)
+
+
+async def latest_due(session: AsyncSession, *, topic: str, before: dt.datetime) -> dt.datetime | None:
+    """When the latest message of ``topic`` before ``before`` was due (cancelled ones not counted)."""
+    return await store.latest_due(session, topic=topic, before=before)
+
+
 async def pending_count(session: AsyncSession) -> int:
     """Messages still to be sent (waiting, or being sent right now)."""
     counts = await store.count_by_status(session)
@@ -142,8 +163,12 @@ __all__ = [
     "SEND_MESSAGE",
     "SEND_PHOTO",
     "cancel",
+    "cancel_keys",
     "enqueue",
     "file_payload",
+    "latest_due",
     "pending_count",
+    "pending_keys",
     "status_counts",
+    "taken_keys",
 ]

@@ -276,6 +276,8 @@ class Nomination(Timestamped, Base):
     __table_args__ = (
         Index("ix_nomination_dup", "campaign_id", "nominee_fold", "birth_year"),
         Index("ix_nomination_queue", "conference_id", "status", "submitted_at"),
+        # Covers /status's count of a conference's nominations by unit, source and status (rules.status).
+        Index("ix_nomination_status_by_unit", "conference_id", "unit_id", "source", "status", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -387,6 +389,11 @@ class Invitation(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("conference_id", "import_key"),
         Index("ix_invitation_pool_status", "conference_id", "pool_code", "status"),
+        # Covers rules.seats.pool_counts' counts of reserved seats and check-ins (/status), and leads
+        # /status's scan of a conference's accepted delegates.
+        Index(
+            "ix_invitation_seat_counts", "conference_id", "status", "pool_code", "substitute_for_id", "checked_in_at"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

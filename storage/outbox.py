@@ -12,6 +12,7 @@ cannot overwrite what the new owner does with the row. Callers own the transacti
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 
 _ERROR_MAX_CHARS = 1000
+# Keys per IN (…) list: well under SQLite's and asyncpg's limits on bound parameters.
+_KEYS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,57 @@ async def cancel_topic(session: AsyncSession, *, topic: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return len((await session.execute(statement)).scalars().all())
+
+
+async def taken_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
+    """Which of ``keys`` a row has already (whatever its status)."""
+    ordered = sorted(set(keys))
+    taken: set[str] = set()
+    for start in range(0, len(ordered), _KEYS_PER_QUERY):
+        chunk = ordered[start : start + _KEYS_PER_QUERY]
+        taken.update(await session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk))))
+    return taken
+
+
+async def pending_keys(session: AsyncSession, *, prefixes: Collection[str]) -> set[str]:
+    """Keys of the rows waiting to be sent whose key starts with one of ``prefixes``."""
+    if not prefixes:
+        return set()
+    statement = select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.status == PENDING,
+        or_(*(OutboxMessage.dedupe_key.startswith(prefix, autoescape=True) for prefix in prefixes)),
+    )
+    return set(await session.scalars(statement))
+
+
+async def cancel_keys(session: AsyncSession, keys: Collection[str]) -> int:
+    """Cancel the rows with these keys not yet sent (as :func:`cancel_topic` does); returns how many."""
+    ordered = sorted(set(keys))
+    cancelled = 0
+    for start in range(0, len(ordered), _KEYS_PER_QUERY):
+        statement = (
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.dedupe_key.in_(ordered[start : start + _KEYS_PER_QUERY]),
+                OutboxMessage.status.in_((PENDING, SENDING)),
+            )
+            .values(status=CANCELLED, lease_until=None)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        cancelled += len((await session.execute(statement)).scalars().all())
+    return cancelled
+
+
+async def latest_due(session: AsyncSession, *, topic: str, before: dt.datetime) -> dt.datetime | None:
+    """When the latest row of ``topic`` due before ``before`` and not cancelled was due."""
+    return await session.scalar(
+        select(func.max(OutboxMessage.due_at)).where(
+            OutboxMessage.topic == topic,
+            OutboxMessage.due_at < before,
+            OutboxMessage.status != CANCELLED,
+        )
+    )
 
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:
@@ -231,13 +285,17 @@ __all__ = [
     "SENT",
     "UNDELIVERABLE",
     "ClaimedRow",
+    "cancel_keys",
     "cancel_topic",
     "claim",
     "count_by_status",
     "insert",
+    "latest_due",
     "mark_account_blocked",
     "mark_failed",
     "mark_sent",
     "mark_undeliverable",
+    "pending_keys",
     "reschedule",
+    "taken_keys",
 ]

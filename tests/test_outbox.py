@@ -580,3 +580,28 @@ async def test_install_registers_one_repeating_job_that_sends(database, api):
         await application.shutdown()
     assert texts(api, 1701) == ["Nhắc lịch hội nghị"]
     assert (await rows(database))["remind:z"].status == "sent"
+
+
+async def test_a_stopped_test_clock_does_not_stall_the_sender(database):
+    """The business clock decides what is due; pacing follows real time, so a frozen clock can't hang it."""
+    import datetime as dt
+
+    from telegram import Bot
+
+    from bot.outbox import OutboxDispatcher
+    from bot.playground.transport import OFFLINE_TOKEN, InProcessBotAPI
+    from rules import outbox
+
+    frozen = dt.datetime(2020, 3, 1, 1, 0, tzinfo=dt.UTC)
+    api = InProcessBotAPI()
+    bot = Bot(OFFLINE_TOKEN, request=api)
+    await bot.initialize()
+    async with database.transaction() as db:
+        for n in range(3):
+            await outbox.enqueue(db, chat_id=77, text=f"tin {n}", dedupe_key=f"frozen:{n}", now=frozen)
+    dispatcher = OutboxDispatcher(database, bot, clock=lambda: frozen)
+
+    for _ in range(3):
+        await dispatcher.drain()
+
+    assert [m.text for m in api.messages(77)] == ["tin 0"]  # one a second in a chat; the rest wait, in order

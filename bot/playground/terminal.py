@@ -21,17 +21,18 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import InProcessBotAPI, Persona, SentMessage
 from bot.services import Services
 from bot.settings import PROJECT_ROOT, Settings, load_settings
-from rules import accounts
+from rules import accounts, invitations
 from rules.roles import Role
 from rules.text import fold
 from storage.db import Database
-from storage.models import OrgUnit, OutboxMessage
+from storage.models import Conference, OrgUnit, OutboxMessage
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 SEED_PLAN = PROJECT_ROOT / "data" / "plans" / "tay-ho-2020.yaml"
@@ -66,6 +67,7 @@ HELP = """Playground commands:
   :photo PATH [caption]   send a photo from a file
   :doc PATH         send a document (e.g. a spreadsheet)
   :sticker          send a sticker
+  :link             open the demo invitation link (as whoever you are now; it was made for hung)
   :restart          restart the bot process (the database and Telegram's side stay)
   :help             this list
   :quit             leave (end of input works too)
@@ -81,6 +83,7 @@ class Terminal:
         self.people = {p.key: playground.person(p.persona) for p in PERSONAS}
         self.names = {p.key: f"{p.persona.first_name}" for p in PERSONAS}
         self.current = "lan"
+        self.invitation_line = "/start"
         playground.api.listeners.append(self._on_message)
         self._toasts_seen: dict[int, int] = {}
 
@@ -150,6 +153,9 @@ class Terminal:
                 await self.user.send_document(Path(args[0]).expanduser())
             elif name == "sticker":
                 await self.user.send_sticker()
+            elif name == "link":
+                await self.user.send(self.invitation_line)
+                self._show_toasts()
             elif name == "restart":
                 await self.playground.restart()
                 self.say("(bot restarted)")
@@ -171,8 +177,13 @@ class Terminal:
         self.say(f"(now you are {self.names[key]})")
 
 
-async def prepare_database(settings: Settings, today: dt.date) -> None:
-    """A fresh demo database: migrated, the seed plan loaded with its dates moved ahead, personas set up."""
+DEMO_VENUE = "Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân"
+DEMO_BRING = "Giấy mời hoặc mã điểm danh, căn cước công dân"
+
+
+async def prepare_database(settings: Settings, today: dt.date) -> str:
+    """A fresh demo database: migrated, the seed plan loaded with its dates moved ahead, personas set up,
+    and an invitation for the delegate persona; returns the ``/start inv_…`` line that opens it."""
     from rules.plans import apply_plan, load_plan_file, shift_plan_dates
     from storage.migrate import upgrade_to_head
 
@@ -201,8 +212,35 @@ async def prepare_database(settings: Settings, today: dt.date) -> None:
                     )
                 if demo.role != Role.CITIZEN:
                     await accounts.assign_role(session, account.id, demo.role, unit_id=unit_id, reason="demo")
+            return await _invite_delegate(session, settings)
     finally:
         await database.dispose()
+
+
+async def _invite_delegate(session: AsyncSession, settings: Settings) -> str:
+    """The plan leaves the district conference's day open ("văn bản triển khai cụ thể sau"); the demo fixes
+    one in its window, with a venue, and invites Hùng as a guest."""
+    conference = await session.scalar(select(Conference).where(Conference.code == "district"))
+    assert conference is not None and conference.window_start is not None
+    # After the RSVP deadline (delegates answer first), inside the plan's window (Quý II).
+    anchor = conference.rsvp_deadline or conference.window_start
+    local_start = anchor.astimezone(settings.tz) + dt.timedelta(days=5)
+    conference.starts_at = local_start.replace(hour=8, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+    conference.venue = DEMO_VENUE
+    conference.what_to_bring = DEMO_BRING
+    secret = settings.link_secret_bytes()
+    invitation = await invitations.create_invitation(
+        session,
+        conference=conference,
+        pool_code=invitations.GUEST_POOL,
+        person=invitations.Person(
+            "Lê Văn Hùng", gender="nam", birth_year=1962, position="Chủ tịch Hội Cựu chiến binh phường Bưởi"
+        ),
+        secret=secret,
+        now=dt.datetime.now(dt.UTC),
+    )
+    assert invitation is not None
+    return f"/start inv_{invitations.link_token(invitation, secret)}"
 
 
 async def _wait_for_outbox(database: Database, seconds: float = 5.0) -> None:
@@ -242,7 +280,7 @@ async def run(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    await prepare_database(settings, dt.datetime.now(settings.tz).date())
+    invitation_line = await prepare_database(settings, dt.datetime.now(settings.tz).date())
     playground = Playground(lambda: Services.create(settings), api=InProcessBotAPI())
     await playground.start(run_jobs=True)
     interactive = stdin.isatty()
@@ -250,6 +288,8 @@ async def run(
     t: Translator = playground.services.translators.default
     terminal.say(t("Offline playground: you are chatting with the real bot, without Telegram."))
     terminal.say(HELP.format(names=", ".join(terminal.names)))
+    terminal.invitation_line = invitation_line
+    terminal.say(f"(Hùng is invited to the district conference: `:as hung`, then `:link` or {invitation_line})")
     terminal.say(f"(now you are {terminal.names[terminal.current]}; try /start)")
     try:
         while True:

@@ -1,0 +1,475 @@
+"""/status latency with 100,000 nominations and 50,000 invitations, through the whole Application.
+
+A fresh database (a SQLite file in a temporary folder, or a new database on the PostgreSQL server given by
+``--database-url``, dropped afterwards) gets the tables (``create_all``), the seed plan, and then, by bulk
+INSERTs, ``--nominations`` nominations (70% for the district conference, 30% for the grassroots one; from
+the plan's units but five, which stay at zero; statuses and attributes drawn with a fixed seed) and
+``--invitations`` invitations (60% / 40%; about a fifth accepted, far more than the seats, so every warning
+and every balance figure has work to do). Then ``ANALYZE`` (``VACUUM ANALYZE`` on PostgreSQL), as the
+autovacuum of a live database would have done.
+
+Timed, after a warm-up: ``--calls`` times ``/status`` sent by an organiser through the in-process Bot API
+(``bot/playground/harness.py``: update → handlers → database → text → chart → sendMessage/sendPhoto), once
+with the chart drawn every time (its cache cleared before each call) and once with the chart cache as it
+works in production (the figures did not change, so the PNG is not drawn again); and the bare
+``rules.status`` computation of both conferences in one transaction. Each call's replies are checked (two
+conference texts, a footer, a PNG). Median and p95 in milliseconds, and the SQL statements per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, insert, select, text
+from sqlalchemy.engine import make_url
+
+from bench.start_traffic import BenchError, machine, quiet
+from bot.playground.harness import ChatUser, Playground
+from bot.playground.transport import Persona
+from bot.services import Services
+from bot.settings import Settings
+from rules import charts
+from rules import status as status_rules
+from rules.plans import SEED_PLAN, apply_plan, load_plan_file
+from rules.refdata import reference
+from rules.text import fold
+from storage.db import Database
+from storage.models import Account, Base, Campaign, Conference, Invitation, Nomination, UnitAllowance
+
+NAME = "status_latency"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+AIM_MS = 100.0  # median /status through the Application
+ORGANISER_ID = 9001
+NOW = dt.datetime(
+    2020, 5, 12, 3, 0, tzinfo=dt.UTC
+)  # 10:00 on 12/5/2020 in Hà Nội: district nominations close in 3 days
+CHUNK = 5000
+WARMUP_CALLS = 3
+UNITS_AT_ZERO = 5
+NOMINATION_STATUSES = {
+    "submitted": 25,
+    "approved": 30,
+    "rejected": 10,
+    "changes_requested": 5,
+    "duplicate": 3,
+    "withdrawn": 2,
+    "draft": 20,
+    "expired": 5,
+}
+INVITATION_STATUSES = {
+    "accepted": 20,
+    "pending": 35,
+    "declined": 15,
+    "waitlisted": 20,
+    "proposed": 2,
+    "substituted": 3,
+    "cancelled": 5,
+}
+FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ")
+MIDDLE = ("Văn", "Thị", "Đức", "Minh", "Thu", "Quang", "Ngọc")
+GIVEN = ("An", "Bình", "Hoa", "Lan", "Minh", "Nam", "Hương", "Tuấn", "Thảo", "Dũng", "Mai", "Sơn")
+
+
+@dataclass
+class Options:
+    nominations: int = 100_000
+    invitations: int = 50_000
+    calls: int = 50
+    seed: int = 20200512
+    database_url: str | None = None
+    json_path: Path | None = None
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, shared: bool = False) -> None:
+    """This bench's options; with ``shared`` (``python -m bench``) --database-url is the other bench's."""
+    parser.add_argument("--status-nominations", type=int, default=Options.nominations, help="nominations (100000)")
+    parser.add_argument("--status-invitations", type=int, default=Options.invitations, help="invitations (50000)")
+    parser.add_argument("--status-calls", type=int, default=Options.calls, help="timed /status calls (50)")
+    parser.add_argument("--status-seed", type=int, default=Options.seed, help="what the rows hold")
+    parser.add_argument("--status-json", type=Path, default=None, help="where to write this bench's JSON")
+    if not shared:
+        parser.add_argument(
+            "--database-url",
+            default=None,
+            help="a PostgreSQL server (postgresql+asyncpg://…): a fresh database is made on it and dropped "
+            "afterwards; default: a fresh SQLite file",
+        )
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    options = Options(
+        nominations=args.status_nominations,
+        invitations=args.status_invitations,
+        calls=args.status_calls,
+        seed=args.status_seed,
+        database_url=args.database_url,
+        json_path=args.status_json,
+    )
+    if options.nominations < 1 or options.invitations < 1 or options.calls < 1:
+        raise SystemExit("--status-nominations, --status-invitations and --status-calls must be at least 1")
+    return options
+
+
+# --- filling the database --------------------------------------------------------------------------
+
+
+def _weighted(rng: random.Random, weights: dict[str, int], count: int) -> list[str]:
+    return rng.choices(list(weights), weights=list(weights.values()), k=count)
+
+
+def _name(rng: random.Random) -> str:
+    return f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}"
+
+
+@dataclass
+class Seeded:
+    campaign_id: int
+    conferences: dict[str, int]
+    unit_ids: list[int]
+    nominator_ids: list[int]
+
+
+async def _seed(database: Database) -> Seeded:
+    async with database.engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    async with database.transaction() as db:
+        await apply_plan(db, load_plan_file(SEED_PLAN))
+        campaign_id = await db.scalar(select(Campaign.id).where(Campaign.code == "tay-ho-2020"))
+        conferences = {code: cid for cid, code in (await db.execute(select(Conference.id, Conference.code))).all()}
+        unit_ids = list(
+            await db.scalars(
+                select(UnitAllowance.unit_id)
+                .where(UnitAllowance.conference_id == conferences["district"])
+                .order_by(UnitAllowance.id)
+            )
+        )
+        accounts = [
+            {"telegram_user_id": 50_000_000 + k, "display_name": f"Đầu mối {k}", "role": "focal_point"}
+            for k in range(500)
+        ]
+        await db.execute(insert(Account), accounts)
+        nominator_ids = list(await db.scalars(select(Account.id).where(Account.telegram_user_id >= 50_000_000)))
+    assert campaign_id is not None
+    return Seeded(campaign_id, conferences, unit_ids, nominator_ids)
+
+
+def _nomination_rows(options: Options, seeded: Seeded, rng: random.Random) -> list[dict[str, Any]]:
+    data = reference()
+    sending = seeded.unit_ids[UNITS_AT_ZERO:]  # the first units send nothing: they are the "units at zero"
+    statuses = _weighted(rng, NOMINATION_STATUSES, options.nominations)
+    rows = []
+    for index, status in enumerate(statuses):
+        name = _name(rng)
+        sent = status not in ("draft", "expired")
+        focal = rng.random() < 0.6
+        when = NOW - dt.timedelta(minutes=rng.randrange(60 * 24 * 90))
+        rows.append(
+            {
+                "code": f"DH-2020-{index + 1:06d}" if sent else None,
+                "campaign_id": seeded.campaign_id,
+                "conference_id": seeded.conferences["district" if rng.random() < 0.7 else "grassroots"],
+                "nominator_id": rng.choice(seeded.nominator_ids),
+                "source": "focal_point" if focal else "citizen",
+                "unit_id": rng.choice(sending) if focal or rng.random() < 0.9 else None,
+                "status": status,
+                "kind": "individual",
+                "nominee_name": name,
+                "nominee_fold": fold(name),
+                "gender": rng.choice(("nam", "nu")),
+                "birth_year": rng.randrange(1950, 2005),
+                "ethnicity": rng.choice(data.ethnic_groups.entries[:8]).code,
+                "religion": rng.choice(data.religions.entries).code,
+                "occupation_group": rng.choice(data.occupation_groups.entries).code,
+                "achievements": "Gương mẫu, tích cực trong phong trào thi đua.",
+                "draft_editing": False,
+                "submitted_at": when if sent else None,
+                "decided_at": when if status in ("approved", "rejected", "duplicate") else None,
+                "created_at": when,
+                "updated_at": when,
+            }
+        )
+    return rows
+
+
+def _invitation_rows(options: Options, seeded: Seeded, rng: random.Random) -> list[dict[str, Any]]:
+    data = reference()
+    statuses = _weighted(rng, INVITATION_STATUSES, options.invitations)
+    rows = []
+    for index, status in enumerate(statuses):
+        name = _name(rng)
+        when = NOW - dt.timedelta(minutes=rng.randrange(60 * 24 * 30))
+        rows.append(
+            {
+                "conference_id": seeded.conferences["district" if rng.random() < 0.6 else "grassroots"],
+                "pool_code": "exemplar" if rng.random() < 0.7 else "guest_leader",
+                "import_key": f"bench:{index}",
+                "full_name": name,
+                "name_fold": fold(name),
+                "gender": rng.choice(("nam", "nu", None)),
+                "birth_year": rng.choice((None, *range(1950, 2005))),
+                "ethnicity": rng.choice((None, *(entry.code for entry in data.ethnic_groups.entries[:8]))),
+                "religion": rng.choice((None, *data.religions.codes())),
+                "occupation_group": rng.choice((None, *data.occupation_groups.codes())),
+                "economic_sector": rng.choice((None, *data.economic_sectors.codes())),
+                "sector": rng.choice((None, "giao_duc", "y_te", "van_hoa", "kinh_te")),
+                "unit_id": rng.choice(seeded.unit_ids),
+                "status": status,
+                "waitlisted_at": when if status == "waitlisted" else None,
+                "responded_at": when if status in ("accepted", "declined", "waitlisted") else None,
+                "checked_in_at": when if status == "accepted" and rng.random() < 0.3 else None,
+                "created_at": when,
+                "updated_at": when,
+            }
+        )
+    return rows
+
+
+async def _bulk(database: Database, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        async with database.transaction() as db:
+            await db.execute(insert(table), list(rows[start : start + CHUNK]))
+
+
+async def _analyse(database: Database) -> None:
+    async with database.engine.connect() as connection:
+        if database.dialect == "postgresql":
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("VACUUM ANALYZE"))
+        else:
+            await connection.execute(text("ANALYZE"))
+            await connection.commit()
+
+
+async def fill(url: str, options: Options, log: Callable[[str], None]) -> dict[str, Any]:
+    """Create and fill the database; returns what it holds and how long the filling took."""
+    database = Database(url)
+    rng = random.Random(options.seed)
+    started = time.perf_counter()
+    try:
+        seeded = await _seed(database)
+        nominations = _nomination_rows(options, seeded, rng)
+        invitations = _invitation_rows(options, seeded, rng)
+        await _bulk(database, Nomination.__table__, nominations)
+        await _bulk(database, Invitation.__table__, invitations)
+        await _analyse(database)
+    finally:
+        await database.dispose()
+    seconds = time.perf_counter() - started
+    log(f"  filled in {seconds:.1f} s: {len(nominations)} nominations, {len(invitations)} invitations")
+    return {
+        "nominations": len(nominations),
+        "invitations": len(invitations),
+        "units": len(seeded.unit_ids),
+        "units_at_zero": UNITS_AT_ZERO,
+        "fill_seconds": round(seconds, 1),
+    }
+
+
+# --- measuring -------------------------------------------------------------------------------------
+
+
+def summary(samples: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {
+        "calls": len(ordered),
+        "median_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": round(p95 * 1000, 2),
+        "min_ms": round(ordered[0] * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+def _check(replies: Sequence[Any]) -> None:
+    methods = [reply.method for reply in replies]
+    if methods.count("sendPhoto") != 1 or methods[-1] != "sendPhoto":
+        raise BenchError(f"/status answered with {methods}, not texts and one chart")
+    texts = [reply.text for reply in replies if reply.method == "sendMessage"]
+    if sum("📊" in text for text in texts) != 2:
+        raise BenchError(f"/status did not show both conferences: {[text[:60] for text in texts]}")
+    if "Chỉ còn 3 ngày là hết hạn gửi đề cử" not in "".join(texts):
+        raise BenchError("/status did not warn about the units at zero three days before the deadline")
+    photo = replies[-1].file_bytes or b""
+    if not photo.startswith(charts.PNG_SIGNATURE):
+        raise BenchError("the chart is not a PNG")
+
+
+async def _time_calls(
+    calls: int, call: Callable[[], Awaitable[Any]], before: Callable[[], None] = lambda: None
+) -> list[float]:
+    samples = []
+    for _ in range(calls):
+        before()
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+async def measure(url: str, options: Options) -> dict[str, Any]:
+    settings = Settings(database_url=url, organiser_ids=(ORGANISER_ID,), bot_token="", webhook_url="")
+    playground = Playground(lambda: Services.create(settings, clock=lambda: NOW))
+    await playground.start()
+    statements: list[str] = []
+    engine = playground.services.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", lambda _c, _k, statement, *_: statements.append(statement))
+    organiser: ChatUser = playground.person(Persona(ORGANISER_ID, "Hoà", "Phạm Thu"))
+    try:
+
+        async def status_call() -> None:
+            _check(await organiser.send("/status"))
+
+        for _ in range(WARMUP_CALLS):
+            await status_call()
+        statements.clear()
+        cold = await _time_calls(options.calls, status_call, before=charts.render.cache_clear)
+        sql_per_call = len(statements) / options.calls
+        warm = await _time_calls(options.calls, status_call)
+
+        database = playground.services.database
+        today = NOW.astimezone(settings.tz).date()
+
+        async def bare_call() -> None:
+            async with database.transaction() as db:
+                conferences = await status_rules.open_conferences(db)
+                await status_rules.statuses(db, conferences, today=today)
+
+        bare = await _time_calls(options.calls, bare_call)
+        async with database.transaction() as db:
+            found = await status_rules.statuses(db, await status_rules.open_conferences(db), today=today)
+        district = next(status for status in found if status.code == "district")
+        data = charts.chart_data(district, playground.services.translators.default)
+
+        async def render_call() -> None:
+            charts.render.cache_clear()
+            charts.render(data)
+
+        drawing = await _time_calls(options.calls, render_call)
+    finally:
+        await playground.stop()
+    return {
+        "status_through_application_chart_drawn": summary(cold),
+        "status_through_application_chart_cached": summary(warm),
+        "rules_status_both_conferences": summary(bare),
+        "chart_drawing_alone": summary(drawing),
+        "sql_statements_per_status_call": round(sql_per_call, 1),
+        "district_figures": {
+            "received": district.nominations.received,
+            "accepted": district.accepted,
+            "units_at_zero": len(district.nominations.units_at_zero),
+            "warnings": [warning.kind.value for warning in district.warnings],
+        },
+    }
+
+
+# --- the benchmark ---------------------------------------------------------------------------------
+
+
+def _asyncpg_url(url: str) -> str:
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+async def _admin(url: str, statement: str) -> None:
+    admin = Database(url)
+    try:
+        async with admin.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+async def _run_on(url: str, options: Options, log: Callable[[str], None]) -> dict[str, Any]:
+    contents = await fill(url, options, log)
+    figures = await measure(url, options)
+    return {"contents": contents, **figures}
+
+
+async def run(options: Options, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fill a fresh database, time /status; return the results (also written as JSON)."""
+    if options.database_url:
+        server = _asyncpg_url(options.database_url)
+        name = f"bench_status_{uuid.uuid4().hex[:12]}"
+        await _admin(server, f'CREATE DATABASE "{name}"')
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
+        try:
+            figures = await _run_on(url, options, log)
+        finally:
+            await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        backend, described = "postgresql", make_url(server).set(database=name).render_as_string(hide_password=True)
+    else:
+        with tempfile.TemporaryDirectory(prefix="dienhinh-status-bench-") as directory:
+            figures = await _run_on(f"sqlite+aiosqlite:///{directory}/bench.sqlite3", options, log)
+        backend, described = "sqlite", "sqlite (fresh file in a temporary directory)"
+    median = figures["status_through_application_chart_drawn"]["median_ms"]
+    result = {
+        "benchmark": NAME,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "database": described,
+        "options": {"nominations": options.nominations, "invitations": options.invitations, "calls": options.calls},
+        **figures,
+        "aim_median_ms": AIM_MS,
+        "aim_met": median < AIM_MS,
+    }
+    path = options.json_path or RESULTS_DIR / f"{NAME}.{backend}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    result["json_path"] = str(path)
+    return result
+
+
+def report(result: dict[str, Any]) -> str:
+    rows = [
+        ("/status through the Application, chart drawn", result["status_through_application_chart_drawn"]),
+        ("/status through the Application, chart cached", result["status_through_application_chart_cached"]),
+        ("rules.status, both conferences", result["rules_status_both_conferences"]),
+        ("the chart alone (matplotlib)", result["chart_drawing_alone"]),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{'':<{width}}  {'median ms':>9}  {'p95 ms':>7}  {'max ms':>7}"]
+    lines += [
+        f"{label:<{width}}  {row['median_ms']:9.1f}  {row['p95_ms']:7.1f}  {row['max_ms']:7.1f}" for label, row in rows
+    ]
+    contents = result["contents"]
+    verdict = "aim met" if result["aim_met"] else "ABOVE AIM"
+    lines.append(
+        f"median /status {result['status_through_application_chart_drawn']['median_ms']:.1f} ms "
+        f"(aim < {result['aim_median_ms']:.0f} ms: {verdict}); {result['sql_statements_per_status_call']} SQL "
+        f"statements per call; {contents['nominations']} nominations, {contents['invitations']} invitations "
+        f"(filled in {contents['fill_seconds']} s); database: {result['database']}"
+    )
+    return "\n".join(lines) + f"\n\nresults: {result['json_path']}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.status_latency", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    options = options_from(parser.parse_args(argv))
+    quiet()
+    try:
+        result = asyncio.run(run(options))
+    except BenchError as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 1
+    print(report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,336 @@
+"""Excel files for organisers: the invitations with personal links and QR codes, and the attendance list.
+
+Bots cannot write to people first, so units hand each delegate their personal link (or its QR code,
+printed) from :func:`invitations_workbook`. :func:`attendance_workbook` is the customary "danh sách trích
+ngang" of the delegates who accepted, in Vietnamese name order, with a column to sign and the check-ins
+marked. Both hold personal data (the attendance list holds ethnicity, which is sensitive under Decree
+13/2023/NĐ-CP): only organisers may export them, and every export is written to the audit log.
+
+This layer has no translator of its own: the caller passes :class:`Labels` (a ``bot.i18n.Translator``
+fits) in the language the file is for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import qrcode
+from openpyxl import Workbook
+from openpyxl.drawing.image import Image
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules.delegates import STATUS_LABELS, unit_names
+from rules.i18n import N_
+from rules.invitations import Status, invitation_link
+from rules.refdata import RefList, reference
+from rules.text import name_sort_key, sort_key
+from storage.models import AuditEntry, Conference, Invitation, SeatPool
+
+# Invitations whose links units hand out: everyone who may still answer (a declined delegate may change
+# their mind). Withdrawn, replaced and proposed (not yet approved) ones are left out.
+HANDED_OUT = (Status.PENDING, Status.ACCEPTED, Status.WAITLISTED, Status.DECLINED)
+QR_PIXELS = 110
+_THIN = Side(style="thin")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_WRAP = Alignment(wrap_text=True, vertical="center")
+_CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+INVITATION_COLUMNS: tuple[tuple[str, int], ...] = (
+    (N_("No."), 5),
+    (N_("Full name"), 26),
+    (N_("Unit"), 30),
+    (N_("Delegate group"), 24),
+    (N_("Status"), 16),
+    (N_("Personal link"), 44),
+    (N_("QR code"), 17),
+)
+ATTENDANCE_COLUMNS: tuple[tuple[str, int], ...] = (
+    (N_("No."), 5),
+    (N_("Full name"), 24),
+    (N_("Birth year"), 8),
+    (N_("Gender"), 8),
+    (N_("Ethnicity"), 10),
+    (N_("Unit"), 28),
+    (N_("Position"), 24),
+    (N_("Category"), 18),
+    (N_("Signature"), 14),
+    (N_("Notes"), 14),
+)
+
+
+class Labels(Protocol):
+    """Translates msgids and formats dates for the file's reader (``bot.i18n.Translator`` fits)."""
+
+    @property
+    def locale(self) -> str: ...
+
+    def __call__(self, msgid: str, /, **values: object) -> str: ...
+
+    def date(self, day: dt.date | dt.datetime, form: str = "long") -> str: ...
+
+    def time(self, moment: dt.datetime) -> str: ...
+
+    def quarter(self, day: dt.date | dt.datetime) -> str: ...
+
+
+def qr_png(text: str) -> bytes:
+    """A QR code of ``text`` as PNG bytes."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=4, border=2)
+    code.add_data(text)
+    code.make(fit=True)
+    buffer = io.BytesIO()
+    code.make_image().save(buffer)
+    return buffer.getvalue()
+
+
+def _ref_label(entries: RefList[Any], code: str | None, locale: str) -> str:
+    if not code:
+        return ""
+    entry = entries.get(code)
+    if entry is None:
+        return code
+    return str(entry.label_en if locale == "en" else entry.label)
+
+
+def _header(sheet: Worksheet, row: int, columns: Sequence[tuple[str, int]], labels: Labels) -> None:
+    for index, (msgid, width) in enumerate(columns, start=1):
+        cell = sheet.cell(row=row, column=index, value=labels(msgid))
+        cell.font = Font(bold=True)
+        cell.alignment = _CENTRE
+        cell.border = _BOX
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+
+def _title(sheet: Worksheet, row: int, text: str, columns: int, *, size: int = 13, bold: bool = True) -> None:
+    sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
+    cell = sheet.cell(row=row, column=1, value=text)
+    cell.font = Font(bold=bold, italic=not bold, size=size)
+    cell.alignment = _CENTRE
+
+
+def _print_setup(sheet: Worksheet, header_row: int, *, landscape: bool) -> None:
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape" if landscape else "portrait"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sheet.print_title_rows = f"{header_row}:{header_row}"
+    sheet.page_margins.left = sheet.page_margins.right = 0.4
+    sheet.freeze_panes = f"A{header_row + 1}"
+
+
+def _bytes(workbook: Workbook) -> bytes:
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _audit(
+    session: AsyncSession, action: str, conference: Conference, actor_id: int | None, now: dt.datetime, **detail: Any
+) -> None:
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_id=actor_id,
+            action=action,
+            entity="conference",
+            entity_id=str(conference.id),
+            detail={"conference": conference.code, **detail},
+        )
+    )
+
+
+def conference_when(conference: Conference, labels: Labels) -> str | None:
+    """When the conference takes place, as a reader expects it: its date, else the quarter or the deadline."""
+    if conference.starts_at is not None:
+        return labels.date(conference.starts_at)
+    if conference.window_start is not None:
+        return labels.quarter(conference.window_start)
+    if conference.window_end is not None:
+        return labels(N_("before {date}"), date=labels.date(conference.window_end))
+    return None
+
+
+# --- the invitations and their links -------------------------------------------------------------------
+
+
+async def invitations_workbook(
+    session: AsyncSession,
+    conference_id: int,
+    *,
+    labels: Labels,
+    secret: bytes,
+    bot_username: str,
+    actor_id: int | None,
+    now: dt.datetime,
+) -> bytes:
+    """An XLSX of everyone invited (by unit, then name): pool, status, personal link and its QR code.
+
+    One sheet with a column for the delegate group, so a unit finds all its people together; printed on
+    A4 with the header repeated on each page. Audited.
+    """
+    conference = await session.get_one(Conference, conference_id)
+    invitations = list(
+        (
+            await session.scalars(
+                select(Invitation).where(Invitation.conference_id == conference_id, Invitation.status.in_(HANDED_OUT))
+            )
+        ).all()
+    )
+    units = await unit_names(session, (invitation.unit_id for invitation in invitations))
+    pools = {
+        pool.code: pool.title
+        for pool in await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference_id))
+    }
+    invitations.sort(key=lambda item: (sort_key(units.get(item.unit_id or 0, "\uffff")), name_sort_key(item.full_name)))
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = labels(N_("Invitations"))[:31]
+    width = len(INVITATION_COLUMNS)
+    _title(sheet, 1, labels(N_("INVITATIONS TO {title}"), title=conference.title.upper()), width)
+    _title(
+        sheet,
+        2,
+        labels(N_("Each delegate opens their own link, or scans their QR code, to answer the invitation.")),
+        width,
+        size=11,
+        bold=False,
+    )
+    header_row = 4
+    _header(sheet, header_row, INVITATION_COLUMNS, labels)
+    row_height = QR_PIXELS * 0.75 + 6  # points
+    for number, invitation in enumerate(invitations, start=1):
+        row = header_row + number
+        link = invitation_link(invitation, secret, bot_username)
+        values: tuple[Any, ...] = (
+            number,
+            invitation.full_name,
+            units.get(invitation.unit_id or 0, ""),
+            pools.get(invitation.pool_code, invitation.pool_code),
+            labels(STATUS_LABELS[invitation.status]) if invitation.status in STATUS_LABELS else invitation.status,
+            link,
+        )
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row, column=column, value=value)
+            cell.alignment = _CENTRE if column == 1 else _WRAP
+            cell.border = _BOX
+        sheet.cell(row=row, column=6).hyperlink = link
+        sheet.cell(row=row, column=7).border = _BOX
+        image = Image(io.BytesIO(qr_png(link)))
+        image.width = image.height = QR_PIXELS
+        sheet.add_image(image, f"G{row}")
+        sheet.row_dimensions[row].height = row_height
+    _print_setup(sheet, header_row, landscape=True)
+    _audit(session, "export.invitations", conference, actor_id, now, rows=len(invitations))
+    return _bytes(workbook)
+
+
+# --- the attendance list ("danh sách trích ngang") -----------------------------------------------------
+
+
+async def attendance_workbook(
+    session: AsyncSession,
+    conference_id: int,
+    *,
+    labels: Labels,
+    actor_id: int | None,
+    now: dt.datetime,
+) -> bytes:
+    """The "danh sách trích ngang" of the delegates who accepted, in Vietnamese name order.
+
+    A title naming the conference, its date, then STT, Họ và tên, Năm sinh, Giới tính, Dân tộc, Đơn vị,
+    Chức vụ, Thành phần (occupation group, else the delegate group), Ký tên, and a note for those checked
+    in; a total at the end. Audited (the list holds ethnicity).
+    """
+    conference = await session.get_one(Conference, conference_id)
+    delegates = list(
+        (
+            await session.scalars(
+                select(Invitation).where(
+                    Invitation.conference_id == conference_id, Invitation.status == Status.ACCEPTED
+                )
+            )
+        ).all()
+    )
+    delegates.sort(key=lambda item: name_sort_key(item.full_name))
+    units = await unit_names(session, (delegate.unit_id for delegate in delegates))
+    pools = {
+        pool.code: pool.title
+        for pool in await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference_id))
+    }
+    data = reference()
+    locale = labels.locale
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = labels(N_("Attendance list"))[:31]
+    width = len(ATTENDANCE_COLUMNS)
+    _title(sheet, 1, labels(N_("LIST OF DELEGATES ATTENDING {title}"), title=conference.title.upper()), width, size=14)
+    when = conference_when(conference, labels)
+    if when:
+        _title(sheet, 2, labels(N_("Date: {date}"), date=when), width, size=11, bold=False)
+    if conference.venue:
+        _title(sheet, 3, labels(N_("Venue: {venue}"), venue=conference.venue), width, size=11, bold=False)
+    header_row = 5
+    _header(sheet, header_row, ATTENDANCE_COLUMNS, labels)
+    checked_in = 0
+    for number, delegate in enumerate(delegates, start=1):
+        row = header_row + number
+        note = ""
+        if delegate.checked_in_at is not None:
+            checked_in += 1
+            note = labels(N_("Checked in at {time}"), time=labels.time(delegate.checked_in_at))
+        category = _ref_label(data.occupation_groups, delegate.occupation_group, locale) or pools.get(
+            delegate.pool_code, ""
+        )
+        values: tuple[Any, ...] = (
+            number,
+            delegate.full_name,
+            delegate.birth_year,
+            _ref_label(data.genders, delegate.gender, locale),
+            _ref_label(data.ethnic_groups, delegate.ethnicity, locale),
+            units.get(delegate.unit_id or 0, ""),
+            delegate.position or "",
+            category,
+            "",
+            note,
+        )
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row, column=column, value=value)
+            cell.alignment = _CENTRE if column in (1, 3, 4) else _WRAP
+            cell.border = _BOX
+        sheet.row_dimensions[row].height = 30
+    total_row = header_row + len(delegates) + 2
+    sheet.cell(
+        row=total_row,
+        column=2,
+        value=labels(
+            N_("Total: {count} delegates; checked in: {checked_in}"), count=len(delegates), checked_in=checked_in
+        ),
+    ).font = Font(bold=True)
+    _print_setup(sheet, header_row, landscape=True)
+    _audit(session, "export.attendance", conference, actor_id, now, rows=len(delegates), sensitive=["ethnicity"])
+    return _bytes(workbook)
+
+
+__all__ = [
+    "ATTENDANCE_COLUMNS",
+    "HANDED_OUT",
+    "INVITATION_COLUMNS",
+    "Labels",
+    "attendance_workbook",
+    "conference_when",
+    "invitations_workbook",
+    "qr_png",
+]

@@ -1,0 +1,707 @@
+"""Guest lists: spreadsheets of guests and leaders, checked row by row, invited once an organiser confirms.
+
+An organiser sends an Excel workbook (.xlsx) or a CSV file (UTF-8 with or without BOM, or Windows-1258 as
+Vietnamese Excel saves "CSV"). :func:`read_table` finds the header row (the first of the first rows that
+has a name column; headers are matched in Vietnamese or English, ignoring case and tone marks) and
+:func:`stage_import` checks every row against the conference: the name, the year of birth, gender,
+ethnic group, religion and occupation group from the reference lists, the unit among the plan's units
+(by name or code), the phone number, the delegate group (guests and leaders unless the row says
+otherwise). Every problem carries the row number the spreadsheet shows (the header is row 1 when it is the
+first row). The same person twice in the file (folded name and year of birth) is reported on the second
+row; a person already invited to the conference is reported and skipped without blocking the others.
+
+Nothing is invited while the import is pending. :func:`confirm_import` invites the good rows, once: the
+import becomes ``confirmed``, every invitation is keyed by its person (``rules.invitations.person_key``), so
+confirming twice or importing the same file again creates no duplicates. :func:`cancel_import` drops it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import openpyxl
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules.choices import Option, match_option
+from rules.delegates import Invited, invited
+from rules.i18n import N_
+from rules.intake import OLDEST_BIRTH_YEAR, YOUNGEST_AGE, Problem, Step, parse_birth_year, parse_phone, parse_text
+from rules.invitations import EXEMPLAR_POOL, GUEST_POOL, Person, create_invitation, person_key
+from rules.refdata import RefEntry, RefList, reference, search_key
+from rules.text import clean, nfc
+from storage.models import AuditEntry, Conference, InvitationImport, OrgUnit, SeatPool
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 2000
+HEADER_SEARCH_ROWS = 10
+MAX_POSITION_CHARS = 300
+PENDING, CONFIRMED, CANCELLED = "pending", "confirmed", "cancelled"
+
+
+class Column(StrEnum):
+    NAME = "name"
+    BIRTH_YEAR = "birth_year"
+    GENDER = "gender"
+    ETHNICITY = "ethnicity"
+    RELIGION = "religion"
+    UNIT = "unit"
+    POSITION = "position"
+    OCCUPATION = "occupation"
+    PHONE = "phone"
+    POOL = "pool"
+
+
+# Header names, compared on their search key (folded, letters and digits only).
+HEADERS: dict[Column, tuple[str, ...]] = {
+    Column.NAME: ("Họ và tên", "Họ tên", "Tên", "Họ và tên đại biểu", "Name", "Full name"),
+    Column.BIRTH_YEAR: ("Năm sinh", "Ngày sinh", "Ngày tháng năm sinh", "Birth year", "Year of birth", "Born"),
+    Column.GENDER: ("Giới tính", "Gender", "Sex"),
+    Column.ETHNICITY: ("Dân tộc", "Ethnicity", "Ethnic group"),
+    Column.RELIGION: ("Tôn giáo", "Religion"),
+    Column.UNIT: ("Đơn vị", "Cơ quan", "Cơ quan, đơn vị", "Đơn vị công tác", "Nơi công tác", "Unit"),
+    Column.POSITION: ("Chức vụ", "Chức danh", "Position", "Title"),
+    Column.OCCUPATION: ("Thành phần", "Nghề nghiệp", "Occupation", "Occupation group"),
+    Column.PHONE: ("Số điện thoại", "Điện thoại", "SĐT", "Phone", "Phone number", "Mobile"),
+    Column.POOL: ("Nhóm", "Nhóm đại biểu", "Loại đại biểu", "Pool", "Group", "Category"),
+}
+# Columns people often add that carry nothing to import; not reported as unused.
+_SILENT_HEADERS = frozenset({"stt", "tt", "so", "sott", "no", "ghichu", "note", "notes", "kyten"})
+# Header keys long enough to match as the beginning of a longer header ("Họ và tên đại biểu").
+_PREFIX_MIN = 5
+# Names of the pools of the seed plan that people write in a "Nhóm" column.
+POOL_ALIASES: dict[str, tuple[str, ...]] = {
+    EXEMPLAR_POOL: ("điển hình", "điển hình tiên tiến", "đại biểu điển hình", "exemplar", "exemplars"),
+    GUEST_POOL: (
+        "khách mời",
+        "lãnh đạo",
+        "khách mời và lãnh đạo",
+        "khách mời, lãnh đạo",
+        "guest",
+        "guests",
+        "leader",
+        "leaders",
+        "guests and leaders",
+    ),
+}
+
+UNREADABLE_MESSAGES: dict[str, str] = {
+    "too_large": N_("The file is too large ({size} MB); please send a file of at most {max} MB."),
+    "empty": N_("The file is empty."),
+    "old_excel": N_(
+        "This is an old Excel file (.xls). Please save it as an Excel workbook (.xlsx) or as CSV UTF-8 and send it again."
+    ),
+    "not_spreadsheet": N_(
+        "I could not read this file as a spreadsheet. Please send an Excel workbook (.xlsx) or a CSV file."
+    ),
+    "encoding": N_("I could not read the text of this CSV file. Please save it as “CSV UTF-8” and send it again."),
+    "no_header": N_(
+        "I found no header row with a column for the full name (“Họ và tên”) in the first {rows} rows. Please put the column names in the first row."
+    ),
+    "too_many_rows": N_("The file has more than {max} rows; please split it into several files."),
+    "no_rows": N_("The file has a header row but nobody listed under it."),
+}
+
+PROBLEM_MESSAGES: dict[str, str] = {
+    "missing_name": N_("Row {row}: the full name is missing."),
+    "bad_name": N_("Row {row}: “{value}” does not look like a full name."),
+    "bad_birth_year": N_(
+        "Row {row}: “{value}” is not a plausible year of birth (write a year from {oldest} to {youngest})."
+    ),
+    "unknown_gender": N_("Row {row}: unknown gender “{value}” (write Nam or Nữ)."),
+    "unknown_ethnicity": N_("Row {row}: unknown ethnic group “{value}”."),
+    "unknown_religion": N_("Row {row}: unknown religion “{value}”."),
+    "unknown_occupation": N_("Row {row}: unknown occupation group “{value}”."),
+    "unknown_unit": N_(
+        "Row {row}: no unit of the plan is called “{value}”; write the unit's name as in the plan, or its code."
+    ),
+    "ambiguous_unit": N_("Row {row}: “{value}” matches several units ({units}); please write the full name."),
+    "bad_phone": N_("Row {row}: “{value}” is not a Vietnamese phone number."),
+    "unknown_pool": N_("Row {row}: unknown delegate group “{value}” (write {pools})."),
+    "missing_pool": N_("Row {row}: the delegate group is missing (write {pools})."),
+    "position_too_long": N_("Row {row}: the position is too long (at most {max} characters)."),
+    "duplicate_in_file": N_("Row {row}: {name} is already on row {first}; this row is left out."),
+    "already_invited": N_("Row {row}: {name} is already invited to this conference; skipped."),
+    "ignored_columns": N_("Row {row}: these columns are not used: {columns}."),
+}
+# Problems that do not keep the row (or the file) from being imported.
+NOT_BLOCKING = frozenset({"already_invited", "ignored_columns"})
+
+
+class UnreadableFile(Exception):
+    """The file cannot be read as a guest list at all; ``msgid`` and ``values`` say why."""
+
+    def __init__(self, code: str, **values: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.values = values
+
+    @property
+    def msgid(self) -> str:
+        return UNREADABLE_MESSAGES[self.code]
+
+
+def problem_message(problem: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(msgid, values) of a stored problem, for the caller to translate."""
+    return PROBLEM_MESSAGES[problem["code"]], {"row": problem["row"], **problem.get("values", {})}
+
+
+def blocking(problems: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [problem for problem in problems if problem["code"] not in NOT_BLOCKING]
+
+
+def bad_rows(problems: Iterable[dict[str, Any]]) -> list[int]:
+    """The row numbers left out because of a problem, in order."""
+    return sorted({problem["row"] for problem in blocking(problems)})
+
+
+# --- reading the file ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """The rows under the header: (row number as the spreadsheet shows it, cells), and the column map."""
+
+    header_row: int
+    columns: dict[Column, int]
+    rows: tuple[tuple[int, tuple[Any, ...]], ...]
+    ignored: tuple[str, ...] = ()
+
+
+def _header_key(value: Any) -> str:
+    return search_key(str(value)) if value is not None else ""
+
+
+_HEADER_KEYS = {search_key(name): column for column, names in HEADERS.items() for name in names}
+
+
+def header_column(value: Any) -> Column | None:
+    """The column a header cell names, or None ("Họ và tên", "HO TEN", "Full name" → NAME)."""
+    key = _header_key(value)
+    if not key:
+        return None
+    if key in _HEADER_KEYS:
+        return _HEADER_KEYS[key]
+    prefixes = [name for name in _HEADER_KEYS if len(name) >= _PREFIX_MIN and key.startswith(name)]
+    return _HEADER_KEYS[max(prefixes, key=len)] if prefixes else None
+
+
+def _find_header(rows: Sequence[tuple[int, tuple[Any, ...]]]) -> Table:
+    for position, (number, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        columns: dict[Column, int] = {}
+        ignored: list[str] = []
+        for index, cell in enumerate(cells):
+            column = header_column(cell)
+            if column is not None:
+                columns.setdefault(column, index)
+            elif _header_key(cell) and _header_key(cell) not in _SILENT_HEADERS:
+                ignored.append(clean(str(cell)))
+        if Column.NAME in columns:
+            # A row counts when a column we read has something in it (a template's numbered empty rows don't).
+            used = sorted(columns.values())
+            body = tuple(row for row in rows[position + 1 :] if any(_text(row[1][i]) for i in used if i < len(row[1])))
+            if not body:
+                raise UnreadableFile("no_rows")
+            if len(body) > MAX_ROWS:
+                raise UnreadableFile("too_many_rows", max=MAX_ROWS)
+            return Table(number, columns, body, tuple(ignored))
+    raise UnreadableFile("no_header", rows=HEADER_SEARCH_ROWS)
+
+
+def _xlsx_rows(data: bytes) -> list[list[tuple[int, tuple[Any, ...]]]]:
+    """The rows of every sheet (numbered from 1), read-only and values only."""
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # a damaged or foreign file can fail anywhere inside openpyxl
+        raise UnreadableFile("not_spreadsheet") from None
+    sheets: list[list[tuple[int, tuple[Any, ...]]]] = []
+    try:
+        for sheet in workbook.worksheets:
+            sheet.reset_dimensions()  # some programs write a wrong size; read what is there
+            rows: list[tuple[int, tuple[Any, ...]]] = []
+            for number, cells in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+                rows.append((number, tuple(cells)))
+                if number > MAX_ROWS + HEADER_SEARCH_ROWS:
+                    break
+            sheets.append(rows)
+    except Exception:
+        raise UnreadableFile("not_spreadsheet") from None
+    finally:
+        workbook.close()
+    return sheets
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        # Vietnamese Windows saves "CSV (Comma delimited)" in Windows-1258, with combining tone marks.
+        encodings = ("utf-8-sig", "cp1258")
+    for encoding in encodings:
+        try:
+            return nfc(data.decode(encoding))
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFile("encoding")
+
+
+def _csv_rows(data: bytes) -> list[tuple[int, tuple[Any, ...]]]:
+    text = _decode(data)
+    if "\x00" in text:
+        raise UnreadableFile("not_spreadsheet")
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        rows = []
+        for number, cells in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+            rows.append((number, tuple(cells)))
+            if number > MAX_ROWS + HEADER_SEARCH_ROWS:
+                break
+        return rows
+    except csv.Error:
+        raise UnreadableFile("not_spreadsheet") from None
+
+
+def read_table(file_name: str, data: bytes) -> Table:
+    """The guest list in an .xlsx or .csv file; raises :class:`UnreadableFile` when it cannot be read."""
+    if not data:
+        raise UnreadableFile("empty")
+    if len(data) > MAX_BYTES:
+        raise UnreadableFile("too_large", size=f"{len(data) / 1024 / 1024:.1f}", max=MAX_BYTES // 1024 // 1024)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise UnreadableFile("old_excel")
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        sheets = _xlsx_rows(data)
+        first_problem: UnreadableFile | None = None
+        for rows in sheets:
+            try:
+                return _find_header(rows)
+            except UnreadableFile as problem:
+                first_problem = first_problem or problem
+        raise first_problem or UnreadableFile("no_header", rows=HEADER_SEARCH_ROWS)
+    if file_name.lower().endswith((".xlsx", ".xlsm")):
+        raise UnreadableFile("not_spreadsheet")
+    return _find_header(_csv_rows(data))
+
+
+# --- checking the rows ---------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    return clean(str(value))
+
+
+_DATE = re.compile(r"^\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*(\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-\d{2}-\d{2}$")
+
+
+def _birth_year_text(value: Any) -> str:
+    """A year of birth as text, also from a date of birth ("12/05/1985", a date cell)."""
+    if isinstance(value, dt.date):
+        return str(value.year)
+    text = _text(value)
+    match = _DATE.match(text) or _ISO_DATE.match(text)
+    return match.group(1) if match else text
+
+
+def _phone_text(value: Any) -> str:
+    """Excel drops the leading 0 of a phone number stored as a number (912345678)."""
+    text = _text(value)
+    if isinstance(value, int | float) and len(text) == 9:
+        return "0" + text
+    return text
+
+
+def _reference_code(entries: RefList[Any], text: str) -> str | None:
+    """The code of the entry ``text`` names exactly, or of the only entry it matches (3+ letters)."""
+    key = search_key(text)
+    found: list[RefEntry] = entries.search(text)
+    exact = [entry for entry in found if key in {search_key(n) for n in (entry.code, entry.label, *entry.aliases)}]
+    if exact:
+        return exact[0].code
+    if len(found) == 1 and len(key) >= 3:
+        return found[0].code
+    return None
+
+
+class _Units:
+    """The plan's units, matched by code or by name (folded), or by a part of the name only one has."""
+
+    def __init__(self, units: Iterable[OrgUnit]) -> None:
+        self.units = list(units)
+
+    def match(self, text: str) -> OrgUnit | list[OrgUnit] | None:
+        key = search_key(text)
+        lowered = text.strip().lower()
+        for unit in self.units:
+            if unit.code == lowered or search_key(unit.name) == key:
+                return unit
+        if len(key) < 3:
+            return None
+        found = [unit for unit in self.units if key in search_key(unit.name)]
+        if len(found) == 1:
+            return found[0]
+        return found or None
+
+
+@dataclass
+class _Checker:
+    """Checks rows one by one against the conference; collects good rows and problems."""
+
+    units: _Units
+    pools: list[SeatPool]
+    already: Invited
+    today: dt.date
+    columns: dict[Column, int]
+
+    def __post_init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.problems: list[dict[str, Any]] = []
+        self.seen: dict[str, int] = {}
+        self.pool_options = [
+            Option(pool.code, pool.title, aliases=(pool.code, *POOL_ALIASES.get(pool.code, ()))) for pool in self.pools
+        ]
+
+    def cell(self, cells: tuple[Any, ...], column: Column) -> Any:
+        index = self.columns.get(column)
+        return cells[index] if index is not None and index < len(cells) else None
+
+    def check(self, number: int, cells: tuple[Any, ...]) -> None:
+        problems: list[dict[str, Any]] = []
+
+        def problem(code: str, **values: Any) -> None:
+            problems.append({"row": number, "code": code, "values": values})
+
+        name = self._name(self.cell(cells, Column.NAME), problem)
+        year = self._birth_year(self.cell(cells, Column.BIRTH_YEAR), problem)
+        data = reference()
+        row: dict[str, Any] = {
+            "row": number,
+            "full_name": name,
+            "birth_year": year,
+            "gender": self._reference(data.genders, self.cell(cells, Column.GENDER), "unknown_gender", problem),
+            "ethnicity": self._reference(
+                data.ethnic_groups, self.cell(cells, Column.ETHNICITY), "unknown_ethnicity", problem
+            ),
+            "religion": self._reference(data.religions, self.cell(cells, Column.RELIGION), "unknown_religion", problem),
+            "occupation_group": self._reference(
+                data.occupation_groups, self.cell(cells, Column.OCCUPATION), "unknown_occupation", problem
+            ),
+            "unit_id": self._unit(self.cell(cells, Column.UNIT), problem),
+            "position": self._position(self.cell(cells, Column.POSITION), problem),
+            "phone_e164": self._phone(self.cell(cells, Column.PHONE), problem),
+            "pool": self._pool(self.cell(cells, Column.POOL), problem),
+        }
+        if name:
+            self._once(row, name, year, problem)
+        self.problems.extend(problems)
+        if not blocking(problems):
+            self.rows.append(row)
+
+    def _name(self, value: Any, problem: Any) -> str | None:
+        text = _text(value)
+        if not text:
+            problem("missing_name")
+            return None
+        parsed = parse_text(Step.NAME, text)
+        if isinstance(parsed, Problem):
+            problem("bad_name", value=text)
+            return None
+        return parsed
+
+    def _birth_year(self, value: Any, problem: Any) -> int | None:
+        text = _birth_year_text(value)
+        if not text:
+            return None
+        parsed = parse_birth_year(text, self.today)
+        if isinstance(parsed, Problem):
+            problem("bad_birth_year", value=text, oldest=OLDEST_BIRTH_YEAR, youngest=self.today.year - YOUNGEST_AGE)
+            return None
+        return parsed
+
+    @staticmethod
+    def _reference(entries: RefList[Any], value: Any, code: str, problem: Any) -> str | None:
+        text = _text(value)
+        if not text:
+            return None
+        found = _reference_code(entries, text)
+        if found is None:
+            problem(code, value=text)
+        return found
+
+    def _unit(self, value: Any, problem: Any) -> int | None:
+        text = _text(value)
+        if not text:
+            return None
+        found = self.units.match(text)
+        if isinstance(found, list):
+            names = ", ".join(unit.name for unit in found[:3]) + (", …" if len(found) > 3 else "")
+            problem("ambiguous_unit", value=text, units=names)
+            return None
+        if found is None:
+            problem("unknown_unit", value=text)
+            return None
+        return found.id
+
+    @staticmethod
+    def _position(value: Any, problem: Any) -> str | None:
+        text = _text(value)
+        if len(text) > MAX_POSITION_CHARS:
+            problem("position_too_long", max=MAX_POSITION_CHARS)
+            return None
+        return text or None
+
+    @staticmethod
+    def _phone(value: Any, problem: Any) -> str | None:
+        text = _phone_text(value)
+        if not text:
+            return None
+        parsed = parse_phone(text)
+        if isinstance(parsed, Problem):
+            problem("bad_phone", value=text)
+            return None
+        return parsed
+
+    def _pool(self, value: Any, problem: Any) -> str | None:
+        text = _text(value)
+        if not text and any(pool.code == GUEST_POOL for pool in self.pools):
+            return GUEST_POOL
+        pools = ", ".join(f"“{pool.title}”" for pool in self.pools)
+        if not text:
+            problem("missing_pool", pools=pools)
+            return None
+        option = None if text.isdigit() else match_option(self.pool_options, text)
+        if option is None:
+            problem("unknown_pool", value=text, pools=pools)
+            return None
+        return option.key
+
+    def _once(self, row: dict[str, Any], name: str, year: int | None, problem: Any) -> None:
+        """The same person twice in the file, or already invited, is reported (the first row stays)."""
+        key = person_key(name, year)
+        row["key"] = key
+        first = self.seen.setdefault(key, row["row"])
+        if first != row["row"]:
+            problem("duplicate_in_file", name=name, first=first)
+        elif self.already.status_of(name=name, birth_year=year) is not None:
+            problem("already_invited", name=name)
+            row["already_invited"] = True
+
+
+def check_rows(
+    table: Table, *, units: Iterable[OrgUnit], pools: Sequence[SeatPool], already: Invited, today: dt.date
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows to invite, problems) of a table; rows already invited are neither invited nor blocking."""
+    checker = _Checker(_Units(units), list(pools), already, today, table.columns)
+    if table.ignored:
+        checker.problems.append(
+            {"row": table.header_row, "code": "ignored_columns", "values": {"columns": ", ".join(table.ignored)}}
+        )
+    for number, cells in table.rows:
+        checker.check(number, cells)
+    rows = [row for row in checker.rows if not row.pop("already_invited", False)]
+    return rows, checker.problems
+
+
+# --- the import ----------------------------------------------------------------------------------------
+
+
+async def stage_import(
+    session: AsyncSession,
+    conference_id: int,
+    file_name: str,
+    data: bytes,
+    actor_id: int | None,
+    now: dt.datetime,
+) -> InvitationImport:
+    """Read and check a guest list and keep it pending; raises :class:`UnreadableFile`.
+
+    The same organiser's earlier pending import for the conference is cancelled, so only the latest file
+    can be confirmed.
+    """
+    table = read_table(file_name, data)
+    conference = await session.get_one(Conference, conference_id)
+    units = (await session.scalars(select(OrgUnit).order_by(OrgUnit.id))).all()
+    pools = (await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference.id))).all()
+    already = await invited(session, conference.id)
+    rows, problems = check_rows(table, units=units, pools=pools, already=already, today=now.date())
+    if actor_id is not None:
+        await session.execute(
+            update(InvitationImport)
+            .where(
+                InvitationImport.conference_id == conference.id,
+                InvitationImport.created_by_id == actor_id,
+                InvitationImport.status == PENDING,
+            )
+            .values(status=CANCELLED)
+        )
+    staged = InvitationImport(
+        conference_id=conference.id,
+        created_by_id=actor_id,
+        file_name=clean(file_name)[:255] or "guest-list",
+        file_sha256=hashlib.sha256(data).hexdigest(),
+        status=PENDING,
+        rows=rows,
+        problems=problems,
+        created_at=now,
+    )
+    session.add(staged)
+    await session.flush()
+    return staged
+
+
+async def earlier_import(session: AsyncSession, staged: InvitationImport) -> InvitationImport | None:
+    """A confirmed import of the same file into the same conference, if there was one."""
+    return await session.scalar(
+        select(InvitationImport)
+        .where(
+            InvitationImport.conference_id == staged.conference_id,
+            InvitationImport.file_sha256 == staged.file_sha256,
+            InvitationImport.status == CONFIRMED,
+            InvitationImport.id != staged.id,
+        )
+        .order_by(InvitationImport.id.desc())
+        .limit(1)
+    )
+
+
+async def get_import(session: AsyncSession, import_id: int) -> InvitationImport | None:
+    return await session.get(InvitationImport, import_id, populate_existing=True)
+
+
+async def latest_pending(session: AsyncSession, actor_id: int) -> InvitationImport | None:
+    """The organiser's import waiting for their confirmation (the latest file they sent)."""
+    return await session.scalar(
+        select(InvitationImport)
+        .where(InvitationImport.created_by_id == actor_id, InvitationImport.status == PENDING)
+        .order_by(InvitationImport.id.desc())
+        .limit(1)
+    )
+
+
+def _person(row: dict[str, Any]) -> Person:
+    return Person(
+        full_name=row["full_name"],
+        gender=row.get("gender"),
+        birth_year=row.get("birth_year"),
+        ethnicity=row.get("ethnicity"),
+        religion=row.get("religion"),
+        occupation_group=row.get("occupation_group"),
+        position=row.get("position"),
+        unit_id=row.get("unit_id"),
+        phone_e164=row.get("phone_e164"),
+    )
+
+
+async def confirm_import(
+    session: AsyncSession, import_id: int, actor_id: int | None, now: dt.datetime, secret: bytes
+) -> int:
+    """Invite the good rows of a pending import; the number of invitations created.
+
+    An import that is no longer pending (confirmed already, cancelled) creates nothing; a person invited
+    since the file was checked is skipped. Audited.
+    """
+    staged = await session.scalar(
+        select(InvitationImport)
+        .where(InvitationImport.id == import_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if staged is None or staged.status != PENDING:
+        return 0
+    conference = await session.get_one(Conference, staged.conference_id)
+    already = await invited(session, conference.id)
+    created = 0
+    for row in staged.rows:
+        if already.status_of(name=row["full_name"], birth_year=row.get("birth_year")) is not None:
+            continue
+        invitation = await create_invitation(
+            session,
+            conference=conference,
+            pool_code=row["pool"],
+            person=_person(row),
+            secret=secret,
+            now=now,
+            actor_id=actor_id,
+            import_key=row.get("key") or person_key(row["full_name"], row.get("birth_year")),
+        )
+        created += invitation is not None
+    staged.status = CONFIRMED
+    staged.confirmed_at = now
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_id=actor_id,
+            action="guest_list.import",
+            entity="invitation_import",
+            entity_id=str(staged.id),
+            detail={
+                "conference_id": conference.id,
+                "file": staged.file_name,
+                "sha256": staged.file_sha256,
+                "rows": len(staged.rows),
+                "created": created,
+            },
+        )
+    )
+    return created
+
+
+async def cancel_import(session: AsyncSession, import_id: int) -> bool:
+    """Drop a pending import; False when it was not pending (confirmed or cancelled already)."""
+    result = await session.execute(
+        update(InvitationImport)
+        .where(InvitationImport.id == import_id, InvitationImport.status == PENDING)
+        .values(status=CANCELLED)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def pool_rows(staged: InvitationImport) -> dict[str, int]:
+    """How many people of the import go into each pool."""
+    counts: dict[str, int] = {}
+    for row in staged.rows:
+        counts[row["pool"]] = counts.get(row["pool"], 0) + 1
+    return counts
+
+
+__all__ = [
+    "HEADERS",
+    "MAX_BYTES",
+    "NOT_BLOCKING",
+    "PROBLEM_MESSAGES",
+    "UNREADABLE_MESSAGES",
+    "Column",
+    "Table",
+    "UnreadableFile",
+    "bad_rows",
+    "blocking",
+    "cancel_import",
+    "check_rows",
+    "confirm_import",
+    "earlier_import",
+    "get_import",
+    "header_column",
+    "latest_pending",
+    "pool_rows",
+    "problem_message",
+    "read_table",
+    "stage_import",
+]

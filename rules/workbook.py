@@ -1,0 +1,508 @@
+"""The organisers' /export: one XLSX workbook with the nominations, the delegates, the attendance and the balance.
+
+Sheets (names and headers in the reader's language): nominations sent in (every field, sensitive ones
+included: only organisers may export, and every export is written to the audit log), invitations with
+their pool and status, the attendance list (accepted delegates and whether they checked in), and the
+balance table (seats per pool, then every balance target and spread, as /status computes them).
+The workbook is written in openpyxl's write-only mode, row by row, so 100,000 nominations fit in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules import invitations
+from rules.delegates import STATUS_LABELS as INVITATION_STATUS_LABELS
+from rules.i18n import N_
+from rules.nominations import Status as NominationStatus
+from rules.refdata import RefList, reference
+from rules.status import (
+    LOCAL_TZ,
+    BalanceLine,
+    ConferenceStatus,
+    PoolStatus,
+    Translate,
+    YouthBand,
+    conference_status,
+    dimension_label,
+    value_label,
+)
+from rules.text import name_sort_key
+from storage.models import AuditEntry, Conference, Endorsement, Evidence, Invitation, Nomination, OrgUnit
+
+DATE_FORMAT = "dd/mm/yyyy hh:mm"
+SHARE_FORMAT = "0.0%"
+BOLD = Font(bold=True)
+
+NOMINATION_STATUS: dict[str, str] = {
+    NominationStatus.DRAFT: N_("Draft (not sent yet)"),
+    NominationStatus.SUBMITTED: N_("Waiting for review"),
+    NominationStatus.CHANGES_REQUESTED: N_("Changes requested"),
+    NominationStatus.APPROVED: N_("Approved"),
+    NominationStatus.REJECTED: N_("Not accepted"),
+    NominationStatus.DUPLICATE: N_("Duplicate"),
+    NominationStatus.WITHDRAWN: N_("Withdrawn"),
+    NominationStatus.EXPIRED: N_("Expired draft"),
+}
+SOURCES = {"citizen": N_("Citizen"), "focal_point": N_("Unit's focal point")}
+KINDS = {"individual": N_("Individual"), "collective": N_("Collective")}
+
+
+@dataclass(frozen=True)
+class Export:
+    content: bytes
+    file_name: str
+    rows: dict[str, int]  # sheet key → data rows written
+
+
+def _local(moment: dt.datetime | None) -> dt.datetime | None:
+    # Excel has no time zones: write the time as it reads in Hà Nội.
+    return moment.astimezone(LOCAL_TZ).replace(tzinfo=None) if moment else None
+
+
+class _Sheet:
+    """A write-only sheet with a bold header row, frozen below it; dates and shares formatted."""
+
+    def __init__(self, workbook: Workbook, title: str, headers: Sequence[str], widths: Sequence[int]) -> None:
+        self.sheet: WriteOnlyWorksheet = workbook.create_sheet(title[:31])
+        for index, width in enumerate(widths):
+            self.sheet.column_dimensions[_column(index)].width = width
+        self.sheet.freeze_panes = "A2"
+        self.rows = 0
+        header = []
+        for text in headers:
+            cell = WriteOnlyCell(self.sheet, value=text)
+            cell.font = BOLD
+            header.append(cell)
+        self.sheet.append(header)
+
+    def append(self, values: Iterable[Any], *, shares: Iterable[int] = ()) -> None:
+        share_columns = set(shares)
+        row: list[Any] = []
+        for index, value in enumerate(values):
+            if isinstance(value, dt.datetime):
+                cell = WriteOnlyCell(self.sheet, value=_local(value))
+                cell.number_format = DATE_FORMAT
+                row.append(cell)
+            elif index in share_columns and value is not None:
+                cell = WriteOnlyCell(self.sheet, value=value)
+                cell.number_format = SHARE_FORMAT
+                row.append(cell)
+            else:
+                row.append(value)
+        self.sheet.append(row)
+        self.rows += 1
+
+
+def _column(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def _ref(t: Translate, entries: RefList[Any], code: str | None) -> str | None:
+    if not code:
+        return None
+    entry = entries.get(code)
+    if entry is None:
+        return code
+    return str(entry.label_en if t.locale == "en" else entry.label)
+
+
+def _label(t: Translate, labels: Mapping[str, str], code: str | None) -> str | None:
+    if code is None:
+        return None
+    return t(labels[code]) if code in labels else code
+
+
+def _yes_no(t: Translate, value: bool | None) -> str | None:
+    return None if value is None else (t(N_("Yes")) if value else t(N_("No")))
+
+
+async def _counts_by_nomination(session: AsyncSession, model: Any, ids: Sequence[int]) -> dict[int, int]:
+    statement = (
+        select(model.nomination_id, func.count())
+        .join(Nomination, Nomination.id == model.nomination_id)
+        .where(Nomination.conference_id.in_(ids))
+        .group_by(model.nomination_id)
+    )
+    return {nomination_id: count for nomination_id, count in (await session.execute(statement)).all()}
+
+
+async def _nominations_sheet(
+    session: AsyncSession, workbook: Workbook, t: Translate, titles: dict[int, str], ids: Sequence[int]
+) -> int:
+    data = reference()
+    headers = [
+        t(N_("Code")),
+        t(N_("Conference")),
+        t(N_("Status")),
+        t(N_("Unit")),
+        t(N_("Sent by")),
+        t(N_("Individual or collective")),
+        t(N_("Nominee")),
+        t(N_("Gender")),
+        t(N_("Year of birth")),
+        t(N_("Ethnic group")),
+        t(N_("Religion")),
+        t(N_("Occupation")),
+        t(N_("Position")),
+        t(N_("Workplace")),
+        t(N_("Phone")),
+        t(N_("Members (collective)")),
+        t(N_("Economic sector")),
+        t(N_("Title proposed")),
+        t(N_("Movement")),
+        t(N_("Other movement")),
+        t(N_("Achievements")),
+        t(N_("Consent to sensitive data")),
+        t(N_("Consent to publicity")),
+        t(N_("Legal basis")),
+        t(N_("Endorsements")),
+        t(N_("Evidence files")),
+        t(N_("Sent in")),
+        t(N_("Decided")),
+        t(N_("Published")),
+    ]
+    widths = [
+        14,
+        30,
+        18,
+        28,
+        18,
+        12,
+        26,
+        8,
+        8,
+        12,
+        14,
+        20,
+        24,
+        28,
+        14,
+        10,
+        16,
+        24,
+        26,
+        20,
+        60,
+        10,
+        10,
+        12,
+        10,
+        10,
+        16,
+        16,
+        16,
+    ]
+    sheet = _Sheet(workbook, t(N_("Nominations")), headers, widths)
+    endorsements = await _counts_by_nomination(session, Endorsement, ids)
+    evidence = await _counts_by_nomination(session, Evidence, ids)
+    statement = (
+        select(Nomination, OrgUnit.name)
+        .outerjoin(OrgUnit, OrgUnit.id == Nomination.unit_id)
+        .where(Nomination.conference_id.in_(ids), Nomination.submitted_at.is_not(None))
+        .order_by(Nomination.conference_id, Nomination.submitted_at, Nomination.id)
+        .execution_options(yield_per=2000)
+    )
+    async for nomination, unit_name in await session.stream(statement):
+        sheet.append(
+            [
+                nomination.code,
+                titles.get(nomination.conference_id or 0),
+                _label(t, NOMINATION_STATUS, nomination.status),
+                unit_name,
+                _label(t, SOURCES, nomination.source),
+                _label(t, KINDS, nomination.kind),
+                nomination.nominee_name,
+                _ref(t, data.genders, nomination.gender),
+                nomination.birth_year,
+                _ref(t, data.ethnic_groups, nomination.ethnicity),
+                _ref(t, data.religions, nomination.religion),
+                _ref(t, data.occupation_groups, nomination.occupation_group),
+                nomination.position,
+                nomination.workplace,
+                nomination.phone_e164,
+                nomination.member_count,
+                _ref(t, data.economic_sectors, nomination.economic_sector),
+                _ref(t, data.titles, nomination.title_code),
+                _ref(t, data.movements, nomination.movement_code),
+                nomination.movement_other,
+                nomination.achievements,
+                _yes_no(t, nomination.sensitive_consent),
+                _yes_no(t, nomination.publicity_consent),
+                nomination.legal_basis,
+                endorsements.get(nomination.id, 0),
+                evidence.get(nomination.id, 0),
+                nomination.submitted_at,
+                nomination.decided_at,
+                nomination.published_at,
+            ]
+        )
+    return sheet.rows
+
+
+async def _invitation_rows(session: AsyncSession, ids: Sequence[int], *, accepted_only: bool) -> list[Any]:
+    statement = (
+        select(Invitation, OrgUnit.name, Nomination.code)
+        .outerjoin(OrgUnit, OrgUnit.id == Invitation.unit_id)
+        .outerjoin(Nomination, Nomination.id == Invitation.nomination_id)
+        .where(Invitation.conference_id.in_(ids))
+    )
+    if accepted_only:
+        statement = statement.where(Invitation.status == invitations.Status.ACCEPTED)
+    return list((await session.execute(statement)).all())
+
+
+def _pool_order(statuses: Sequence[ConferenceStatus]) -> dict[tuple[int, str], tuple[int, str]]:
+    return {
+        (status.conference_id, pool.code): (index, pool.title)
+        for status in statuses
+        for index, pool in enumerate(status.pools)
+    }
+
+
+def _sorted(
+    rows: list[Any], conference_order: dict[int, int], pools: dict[tuple[int, str], tuple[int, str]]
+) -> list[Any]:
+    def key(row: Any) -> tuple[Any, ...]:
+        invitation = row[0]
+        pool = pools.get((invitation.conference_id, invitation.pool_code), (99, invitation.pool_code))
+        return conference_order.get(invitation.conference_id, 0), pool[0], name_sort_key(invitation.full_name)
+
+    return sorted(rows, key=key)
+
+
+async def _delegates_sheet(
+    session: AsyncSession,
+    workbook: Workbook,
+    t: Translate,
+    titles: dict[int, str],
+    statuses: Sequence[ConferenceStatus],
+) -> int:
+    data = reference()
+    headers = [
+        t(N_("Conference")),
+        t(N_("Pool")),
+        t(N_("Status")),
+        t(N_("Full name")),
+        t(N_("Gender")),
+        t(N_("Year of birth")),
+        t(N_("Ethnic group")),
+        t(N_("Religion")),
+        t(N_("Occupation")),
+        t(N_("Economic sector")),
+        t(N_("Sector or field")),
+        t(N_("Position")),
+        t(N_("Unit")),
+        t(N_("Phone")),
+        t(N_("Nomination code")),
+        t(N_("Answered")),
+        t(N_("Reason for declining")),
+        t(N_("Waiting list since")),
+        t(N_("Check-in code")),
+        t(N_("Checked in")),
+    ]
+    widths = [30, 26, 20, 26, 8, 8, 12, 14, 20, 16, 16, 24, 28, 14, 14, 16, 30, 16, 12, 16]
+    sheet = _Sheet(workbook, t(N_("Delegates")), headers, widths)
+    pools = _pool_order(statuses)
+    order = {status.conference_id: index for index, status in enumerate(statuses)}
+    rows = _sorted(await _invitation_rows(session, list(order), accepted_only=False), order, pools)
+    for invitation, unit_name, nomination_code in rows:
+        sheet.append(
+            [
+                titles.get(invitation.conference_id),
+                pools.get((invitation.conference_id, invitation.pool_code), (0, invitation.pool_code))[1],
+                _label(t, INVITATION_STATUS_LABELS, invitation.status),
+                invitation.full_name,
+                _ref(t, data.genders, invitation.gender),
+                invitation.birth_year,
+                _ref(t, data.ethnic_groups, invitation.ethnicity),
+                _ref(t, data.religions, invitation.religion),
+                _ref(t, data.occupation_groups, invitation.occupation_group),
+                _ref(t, data.economic_sectors, invitation.economic_sector),
+                invitation.sector,
+                invitation.position,
+                unit_name,
+                invitation.phone_e164,
+                nomination_code,
+                invitation.responded_at,
+                invitation.decline_reason,
+                invitation.waitlisted_at,
+                invitation.checkin_code,
+                invitation.checked_in_at,
+            ]
+        )
+    return sheet.rows
+
+
+async def _attendance_sheet(
+    session: AsyncSession,
+    workbook: Workbook,
+    t: Translate,
+    titles: dict[int, str],
+    statuses: Sequence[ConferenceStatus],
+) -> int:
+    headers = [
+        t(N_("Conference")),
+        t(N_("No.")),
+        t(N_("Full name")),
+        t(N_("Pool")),
+        t(N_("Unit")),
+        t(N_("Position")),
+        t(N_("Phone")),
+        t(N_("Check-in code")),
+        t(N_("Present")),
+        t(N_("Checked in")),
+    ]
+    sheet = _Sheet(workbook, t(N_("Attendance")), headers, [30, 6, 26, 26, 28, 24, 14, 12, 10, 16])
+    pools = _pool_order(statuses)
+    order = {status.conference_id: index for index, status in enumerate(statuses)}
+    rows = _sorted(await _invitation_rows(session, list(order), accepted_only=True), order, pools)
+    number: dict[int, int] = {}
+    for invitation, unit_name, _code in rows:
+        number[invitation.conference_id] = number.get(invitation.conference_id, 0) + 1
+        sheet.append(
+            [
+                titles.get(invitation.conference_id),
+                number[invitation.conference_id],
+                invitation.full_name,
+                pools.get((invitation.conference_id, invitation.pool_code), (0, invitation.pool_code))[1],
+                unit_name,
+                invitation.position,
+                invitation.phone_e164,
+                invitation.checkin_code,
+                _yes_no(t, invitation.checked_in_at is not None),
+                invitation.checked_in_at,
+            ]
+        )
+    return sheet.rows
+
+
+def _target_text(t: Translate, share: float | None, comparison: str) -> str:
+    if share is None:
+        return t(N_("report only"))
+    if comparison == "max":
+        return t(N_("at most {share}"), share=f"{round(share * 100)}%")
+    return t(N_("at least {share}"), share=f"{round(share * 100)}%")
+
+
+def _gap_text(t: Translate, gap: int, comparison: str, met: bool | None) -> str | None:
+    if met is None:
+        return None
+    if met:
+        return t(N_("met"))
+    if comparison == "max":
+        return t(N_("{count} over"), count=gap)
+    return t(N_("{count} short"), count=gap)
+
+
+def _pool_rows(t: Translate, status: ConferenceStatus, pool: PoolStatus) -> list[Any]:
+    if pool.seats is None:
+        result = None
+    elif pool.over:
+        result = t(N_("{count} over"), count=pool.over)
+    elif pool.gap:
+        result = t(N_("{count} seats to fill"), count=pool.gap)
+    else:
+        result = t(N_("full"))
+    target = _target_text(t, pool.share, pool.share_rule) if pool.share is not None else None
+    return [status.title, t(N_("Seats")), pool.title, pool.accepted, pool.seats, pool.fill_rate, target, result, None]
+
+
+def _balance_rows(t: Translate, status: ConferenceStatus, line: BalanceLine, youth: YouthBand) -> list[list[Any]]:
+    group = t(N_("Balance"))
+    label = dimension_label(t, line, youth)
+    target = _target_text(t, line.target_share, line.comparison)
+    if not line.is_spread:
+        result = _gap_text(t, line.gap, line.comparison, line.met)
+        return [[status.title, group, label, line.count, line.accepted, line.share, target, result, line.unknown]]
+    rows = []
+    for value, count in line.spread:
+        item = t(N_("{dimension}: {value}"), dimension=label, value=value_label(t, line.dimension, value))
+        share = count / line.accepted if line.accepted else None
+        rows.append([status.title, group, item, count, line.accepted, share, target, None, None])
+    if line.unknown:
+        item = t(N_("{dimension}: not recorded"), dimension=label)
+        rows.append([status.title, group, item, line.unknown, line.accepted, None, None, None, None])
+    return rows
+
+
+def _balance_sheet(workbook: Workbook, t: Translate, statuses: Sequence[ConferenceStatus]) -> int:
+    headers = [
+        t(N_("Conference")),
+        t(N_("Group")),
+        t(N_("Item")),
+        t(N_("Count")),
+        t(N_("Out of")),
+        t(N_("Share")),
+        t(N_("Target")),
+        t(N_("Result")),
+        t(N_("Not recorded")),
+    ]
+    sheet = _Sheet(workbook, t(N_("Balance")), headers, [30, 12, 40, 10, 10, 10, 14, 16, 12])
+    for status in statuses:
+        for pool in status.pools:
+            sheet.append(_pool_rows(t, status, pool), shares=[5])
+        for line in status.balance:
+            for row in _balance_rows(t, status, line, status.youth):
+                sheet.append(row, shares=[5])
+    return sheet.rows
+
+
+async def build_export(
+    session: AsyncSession,
+    conferences: Sequence[Conference],
+    *,
+    t: Translate,
+    actor_id: int | None,
+    now: dt.datetime,
+    youth: YouthBand | None = None,
+) -> Export:
+    """The workbook of ``conferences`` for an organiser, and an audit entry saying who exported what."""
+    today = now.astimezone(LOCAL_TZ).date()
+    statuses = [
+        found
+        for conference in conferences
+        if (found := await conference_status(session, conference.id, today=today, youth=youth)) is not None
+    ]
+    titles = {status.conference_id: status.title for status in statuses}
+    ids = list(titles)
+    workbook = Workbook(write_only=True)
+    rows = {
+        "nominations": await _nominations_sheet(session, workbook, t, titles, ids),
+        "delegates": await _delegates_sheet(session, workbook, t, titles, statuses),
+        "attendance": await _attendance_sheet(session, workbook, t, titles, statuses),
+        "balance": _balance_sheet(workbook, t, statuses),
+    }
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    codes = [status.code for status in statuses]
+    suffix = f"-{codes[0]}" if len(codes) == 1 else ""
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_id=actor_id,
+            action="status.export",
+            entity="conference",
+            entity_id=",".join(str(i) for i in ids)[:64] or None,
+            # Sensitive fields (ethnicity, religion, phone) leave the system in this file: say so.
+            detail={"conferences": codes, "rows": rows, "sensitive_fields": True},
+        )
+    )
+    await session.flush()
+    return Export(buffer.getvalue(), f"dienhinh-{today:%Y%m%d}{suffix}.xlsx", rows)

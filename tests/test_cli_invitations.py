@@ -1,0 +1,112 @@
+"""`dienhinh invitations import FILE`: the row report in Vietnamese; --yes invites the good rows, once."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from bot import cli
+from rules.plans import SEED_PLAN
+from storage.db import Database
+from storage.models import Invitation
+
+ROWS = [
+    ["STT", "Họ và tên", "Năm sinh", "Giới tính", "Đơn vị", "Chức vụ"],
+    [1, "Nguyễn Văn An", 1968, "Nam", "Phường Bưởi", "Bí thư Đảng ủy phường"],
+    [2, None, 1970, "Nữ", "Phường Bưởi", "Chủ tịch Hội Phụ nữ"],
+    [3, "Trần Văn Cường", 1850, "Nam", "Phường Nhật Tân", ""],
+    [4, "Lê Thị Dung", 1980, "Nữ", "Phường Không Có", ""],
+    [5, "nguyễn văn an", 1968, "Nam", "buoi", ""],
+    [6, "Phạm Thu Hà", 1990, "Nữ", "tu_lien", "Giám đốc"],
+]
+
+
+def _workbook(path: Path) -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in ROWS:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+async def _run(*args: str) -> int:
+    # cli.main runs its own event loop, as it does from the shell.
+    return await asyncio.to_thread(cli.main, list(args))
+
+
+async def _invited(url: str) -> list[str]:
+    database = Database(url)
+    async with database.transaction() as db:
+        names = list((await db.scalars(select(Invitation.full_name).order_by(Invitation.id))).all())
+    await database.dispose()
+    return names
+
+
+@pytest.fixture
+def cli_database(monkeypatch, tmp_path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("LINK_SECRET", "cli-test-secret")
+    return url
+
+
+@pytest.mark.sqlite_only
+async def test_a_guest_list_is_checked_then_imported_with_yes_and_only_once(cli_database, tmp_path, capsys):
+    file = _workbook(tmp_path / "khach-moi.xlsx")
+    assert await _run("plan", "load", str(SEED_PLAN)) == 0
+    capsys.readouterr()
+
+    assert await _run("invitations", "import", str(file)) == 2
+    several = capsys.readouterr().err.strip()
+    assert several == "Có nhiều hội nghị đang nhận thư mời: grassroots, district. Vui lòng chọn bằng --conference MÃ."
+
+    assert await _run("invitations", "import", str(file), "--conference", "district") == 0
+    checked = capsys.readouterr().out
+    assert "Danh sách khách mời “khach-moi.xlsx” cho Hội nghị Điển hình tiên tiến: đã đọc 6 dòng." in checked
+    assert "Dòng 3: thiếu họ và tên." in checked
+    assert "Dòng 4: năm sinh “1850” không hợp lệ" in checked
+    assert "Dòng 5: kế hoạch không có đơn vị nào tên là “Phường Không Có”" in checked
+    assert "Dòng 6: nguyễn văn an đã có ở dòng 2; dòng này được bỏ qua." in checked
+    assert checked.strip().endswith("Chưa nhập gì. Để mời 2 người hợp lệ, vui lòng chạy lại lệnh với --yes.")
+    assert await _invited(cli_database) == []
+
+    assert await _run("invitations", "import", str(file), "--conference", "district", "--yes") == 0
+    assert capsys.readouterr().out.strip().endswith("Đã tạo thư mời cho 2 người trong danh sách khách mời.")
+    assert await _invited(cli_database) == ["Nguyễn Văn An", "Phạm Thu Hà"]
+
+    assert await _run("invitations", "import", str(file), "--conference", "district", "--yes") == 0
+    again = capsys.readouterr().out
+    assert "Tệp này đã được nhập ngày" in again
+    assert "ℹ️ Đã được mời, bỏ qua (2):" in again
+    assert again.strip().endswith("Tệp này không có dòng nào nhập được. Vui lòng sửa tệp rồi chạy lại lệnh.")
+    assert await _invited(cli_database) == ["Nguyễn Văn An", "Phạm Thu Hà"]
+
+
+@pytest.mark.sqlite_only
+async def test_an_unreadable_file_or_an_unknown_conference_ends_with_status_2(cli_database, tmp_path, capsys):
+    assert await _run("plan", "load", str(SEED_PLAN)) == 0
+    capsys.readouterr()
+    garbage = tmp_path / "khach-moi.xlsx"
+    garbage.write_bytes(b"PK\x03\x04 not a workbook")
+
+    assert await _run("invitations", "import", str(garbage), "--conference", "district") == 2
+    refusal = capsys.readouterr().err.strip().splitlines()
+    assert refusal == [
+        f"{garbage}: Xin lỗi, tôi không đọc được tệp này dưới dạng bảng tính. Vui lòng gửi tệp Excel (.xlsx) hoặc tệp CSV."
+    ]
+    assert await _run("invitations", "import", str(tmp_path / "missing.xlsx")) == 2
+    assert capsys.readouterr().err.strip().startswith("Không")
+    good = _workbook(tmp_path / "good.xlsx")
+    assert await _run("invitations", "import", str(good), "--conference", "city") == 2
+    assert capsys.readouterr().err.strip() == "Không có hội nghị city. Các hội nghị: grassroots, district."
+    assert await _invited(cli_database) == []
