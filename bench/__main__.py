@@ -7,9 +7,9 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from bench import reminder_wave, start_traffic, status_latency
+from bench import reminder_wave, rsvp_presses, start_traffic, status_latency
 
-BENCHMARKS = (start_traffic, reminder_wave, status_latency)
+BENCHMARKS = (start_traffic, rsvp_presses, reminder_wave, status_latency)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_traffic.add_arguments(parser)
     status_latency.add_arguments(parser, shared=True)
     reminder_wave.add_arguments(parser)
+    rsvp_presses.add_arguments(parser)
     args = parser.parse_args(argv)
     start_traffic.quiet()
     failed = False

@@ -288,7 +288,9 @@ async def plan_and_queue(services: Services, bot_username: str) -> PlanReport:
     config = schedule.ScheduleConfig.from_settings(services.settings)
     now = services.clock()
     async with services.database.transaction() as db:
-        report = await schedule.run(db, now=now, config=config, render=Renderer(services, bot_username))
+        report = await schedule.run(
+            db, now=now, config=config, render=Renderer(services, bot_username), link_secret=services.link_secret
+        )
     if report.total_added or report.cancelled:
         logger.info("planner: added %s, cancelled %s", dict(report.added), report.cancelled)
     return report

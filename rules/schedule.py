@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import outbox
 from rules.invitations import Status as InvitationStatus
+from rules.invitations import issue_checkin
 from rules.nominations import COUNTS_AGAINST_ALLOWANCE
 from rules.nominations import Status as NominationStatus
 from rules.roles import Role
@@ -358,9 +359,34 @@ async def apply(session: AsyncSession, planned: Plan, *, render: Render, now: dt
     return report
 
 
-async def run(session: AsyncSession, *, now: dt.datetime, config: ScheduleConfig, render: Render) -> PlanReport:
-    """:func:`plan` then :func:`apply`, in the caller's transaction."""
-    return await apply(session, await plan(session, now=now, config=config), render=render, now=now)
+async def run(
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    config: ScheduleConfig,
+    render: Render,
+    link_secret: bytes | None = None,
+) -> PlanReport:
+    """:func:`plan`, then check-in codes for the day before (with ``link_secret``), then :func:`apply`, in
+    the caller's transaction."""
+    planned = await plan(session, now=now, config=config)
+    if link_secret is not None:
+        planned = await with_checkin_codes(session, planned, secret=link_secret)
+    return await apply(session, planned, render=render, now=now)
+
+
+async def with_checkin_codes(session: AsyncSession, planned: Plan, *, secret: bytes) -> Plan:
+    """Give day-before reminders of delegates who have no check-in code yet (they never opened their pass)
+    one: issued as ``rules.invitations.issue_checkin`` issues it, so the pass shows the same code later."""
+    intents: list[Intent] = []
+    for intent in planned.new:
+        if isinstance(intent, DayBeforeReminder) and not intent.checkin_code:
+            invitation = await session.get_one(Invitation, intent.invitation_id)
+            _, code = issue_checkin(invitation, secret)
+            intent = replace(intent, checkin_code=code)
+        intents.append(intent)
+    await session.flush()
+    return Plan(wanted=planned.wanted, new=tuple(intents))
 
 
 # --- nominations: reminders to units, escalation to organisers ----------------------------------------
@@ -779,4 +805,5 @@ __all__ = [
     "rsvp_topic",
     "run",
     "unit_progress",
+    "with_checkin_codes",
 ]

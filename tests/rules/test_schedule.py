@@ -442,6 +442,24 @@ async def test_accepted_delegates_are_told_time_place_and_code_the_day_before(bo
     assert _texts(bot, WAITING_DELEGATE) == []
 
 
+async def test_a_delegate_who_never_opened_the_pass_still_gets_a_check_in_code(bot, clock, world, database):
+    async with database.transaction() as db:
+        await db.execute(
+            update(Conference).where(Conference.id == world.district_id).values(starts_at=_utc("2020-06-20 08:00"))
+        )
+        accepted = await _invite(db, world, ANSWERED_DELEGATE, "accepted")  # promoted from the waiting list
+    clock.set("2020-06-19 08:00")
+    await bot.start()
+    await bot.services.outbox.drain()
+
+    [reminder] = _texts(bot, ANSWERED_DELEGATE)
+    assert "Địa điểm: sẽ thông báo sau" in reminder
+    async with database.transaction() as db:
+        invitation = await db.get_one(Invitation, accepted)
+    assert invitation.checkin_code and reminder.endswith(f"Mã điểm danh của bạn: {invitation.checkin_code}")
+    assert invitation.checkin_token_hash is not None  # the pass shown later has the same code
+
+
 # --- the organisers' digest -----------------------------------------------------------------------------
 
 
