@@ -281,6 +281,17 @@ async def begin(update: Update, context: BotContext) -> str | int:
             draft.draft_step = Step.SUMMARY
             replies = [await _question(db, draft, Step.SUMMARY, t, who.now, note)]
             state: str | int = Step.SUMMARY
+        elif draft is not None and (closed := await _closed_conference(db, draft, who.now)) is not None:
+            replies = [
+                Reply(
+                    t(
+                        "Nominations for {conference} closed on {deadline}. It can no longer be sent.",
+                        conference=closed.title,
+                        deadline=t.datetime(closed.nomination_deadline or who.now),
+                    )
+                )
+            ]
+            state = END
         elif draft is not None:
             started = t.date(draft.created_at)
             options = (
@@ -302,6 +313,14 @@ async def begin(update: Update, context: BotContext) -> str | int:
             replies, state = await _new_draft(db, who, t)
     await _send(update, context, replies)
     return state
+
+
+async def _closed_conference(db: AsyncSession, draft: Nomination, now: dt.datetime) -> Conference | None:
+    """The draft's conference when it stopped taking nominations (the draft can't be sent any more)."""
+    conference = await db.get(Conference, draft.conference_id) if draft.conference_id else None
+    if conference is None or conference.nomination_deadline is None or now < conference.nomination_deadline:
+        return None
+    return conference
 
 
 async def _new_draft(db: AsyncSession, who: intake.Context, t: Translator) -> tuple[list[Reply], str | int]:

@@ -340,8 +340,7 @@ async def _picked(update: Update, context: BotContext, invitation_id: int) -> st
     account = _account(context)
     async with context.transaction() as db:
         invitation = await rsvp.invitation_for(db, invitation_id, account.id, context.now())
-        if invitation is not None and action != "a":
-            # The decline reason and the substitute's details are asked next: remember which invitation.
+        if invitation is not None:
             await rsvp.keep_form(db, account.id, RsvpForm(invitation_id=invitation.id))
     if invitation is None:
         await _answer_query(update, context.t("That choice is no longer available."))

@@ -312,6 +312,8 @@ async def test_sending_after_the_deadline_is_refused(playground, plan, citizen):
     assert "đã hết hạn nhận đề cử" in refused[-1].text
     [draft] = await _nominations(playground)
     assert draft.status == "draft" and draft.code is None
+    reopened = await citizen.send("/nominate")
+    assert "đã hết hạn nhận đề cử" in reopened[-1].text and not reopened[-1].buttons
 
 
 async def test_no_open_conference(playground, plan, citizen):

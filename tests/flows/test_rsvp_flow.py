@@ -469,3 +469,30 @@ async def test_an_organiser_scans_the_qr_then_a_second_check_in_says_when(playgr
     assert unknown[-1].text == "Không có đại biểu nào có mã AAAA-BBBB. Vui lòng kiểm tra và gõ lại."
     stored = await _invitation(playground, invitation_id)
     assert stored.checked_in_at is not None and stored.checked_in_at.strftime("%H:%M") == "01:12"
+
+
+async def test_a_delegate_with_two_invitations_picks_one_with_rsvp(playground, hung):
+    conference = await _district(playground)
+    async with playground.services.database.transaction() as db:
+        grassroots = await db.scalar(select(Conference).where(Conference.code == "grassroots"))
+        assert grassroots is not None
+        other = await create_invitation(
+            db,
+            conference=grassroots,
+            pool_code=EXEMPLAR_POOL,
+            person=Person(full_name="Lê Văn Hùng", birth_year=1962),
+            secret=playground.services.link_secret,
+            now=playground.services.clock(),
+        )
+        assert other is not None
+        other_token = link_token(other, playground.services.link_secret)
+    _, token = await _invite(playground, "Lê Văn Hùng", birth_year=1962)
+    await hung.send(f"/start inv_{token}")
+    await hung.send(f"/start inv_{other_token}")
+
+    choice = await hung.send("/rsvp")
+    assert len(choice[-1].buttons) == 2
+    card = await hung.press(2)
+
+    assert card[-1].buttons, "the chosen invitation's card comes with its answers"
+    assert conference.title in card[-1].text or grassroots.title in card[-1].text
