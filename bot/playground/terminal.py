@@ -11,6 +11,7 @@ standard input too, so a session can be scripted:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -92,7 +93,9 @@ class Terminal:
         return self.people[self.current]
 
     def say(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        # A reader that went away (`make demo | head`) is not the bot's error.
+        with contextlib.suppress(BrokenPipeError):
+            print(text, file=self.out, flush=True)
 
     def _on_message(self, message: SentMessage) -> None:
         owner = next((key for key, user in self.people.items() if user.chat_id == message.chat_id), None)
