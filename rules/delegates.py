@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +26,6 @@ from rules.nominations import by_code, normalise_code
 from rules.roles import can_organise
 from rules.seats import PoolCount, pool_counts
 from rules.text import fold, name_sort_key
-from storage.db import insert_for
 from storage.models import (
     AuditEntry,
     BalanceTarget,
@@ -36,11 +34,10 @@ from storage.models import (
     Invitation,
     Nomination,
     OrgUnit,
-    PersistedData,
     SeatPool,
     UnitAllowance,
-    utcnow,
 )
+from storage.scratch import forget, recall, remember
 
 # The order statuses are listed in.
 STATUS_ORDER: tuple[Status, ...] = (
@@ -438,32 +435,6 @@ async def _targets(session: AsyncSession, conference_id: int) -> tuple[Target, .
         select(BalanceTarget).where(BalanceTarget.conference_id == conference_id).order_by(BalanceTarget.id)
     )
     return tuple(Target(row.dimension, row.value, row.target_share, row.comparison) for row in rows)
-
-
-# --- a question waiting for an organiser's answer ------------------------------------------------------
-# What a pending confirmation covers (the nominations /invite would invite, the file a guest list came
-# in) is kept beside the conversation state in ``ptb_data``, so a restart resumes at the same question.
-
-
-async def remember(session: AsyncSession, kind: str, account_id: int, data: Mapping[str, Any]) -> None:
-    values = {"kind": kind, "key": str(account_id), "data": dict(data), "updated_at": utcnow()}
-    statement = insert_for(session.get_bind().dialect.name)(PersistedData).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["kind", "key"], set_={"data": values["data"], "updated_at": values["updated_at"]}
-        )
-    )
-
-
-async def recall(session: AsyncSession, kind: str, account_id: int) -> dict[str, Any]:
-    row = await session.get(PersistedData, (kind, str(account_id)), populate_existing=True)
-    return dict(row.data) if row is not None and isinstance(row.data, dict) else {}
-
-
-async def forget(session: AsyncSession, kind: str, account_id: int) -> None:
-    row = await session.get(PersistedData, (kind, str(account_id)))
-    if row is not None:
-        await session.delete(row)
 
 
 __all__ = [

@@ -38,7 +38,7 @@ from rules.nominations import (
 )
 from rules.roles import can_organise, can_review
 from rules.text import is_meaningful
-from storage.db import insert_for
+from storage import scratch
 from storage.models import (
     Account,
     AuditEntry,
@@ -48,8 +48,6 @@ from storage.models import (
     Nomination,
     NominationEvent,
     OrgUnit,
-    PersistedData,
-    utcnow,
 )
 
 MAX_TEXT_CHARS = 1000  # a reason or a change request: read on a phone, quoted in the nominator's notice
@@ -693,25 +691,16 @@ class ReviewDesk:
 
 async def open_desk(session: AsyncSession, account_id: int) -> ReviewDesk:
     """The reviewer's desk as they left it (empty the first time)."""
-    row = await session.get(PersistedData, (_DESK_KIND, str(account_id)))
-    return ReviewDesk.from_json(row.data if row else None)
+    return ReviewDesk.from_json(await scratch.recall(session, _DESK_KIND, account_id) or None)
 
 
 async def keep_desk(session: AsyncSession, account_id: int, desk: ReviewDesk) -> None:
     """Remember the desk until the review ends (:func:`close_desk`)."""
-    values = {"kind": _DESK_KIND, "key": str(account_id), "data": asdict(desk), "updated_at": utcnow()}
-    statement = insert_for(session.get_bind().dialect.name)(PersistedData).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["kind", "key"], set_={"data": values["data"], "updated_at": values["updated_at"]}
-        )
-    )
+    await scratch.remember(session, _DESK_KIND, account_id, asdict(desk))
 
 
 async def close_desk(session: AsyncSession, account_id: int) -> None:
-    row = await session.get(PersistedData, (_DESK_KIND, str(account_id)))
-    if row is not None:
-        await session.delete(row)
+    await scratch.forget(session, _DESK_KIND, account_id)
 
 
 async def desk_queue(session: AsyncSession, desk: ReviewDesk, *, limit: int = BULK_LIMIT) -> list[Nomination]:

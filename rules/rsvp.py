@@ -48,16 +48,14 @@ from rules.seats import (
 )
 from rules.text import fold
 from rules.tokens import token_hash
-from storage.db import insert_for
+from storage import scratch
 from storage.models import (
     Account,
     AuditEntry,
     Conference,
     Invitation,
     InvitationEvent,
-    PersistedData,
     SeatPool,
-    utcnow,
 )
 
 YOUTH_AGES = (16, 30)  # Luật Thanh niên: from a full 16 to 30 (the plan's default band)
@@ -301,24 +299,15 @@ class ProposalDesk:
 
 
 async def _load(session: AsyncSession, kind: str, account_id: int) -> Any:
-    row = await session.get(PersistedData, (kind, str(account_id)), populate_existing=True)
-    return row.data if row else None
+    return await scratch.recall(session, kind, account_id) or None
 
 
 async def _keep(session: AsyncSession, kind: str, account_id: int, data: dict[str, Any]) -> None:
-    values = {"kind": kind, "key": str(account_id), "data": data, "updated_at": utcnow()}
-    statement = insert_for(session.get_bind().dialect.name)(PersistedData).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["kind", "key"], set_={"data": values["data"], "updated_at": values["updated_at"]}
-        )
-    )
+    await scratch.remember(session, kind, account_id, data)
 
 
 async def _drop(session: AsyncSession, kind: str, account_id: int) -> None:
-    row = await session.get(PersistedData, (kind, str(account_id)))
-    if row is not None:
-        await session.delete(row)
+    await scratch.forget(session, kind, account_id)
 
 
 async def open_form(session: AsyncSession, account_id: int) -> RsvpForm:

@@ -1,0 +1,37 @@
+"""What a person's open question is about, kept beside PTB's conversation state in ``ptb_data``.
+
+A reviewer's desk, a delegate's RSVP form, a pending guest-list confirmation: small JSON per (kind,
+account), written in the same transaction as the answer, so a restart resumes at the same question.
+PTB never loads these kinds (they are not user/chat/bot data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_for
+from storage.models import PersistedData, utcnow
+
+
+async def remember(session: AsyncSession, kind: str, account_id: int, data: Mapping[str, Any]) -> None:
+    values = {"kind": kind, "key": str(account_id), "data": dict(data), "updated_at": utcnow()}
+    statement = insert_for(session.get_bind().dialect.name)(PersistedData).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["kind", "key"], set_={"data": values["data"], "updated_at": values["updated_at"]}
+        )
+    )
+
+
+async def recall(session: AsyncSession, kind: str, account_id: int) -> dict[str, Any]:
+    row = await session.get(PersistedData, (kind, str(account_id)), populate_existing=True)
+    return dict(row.data) if row is not None and isinstance(row.data, dict) else {}
+
+
+async def forget(session: AsyncSession, kind: str, account_id: int) -> None:
+    row = await session.get(PersistedData, (kind, str(account_id)))
+    if row is not None:
+        await session.delete(row)
