@@ -616,30 +616,33 @@ async def on_edit(update: Update, context: BotContext) -> str | int:
     t = context.t
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
+        replies: list[Reply]
+        state: str | int
         if draft is None:
-            await _send(
-                update,
-                context,
-                [_not_open(t)],
-            )
-            return END
-        menu = await _edit_menu(db, draft, t, who)
-        assert menu.markup is not None
-        options = tuple(
-            Option(str(button.callback_data).rsplit(":", 1)[-1], button.text)
-            for row in menu.markup.inline_keyboard
-            for button in row
-        )
-        choice = await _read_choice(update, options)
-        if choice is None:
-            replies = [Reply(_retry_note(t, len(options)) + "\n\n" + menu.text, menu.markup)]
-            state: str | int = EDIT
+            replies, state = [_not_open(t)], END
         else:
-            step = Step(choice.key)
-            await intake.edit_field(db, draft, step)
-            replies, state = [await _question(db, draft, step, t, who.now)], step
+            replies, state = await _edit_answer(update, db, draft, t, who)
     await _send(update, context, replies)
     return state
+
+
+async def _edit_answer(
+    update: Update, db: AsyncSession, draft: Nomination, t: Translator, who: intake.Context
+) -> tuple[list[Reply], str | int]:
+    """Which field to change: the chosen question is asked, then the summary comes back."""
+    menu = await _edit_menu(db, draft, t, who)
+    assert menu.markup is not None
+    options = tuple(
+        Option(str(button.callback_data).rsplit(":", 1)[-1], button.text)
+        for row in menu.markup.inline_keyboard
+        for button in row
+    )
+    choice = await _read_choice(update, options)
+    if choice is None:
+        return [Reply(_retry_note(t, len(options)) + "\n\n" + menu.text, menu.markup)], EDIT
+    step = Step(choice.key)
+    await intake.edit_field(db, draft, step)
+    return [await _question(db, draft, step, t, who.now)], step
 
 
 async def on_duplicate(update: Update, context: BotContext) -> str | int:
@@ -747,25 +750,28 @@ async def back(update: Update, context: BotContext) -> str | int:
     t = context.t
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
+        replies: list[Reply]
+        state: str | int
         if draft is None:
-            await _send(
-                update,
-                context,
-                [_not_open(t)],
-            )
-            return END
-        current = Step(draft.draft_step) if draft.draft_step else Step.SUMMARY
-        asks_conf = await _asks_conference(db, who.now)
-        previous = intake.previous_step(draft, current, asks_unit=intake.asks_unit(draft), asks_conference=asks_conf)
-        if previous is None:
-            reply = await _question(db, draft, current, t, who.now, t("This is the first question."))
-            state: str | int = current
+            replies, state = [_not_open(t)], END
         else:
-            draft.draft_step = previous
-            draft.draft_editing = False
-            reply, state = await _question(db, draft, previous, t, who.now), previous
-    await _send(update, context, [reply])
+            replies, state = await _one_back(db, draft, t, who)
+    await _send(update, context, replies)
     return state
+
+
+async def _one_back(
+    db: AsyncSession, draft: Nomination, t: Translator, who: intake.Context
+) -> tuple[list[Reply], str | int]:
+    """/back: the question before the one being asked (the first one stays, with a note)."""
+    current = Step(draft.draft_step) if draft.draft_step else Step.SUMMARY
+    asks_conf = await _asks_conference(db, who.now)
+    previous = intake.previous_step(draft, current, asks_unit=intake.asks_unit(draft), asks_conference=asks_conf)
+    if previous is None:
+        return [await _question(db, draft, current, t, who.now, t("This is the first question."))], current
+    draft.draft_step = previous
+    draft.draft_editing = False
+    return [await _question(db, draft, previous, t, who.now)], previous
 
 
 async def cancel(update: Update, context: BotContext) -> int:
