@@ -576,28 +576,37 @@ async def reject(
     session: AsyncSession, nomination_id: int, reason: str, *, actor: Viewer, now: dt.datetime, notice: Notice
 ) -> Decision:
     """Reject a nomination; the reason is required and is quoted to the nominator."""
-    nomination, refusal = await _open(session, nomination_id, Action.REJECT, actor)
-    if refusal:
-        return refusal
-    assert nomination is not None
-    text = _text(reason)
-    if problem := _check_text(text):
-        return _about(nomination, Action.REJECT, refusal=problem)
-    return await _decide(session, nomination, Action.REJECT, actor=actor, now=now, notice=notice, reason=text)
+    return await _decide_with_text(session, nomination_id, Action.REJECT, reason, actor=actor, now=now, notice=notice)
 
 
 async def request_changes(
     session: AsyncSession, nomination_id: int, message: str, *, actor: Viewer, now: dt.datetime, notice: Notice
 ) -> Decision:
     """Send a nomination back to its nominator with a message saying what to change; they resubmit it."""
-    nomination, refusal = await _open(session, nomination_id, Action.REQUEST_CHANGES, actor)
+    return await _decide_with_text(
+        session, nomination_id, Action.REQUEST_CHANGES, message, actor=actor, now=now, notice=notice
+    )
+
+
+async def _decide_with_text(
+    session: AsyncSession,
+    nomination_id: int,
+    action: Action,
+    raw_text: str,
+    *,
+    actor: Viewer,
+    now: dt.datetime,
+    notice: Notice,
+) -> Decision:
+    """A decision that needs the reviewer's words (a reason, a message), quoted to the nominator."""
+    nomination, refusal = await _open(session, nomination_id, action, actor)
     if refusal:
         return refusal
     assert nomination is not None
-    text = _text(message)
+    text = _text(raw_text)
     if problem := _check_text(text):
-        return _about(nomination, Action.REQUEST_CHANGES, refusal=problem)
-    return await _decide(session, nomination, Action.REQUEST_CHANGES, actor=actor, now=now, notice=notice, reason=text)
+        return _about(nomination, action, refusal=problem)
+    return await _decide(session, nomination, action, actor=actor, now=now, notice=notice, reason=text)
 
 
 async def mark_duplicate(
