@@ -6,14 +6,15 @@ production database. Callers own their transaction: ``async with database.transa
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -40,9 +41,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
+def _sqlite_begin(conn: Connection) -> None:
     # BEGIN IMMEDIATE: writers queue on the busy timeout rather than deadlocking on lock upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # It goes straight to aiosqlite, one trip to its thread; exec_driver_sql would open a cursor, execute
+    # and close it, three trips (~0.15 ms here), and this runs before every SQLite transaction.
+    adapted = conn.connection.dbapi_connection
+    run_async = getattr(adapted, "run_async", None)
+    if run_async is None:  # a synchronous pysqlite engine
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    try:
+        run_async(lambda driver: driver.execute("BEGIN IMMEDIATE"))
+    except sqlite3.Error as error:
+        # The same error class a statement would raise (a busy database after the timeout, say).
+        raise exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from storage.models import Account
+import storage.db
+from storage.db import Database
+from storage.models import Account, Base
 
 
 @pytest.mark.sqlite_only
@@ -24,3 +28,37 @@ async def test_a_broken_reference_is_refused_and_nothing_is_half_saved(database)
             session.add(Account(telegram_user_id=2, display_name="Minh", unit_id=424242))
     async with database.transaction() as session:
         assert (await session.execute(text("SELECT count(*) FROM account"))).scalar() == 0
+
+
+@pytest.mark.sqlite_only
+async def test_a_transaction_takes_the_write_lock_up_front_and_a_held_lock_is_a_clear_error(database_url, monkeypatch):
+    # BEGIN IMMEDIATE goes to the driver directly; it must still lock at once, and a busy database must
+    # still surface as SQLAlchemy's OperationalError, with the pooled connection usable afterwards.
+    monkeypatch.setattr(storage.db, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    database = Database(database_url)
+    path = database_url.split("///", 1)[1]
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        async with database.transaction() as session:
+            # Inside our transaction another connection can no longer write.
+            await session.execute(text("SELECT 1"))
+            other = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
+
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"):
+            async with database.transaction() as session:
+                await session.execute(text("SELECT 1"))
+        holder.execute("ROLLBACK")
+        holder.close()
+
+        async with database.transaction() as session:
+            session.add(Account(telegram_user_id=7, display_name="Lan"))
+        async with database.transaction() as session:
+            assert (await session.execute(text("SELECT count(*) FROM account"))).scalar() == 1
+    finally:
+        await database.dispose()
