@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bench import reminder_wave, rsvp_presses, start_traffic, status_latency
+from bench.common import BenchError, quiet
 
 BENCHMARKS = (start_traffic, rsvp_presses, reminder_wave, status_latency)
 
@@ -17,15 +18,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_traffic.add_arguments(parser)
     status_latency.add_arguments(parser, shared=True)
     reminder_wave.add_arguments(parser)
-    rsvp_presses.add_arguments(parser)
+    rsvp_presses.add_arguments(parser, shared=True)
     args = parser.parse_args(argv)
-    start_traffic.quiet()
+    quiet()
     failed = False
     for benchmark in BENCHMARKS:
         print(f"== {benchmark.NAME}")
         try:
             result = asyncio.run(benchmark.run(benchmark.options_from(args)))
-        except benchmark.BenchError as error:
+        except BenchError as error:
             print(f"bench failed: {error}", file=sys.stderr)
             failed = True
             continue

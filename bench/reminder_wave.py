@@ -21,10 +21,7 @@ import asyncio
 import bisect
 import datetime as dt
 import itertools
-import json
 import logging
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -34,7 +31,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.start_traffic import describe_database, machine, quiet
+from bench import common
+from bench.common import BenchError, describe_database, machine
 from bot.playground.harness import Playground
 from bot.playground.transport import InProcessBotAPI, RateRules
 from bot.services import Services
@@ -46,17 +44,12 @@ from storage.db import Database
 from storage.models import Account, Base, Conference, Invitation, OutboxMessage
 
 NAME = "reminder_wave"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TELEGRAM_OVERALL_PER_SECOND = 30
 HANOI = dt.timezone(dt.timedelta(hours=7))
 # Three days before the district conference's answer deadline (10/6/2020 17:00), at REMINDER_TIME.
 WAVE_AT = dt.datetime(2020, 6, 7, 8, 0, tzinfo=HANOI)
 FIRST_CHAT = 70_000_000
 TIMEOUT_SECONDS = 300
-
-
-class BenchError(Exception):
-    """The wave could not be measured (nothing queued, or it did not finish in time)."""
 
 
 @dataclass
@@ -239,16 +232,14 @@ async def run(options: Options, log: Callable[[str], None] = print) -> dict[str,
     # 429 retries are what is measured, and the outbox job overlapping itself during a wave is expected.
     logging.getLogger("bot.outbox").setLevel(logging.ERROR)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    if options.database_url:
-        result = await _run(options, options.database_url, log)
-    else:
-        with tempfile.TemporaryDirectory(prefix="dienhinh-wave-") as directory:
-            result = await _run(options, f"sqlite+aiosqlite:///{directory}/wave.sqlite3", log)
-    path = options.json_path or RESULTS_DIR / f"{NAME}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    result["json_path"] = str(path)
+    with common.database_url(options.database_url, "dienhinh-wave-", "wave.sqlite3") as url:
+        result = await _run(options, url, log)
+    common.write_json(result, options.json_path, f"{NAME}.json")
     return result
+
+
+def delivered_all_once(result: dict[str, Any]) -> bool:
+    return result["duplicates"] == 0 and result["lost"] == 0
 
 
 def report(result: dict[str, Any]) -> str:
@@ -267,23 +258,22 @@ def report(result: dict[str, Any]) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
-    verdict = "ok" if result["duplicates"] == 0 and result["lost"] == 0 else "FAILED"
+    verdict = "ok" if delivered_all_once(result) else "FAILED"
     lines.append(f"{verdict}  [database: {result['database']}]")
     return "\n".join(lines) + f"\n\nresults: {result['json_path']}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.reminder_wave", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    options = options_from(parser.parse_args(argv))
-    quiet()
-    try:
-        result = asyncio.run(run(options))
-    except BenchError as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    print(report(result))
-    return 0 if result["duplicates"] == 0 and result["lost"] == 0 else 1
+    return common.main(
+        argv,
+        add_arguments,
+        options_from,
+        run,
+        report,
+        name=NAME,
+        description=__doc__.splitlines()[0],
+        ok=delivered_all_once,
+    )
 
 
 if __name__ == "__main__":

@@ -14,25 +14,22 @@ answers the query, edits the card and sends a confirmation.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
-import json
 import os
 import platform
 import random
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes
 
+from bench import common
+from bench.common import BenchError
 from bot.app import build_application
 from bot.playground.transport import OFFLINE_TOKEN, InProcessBotAPI, Persona, SentMessage, UpdateFactory
 from bot.services import Services
@@ -43,13 +40,8 @@ from storage.db import Database
 from storage.models import Base, Conference, Invitation
 
 NAME = "rsvp_presses"
-RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = b"bench-link-secret"
 FIRST_USER = 500_000
-
-
-class BenchError(Exception):
-    """The benchmark could not measure what it claims (a press went unanswered, seats came out wrong)."""
 
 
 @dataclass
@@ -60,19 +52,22 @@ class Options:
     seed: int = 7
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, *, shared: bool = False) -> None:
+    """This bench's options; with ``shared`` (``python -m bench``) --database-url is another bench's."""
     group = parser.add_argument_group(NAME)
     group.add_argument("--presses", type=int, default=1000, help="delegates pressing Tham dự (default 1000)")
     group.add_argument(
         "--rsvp-repeats", type=int, default=3, help="bare-bot repeats (median); dienhinh runs once per repeat"
     )
+    if not shared:
+        parser.add_argument("--database-url", default=None)
 
 
 def options_from(args: argparse.Namespace) -> Options:
     return Options(
         presses=args.presses,
-        repeats=getattr(args, "rsvp_repeats", 3),
-        database_url=getattr(args, "database_url", None),
+        repeats=args.rsvp_repeats,
+        database_url=args.database_url,
     )
 
 
@@ -167,13 +162,13 @@ async def _bare_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     query = update.callback_query
     assert query is not None and query.message is not None
     await query.answer()
-    await query.edit_message_text(f"{query.message.text}\n\n➜ Tham dự")  # type: ignore[union-attr]
+    await query.edit_message_text(f"{query.message.text}\n\n➜ Tham dự")  # type: ignore[attr-defined]
     await context.bot.send_message(query.message.chat.id, "Xin cảm ơn! Chỗ của bạn tại hội nghị đã được xác nhận.")
 
 
 async def _bare_run(presses: int, order: Sequence[int]) -> float:
     api = InProcessBotAPI()
-    app: Application = ApplicationBuilder().token(OFFLINE_TOKEN).request(api).get_updates_request(api).build()  # type: ignore[type-arg]
+    app: Application = ApplicationBuilder().token(OFFLINE_TOKEN).request(api).get_updates_request(api).build()
     app.add_handler(CallbackQueryHandler(_bare_pressed, pattern=r"^rsvp1:a:"))
     await app.initialize()
     factory = UpdateFactory(api, app.bot)
@@ -201,17 +196,16 @@ async def run(options: Options, log: Any = print) -> dict[str, Any]:
         raise BenchError("--presses must be a multiple of 1000 (the 300 seats scale with it)")
     order = list(range(options.presses))
     random.Random(options.seed).shuffle(order)
-    directory = tempfile.mkdtemp(prefix="dienhinh-rsvp-bench-")
-    url = options.database_url or f"sqlite+aiosqlite:///{directory}/rsvp.sqlite3"
     bare, ours = [], []
     counts: dict[str, int] = {}
-    for repeat in range(options.repeats):
-        bare.append(await _bare_run(options.presses, order))
-        log(f"  run {repeat + 1}/{options.repeats} bare PTB  {bare[-1]:.3f} s  {options.presses / bare[-1]:8.0f}/s")
-        elapsed, counts = await _dienhinh_run(url, options.presses, order)
-        ours.append(elapsed)
-        log(f"  run {repeat + 1}/{options.repeats} dienhinh  {elapsed:.3f} s  {options.presses / elapsed:8.0f}/s")
-    result = {
+    with common.database_url(options.database_url, "dienhinh-rsvp-bench-", "rsvp.sqlite3") as url:
+        for repeat in range(options.repeats):
+            bare.append(await _bare_run(options.presses, order))
+            log(f"  run {repeat + 1}/{options.repeats} bare PTB  {bare[-1]:.3f} s  {options.presses / bare[-1]:8.0f}/s")
+            elapsed, counts = await _dienhinh_run(url, options.presses, order)
+            ours.append(elapsed)
+            log(f"  run {repeat + 1}/{options.repeats} dienhinh  {elapsed:.3f} s  {options.presses / elapsed:8.0f}/s")
+    result: dict[str, Any] = {
         "benchmark": NAME,
         "presses": options.presses,
         "database": "postgresql" if options.database_url else "sqlite",
@@ -224,8 +218,7 @@ async def run(options: Options, log: Any = print) -> dict[str, Any]:
         "date": dt.datetime.now(dt.UTC).isoformat(),
     }
     result["ratio"] = result["dienhinh_per_second"] / result["bare_per_second"]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{NAME}.{result['database']}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    common.write_json(result, None, f"{NAME}.{result['database']}.json")
     return result
 
 
@@ -243,17 +236,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.rsvp_presses", description=__doc__)
-    add_arguments(parser)
-    parser.add_argument("--database-url", default=None)
-    options = options_from(parser.parse_args(argv))
-    try:
-        result = asyncio.run(run(options))
-    except BenchError as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    print(report(result))
-    return 0
+    return common.main(argv, add_arguments, options_from, run, report, name=NAME, description=__doc__)
 
 
 if __name__ == "__main__":

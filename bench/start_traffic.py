@@ -21,35 +21,26 @@ counting the SQL statements of each update: the findings are printed and stored 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import datetime as dt
 import gc
-import json
 import logging
-import os
-import platform
 import pstats
 import random
 import statistics
-import sys
-import tempfile
 import time
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import sqlalchemy
-import telegram
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import make_url
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
-from telegram.warnings import PTBUserWarning
 
+from bench import common
+from bench.common import RESULTS_DIR, BenchError, describe_database, machine
 from bot.app import build_application
 from bot.playground.transport import OFFLINE_TOKEN, InProcessBotAPI, Persona, UpdateFactory
 from bot.services import Services
@@ -58,7 +49,6 @@ from storage.db import Database
 from storage.models import Account, Base
 
 NAME = "start_traffic"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 AIM = 0.5  # dienhinh should reach at least half of the bare bot's rate
 HELP_EVERY = 4  # every fourth update is /help, the others /start
 WARMUP_USERS = 5
@@ -83,10 +73,6 @@ BARE_HELP = (
     "Khi tôi hiện các nút bấm, bạn cũng có thể gõ số thứ tự hoặc tên của lựa chọn."
 )
 GREETING = "Xin chào {name}!"
-
-
-class BenchError(Exception):
-    """The bench did not measure what it claims (missing or wrong replies, errors logged)."""
 
 
 # --- traffic ---------------------------------------------------------------------------------------
@@ -146,7 +132,10 @@ def traffic_mix(plan: Sequence[Sent]) -> dict[str, int]:
 class BenchBot(Protocol):
     name: str
     api: InProcessBotAPI
-    app: Application  # type: ignore[type-arg]
+
+    # Read-only, so that DienhinhBot's DienhinhApplication satisfies it as well as BareBot's Application.
+    @property
+    def app(self) -> Application: ...
 
     async def start(self) -> None: ...
 
@@ -309,12 +298,6 @@ def verify(bot: BenchBot, sent: Sequence[Sent], errors: ErrorCounter) -> None:
 # --- the database ----------------------------------------------------------------------------------
 
 
-def _asyncpg_url(url: str) -> str:
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+asyncpg://" + url.split("://", 1)[1]
-    return url
-
-
 async def prepare_database(url: str) -> int:
     """Create the tables (``create_all``); return the first Telegram user id no account uses yet."""
     database = Database(url)
@@ -326,13 +309,6 @@ async def prepare_database(url: str) -> int:
     finally:
         await database.dispose()
     return max(FIRST_USER_ID, (highest or 0) + 1)
-
-
-def describe_database(url: str) -> str:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return "sqlite (fresh file in a temporary directory)"
-    return parsed.render_as_string(hide_password=True)
 
 
 # --- profiling -------------------------------------------------------------------------------------
@@ -362,7 +338,7 @@ def _profile_findings(profile: cProfile.Profile, updates: int, top: int) -> dict
     # The bench's own frames are resumed with each update's coroutine; they are not the bot's cost.
     raw = {key: value for key, value in raw.items() if _package(key[0]) != "dienhinh:bench"}
     total = sum(value[2] for value in raw.values())
-    by_package: Counter[str] = Counter()
+    by_package: defaultdict[str, float] = defaultdict(float)
     for key, value in raw.items():
         by_package[_package(key[0])] += value[2]
 
@@ -389,7 +365,7 @@ def _profile_findings(profile: cProfile.Profile, updates: int, top: int) -> dict
         "us_per_update": round(total / updates * 1e6, 1),
         "own_time_by_package": [
             {"package": name, "share": round(tt / total, 3), "us_per_update": round(tt / updates * 1e6, 1)}
-            for name, tt in by_package.most_common(12)
+            for name, tt in sorted(by_package.items(), key=lambda item: item[1], reverse=True)[:12]
         ],
         "top_cumulative": rows(3),
         "top_own_time": rows(2),
@@ -555,18 +531,6 @@ def options_from(args: argparse.Namespace) -> Options:
     return options
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python_telegram_bot": telegram.__version__,
-        "sqlalchemy": sqlalchemy.__version__,
-    }
-
-
 async def _run(options: Options, database_url: str, log: Callable[[str], None]) -> dict[str, Any]:
     errors = ErrorCounter()
     logging.getLogger().addHandler(errors)
@@ -632,15 +596,10 @@ async def _run(options: Options, database_url: str, log: Callable[[str], None]) 
 
 async def run(options: Options, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure both bots; return the results (also written as JSON)."""
-    if options.database_url:
-        result = await _run(options, _asyncpg_url(options.database_url), log)
-    else:
-        with tempfile.TemporaryDirectory(prefix="dienhinh-bench-") as directory:
-            result = await _run(options, f"sqlite+aiosqlite:///{directory}/bench.sqlite3", log)
-    path = options.json_path or RESULTS_DIR / f"{NAME}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    result["json_path"] = str(path)
+    given = common.asyncpg_url(options.database_url) if options.database_url else None
+    with common.database_url(given, "dienhinh-bench-", "bench.sqlite3") as url:
+        result = await _run(options, url, log)
+    common.write_json(result, options.json_path, f"{NAME}.json")
     return result
 
 
@@ -704,12 +663,6 @@ def diagnosis_report(diagnosis: dict[str, Any], bare_us: float) -> str:
     return "\n".join(lines)
 
 
-def quiet() -> None:
-    """Only warnings and errors from the libraries; no PTB advice about ConversationHandler settings."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    warnings.filterwarnings("ignore", category=PTBUserWarning)
-
-
 def report(result: dict[str, Any]) -> str:
     text = table(result)
     if "diagnosis" in result:
@@ -718,17 +671,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.start_traffic", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    options = options_from(parser.parse_args(argv))
-    quiet()
-    try:
-        result = asyncio.run(run(options))
-    except BenchError as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    print(report(result))
-    return 0
+    return common.main(argv, add_arguments, options_from, run, report, name=NAME, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

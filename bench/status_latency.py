@@ -19,13 +19,9 @@ conference texts, a footer, a PNG). Median and p95 in milliseconds, and the SQL 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
-import json
 import random
 import statistics
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,7 +32,8 @@ from typing import Any
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import make_url
 
-from bench.start_traffic import BenchError, machine, quiet
+from bench import common
+from bench.common import BenchError, describe_database, machine
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona
 from bot.services import Services
@@ -50,7 +47,6 @@ from storage.db import Database
 from storage.models import Account, Base, Campaign, Conference, Invitation, Nomination, UnitAllowance
 
 NAME = "status_latency"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 AIM_MS = 100.0  # median /status through the Application
 ORGANISER_ID = 9001
 NOW = dt.datetime(
@@ -378,12 +374,6 @@ async def measure(url: str, options: Options) -> dict[str, Any]:
 # --- the benchmark ---------------------------------------------------------------------------------
 
 
-def _asyncpg_url(url: str) -> str:
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+asyncpg://" + url.split("://", 1)[1]
-    return url
-
-
 async def _admin(url: str, statement: str) -> None:
     admin = Database(url)
     try:
@@ -403,7 +393,7 @@ async def _run_on(url: str, options: Options, log: Callable[[str], None]) -> dic
 async def run(options: Options, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fill a fresh database, time /status; return the results (also written as JSON)."""
     if options.database_url:
-        server = _asyncpg_url(options.database_url)
+        server = common.asyncpg_url(options.database_url)
         name = f"bench_status_{uuid.uuid4().hex[:12]}"
         await _admin(server, f'CREATE DATABASE "{name}"')
         url = make_url(server).set(database=name).render_as_string(hide_password=False)
@@ -411,26 +401,23 @@ async def run(options: Options, log: Callable[[str], None] = print) -> dict[str,
             figures = await _run_on(url, options, log)
         finally:
             await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        backend, described = "postgresql", make_url(server).set(database=name).render_as_string(hide_password=True)
+        backend = "postgresql"
     else:
-        with tempfile.TemporaryDirectory(prefix="dienhinh-status-bench-") as directory:
-            figures = await _run_on(f"sqlite+aiosqlite:///{directory}/bench.sqlite3", options, log)
-        backend, described = "sqlite", "sqlite (fresh file in a temporary directory)"
+        with common.database_url(None, "dienhinh-status-bench-", "bench.sqlite3") as url:
+            figures = await _run_on(url, options, log)
+        backend = "sqlite"
     median = figures["status_through_application_chart_drawn"]["median_ms"]
     result = {
         "benchmark": NAME,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "database": described,
+        "database": describe_database(url),
         "options": {"nominations": options.nominations, "invitations": options.invitations, "calls": options.calls},
         **figures,
         "aim_median_ms": AIM_MS,
         "aim_met": median < AIM_MS,
     }
-    path = options.json_path or RESULTS_DIR / f"{NAME}.{backend}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    result["json_path"] = str(path)
+    common.write_json(result, options.json_path, f"{NAME}.{backend}.json")
     return result
 
 
@@ -458,17 +445,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.status_latency", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    options = options_from(parser.parse_args(argv))
-    quiet()
-    try:
-        result = asyncio.run(run(options))
-    except BenchError as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    print(report(result))
-    return 0
+    return common.main(argv, add_arguments, options_from, run, report, name=NAME, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
