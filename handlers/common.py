@@ -147,10 +147,18 @@ def is_organiser(context: BotContext) -> bool:
     return context.account is not None and can_organise(context.account.role)
 
 
+def plain_command_handlers() -> list:
+    """/start without a payload and /help: no conversation takes them, so they may go before the conversations."""
+    return [
+        CommandHandler("start", start, has_args=False),
+        CommandHandler("help", help_command),
+    ]
+
+
 def command_handlers() -> list:
+    """After the conversations and deep links: a /start payload nobody claimed, /cancel with nothing to cancel."""
     return [
         CommandHandler("start", start),
-        CommandHandler("help", help_command),
         CommandHandler("cancel", cancel_outside),
     ]
 

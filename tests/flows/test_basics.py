@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from sqlalchemy import func, select
-from telegram.ext import CommandHandler
+from telegram.ext import CommandHandler, ConversationHandler
 
 from bot.playground.harness import ChatUser, Playground
 from storage.models import Account, ConversationState
@@ -153,3 +153,35 @@ async def test_two_people_keep_their_own_language(playground, citizen, organiser
     vietnamese = await organiser.send("/start")
     assert english[0].text.startswith("Hello")
     assert vietnamese[0].text.startswith("Xin chào")
+
+
+async def test_the_commands_checked_before_the_conversations_are_taken_by_no_conversation(playground, citizen):
+    # bot/app.py puts plain commands ahead of the conversations for speed. That is only right while no
+    # conversation would take them in any state: otherwise /help typed mid-form would bypass the form.
+    group = playground.application.handlers[0]
+    first_conversation = next(i for i, handler in enumerate(group) if isinstance(handler, ConversationHandler))
+    early = group[:first_conversation]
+    assert {"start", "help", "status", "deadlines", "mine"} <= {c for h in early for c in h.commands}
+    conversations = [handler for handler in group if isinstance(handler, ConversationHandler)]
+    assert conversations
+    factory = playground.factory
+    assert factory is not None
+    for handler in early:
+        assert isinstance(handler, CommandHandler)
+        for command in handler.commands:
+            texts = [f"/{command}"] if handler.has_args is False else [f"/{command}", f"/{command} DH-2020-0001"]
+            for text in texts:
+                update = factory.text(citizen.persona, text)
+                assert handler.check_update(update)
+                for conversation in conversations:
+                    inner = [*conversation.entry_points, *conversation.fallbacks]
+                    inner += [h for handlers in conversation.states.values() for h in handlers]
+                    taken = [h for h in inner if h.check_update(update) not in (None, False)]
+                    assert not taken, f"{text} is taken by {conversation.name}: {taken}"
+
+
+async def test_help_in_the_middle_of_a_form_answers_and_the_form_goes_on(playground, citizen):
+    await citizen.send("/lang")
+    help_text = (await citizen.send("/help"))[0].text
+    assert help_text.startswith("Bạn có thể") and "/nominate" in help_text
+    assert (await citizen.send("2"))[-1].text == "Done: I will use English from now on."
