@@ -298,40 +298,28 @@ class ProposalDesk:
         )
 
 
-async def _load(session: AsyncSession, kind: str, account_id: int) -> Any:
-    return await scratch.recall(session, kind, account_id) or None
-
-
-async def _keep(session: AsyncSession, kind: str, account_id: int, data: dict[str, Any]) -> None:
-    await scratch.remember(session, kind, account_id, data)
-
-
-async def _drop(session: AsyncSession, kind: str, account_id: int) -> None:
-    await scratch.forget(session, kind, account_id)
-
-
 async def open_form(session: AsyncSession, account_id: int) -> RsvpForm:
-    return RsvpForm.from_json(await _load(session, _FORM_KIND, account_id))
+    return RsvpForm.from_json(await scratch.recall(session, _FORM_KIND, account_id))
 
 
 async def keep_form(session: AsyncSession, account_id: int, form: RsvpForm) -> None:
-    await _keep(session, _FORM_KIND, account_id, asdict(form))
+    await scratch.remember(session, _FORM_KIND, account_id, asdict(form))
 
 
 async def close_form(session: AsyncSession, account_id: int) -> None:
-    await _drop(session, _FORM_KIND, account_id)
+    await scratch.forget(session, _FORM_KIND, account_id)
 
 
 async def open_desk(session: AsyncSession, account_id: int) -> ProposalDesk:
-    return ProposalDesk.from_json(await _load(session, _DESK_KIND, account_id))
+    return ProposalDesk.from_json(await scratch.recall(session, _DESK_KIND, account_id))
 
 
 async def keep_desk(session: AsyncSession, account_id: int, desk: ProposalDesk) -> None:
-    await _keep(session, _DESK_KIND, account_id, asdict(desk))
+    await scratch.remember(session, _DESK_KIND, account_id, asdict(desk))
 
 
 async def close_desk(session: AsyncSession, account_id: int) -> None:
-    await _drop(session, _DESK_KIND, account_id)
+    await scratch.forget(session, _DESK_KIND, account_id)
 
 
 # --- substitutes ----------------------------------------------------------------------------------------
