@@ -111,8 +111,11 @@ class ChatUser:
     async def send(self, text: str) -> list[SentMessage]:
         return await self._deliver(self._factory.text(self.persona, text))
 
-    async def press(self, choice: str | int, message: SentMessage | None = None) -> list[SentMessage]:
-        """Press a button of ``message`` (default: the latest message with buttons) by number or label."""
+    async def press(
+        self, choice: str | int, message: SentMessage | None = None, *, inaccessible: bool = False
+    ) -> list[SentMessage]:
+        """Press a button of ``message`` (default: the latest message with buttons) by number or label;
+        ``inaccessible``: the message is too old for Telegram to give it (PTB's ``InaccessibleMessage``)."""
         target = message or next((m for m in reversed(self.messages) if m.buttons), None)
         if target is None or not target.buttons:
             raise AssertionError(f"no buttons to press in chat {self.chat_id}")
@@ -122,7 +125,28 @@ class ChatUser:
         if picked is None:
             raise AssertionError(f"no button {choice!r} among {[b['text'] for b in buttons]}")
         data = str(buttons[int(picked.key)]["callback_data"])
-        return await self._deliver(self._factory.press(self.persona, target, data))
+        if inaccessible:
+            target.editable = False
+        return await self._deliver(self._factory.press(self.persona, target, data, inaccessible=inaccessible))
+
+    async def press_data(
+        self, data: str | None, message: SentMessage | None = None, *, inaccessible: bool = False
+    ) -> list[SentMessage]:
+        """Press a button carrying ``data`` (forged, or None: no data) on ``message`` (default: the latest)."""
+        target = message or (self.messages[-1] if self.messages else SentMessage(self.chat_id, 1, "sendMessage"))
+        if inaccessible:
+            target.editable = False
+        return await self._deliver(self._factory.press(self.persona, target, data, inaccessible=inaccessible))
+
+    async def edit(self, text: str, message_id: int | None = None) -> list[SentMessage]:
+        """Edit a message this person sent earlier so that it now reads ``text``."""
+        return await self._deliver(self._factory.edited_text(self.persona, text, message_id))
+
+    async def send_in_group(self, group_id: int, text: str) -> list[SentMessage]:
+        """Write ``text`` in a group chat with the bot; returns what the bot wrote in that group."""
+        before = len(self.playground.api.chats[group_id])
+        await self.playground.deliver(self._factory.group_text(self.persona, group_id, text))
+        return [m for m in self.playground.api.chats[group_id][before:] if not m.deleted]
 
     async def send_photo(self, data: bytes | Path, caption: str | None = None) -> list[SentMessage]:
         payload = data.read_bytes() if isinstance(data, Path) else data

@@ -27,6 +27,7 @@ from telegram import (
     CallbackQuery,
     Chat,
     Document,
+    InaccessibleMessage,
     Message,
     MessageEntity,
     PhotoSize,
@@ -54,6 +55,8 @@ class SentMessage:
     file_bytes: bytes | None = None
     edits: int = 0
     deleted: bool = False
+    # False once the message is too old for Telegram to edit (48 hours); edits then answer 400.
+    editable: bool = True
     sent_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -94,6 +97,14 @@ class Fault:
     @classmethod
     def blocked(cls) -> Fault:
         return cls(403, "Forbidden: bot was blocked by the user")
+
+
+class _Answer(Exception):
+    """An error answer decided while handling a call (the method's own refusal, not an injected fault)."""
+
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.description)
+        self.fault = fault
 
 
 @dataclass
@@ -178,7 +189,10 @@ class InProcessBotAPI(BaseRequest):
         fault = self._take_fault(api_method, params)
         if fault:
             return fault.status, fault.body()
-        result = self._answer(api_method, params, uploads)
+        try:
+            result = self._answer(api_method, params, uploads)
+        except _Answer as answer:
+            return answer.fault.status, answer.fault.body()
         return 200, json.dumps({"ok": True, "result": result}, default=str).encode()
 
     # --- faults and limits -------------------------------------------------------------------------
@@ -227,6 +241,9 @@ class InProcessBotAPI(BaseRequest):
         if api_method in {"sendMessage", "sendPhoto", "sendDocument", "sendSticker"}:
             return self._send(api_method, params, uploads)
         if api_method in {"editMessageText", "editMessageReplyMarkup", "editMessageCaption"}:
+            message = self.find(int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
+            if message is not None and not message.editable:
+                raise _Answer(Fault(400, "Bad Request: message can't be edited"))
             return self._edit(api_method, params)
         if api_method == "deleteMessage":
             message = self.find(int(params["chat_id"]), int(params["message_id"]))
@@ -409,14 +426,72 @@ class UpdateFactory:
             entities = (MessageEntity(type=MessageEntity.BOT_COMMAND, offset=0, length=len(command)),)
         return self._update(message=self._message(persona, text=text, entities=entities))
 
-    def press(self, persona: Persona, message: SentMessage, callback_data: str) -> Update:
-        bot_message = Message(
-            message_id=message.message_id,
+    def edited_text(self, persona: Persona, text: str, message_id: int | None = None) -> Update:
+        """The person edits a message they sent earlier (Telegram delivers it as ``edited_message``)."""
+        entities = None
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            entities = (MessageEntity(type=MessageEntity.BOT_COMMAND, offset=0, length=len(command)),)
+        message = Message(
+            message_id=message_id or self.api.next_message_id(persona.user_id),
             date=dt.datetime.now(dt.UTC),
             chat=persona.chat(),
-            from_user=User(id=self.bot.id, is_bot=True, first_name="bot"),
-            text=message.text,
+            from_user=persona.user(),
+            text=text,
+            entities=entities,
+            edit_date=dt.datetime.now(dt.UTC),
         )
+        message.set_bot(self.bot)
+        return self._update(edited_message=message)
+
+    def group_text(self, persona: Persona, group_id: int, text: str, *, supergroup: bool = True) -> Update:
+        """``text`` written by ``persona`` in a group chat (negative id) that the bot is a member of."""
+        entities = None
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            entities = (MessageEntity(type=MessageEntity.BOT_COMMAND, offset=0, length=len(command)),)
+        chat = Chat(id=group_id, type=Chat.SUPERGROUP if supergroup else Chat.GROUP, title="Tổ dân phố 5")
+        message = Message(
+            message_id=self.api.next_message_id(group_id),
+            date=dt.datetime.now(dt.UTC),
+            chat=chat,
+            from_user=persona.user(),
+            text=text,
+            entities=entities,
+        )
+        message.set_bot(self.bot)
+        return self._update(message=message)
+
+    def channel_post(self, channel_id: int, text: str) -> Update:
+        """A post in a channel the bot administers (no sender)."""
+        chat = Chat(id=channel_id, type=Chat.CHANNEL, title="Điển hình tiên tiến")
+        message = Message(
+            message_id=self.api.next_message_id(channel_id), date=dt.datetime.now(dt.UTC), chat=chat, text=text
+        )
+        message.set_bot(self.bot)
+        return self._update(channel_post=message)
+
+    def press(
+        self,
+        persona: Persona,
+        message: SentMessage,
+        callback_data: str | None,
+        *,
+        inaccessible: bool = False,
+    ) -> Update:
+        """A press of a button of ``message``; ``inaccessible``: Telegram no longer gives the message
+        (older than 48 hours), as PTB's ``InaccessibleMessage``; ``callback_data`` None: a button with no data."""
+        bot_message: Message | InaccessibleMessage
+        if inaccessible:
+            bot_message = InaccessibleMessage(chat=persona.chat(), message_id=message.message_id)
+        else:
+            bot_message = Message(
+                message_id=message.message_id,
+                date=dt.datetime.now(dt.UTC),
+                chat=persona.chat(),
+                from_user=User(id=self.bot.id, is_bot=True, first_name="bot"),
+                text=message.text,
+            )
         bot_message.set_bot(self.bot)
         query = CallbackQuery(
             id=f"{persona.user_id}:{next(self._callback_ids)}",
