@@ -1,7 +1,8 @@
 """The one place that builds the Application and knows every handler.
 
-Handler groups are layers: group -1 says who is asking (account, language) for every update; group 0
-holds the features, then the catch-alls that answer whatever no feature took.
+Handler groups are layers: group -2 settles what is not a person writing in a private chat (groups,
+channels, other update kinds: ``handlers.gate``); group -1 says who is asking (account, language); group 0
+holds edited messages first, then the features, then the catch-alls that answer whatever no feature took.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bot.context import BotContext
 from bot.outbox import OutboxDispatcher
 from bot.outbox import install as install_outbox
 from bot.services import Services
-from handlers import common, endorse, language, mine, nominate, outbox_status, publish, review, roles
+from handlers import common, endorse, gate, language, mine, nominate, outbox_status, publish, review, roles
 from handlers import deadlines as deadlines_command
 from handlers import exports as export_commands
 from handlers import invite as inviting
@@ -176,8 +177,11 @@ def plain_commands() -> list[BaseHandler[Any, BotContext, Any]]:
 
 
 def register_handlers(app: DienhinhApplication) -> None:
+    app.add_handler(gate.gate_handler(), group=-2)
     app.add_handler(TypeHandler(Update, common.load_account), group=-1)
     features = [
+        # An edit is never acted on; it must come before every conversation, whose text handlers would take it.
+        gate.edited_handler(),
         # Commands that no conversation takes (none of their entry points, states or fallbacks matches them)
         # come first: PTB tries a group's handlers in order, /start and /help are most of the traffic, and
         # walking eleven conversations before them cost ~45 µs an update. A test keeps the premise true.
