@@ -5,6 +5,7 @@
 #   make run          run the bot against Telegram (BOT_TOKEN in .env)
 #   make test         everything CI runs: lint, types, migrations, catalogs, tests on SQLite and PostgreSQL
 #   make test-fast    the tests on SQLite only
+#   make fuzz         20,000 random updates from everyone at the real bot (FUZZ_UPDATES=…, FUZZ_SEED=… replays)
 #   make help         this list
 
 SHELL := /bin/bash
@@ -26,7 +27,7 @@ PG_PYTEST_ARGS ?= -m postgres
 # pytest through the interpreter, so the checkout is importable even before `pip install -e .`.
 PYTEST := $(PY) -m pytest
 
-.PHONY: help venv install demo run test test-fast test-pg lint typecheck migrate migrations-check \
+.PHONY: help venv install demo run test test-fast test-pg fuzz lint typecheck migrate migrations-check \
 	babel catalog-check bench clean distclean
 
 help:
@@ -92,6 +93,24 @@ test-pg: venv
 	url="$$($(PG_SERVER) start)"; \
 	echo "== tests on PostgreSQL: $$url"; \
 	DIENHINH_TEST_PG_URL="$$url" $(PYTEST) $(PG_PYTEST_ARGS) $(PYTEST_ARGS)
+
+# Random updates at the real Application (tests/fuzz/fuzzer.py): FUZZ_UPDATES of them, with FUZZ_SEED (default:
+# a new seed, printed, so a failing run can be replayed), on SQLite, and on PostgreSQL too when
+# DIENHINH_TEST_PG_URL is set. Prints the deduplicated failures; FUZZ_REPORT=path keeps them in a file.
+FUZZ_UPDATES ?= 20000
+FUZZ_SEED ?=
+FUZZ_REPORT ?=
+fuzz: venv
+	@seed="$(FUZZ_SEED)"; seed="$${seed:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"; \
+	report="$(FUZZ_REPORT)"; \
+	if [ -z "$$report" ]; then report="$$(mktemp)"; trap 'rm -f "$$report"' EXIT; fi; \
+	: > "$$report"; \
+	echo "== fuzz: $(FUZZ_UPDATES) updates, seed $$seed (the same run again: make fuzz FUZZ_SEED=$$seed)"; \
+	status=0; \
+	FUZZ_UPDATES="$(FUZZ_UPDATES)" FUZZ_SEED="$$seed" FUZZ_REPORT="$$report" \
+		$(PYTEST) tests/fuzz/test_fuzz.py -k random_updates --show-capture=no --tb=no $(PYTEST_ARGS) || status=$$?; \
+	if [ -s "$$report" ]; then cat "$$report"; else echo "no report written: again with PYTEST_ARGS=--tb=long"; fi; \
+	exit $$status
 
 # Upgrade an empty SQLite file to head, then `alembic check`: the models need no migration not yet written.
 # Then down to base and up again, so the downgrade path keeps working.

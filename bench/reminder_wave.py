@@ -229,9 +229,8 @@ async def _run(options: Options, database_url: str, log: Callable[[str], None]) 
 
 async def run(options: Options, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Send the wave; return the figures (also written as JSON)."""
-    # 429 retries are what is measured, and the outbox job overlapping itself during a wave is expected.
+    # 429 retries are what is measured: the sender's warnings about them are not news here.
     logging.getLogger("bot.outbox").setLevel(logging.ERROR)
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     with common.database_url(options.database_url, "dienhinh-wave-", "wave.sqlite3") as url:
         result = await _run(options, url, log)
     common.write_json(result, options.json_path, f"{NAME}.json")

@@ -13,6 +13,7 @@ import warnings
 from typing import Any
 
 from telegram import BotCommandScopeChat, BotCommandScopeDefault, Message, Update
+from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -21,9 +22,10 @@ from telegram.ext import (
     BaseHandler,
     ContextTypes,
     Defaults,
+    ExtBot,
     TypeHandler,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
@@ -38,6 +40,7 @@ from handlers import rsvp as delegate_rsvp
 from handlers import schedule as planner
 from handlers import status as status_commands
 from handlers.menu import bot_commands
+from rules.channel_text import split_text
 from rules.roles import Role
 from storage.persistence import SQLAlchemyPersistence
 
@@ -47,6 +50,21 @@ DRAFT_SWEEP_SECONDS = 600
 # Our conversations are keyed by chat and user on purpose (a person answers one question at a time, by
 # button or by typing), so PTB's advice to track callback queries per message does not apply.
 warnings.filterwarnings("ignore", message=r".*per_message=False.*", category=PTBUserWarning)
+
+
+class DienhinhBot(ExtBot[Any]):
+    """PTB's bot, with one promise more: a text over Telegram's 4,096 characters is sent as several
+    messages cut at paragraphs, lines or spaces (the buttons go with the last), instead of being refused.
+    Replies that quote what a person typed ("I found no nomination with the code …") can grow past it."""
+
+    async def send_message(self, chat_id: Any, text: str, **kwargs: Any) -> Message:  # type: ignore[override]
+        pieces = split_text(text, MessageLimit.MAX_TEXT_LENGTH) if len(text) > MessageLimit.MAX_TEXT_LENGTH else []
+        if len(pieces) < 2:
+            return await super().send_message(chat_id, text, **kwargs)
+        markup = kwargs.pop("reply_markup", None)
+        for piece in pieces[:-1]:
+            await super().send_message(chat_id, piece, **kwargs)
+        return await super().send_message(chat_id, pieces[-1], **{**kwargs, "reply_markup": markup})
 
 
 class DienhinhApplication(Application):
@@ -66,14 +84,20 @@ class DienhinhApplication(Application):
 
 
 def normalise_text(update: Update) -> None:
-    """Every inbound text and caption in NFC, so "Nguyễn" typed with combining marks matches stored names."""
+    """Every inbound text and caption in NFC, so "Nguyễn" typed with combining marks matches stored names;
+    NUL characters dropped (nobody types them, and PostgreSQL cannot store them in text)."""
     for message in (update.message, update.edited_message):
         if message is None:
             continue
         for attribute in ("text", "caption"):
             value = getattr(message, attribute)
-            if value and not unicodedata.is_normalized("NFC", value):
-                _set_frozen(message, attribute, unicodedata.normalize("NFC", value))
+            if not value:
+                continue
+            canonical = value.replace("\x00", "") if "\x00" in value else value
+            if not unicodedata.is_normalized("NFC", canonical):
+                canonical = unicodedata.normalize("NFC", canonical)
+            if canonical is not value:
+                _set_frozen(message, attribute, canonical)
 
 
 def _set_frozen(message: Message, attribute: str, value: str) -> None:
@@ -89,6 +113,7 @@ async def _post_init(application: Application) -> None:
     services.outbox = OutboxDispatcher(
         services.database,
         app.bot,
+        owner=services.settings.outbox_owner or None,
         clock=services.clock,
         batch_size=services.settings.outbox_batch_size,
         on_blocked=services.accounts.forget,
@@ -140,26 +165,33 @@ async def set_command_menus(app: DienhinhApplication) -> None:
 def build_application(services: Services, *, request: BaseRequest | None = None) -> DienhinhApplication:
     """The bot: handlers, persistence, defaults; ``request`` replaces the HTTP transport (playground, tests)."""
     settings = services.settings
+    defaults = Defaults(tzinfo=settings.tz)
     builder = (
         ApplicationBuilder()
         .application_class(DienhinhApplication, kwargs={"services": services})
         .context_types(ContextTypes(context=BotContext))
         .persistence(SQLAlchemyPersistence(services.database))
-        .defaults(Defaults(tzinfo=settings.tz))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
     if request is not None:
         from bot.playground.transport import OFFLINE_TOKEN
 
-        builder = builder.token(settings.bot_token or OFFLINE_TOKEN).request(request).get_updates_request(request)
-    else:
-        builder = (
-            builder.token(settings.require_token())
-            .base_url(settings.telegram_api_base_url)
-            .base_file_url(settings.telegram_file_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
+        bot = DienhinhBot(
+            settings.bot_token or OFFLINE_TOKEN, request=request, get_updates_request=request, defaults=defaults
         )
+    else:
+        # What ApplicationBuilder would build (256 connections for sending, one for getUpdates), as our class.
+        bot = DienhinhBot(
+            settings.require_token(),
+            base_url=settings.telegram_api_base_url,
+            base_file_url=settings.telegram_file_base_url,
+            request=HTTPXRequest(connection_pool_size=256),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
+            defaults=defaults,
+            rate_limiter=AIORateLimiter(max_retries=2),
+        )
+    builder = builder.bot(bot)
     app: DienhinhApplication = builder.build()  # type: ignore[assignment]
     register_handlers(app)
     return app

@@ -47,6 +47,9 @@ def _configure_logging(settings: Settings) -> None:
     )
     # httpx logs every request at INFO, token in the URL included.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs two INFO lines per run of every job, and the outbox runs every second: each job
+    # logs what it did itself. Warnings (a run missed) and errors still show.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
 async def _prepare_database(settings: Settings) -> None:
@@ -83,7 +86,9 @@ def webhook_options(settings: Settings) -> WebhookOptions:
 
 def cmd_run(settings: Settings) -> int:
     from bot.app import build_application
+    from bot.outbox import process_owner
     from bot.services import Services
+    from bot.settings import PROJECT_ROOT
     from storage.migrate import OutOfDateDatabase
 
     t = _translator(settings)
@@ -93,6 +98,9 @@ def cmd_run(settings: Settings) -> int:
         asyncio.run(_prepare_database(settings))
     except OutOfDateDatabase as problem:
         return _fail(t("The database is not up to date: {problem}", problem=problem))
+    if not settings.outbox_owner:
+        # Same name as this bot's last run, so the outbox takes back at once what a crash left claimed.
+        settings = settings.model_copy(update={"outbox_owner": process_owner(PROJECT_ROOT / "data")})
     application = build_application(Services.create(settings))
     if settings.webhook_url:
         logger.info("starting in webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
@@ -156,11 +164,13 @@ async def _import_guest_list(
     """(the row report, invitations created or None without --yes, rows ready); raises _CliProblem."""
     from handlers.invite import import_report
     from rules import delegates, guest_lists
+    from rules.roles import OPERATOR, NotAllowed
     from rules.seats import pool_counts
     from storage.db import Database
 
     t = _translator(settings)
     now = dt.datetime.now(dt.UTC)
+    table = await guest_lists.read_guest_list(path.name, data)  # before the transaction, as the bot does
     await _prepare_database(settings)
     database = Database(settings.database_url)
     try:
@@ -181,7 +191,9 @@ async def _import_guest_list(
                 raise _CliProblem(
                     t("Several conferences take invitations: {codes}. Say which with --conference CODE.", codes=codes)
                 )
-            staged = await guest_lists.stage_import(db, conference.id, path.name, data, None, now)
+            staged = await guest_lists.stage_import(db, conference.id, path.name, table, OPERATOR, now)
+            if isinstance(staged, NotAllowed):  # the operator holds every role
+                raise _CliProblem(t("Sorry, only organisers can do this."))
             report = import_report(
                 t,
                 staged,
@@ -192,7 +204,8 @@ async def _import_guest_list(
             )
             created = None
             if confirm and staged.rows:
-                created = await guest_lists.confirm_import(db, staged.id, None, now, settings.link_secret_bytes())
+                result = await guest_lists.confirm_import(db, staged.id, OPERATOR, now, settings.link_secret_bytes())
+                created = result if isinstance(result, int) else None  # the operator holds every role
             else:
                 await guest_lists.cancel_import(db, staged.id)
             return report, created, len(staged.rows)

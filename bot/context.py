@@ -15,6 +15,7 @@ from rules.accounts import AccountSnapshot
 if TYPE_CHECKING:
     from bot.app import DienhinhApplication
     from bot.services import Services
+    from handlers.presses import Press
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -24,6 +25,8 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     def __init__(self, application: Any, chat_id: int | None = None, user_id: int | None = None) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.account: AccountSnapshot | None = None
+        # The button press this update carries, while a handler deals with it (handlers.presses).
+        self.press: Press | None = None
         self._translator: Translator | None = None
 
     @property

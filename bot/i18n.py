@@ -148,9 +148,10 @@ def extract_msgids(root: Path = PROJECT_ROOT, dirs: Iterable[str] = SOURCE_DIRS)
         for filename, lineno, message, _comments, _context in extract_from_dir(
             root / directory, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):
-            for msgid in message if isinstance(message, tuple) else (message,):
-                if msgid:
-                    found.setdefault(msgid, f"{directory}/{filename}:{lineno}")
+            # A plural message is one catalog entry, found under its singular msgid.
+            msgid = message[0] if isinstance(message, tuple) else message
+            if msgid:
+                found.setdefault(msgid, f"{directory}/{filename}:{lineno}")
     return found
 
 

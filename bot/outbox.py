@@ -3,6 +3,9 @@
 Each batch is claimed in its own short transaction (a lease, see ``storage.outbox``), each row is sent
 through :class:`SendLimiter`, and each outcome is recorded in its own short transaction right after the
 send, so a crash loses at most the outcome of the message in flight and the lease brings the row back.
+A batch is what the limiter lets out in the next second (about 28 rows, the first of each chat's queue),
+so a crash leaves few rows claimed; a sender restarted under the same name (:func:`process_owner`) takes
+them back at once instead of waiting for the lease. The README's "After a crash" says what a person sees.
 
 Outcomes:
 
@@ -26,15 +29,16 @@ import binascii
 import dataclasses
 import datetime as dt
 import logging
+import math
 import os
 import secrets
 import socket
 import time
 import warnings
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from telegram import Bot, InputFile, LinkPreviewOptions, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
@@ -51,6 +55,8 @@ Clock = Callable[[], dt.datetime]
 Sleep = Callable[[float], Awaitable[Any]]
 
 MAX_BACKOFF = dt.timedelta(minutes=10)
+# Busy chats a claim leaves out by id; beyond these, a busy chat's row is claimed and put back.
+_MAX_SKIPPED = 500
 # Waits shorter than this are clock rounding, not a reason to sleep again.
 _EPSILON = 1e-6
 
@@ -109,10 +115,21 @@ class SendLimiter:
             pacer = self._chats[chat_id] = _Pacer(self._group_interval if is_group else self._chat_interval)
         return pacer
 
+    def busy_chats(self, longer_than: float) -> list[int]:
+        """The chats that may not receive a message for more than ``longer_than`` seconds from now."""
+        until = self._clock() + longer_than
+        return [chat_id for chat_id, pacer in self._chats.items() if pacer.next_at > until]
+
     def chat_wait(self, chat_id: int, is_group: bool) -> float:
         """Seconds until this chat may receive the next message (0 when it may now)."""
         pacer = self._chats.get(chat_id)
         return pacer.wait(self._clock()) if pacer else 0.0
+
+    def allowance(self, seconds: float = 1.0) -> int:
+        """How many messages the overall budget lets out in the next ``seconds`` (0 while paused)."""
+        now = self._clock()
+        start = max(now, self._overall.next_at)
+        return max(0, math.floor((now + seconds - start) / self._overall.interval + _EPSILON))
 
     def pause(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (Telegram answered 429 with this retry_after)."""
@@ -159,14 +176,80 @@ class DispatchStats:
             else:
                 setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
+    def summary(self) -> str:
+        """``sent 28, deferred 2 (30 claimed)``: the counts that are not zero, for one log line."""
+        counts = [
+            f"{item.name.replace('_', ' ')} {getattr(self, item.name)}"
+            for item in dataclasses.fields(self)
+            if item.name not in {"claimed", "rate_limited"} and getattr(self, item.name)
+        ]
+        paused = ", paused by flood control" if self.rate_limited else ""
+        return f"{', '.join(counts) or 'nothing done'} ({self.claimed} claimed){paused}"
+
 
 def default_owner() -> str:
-    """A name for this sender that no other process shares: host, pid and a random suffix."""
+    """A name for this sender that no other process shares, and no later one either: host, pid and a
+    random suffix. Rows it leaves claimed when it dies wait for their lease."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+# Slot locks this process holds (see process_owner): open for as long as the process lives, closed by the
+# operating system however it ends, kill -9 included.
+_SLOT_LOCKS: list[IO[bytes]] = []
+MAX_SLOTS = 64
+
+
+def process_owner(directory: Path) -> str:
+    """A sender name that stays the same across restarts of this deployment and differs between the
+    processes that run from ``directory`` at the same time.
+
+    The name is ``<deployment>/<slot>``: the deployment is made once and kept in ``directory/.outbox-owner``;
+    the slot is the first of ``directory/.outbox-owner.<n>.lock`` that no running process holds locked
+    (``flock``). A bot restarted after a crash gets the slot, hence the name, its previous run had, and
+    can take back at once the rows that run left claimed (``OutboxDispatcher`` does on its first run); a
+    second process started beside a running one (a standby) gets the next slot and touches nothing of the
+    first one's. Without ``flock`` (Windows) every start gets a name of its own.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    deployment = _deployment_name(directory / ".outbox-owner")
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no flock on this system
+        return f"{deployment}/{secrets.token_hex(4)}"
+    for slot in range(MAX_SLOTS):
+        lock = (directory / f".outbox-owner.{slot}.lock").open("ab")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        _SLOT_LOCKS.append(lock)
+        return f"{deployment}/{slot}"
+    raise RuntimeError(f"more than {MAX_SLOTS} bot processes run from {directory}")
+
+
+def _deployment_name(path: Path) -> str:
+    """The name in ``path``, made (host name and a random suffix) and written atomically the first time."""
+    if not path.exists():
+        draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        draft.write_text(f"{socket.gethostname()[:32]}-{secrets.token_hex(4)}\n", encoding="ascii")
+        try:
+            os.link(draft, path)  # fails if another process made it first: then theirs is the name
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text(encoding="ascii").strip()
+
+
 class OutboxDispatcher:
-    """Sends due outbox rows; ``run_once`` handles one batch, ``drain`` batches until the queue is quiet."""
+    """Sends due outbox rows; ``run_once`` handles one batch, ``drain`` batches until the queue is quiet.
+
+    A batch is small: what the limiter lets out in the next second (about 28), at most ``batch_size``. So
+    when the process dies, few rows are left claimed; they wait for their lease (``lease``) before another
+    sender takes them, unless this sender's next run starts under the same ``owner`` name
+    (:func:`process_owner`): its first batch then takes them back at once.
+    """
 
     def __init__(
         self,
@@ -205,57 +288,78 @@ class OutboxDispatcher:
         # before another sender may take the row over.
         self._lease_margin = lease / 4
         self._paused_until: dt.datetime | None = None
+        self._took_back_left_rows = False
+
+    def claim_size(self) -> int:
+        """How many rows the next batch claims: what may be sent in the next second, at most ``batch_size``."""
+        return min(self.batch_size, self.limiter.allowance(1.0))
 
     async def drain(self, max_batches: int = 20) -> DispatchStats:
-        """Run batches while they come back full (a backlog), up to ``max_batches``."""
+        """Run batches while they come back full (a backlog), up to ``max_batches``; one log line if
+        anything was claimed (a tick with nothing to send logs nothing)."""
         total = DispatchStats()
         for _ in range(max_batches):
-            stats = await self.run_once()
+            limit = self.claim_size()
+            stats = await self.run_once(limit)
             total.add(stats)
-            if stats.claimed < self.batch_size or stats.rate_limited:
+            if stats.claimed < limit or stats.rate_limited or limit == 0:
                 break
+        if total.claimed:
+            logger.info("outbox: %s", total.summary())
         return total
 
-    async def run_once(self) -> DispatchStats:
-        """Claim one batch of due rows, send them, record each outcome."""
+    async def run_once(self, limit: int | None = None) -> DispatchStats:
+        """Claim one batch of due rows (``limit``, default :meth:`claim_size`), send them, record each outcome."""
         stats = DispatchStats()
+        if not self._took_back_left_rows:
+            await self.take_back_left_rows()
         now = self.clock()
         if self._paused_until and now < self._paused_until:
             return stats
+        limit = self.claim_size() if limit is None else limit
+        if limit <= 0:
+            return stats
+        busy = self.limiter.busy_chats(longer_than=self.max_chat_wait)
         async with self.database.transaction() as session:
-            rows = await store.claim(session, owner=self.owner, now=now, lease=self.lease, limit=self.batch_size)
+            rows = await store.claim(
+                session, owner=self.owner, now=now, lease=self.lease, limit=limit, skip_chats=busy[:_MAX_SKIPPED]
+            )
         stats.claimed = len(rows)
         chat_wait_budget = self.max_chat_wait
-        # A chat whose row was put back keeps the rest of its rows behind it, in order.
-        held_back: dict[int, dt.datetime] = {}
-        for row in interleave_by_chat(rows):
+        # One row per chat (see store.claim): a row put back stays first in its chat's queue.
+        for row in rows:
             now = self.clock()
-            if row.chat_id in held_back:
-                await self._defer(row, held_back[row.chat_id], None, stats)
-                continue
             if row.attempts > self.max_attempts:
                 # Leases ran out again and again: senders keep dying on this row. It may have gone out.
                 await self._fail(row, "lease expired after the last attempt", stats)
                 continue
             if self._paused_until and now < self._paused_until:
-                held_back[row.chat_id] = self._paused_until
-                await self._defer(row, self._paused_until, "waiting for Telegram's flood control", stats)
+                await self._defer(row, "waiting for Telegram's flood control", stats, until=self._paused_until)
                 continue
             if now >= row.lease_until - self._lease_margin:
-                held_back[row.chat_id] = now
-                await self._defer(row, now, "batch ran out of lease", stats)
+                await self._defer(row, "batch ran out of lease", stats)
                 continue
             chat_wait = self.limiter.chat_wait(row.chat_id, _is_group(row))
             if chat_wait > chat_wait_budget:
-                held_back[row.chat_id] = now + dt.timedelta(seconds=chat_wait)
-                await self._defer(row, held_back[row.chat_id], None, stats)
+                await self._defer(row, None, stats)
                 continue
             chat_wait_budget -= chat_wait
             await self.limiter.acquire(row.chat_id, _is_group(row))
             await self._deliver(row, stats)
-        if stats.claimed:
-            logger.info("outbox batch: %s", stats)
         return stats
+
+    async def take_back_left_rows(self) -> int:
+        """Put back at once the rows a previous run under this owner name left claimed (it was killed).
+
+        Runs before this sender's first batch, when every row claimed under its name is a dead run's: the
+        first batch sends them, in their place in the queue. Returns how many there were.
+        """
+        async with self.database.transaction() as session:
+            released = await store.release(session, owner=self.owner, error="the sender stopped before recording")
+        self._took_back_left_rows = True
+        if released:
+            logger.warning("outbox: took back %s message(s) this sender's previous run left claimed", released)
+        return released
 
     async def _deliver(self, row: store.ClaimedRow, stats: DispatchStats) -> None:
         try:
@@ -293,7 +397,7 @@ class OutboxDispatcher:
         self._paused_until = self.clock() + dt.timedelta(seconds=seconds)
         stats.rate_limited = True
         logger.warning("outbox row %s: flood control, pausing %.1f s", row.id, seconds)
-        await self._defer(row, self._paused_until, _describe(exc), stats)
+        await self._defer(row, _describe(exc), stats, until=self._paused_until)
 
     async def _retry(self, row: store.ClaimedRow, error: str, stats: DispatchStats) -> None:
         if row.attempts >= self.max_attempts:
@@ -307,11 +411,16 @@ class OutboxDispatcher:
         self._check_recorded(row, recorded, stats, "retry")
 
     async def _defer(
-        self, row: store.ClaimedRow, due_at: dt.datetime, reason: str | None, stats: DispatchStats
+        self, row: store.ClaimedRow, reason: str | None, stats: DispatchStats, *, until: dt.datetime | None = None
     ) -> None:
-        """Put the row back untried: it does not count as an attempt."""
+        """Put the row back untried (it does not count as an attempt), first in its chat's queue as it was;
+        with ``until``, that chat's queue waits until then."""
         async with self.database.transaction() as session:
-            recorded = await store.reschedule(session, row.id, self.owner, due_at, reason, refund_attempt=True)
+            recorded = await store.reschedule(
+                session, row.id, self.owner, until or row.due_at, reason, refund_attempt=True
+            )
+            if until is not None:
+                await store.hold_chat(session, chat_id=row.chat_id, until=until)
         stats.deferred += 1
         self._check_recorded(row, recorded, stats, "deferral")
 
@@ -400,20 +509,6 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-def interleave_by_chat(rows: Iterable[store.ClaimedRow]) -> list[store.ClaimedRow]:
-    """Round-robin over chats, each chat's rows in queue order, so one busy chat does not hold up others."""
-    queues: dict[int, deque[store.ClaimedRow]] = {}
-    for row in rows:
-        queues.setdefault(row.chat_id, deque()).append(row)
-    ordered: list[store.ClaimedRow] = []
-    while queues:
-        for chat_id in list(queues):
-            ordered.append(queues[chat_id].popleft())
-            if not queues[chat_id]:
-                del queues[chat_id]
-    return ordered
-
-
 # --- wiring ------------------------------------------------------------------------------------------
 
 
@@ -422,19 +517,32 @@ def install(
 ) -> Job[Any]:
     """Send the outbox every ``interval_seconds`` from the Application's JobQueue (job name "outbox").
 
-    One run at a time (``max_instances=1``); runs missed while one was busy collapse into one.
+    One drain at a time: a tick that comes while a drain is still sending (a wave takes many seconds)
+    only asks that drain to go once more when it is done, without waiting for the next tick. APScheduler
+    is allowed a second instance for this; with one, it would skip the tick and log a warning every second
+    of a wave.
     """
     if application.job_queue is None:
         raise RuntimeError("the outbox needs the JobQueue: install python-telegram-bot[job-queue]")
+    draining = asyncio.Lock()
+    ticked_meanwhile = asyncio.Event()
 
     async def send_outbox(_context: CallbackContext[Any, Any, Any, Any]) -> None:
-        await dispatcher.drain()
+        if draining.locked():
+            ticked_meanwhile.set()
+            return
+        async with draining:
+            while True:
+                ticked_meanwhile.clear()
+                await dispatcher.drain()
+                if not ticked_meanwhile.is_set():
+                    break
 
     return application.job_queue.run_repeating(
         send_outbox,
         interval=interval_seconds,
         name="outbox",
-        job_kwargs={"max_instances": 1, "coalesce": True},
+        job_kwargs={"max_instances": 2, "coalesce": True},
     )
 
 
@@ -444,6 +552,5 @@ __all__ = [
     "SendLimiter",
     "default_owner",
     "install",
-    "interleave_by_chat",
     "retry_after_seconds",
 ]

@@ -11,6 +11,8 @@ from bot.i18n import Translators
 from bot.outbox import OutboxDispatcher
 from bot.settings import Settings
 from rules.accounts import AccountSnapshot
+from rules.guesses import GuessThrottle
+from rules.roles import Role
 from storage.db import Database
 
 
@@ -25,6 +27,12 @@ class AccountCache:
     One bot process serves one token (design §4.10), so the process that changes an account refreshes
     it here. Entries expire after ``max_age`` seconds anyway, which keeps "last seen" and the name
     current and picks up a change made by an operator from the command line.
+
+    Only citizens are kept. Anyone with a role (focal point, reviewer, organiser) is read from the database
+    on every update, so a role taken away by another organiser, another process or the command line takes
+    effect at once for every check a handler makes; citizens are nearly all the traffic. (A citizen given a
+    role elsewhere may wait up to ``max_age`` for the menu that goes with it: the use cases check the role
+    themselves, so a stale entry can only refuse, never allow.)
     """
 
     max_age: float = 600.0
@@ -38,8 +46,12 @@ class AccountCache:
         return entry[0]
 
     def remember(self, account: AccountSnapshot) -> AccountSnapshot:
-        if account.telegram_user_id is not None:
+        if account.telegram_user_id is None:
+            return account
+        if account.role == Role.CITIZEN:
             self._by_user[account.telegram_user_id] = (account, self.clock())
+        else:
+            self._by_user.pop(account.telegram_user_id, None)
         return account
 
     def forget(self, telegram_user_id: int) -> None:
@@ -53,6 +65,8 @@ class Services:
     translators: Translators
     clock: Callable[[], dt.datetime] = utc_now
     accounts: AccountCache = field(default_factory=AccountCache)
+    # Misses at personal links and typed codes, per person (in memory: a restart resets them; rules.guesses).
+    guesses: GuessThrottle = field(default_factory=GuessThrottle)
     # What personal invitation and check-in links are derived from (see rules.links).
     link_secret: bytes = b""
     # Set when the Application starts (it needs the Bot); tests drive it with run_once()/drain().

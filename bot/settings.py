@@ -23,6 +23,7 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'dienhinh.
 SUPPORTED_LOCALES = ("vi", "en")
 MAX_REMINDER_DAYS = 90
 _TIME_OF_DAY = re.compile(r"^(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)$")
+_OUTBOX_OWNER = re.compile(r"^[A-Za-z0-9._:/@-]{0,64}$")
 
 
 class SettingsError(Exception):
@@ -56,6 +57,8 @@ class Settings(BaseSettings):
     unit_link_days: int = Field(default=30, ge=1, le=365)
     outbox_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    # The name this process claims outbox rows under; empty: `dienhinh run` makes one (bot.outbox.process_owner).
+    outbox_owner: str = ""
     # Reminders: days before a deadline, and the local time of day they go out; the organisers' digest time.
     nomination_reminder_days: Annotated[tuple[int, ...], NoDecode] = (7, 3, 1)
     rsvp_reminder_days: Annotated[tuple[int, ...], NoDecode] = (3, 1)
@@ -103,6 +106,13 @@ class Settings(BaseSettings):
         if match is None:
             raise ValueError(N_("expected a time of day as HH:MM, e.g. 08:00"))
         return dt.time(int(match["hour"]), int(match["minute"]))
+
+    @field_validator("outbox_owner")
+    @classmethod
+    def _check_outbox_owner(cls, value: str) -> str:
+        if not _OUTBOX_OWNER.match(value):
+            raise ValueError(N_("expected up to 64 letters, digits and . _ - : / @, or empty"))
+        return value
 
     @field_validator("default_locale")
     @classmethod

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from telegram import BotCommandScopeChat, Update
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.error import TelegramError
+from telegram.ext import (
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.context import BotContext
+from handlers import presses
 from handlers.menu import bot_commands, help_lines
 from rules import accounts
-from rules.roles import Role, can_organise
+from rules.roles import NotAllowed, Role, can_organise
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +114,11 @@ async def stray_message(update: Update, context: BotContext) -> None:
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer(context.t("This button is no longer active. Type /help to start again."), show_alert=True)
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
+    """A press no feature takes (its question is over, or its data is forged or empty): a toast, and the
+    buttons taken off the message when it still can be edited."""
+    press = presses.begin(update, context)
+    await press.answer(context.t(presses.INACTIVE), alert=True)
+    await press.close()
 
 
 async def on_error(update: object, context: BotContext) -> None:
@@ -141,6 +148,26 @@ async def refresh_menu(context: BotContext, chat_id: int) -> None:
     if context.account is None:
         return
     await context.bot.set_my_commands(bot_commands(context.account.role, context.t), scope=BotCommandScopeChat(chat_id))
+
+
+def not_allowed_text(context: BotContext, refusal: NotAllowed) -> str:
+    if refusal.required == Role.ORGANISER:
+        return context.t("Sorry, only organisers can do this.")
+    return context.t("Sorry, only reviewers and organisers can do this.")
+
+
+async def refuse(update: Update, context: BotContext, refusal: NotAllowed) -> int:
+    """Tell the person a use case refused them for their role, as it is now in the database (it may have
+    been taken away while a question was open); ends the conversation."""
+    text = not_allowed_text(context, refusal)
+    if context.press is not None:  # a toast, or a message when the press was answered already
+        await context.press.answer(text, alert=True)
+    elif update.effective_chat is not None:
+        await context.bot.send_message(update.effective_chat.id, text)
+    # The cached account may still show the old role; the next update reads it afresh.
+    if update.effective_user is not None:
+        context.services.accounts.forget(update.effective_user.id)
+    return ConversationHandler.END
 
 
 def is_organiser(context: BotContext) -> bool:

@@ -7,26 +7,34 @@ server: a second press, or a press after the nomination was withdrawn or rejecte
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
+from typing import Any, NamedTuple
 
 from telegram import Update
-from telegram.error import BadRequest
-from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.i18n import Translator
+from handlers import guesses
 from handlers.keyboards import keyboard
+from handlers.presses import ButtonData, Choice, Key, button
 from rules import endorsements
 from rules.choices import Option, match_option
 from rules.endorsements import EndorseOutcome, EndorseResult, PublicSummary, ShareOutcome
+from rules.guesses import GuessKind
 from rules.tokens import split_payload
 
 CONFIRMING = "endorse.confirming"
 # In user_data while the question is open (not persisted: after a restart the person opens the link again).
 TOKEN = "endorse.token"
 PREFIX = "end"
-CALLBACK = rf"^{PREFIX}:(yes|no):"
+
+
+class EndorseAnswer(NamedTuple):
+    answer: str
+    token: str
+
+
+DATA = ButtonData(PREFIX, EndorseAnswer, Choice("yes", "no"), Key(r"[A-Za-z0-9_-]{1,64}"))
 
 
 def _memory(context: BotContext) -> dict[Any, Any]:
@@ -94,9 +102,12 @@ def _already(t: Translator, result: EndorseResult) -> str:
 async def open_share_link(update: Update, context: BotContext) -> str | int:
     assert update.message is not None and context.account is not None
     t = context.t
+    if await guesses.cooling_down(update, context):
+        return ConversationHandler.END
     token = split_payload(context.args[0], PREFIX) if context.args else None
     async with context.transaction() as db:
         view = await endorsements.open_share_link(db, token=token or "", account_id=context.account.id, locale=t.locale)
+    guesses.record(update, context, GuessKind.ENDORSEMENT_LINK, missed=view.outcome is EndorseOutcome.UNKNOWN)
     if view.outcome is EndorseOutcome.UNKNOWN or view.summary is None or token is None:
         await update.message.reply_text(_not_valid(t))
         return ConversationHandler.END
@@ -171,31 +182,24 @@ def _not_now(t: Translator) -> str:
     return t("All right. You can open the link again at any time to endorse.")
 
 
-async def pressed(update: Update, context: BotContext) -> int:
+async def pressed(update: Update, context: BotContext, chosen: EndorseAnswer) -> int:
     """A press of "Endorse" or "Not now", in the conversation or long after it (re-checked either way)."""
-    query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_chat is not None
+    press = context.press
+    assert press is not None and update.effective_chat is not None
     t = context.t
-    _, answer, token = query.data.split(":", 2)
     _memory(context).pop(TOKEN, None)
-    if answer == "no":
-        await query.answer()
-        await _take_keyboard_away(query)
+    if chosen.answer == "no":
+        await press.close()
         await context.bot.send_message(update.effective_chat.id, _not_now(t))
         return ConversationHandler.END
-    result = await _endorse(context, token)
-    await _take_keyboard_away(query)
+    result = await _endorse(context, chosen.token)
     if result.outcome is EndorseOutcome.ENDORSED:
-        await query.answer()
+        await press.close()
         await context.bot.send_message(update.effective_chat.id, _endorse_reply(t, result))
     else:
-        await query.answer(_endorse_reply(t, result), show_alert=True)
+        await press.answer(_endorse_reply(t, result), alert=True)
+        await press.close()
     return ConversationHandler.END
-
-
-async def _take_keyboard_away(query: Any) -> None:
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
 
 
 async def typed(update: Update, context: BotContext) -> str | int:
@@ -316,7 +320,7 @@ def handlers() -> list[Any]:
         entry_points=[CommandHandler("start", open_share_link, filters=filters.Regex(r"^/start(@\w+)? end_"))],
         states={
             CONFIRMING: [
-                CallbackQueryHandler(pressed, pattern=CALLBACK),
+                button(DATA, pressed),
                 MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, typed),
                 MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, other),
             ]
@@ -329,6 +333,6 @@ def handlers() -> list[Any]:
     return [
         conversation,
         # A press after the conversation ended (the person typed /cancel, or pressed a second time).
-        CallbackQueryHandler(pressed, pattern=CALLBACK),
+        button(DATA, pressed),
         CommandHandler("share", share),
     ]

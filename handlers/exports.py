@@ -10,17 +10,18 @@ lists), the replies in the organiser's.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
-from telegram.error import BadRequest
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
+from handlers import presses
+from handlers.common import refuse
 from handlers.keyboards import keyboard
+from handlers.presses import ButtonData, Id, button
 from rules import delegates, exports
 from rules.choices import match_option
 from rules.delegates import (
@@ -35,6 +36,7 @@ from rules.delegates import (
 from rules.invitations import Status
 from rules.plans import DIMENSION_LISTS
 from rules.refdata import reference
+from rules.roles import NotAllowed
 from rules.seats import PoolCount, pool_counts
 from storage.models import Conference
 
@@ -80,20 +82,22 @@ async def send_long(
         await context.bot.send_message(chat_id(update), piece, reply_markup=markup)
 
 
-async def answer_query(update: Update, text: str | None = None) -> None:
-    """Answer a button press (with an alert when there is something to say), and take its buttons away."""
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer(text, show_alert=bool(text))
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
+async def answer_query(context: BotContext, text: str | None = None) -> None:
+    """Answer a button press (with an alert when there is something to say), and take its buttons away;
+    nothing for typed input."""
+    await presses.answer(context, text)
+    if context.press is not None:
+        await context.press.close()
 
 
 def retry_note(t: Translator, count: int) -> str:
     return t(
         "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).", count=count
     )
+
+
+def account_id(context: BotContext) -> int | None:
+    return context.account.id if context.account else None
 
 
 def may_manage(context: BotContext) -> bool:
@@ -141,6 +145,7 @@ class ConferenceQuestion:
 
     def __init__(self, prefix: str, state: str, question: str, on_pick: OnPick) -> None:
         self.prefix = prefix
+        self.data = ButtonData(prefix, int, Id())
         self.state = state
         self.question = question  # a msgid
         self.on_pick = on_pick
@@ -174,20 +179,17 @@ class ConferenceQuestion:
         )
         return self.state
 
-    async def _pressed(self, update: Update, context: BotContext) -> str | int | None:
-        query = update.callback_query
-        assert query is not None and query.data is not None
+    async def _pressed(self, update: Update, context: BotContext, conference_id: int) -> str | int | None:
         if not may_manage(context):
-            await query.answer(organisers_only(context.t), show_alert=True)
+            await presses.answer(context, organisers_only(context.t))
             return END
-        key = query.data.split(":", 1)[1]
         async with context.transaction() as db:
             items = await delegates.conferences(db)
-        if not any(str(item.id) == key for item in items):
-            await answer_query(update, context.t("That choice is no longer available."))
+        if not any(item.id == conference_id for item in items):
+            await answer_query(context, context.t("That choice is no longer available."))
             return await self.ask(update, context, items) if items else END
-        await answer_query(update)
-        return await self.on_pick(update, context, int(key))
+        await answer_query(context)
+        return await self.on_pick(update, context, conference_id)
 
     async def _typed(self, update: Update, context: BotContext) -> str | int | None:
         assert update.message is not None
@@ -204,13 +206,9 @@ class ConferenceQuestion:
             items = await delegates.conferences(db)
         return await self.ask(update, context, items, retry_note(context.t, len(items)))
 
-    @property
-    def pattern(self) -> str:
-        return rf"^{self.prefix}:\d+$"
-
     def handlers(self) -> list[BaseHandler[Update, BotContext, Any]]:
         return [
-            CallbackQueryHandler(self._pressed, pattern=self.pattern),
+            button(self.data, self._pressed),
             MessageHandler(TEXT, self._typed),
             MessageHandler(OTHER, self._other),
         ]
@@ -221,22 +219,21 @@ class ConferenceQuestion:
 
 async def _send_invitations(update: Update, context: BotContext, conference_id: int) -> int:
     t = context.t
-    assert context.account is not None
     async with context.transaction() as db:
-        counts = await pool_counts(db, conference_id)
-        conference = await db.get_one(Conference, conference_id)
-        count = sum(pool.invited for pool in counts)
-        data = None
-        if count:
-            data = await exports.invitations_workbook(
-                db,
-                conference_id,
-                labels=context.services.translators.default,
-                secret=context.services.link_secret,
-                bot_username=context.bot.username,
-                actor_id=context.account.id,
-                now=context.now(),
-            )
+        data = await exports.invitations_workbook(
+            db,
+            conference_id,
+            labels=context.services.translators.default,
+            secret=context.services.link_secret,
+            bot_username=context.bot.username,
+            actor_id=account_id(context),
+            now=context.now(),
+        )
+        if not isinstance(data, NotAllowed):
+            conference = await db.get_one(Conference, conference_id)
+            count = sum(pool.invited for pool in await pool_counts(db, conference_id))
+    if isinstance(data, NotAllowed):
+        return await refuse(update, context, data)
     if data is None:
         await context.bot.send_message(
             chat_id(update),
@@ -264,21 +261,21 @@ async def _send_invitations(update: Update, context: BotContext, conference_id: 
 
 async def _send_attendance(update: Update, context: BotContext, conference_id: int) -> int:
     t = context.t
-    assert context.account is not None
     async with context.transaction() as db:
-        counts = await pool_counts(db, conference_id)
-        conference = await db.get_one(Conference, conference_id)
-        accepted = sum(pool.accepted for pool in counts)
-        checked_in = sum(pool.checked_in for pool in counts)
-        data = None
-        if accepted:
-            data = await exports.attendance_workbook(
-                db,
-                conference_id,
-                labels=context.services.translators.default,
-                actor_id=context.account.id,
-                now=context.now(),
-            )
+        data = await exports.attendance_workbook(
+            db,
+            conference_id,
+            labels=context.services.translators.default,
+            actor_id=account_id(context),
+            now=context.now(),
+        )
+        if not isinstance(data, NotAllowed):
+            conference = await db.get_one(Conference, conference_id)
+            counts = await pool_counts(db, conference_id)
+            accepted = sum(pool.accepted for pool in counts)
+            checked_in = sum(pool.checked_in for pool in counts)
+    if isinstance(data, NotAllowed):
+        return await refuse(update, context, data)
     if data is None:
         await context.bot.send_message(
             chat_id(update), t("No delegate has accepted the invitation to {title} yet.", title=conference.title)
@@ -386,7 +383,9 @@ def delegates_text(t: Translator, summary: DelegatesSummary) -> str:
 
 async def _send_delegates(update: Update, context: BotContext, conference_id: int) -> int:
     async with context.transaction() as db:
-        summary = await delegates.delegates_summary(db, conference_id)
+        summary = await delegates.delegates_summary(db, conference_id, actor_id=account_id(context))
+    if isinstance(summary, NotAllowed):
+        return await refuse(update, context, summary)
     if summary is None:
         await context.bot.send_message(chat_id(update), context.t("That choice is no longer available."))
         return END

@@ -15,14 +15,16 @@ organisers. What a confirmation covers is kept in the database, so a restart res
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
+from handlers import presses
+from handlers.common import refuse
 from handlers.exports import (
     OTHER,
     TEXT,
@@ -37,11 +39,13 @@ from handlers.exports import (
     send_long,
 )
 from handlers.keyboards import keyboard
+from handlers.presses import ButtonData, Choice, Count, Id, button
 from handlers.review import status_label
 from rules import delegates, guest_lists
 from rules.choices import Option, match_option
 from rules.delegates import InvitePreview
 from rules.guest_lists import UnreadableFile
+from rules.roles import NotAllowed
 from rules.seats import PoolCount, pool_counts
 from rules.text import fold
 from storage.models import Conference, InvitationImport
@@ -57,9 +61,21 @@ GUEST_DESK = "guest_list"
 ALL_WORDS = frozenset({"all", "tat ca", "tatca"})
 NAMES_SHOWN = 30
 PROBLEMS_SHOWN = 60
+
+
+class InvitePress(NamedTuple):
+    answer: str
+    shown: int  # how many the preview showed
+
+
+class ImportPress(NamedTuple):
+    answer: str
+    import_id: int
+
+
 # Callback data: ivc:<yes|no>:<count> (the count must match what is pending); glc:<ok|no>:<import id>.
-INVITE_PATTERN = r"^ivc:(yes|no):\d+$"
-IMPORT_PATTERN = r"^glc:(ok|no):\d+$"
+INVITE_DATA = ButtonData("ivc", InvitePress, Choice("yes", "no"), Count())
+IMPORT_DATA = ButtonData("glc", ImportPress, Choice("ok", "no"), Id())
 SPREADSHEET = (
     filters.Document.FileExtension("xlsx")
     | filters.Document.FileExtension("xls")
@@ -147,8 +163,10 @@ def _invite_options(t: Translator, count: int) -> list[Option]:
     ]
 
 
-async def _show_preview(update: Update, context: BotContext, preview: InvitePreview) -> str | int:
+async def _show_preview(update: Update, context: BotContext, preview: InvitePreview | NotAllowed) -> str | int:
     t = context.t
+    if isinstance(preview, NotAllowed):
+        return await refuse(update, context, preview)
     async with context.transaction() as db:
         if preview.refusal is None:
             await delegates.remember(
@@ -169,7 +187,7 @@ async def _show_preview(update: Update, context: BotContext, preview: InvitePrev
 
 async def _preview_conference(update: Update, context: BotContext, conference_id: int) -> str | int:
     async with context.transaction() as db:
-        preview = await delegates.preview_conference(db, conference_id)
+        preview = await delegates.preview_conference(db, conference_id, actor_id=_account_id(context))
     return await _show_preview(update, context, preview)
 
 
@@ -199,7 +217,7 @@ async def invite(update: Update, context: BotContext) -> str | int:
     if rest is not None:
         return await INVITE_QUESTION.start(update, context, " ".join(rest))
     async with context.transaction() as db:
-        preview = await delegates.preview_nomination(db, " ".join(args))
+        preview = await delegates.preview_nomination(db, " ".join(args), actor_id=_account_id(context))
     return await _show_preview(update, context, preview)
 
 
@@ -221,17 +239,19 @@ async def _invite_decided(update: Update, context: BotContext, key: str) -> int:
                 now=context.now(),
             )
         await delegates.forget(db, INVITE_DESK, _account_id(context))
+    if isinstance(result, NotAllowed):
+        return await refuse(update, context, result)
     if answer != "yes":
-        await answer_query(update)
+        await answer_query(context)
         await context.bot.send_message(chat_id(update), t("Nothing was invited."))
         return END
     if result is None:
         stale = t("This confirmation is out of date. Please type /invite again.")
-        await answer_query(update, stale)
+        await answer_query(context, stale)
         if update.callback_query is None:
             await context.bot.send_message(chat_id(update), stale)
         return END
-    await answer_query(update)
+    await answer_query(context)
     lines = [t("Invited {count} exemplars.", count=t.number(len(result.created)))]
     if result.skipped:
         lines += [t("Not invited, because they were invited or changed meanwhile:")]
@@ -241,13 +261,11 @@ async def _invite_decided(update: Update, context: BotContext, key: str) -> int:
     return END
 
 
-async def _invite_pressed(update: Update, context: BotContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
+async def _invite_pressed(update: Update, context: BotContext, chosen: InvitePress) -> int:
     if not may_manage(context):
-        await query.answer(organisers_only(context.t), show_alert=True)
+        await presses.answer(context, organisers_only(context.t))
         return END
-    return await _invite_decided(update, context, query.data.split(":", 1)[1])
+    return await _invite_decided(update, context, f"{chosen.answer}:{chosen.shown}")
 
 
 async def _invite_typed(update: Update, context: BotContext) -> str | int:
@@ -278,7 +296,7 @@ async def _cancel_invite(update: Update, context: BotContext) -> int:
 
 
 def invite_conversation() -> ConversationHandler[BotContext]:
-    pressed: BaseHandler[Update, BotContext, Any] = CallbackQueryHandler(_invite_pressed, pattern=INVITE_PATTERN)
+    pressed: BaseHandler[Update, BotContext, Any] = button(INVITE_DATA, _invite_pressed)
     return ConversationHandler(
         entry_points=[CommandHandler("invite", invite), pressed],
         states={
@@ -384,17 +402,11 @@ async def _stage(update: Update, context: BotContext, conference_id: int) -> str
             chat_id(update), t("Sorry, I could not download the file. Please send it again.")
         )
         return END
+    file_name = desk.get("file_name") or "guest-list"
     try:
-        async with context.transaction() as db:
-            await delegates.forget(db, GUEST_DESK, account_id)
-            staged = await guest_lists.stage_import(
-                db, conference_id, desk.get("file_name") or "guest-list", data, account_id, context.now()
-            )
-            earlier = await guest_lists.earlier_import(db, staged)
-            pools = await pool_counts(db, conference_id)
-            conference = await db.get_one(Conference, conference_id)
-            if not staged.rows:
-                await guest_lists.cancel_import(db, staged.id)
+        # In a process of its own and outside any transaction: a hostile file stalls neither the event
+        # loop nor other writers (SQLite's write lock) while it is read and refused.
+        table = await guest_lists.read_guest_list(file_name, data)
     except UnreadableFile as problem:
         async with context.transaction() as db:
             await delegates.forget(db, GUEST_DESK, account_id)
@@ -405,6 +417,17 @@ async def _stage(update: Update, context: BotContext, conference_id: int) -> str
             + t("Nothing was imported. Please fix the file and send it again."),
         )
         return END
+    async with context.transaction() as db:
+        await delegates.forget(db, GUEST_DESK, account_id)
+        staged = await guest_lists.stage_import(db, conference_id, file_name, table, account_id, context.now())
+        if not isinstance(staged, NotAllowed):
+            earlier = await guest_lists.earlier_import(db, staged)
+            pools = await pool_counts(db, conference_id)
+            conference = await db.get_one(Conference, conference_id)
+            if not staged.rows:
+                await guest_lists.cancel_import(db, staged.id)
+    if isinstance(staged, NotAllowed):
+        return await refuse(update, context, staged)
     report = import_report(t, staged, conference_title=conference.title, pools=pools, earlier=earlier)
     if not staged.rows:
         await send_long(
@@ -456,7 +479,8 @@ async def guest_list_received(update: Update, context: BotContext) -> str | int:
 
 async def _import_decided(update: Update, context: BotContext, answer: str, import_id: int) -> int:
     t = context.t
-    created = rows = 0
+    created: int | NotAllowed = 0
+    rows = 0
     async with context.transaction() as db:
         staged = await guest_lists.get_import(db, import_id)
         status = staged.status if staged is not None else None
@@ -467,13 +491,15 @@ async def _import_decided(update: Update, context: BotContext, answer: str, impo
             )
         elif status == guest_lists.PENDING:
             await guest_lists.cancel_import(db, import_id)
+    if isinstance(created, NotAllowed):
+        return await refuse(update, context, created)
     if status != guest_lists.PENDING:
         stale = t("This guest list was already imported or cancelled.")
-        await answer_query(update, stale)
+        await answer_query(context, stale)
         if update.callback_query is None:
             await context.bot.send_message(chat_id(update), stale)
         return END
-    await answer_query(update)
+    await answer_query(context)
     if answer != "ok":
         await context.bot.send_message(chat_id(update), t("Cancelled: nothing was imported."))
         return END
@@ -485,14 +511,11 @@ async def _import_decided(update: Update, context: BotContext, answer: str, impo
     return END
 
 
-async def _import_pressed(update: Update, context: BotContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
+async def _import_pressed(update: Update, context: BotContext, chosen: ImportPress) -> int:
     if not may_manage(context):
-        await query.answer(organisers_only(context.t), show_alert=True)
+        await presses.answer(context, organisers_only(context.t))
         return END
-    _, answer, import_id = query.data.split(":")
-    return await _import_decided(update, context, answer, int(import_id))
+    return await _import_decided(update, context, chosen.answer, chosen.import_id)
 
 
 async def _import_typed(update: Update, context: BotContext) -> str | int:
@@ -527,7 +550,7 @@ def guest_list_conversation() -> ConversationHandler[BotContext]:
     received: BaseHandler[Update, BotContext, Any] = MessageHandler(
         filters.UpdateType.MESSAGE & SPREADSHEET, guest_list_received
     )
-    pressed: BaseHandler[Update, BotContext, Any] = CallbackQueryHandler(_import_pressed, pattern=IMPORT_PATTERN)
+    pressed: BaseHandler[Update, BotContext, Any] = button(IMPORT_DATA, _import_pressed)
     return ConversationHandler(
         entry_points=[received, pressed],
         states={

@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.context import BotContext
+from handlers.presses import ButtonData, Key, answer, button
 from rules.choices import Option, match_option
 
 OptionsFn = Callable[[BotContext], Sequence[Option]]
@@ -46,6 +46,7 @@ class ChoicePrompt:
         if not re.fullmatch(r"[a-z0-9_.]{1,24}", prefix):
             raise ValueError(f"callback prefix {prefix!r} must be short lowercase ascii")
         self.prefix = prefix
+        self.data = ButtonData(prefix, str, Key())
         self.question = question
         self.options = options
         self.on_choice = on_choice
@@ -65,22 +66,18 @@ class ChoicePrompt:
     def handlers(self) -> list[BaseHandler[Update, BotContext, Any]]:
         """The handlers to put in the conversation state that waits for this answer."""
         return [
-            CallbackQueryHandler(self._pressed, pattern=rf"^{re.escape(self.prefix)}:"),
+            button(self.data, self._pressed),
             MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self._typed),
             MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, self._other),
         ]
 
-    async def _pressed(self, update: Update, context: BotContext) -> Any:
-        query = update.callback_query
-        assert query is not None and query.data is not None
-        key = query.data.split(":", 1)[1]
+    async def _pressed(self, update: Update, context: BotContext, key: str) -> Any:
         option = next((o for o in self.options(context) if o.key == key), None)
         if option is None:
-            await query.answer(context.t("That choice is no longer available."))
+            await answer(context, context.t("That choice is no longer available."))
             await self.ask(update, context)
             return None
-        await query.answer()
-        await close_keyboard(query, option)
+        await close_keyboard(context, option)
         return await self.on_choice(update, context, option)
 
     async def _typed(self, update: Update, context: BotContext) -> Any:
@@ -104,15 +101,8 @@ class ChoicePrompt:
         )
 
 
-async def close_keyboard(query: Any, option: Option) -> None:
-    """Show the chosen answer under the question and take the buttons away, so they can't be pressed
-    again later; a message too old to edit is left as it is."""
-    message = query.message
-    text = getattr(message, "text", None)
-    try:
-        if text:
-            await query.edit_message_text(f"{text}\n\n➜ {option.label}")
-        else:
-            await query.edit_message_reply_markup(None)
-    except BadRequest:
-        pass
+async def close_keyboard(context: BotContext, option: Option) -> None:
+    """For a press: the chosen answer under the question, the buttons taken away so they can't be pressed
+    again later (a message too old to edit stays as it is, and the answer comes as a new message)."""
+    if context.press is not None:
+        await context.press.close(option.label)

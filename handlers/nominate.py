@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
@@ -26,7 +25,9 @@ from telegram.ext import (
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers.keyboards import close_keyboard, keyboard
+from handlers import presses
+from handlers.keyboards import keyboard
+from handlers.presses import Press
 from rules import accounts, endorsements, intake, outbox
 from rules.choices import Option, match_option
 from rules.intake import Ambiguous, Answered, Problem, Step
@@ -362,7 +363,7 @@ async def resume(update: Update, context: BotContext) -> str | int:
         Option(CONTINUE, t("Continue"), aliases=("tiếp tục", "continue")),
         Option(START_OVER, t("Start over"), aliases=("làm lại", "start over")),
     )
-    choice = await _read_choice(update, options)
+    choice = await _read_choice(update, context.press, options)
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
         if draft is None:
@@ -384,14 +385,13 @@ async def resume(update: Update, context: BotContext) -> str | int:
 # --- answers ------------------------------------------------------------------------------------------
 
 
-async def _read_choice(update: Update, options: tuple[Option, ...]) -> Option | None:
-    query = update.callback_query
-    if query is not None:
-        key = (query.data or "").rsplit(":", 1)[-1]
+async def _read_choice(update: Update, press: Press | None, options: tuple[Option, ...]) -> Option | None:
+    if press is not None:
+        # The data was checked by its ButtonData (see _choice_handlers); the key is its last part.
+        key = (press.data or "").rsplit(":", 1)[-1]
         option = next((o for o in options if o.key == key), None)
-        await query.answer()
         if option is not None:
-            await close_keyboard(query, option)
+            await press.close(option.label)
         return option
     message = update.effective_message
     if message is not None and message.text:
@@ -415,21 +415,27 @@ async def on_answer(step: Step, update: Update, context: BotContext) -> str | in
             replies: list[Reply] = [_not_open(t)]
             state: str | int = END
         else:
-            replies, state = await _handle(db, draft, step, update, t, who)
+            replies, state = await _handle(db, draft, step, update, context.press, t, who)
     await _send(update, context, replies)
     return state
 
 
 async def _handle(
-    db: AsyncSession, draft: Nomination, step: Step, update: Update, t: Translator, who: intake.Context
+    db: AsyncSession,
+    draft: Nomination,
+    step: Step,
+    update: Update,
+    press: Press | None,
+    t: Translator,
+    who: intake.Context,
 ) -> tuple[list[Reply], str | int]:
     message = update.effective_message if update.callback_query is None else None
     if message is not None and (message.photo or message.document):
         return await _evidence(db, draft, step, message, t, who)
     options = await _options(db, draft, step, t, who.now)
     value: Any
-    if update.callback_query is not None:
-        option = await _read_choice(update, options)
+    if press is not None:
+        option = await _read_choice(update, press, options)
         if option is None:
             return [await _question(db, draft, step, t, who.now, t("That choice is no longer available."))], step
         value = option.key
@@ -577,7 +583,7 @@ async def on_summary(update: Update, context: BotContext) -> str | int:
     who = _who(context)
     t = context.t
     options = _summary_options(t)
-    choice = await _read_choice(update, options)
+    choice = await _read_choice(update, context.press, options)
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
         if draft is None:
@@ -621,13 +627,13 @@ async def on_edit(update: Update, context: BotContext) -> str | int:
         if draft is None:
             replies, state = [_not_open(t)], END
         else:
-            replies, state = await _edit_answer(update, db, draft, t, who)
+            replies, state = await _edit_answer(update, context.press, db, draft, t, who)
     await _send(update, context, replies)
     return state
 
 
 async def _edit_answer(
-    update: Update, db: AsyncSession, draft: Nomination, t: Translator, who: intake.Context
+    update: Update, press: Press | None, db: AsyncSession, draft: Nomination, t: Translator, who: intake.Context
 ) -> tuple[list[Reply], str | int]:
     """Which field to change: the chosen question is asked, then the summary comes back."""
     menu = await _edit_menu(db, draft, t, who)
@@ -637,7 +643,7 @@ async def _edit_answer(
         for row in menu.markup.inline_keyboard
         for button in row
     )
-    choice = await _read_choice(update, options)
+    choice = await _read_choice(update, press, options)
     if choice is None:
         return [Reply(_retry_note(t, len(options)) + "\n\n" + menu.text, menu.markup)], EDIT
     step = Step(choice.key)
@@ -649,7 +655,7 @@ async def on_duplicate(update: Update, context: BotContext) -> str | int:
     who = _who(context)
     t = context.t
     options = _duplicate_options(t)
-    choice = await _read_choice(update, options)
+    choice = await _read_choice(update, context.press, options)
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
         if draft is None:
@@ -827,16 +833,17 @@ ENTRY_TEXT = r"(?i)^\s*(đề cử|de cu|nominate)\s*$"
 
 
 def _step_handlers(step: Step) -> list[Any]:
-    callback = functools.partial(on_answer, step)
-    return [
-        CallbackQueryHandler(callback, pattern=rf"^{PREFIX}:{step}:"),
-        MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, callback),
-    ]
+    return _choice_handlers(str(step), functools.partial(on_answer, step))
 
 
 def _choice_handlers(name: str, callback: Any) -> list[Any]:
+    """A press (data ``nom:<name>:<key>``) and a typed answer go to the same ``callback``."""
+
+    async def pressed(update: Update, context: BotContext, key: str) -> Any:
+        return await callback(update, context)  # the key is read again, with the options, by _read_choice
+
     return [
-        CallbackQueryHandler(callback, pattern=rf"^{PREFIX}:{name}:"),
+        presses.button(presses.ButtonData(f"{PREFIX}:{name}", str, presses.Key()), pressed),
         MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, callback),
     ]
 

@@ -12,19 +12,19 @@ The card text is shared with /nomination (handlers.mine) and the public story wi
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from telegram import Update
 from telegram.error import BadRequest
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
+from handlers import presses
 from handlers.keyboards import keyboard
+from handlers.presses import ButtonData, Choice, Count, Id, Key, button
 from rules import review
 from rules.choices import Option, match_option
 from rules.nominations import Status
@@ -42,9 +42,28 @@ ORIGINAL = "review.original"
 CONFIRMING = "review.confirming"
 END = ConversationHandler.END
 
+
+class CardPress(NamedTuple):
+    action: str
+    nomination_id: int
+
+
+class OriginalPress(NamedTuple):
+    nomination_id: int
+    code: str
+
+
+class BulkPress(NamedTuple):
+    answer: str
+    shown: int  # how many the question showed
+
+
 # Callback data, versioned: rv1:<action>:<nomination id>; rvq:<conference id>.<unit id> (0 = none) or rvq:all;
 # rvd:<nomination id>:<code of the original>; rvb:<yes|no>:<count>.
-CARD_PATTERN = r"^rv1:[arcdnb]:\d+$"
+CARD = ButtonData("rv1", CardPress, Choice(*"arcdnb"), Id())
+QUEUE = ButtonData("rvq", str, Key(r"all|[0-9]{1,19}\.[0-9]{1,19}"))
+ORIGINAL_CODE = ButtonData("rvd", OriginalPress, Id(), Key(r"[A-Za-z0-9-]{1,32}"))
+BULK = ButtonData("rvb", BulkPress, Choice("yes", "no"), Count())
 EVIDENCE_SHOWN = 5
 ACHIEVEMENTS_SHOWN = 2000
 
@@ -361,8 +380,7 @@ async def _close_card(context: BotContext, chat_id: int, message_id: int | None)
     """Take the buttons off a card that has been dealt with, so they cannot be pressed again."""
     if message_id is None:
         return
-    with contextlib.suppress(BadRequest):
-        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+    await presses.remove_buttons(context.bot, chat_id, message_id)
 
 
 # --- entry: /review ----------------------------------------------------------------------------------
@@ -470,13 +488,10 @@ async def _pick(update: Update, context: BotContext, key: str) -> str | int:
     return await _show_next(update, context)
 
 
-async def _picked(update: Update, context: BotContext) -> str | int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
-    return await _pick(update, context, query.data.split(":", 1)[1])
+async def _picked(update: Update, context: BotContext, key: str) -> str | int:
+    assert context.press is not None
+    await context.press.close()
+    return await _pick(update, context, key)
 
 
 async def _picked_typed(update: Update, context: BotContext) -> str | int:
@@ -510,14 +525,11 @@ def _retry_note(context: BotContext, count: int) -> str:
 # --- the card's actions ------------------------------------------------------------------------------
 
 
-async def _pressed(update: Update, context: BotContext) -> str | int | None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
+async def _pressed(update: Update, context: BotContext, card: CardPress) -> str | int | None:
     if not can_review(_account(context).role):
-        await query.answer(context.t("Sorry, only reviewers and organisers can review nominations."), show_alert=True)
+        await _answer(context, context.t("Sorry, only reviewers and organisers can review nominations."))
         return END
-    _, action, nomination_id = query.data.split(":")
-    return await _act(update, context, action, int(nomination_id))
+    return await _act(update, context, card.action, card.nomination_id)
 
 
 async def _typed_action(update: Update, context: BotContext) -> str | int | None:
@@ -564,21 +576,20 @@ async def _act(update: Update, context: BotContext, action: str, nomination_id: 
     return await _ask_bulk(update, context)
 
 
-async def _answer(update: Update, text: str | None = None) -> None:
+async def _answer(context: BotContext, text: str | None = None) -> None:
     """Answer a button press (with a toast when there is something to say); nothing for typed input."""
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=bool(text))
+    await presses.answer(context, text)
 
 
 async def _refused(update: Update, context: BotContext, decision: Decision) -> str | int | None:
     """Say why nothing was done. A pressed button gets a toast (and an out-of-date card loses its
     buttons); a typed answer moves on to the next card, since the one it was about cannot be decided."""
     text = refusal_text(context.t, decision)
-    query = update.callback_query
-    if query is not None:
-        await query.answer(text, show_alert=True)
-        if decision.refusal in _CARD_OUT_OF_DATE and query.message is not None:
-            await _close_card(context, _chat_id(update), query.message.message_id)
+    press = context.press
+    if press is not None:
+        await press.answer(text, alert=True)
+        if decision.refusal in _CARD_OUT_OF_DATE:
+            await press.close()
         return END if decision.refusal == Refusal.NOT_ALLOWED else None
     if decision.refusal == Refusal.NOT_ALLOWED:
         await context.bot.send_message(_chat_id(update), text)
@@ -589,13 +600,12 @@ async def _refused(update: Update, context: BotContext, decision: Decision) -> s
 async def _after_decision(update: Update, context: BotContext, decision: Decision) -> str | int | None:
     if not decision.ok:
         return await _refused(update, context, decision)
-    await _answer(update)
+    await _answer(context)
     async with context.transaction() as db:
         desk = await review.open_desk(db, _account(context).id)
     card_message = desk.card_message_id if desk.card_id == decision.nomination_id else None
-    query = update.callback_query
-    if query is not None and query.message is not None:
-        card_message = query.message.message_id
+    if context.press is not None and context.press.message_id is not None:
+        card_message = context.press.message_id
     await _close_card(context, _chat_id(update), card_message)
     return await _show_next(update, context, note=_done_text(context.t, decision))
 
@@ -611,7 +621,7 @@ async def _ask_follow_up(update: Update, context: BotContext, action: Action, no
             await review.keep_desk(db, account.id, desk)
     if not check.ok or view is None:
         return await _refused(update, context, check)
-    await _answer(update)
+    await _answer(context)
     return await _ask(update, context, action, view)
 
 
@@ -647,7 +657,7 @@ async def _skip(update: Update, context: BotContext, nomination_id: int) -> str 
         if nomination_id not in desk.skipped:
             desk.skipped.append(nomination_id)
         await review.keep_desk(db, account.id, desk)
-    await _answer(update)
+    await _answer(context)
     return await _show_next(update, context)
 
 
@@ -687,7 +697,7 @@ async def _answered(
             )
         view = await review.card(db, nomination_id, account)
     if decision.refusal in _TEXT_PROBLEMS | _ORIGINAL_PROBLEMS and view is not None:
-        await _answer(update)
+        await _answer(context)
         return await _ask(update, context, action, view, note=refusal_text(context.t, decision))
     return await _after_decision(update, context, decision)
 
@@ -714,16 +724,11 @@ async def _original(update: Update, context: BotContext) -> str | int | None:
     return await _answered(update, context, Action.MARK_DUPLICATE, picked.key if picked else answer)
 
 
-async def _original_pressed(update: Update, context: BotContext) -> str | int | None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    match = re.fullmatch(r"rvd:(\d+):(.+)", query.data)
-    if match is None:
-        await query.answer()
-        return None
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
-    return await _answered(update, context, Action.MARK_DUPLICATE, match.group(2), int(match.group(1)))
+async def _original_pressed(update: Update, context: BotContext, original: OriginalPress) -> str | int | None:
+    state = await _answered(update, context, Action.MARK_DUPLICATE, original.code, original.nomination_id)
+    assert context.press is not None
+    await context.press.close()  # after the answer, which may be a toast saying why nothing was done
+    return state
 
 
 async def _text_please(update: Update, context: BotContext) -> None:
@@ -750,7 +755,7 @@ async def _ask_bulk(update: Update, context: BotContext) -> str | int | None:
         queue = await review.desk_queue(db, desk)
         desk.bulk = [nomination.id for nomination in queue]
         await review.keep_desk(db, account.id, desk)
-    await _answer(update)
+    await _answer(context)
     if not queue:
         return await _show_next(update, context)
     lines = [t("Approve these {count} nominations at once?", count=t.number(len(queue)))]
@@ -777,12 +782,12 @@ async def _confirmed(update: Update, context: BotContext, key: str) -> str | int
         desk.bulk = []
         await review.keep_desk(db, account.id, desk)
     if answer != "yes":
-        await _answer(update)
+        await _answer(context)
         return await _show_next(update, context, note=t("Nothing was approved."))
     if result is None:
-        await _answer(update, t("This confirmation is out of date. Please press “Approve all” again."))
+        await _answer(context, t("This confirmation is out of date. Please press “Approve all” again."))
         return await _show_next(update, context)
-    await _answer(update)
+    await _answer(context)
     note = t("Approved {count} nominations. Each nominator will be told.", count=t.number(result.count))
     if result.refused:
         note += "\n" + t(
@@ -793,12 +798,11 @@ async def _confirmed(update: Update, context: BotContext, key: str) -> str | int
     return await _show_next(update, context, note=note)
 
 
-async def _confirm_pressed(update: Update, context: BotContext) -> str | int | None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
-    return await _confirmed(update, context, query.data.split(":", 1)[1])
+async def _confirm_pressed(update: Update, context: BotContext, bulk: BulkPress) -> str | int | None:
+    state = await _confirmed(update, context, f"{bulk.answer}:{bulk.shown}")
+    assert context.press is not None
+    await context.press.close()  # after the answer, which may be a toast saying it is out of date
+    return state
 
 
 async def _confirm_typed(update: Update, context: BotContext) -> str | int | None:
@@ -831,13 +835,13 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 
 def conversation() -> ConversationHandler[BotContext]:
-    card_button: BaseHandler[Update, BotContext, Any] = CallbackQueryHandler(_pressed, pattern=CARD_PATTERN)
+    card_button: BaseHandler[Update, BotContext, Any] = button(CARD, _pressed)
     text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     other = filters.UpdateType.MESSAGE & ~filters.COMMAND
     question: dict[str, Any] = {REASON: _reason, CHANGES: _changes, ORIGINAL: _original}
     states: dict[object, list[BaseHandler[Update, BotContext, Any]]] = {
         PICKING: [
-            CallbackQueryHandler(_picked, pattern=r"^rvq:(all|\d+\.\d+)$"),
+            button(QUEUE, _picked),
             MessageHandler(text, _picked_typed),
             MessageHandler(other, _picking_other),
         ],
@@ -847,14 +851,14 @@ def conversation() -> ConversationHandler[BotContext]:
             MessageHandler(other, _reviewing_other),
         ],
         CONFIRMING: [
-            CallbackQueryHandler(_confirm_pressed, pattern=r"^rvb:(yes|no):\d+$"),
+            button(BULK, _confirm_pressed),
             MessageHandler(text, _confirm_typed),
             MessageHandler(other, _text_please),
         ],
     }
     for state, callback in question.items():
         states[state] = [MessageHandler(text, callback), MessageHandler(other, _text_please)]
-    states[ORIGINAL].insert(0, CallbackQueryHandler(_original_pressed, pattern=r"^rvd:\d+:[A-Za-z0-9-]{1,32}$"))
+    states[ORIGINAL].insert(0, button(ORIGINAL_CODE, _original_pressed))
     return ConversationHandler(
         entry_points=[CommandHandler("review", start), card_button],
         states=states,

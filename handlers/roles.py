@@ -8,24 +8,26 @@ wards' buttons or by typing part of any unit's name; whoever opens it first beco
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
 from telegram import BotCommandScopeChat, Update
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.error import TelegramError
+from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers.common import is_organiser, refresh_menu
+from handlers import guesses
+from handlers.common import is_organiser, refresh_menu, refuse
 from handlers.keyboards import ChoicePrompt, keyboard
 from handlers.menu import bot_commands, help_lines
+from handlers.presses import ButtonData, Id, button
 from rules import grants, outbox, unit_links
 from rules.accounts import AccountSnapshot
 from rules.choices import Option, match_option
 from rules.grants import GRANTABLE_ROLES, ROLE_ALIASES, GrantOutcome, GrantResult
-from rules.roles import Role
+from rules.guesses import GuessKind
+from rules.roles import NotAllowed, Role
 from rules.tokens import split_payload
 from rules.unit_links import LinkOutcome, Redemption, UnitChoice
 
@@ -37,6 +39,7 @@ CHOOSING_UNIT = "unitlink.choosing_unit"
 GRANTEE = "grant.grantee"
 SHOWN_UNITS = "unitlink.shown"
 MAX_UNIT_BUTTONS = 10
+UNIT_DATA = ButtonData("ulink", int, Id())
 
 
 def _memory(context: BotContext) -> dict[Any, Any]:
@@ -383,22 +386,18 @@ async def unit_typed(update: Update, context: BotContext) -> str | int:
     return await _offer_units(update, context, update.message.text)
 
 
-async def unit_pressed(update: Update, context: BotContext) -> str | int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
+async def unit_pressed(update: Update, context: BotContext, unit_id: int) -> str | int:
+    press = context.press
+    assert press is not None
     if not is_organiser(context):
-        await query.answer(context.t("Sorry, only organisers can use this command."), show_alert=True)
+        await press.answer(context.t("Sorry, only organisers can use this command."), alert=True)
         return ConversationHandler.END
-    key = query.data.split(":", 1)[1]
     async with context.transaction() as db:
-        unit = await unit_links.linkable_unit(db, unit_id=int(key), today=_today(context)) if key.isdigit() else None
+        unit = await unit_links.linkable_unit(db, unit_id=unit_id, today=_today(context))
     if unit is None:
-        await query.answer(context.t("That choice is no longer available."))
+        await press.answer(context.t("That choice is no longer available."))
         return await _offer_units(update, context, None)
-    await query.answer()
-    with contextlib.suppress(BadRequest):
-        text = getattr(query.message, "text", None) or ""
-        await query.edit_message_text(f"{text}\n\n➜ {unit.name}")
+    await press.close(unit.name)
     return await _make_link(update, context, unit.id)
 
 
@@ -422,6 +421,8 @@ async def _make_link(update: Update, context: BotContext, unit_id: int) -> str |
             token = await unit_links.create_unit_link(
                 db, unit_id=unit.id, created_by_id=context.account.id, now=now, days=days
             )
+    if isinstance(token, NotAllowed):
+        return await refuse(update, context, token)
     if unit is None or token is None:
         return await _offer_units(update, context, None)
     _memory(context).pop(SHOWN_UNITS, None)
@@ -444,7 +445,7 @@ def unitlink_conversation() -> ConversationHandler:
         entry_points=[CommandHandler("unitlink", unitlink_command)],
         states={
             CHOOSING_UNIT: [
-                CallbackQueryHandler(unit_pressed, pattern=r"^ulink:"),
+                button(UNIT_DATA, unit_pressed),
                 MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, unit_typed),
                 MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, unit_other),
             ]
@@ -462,12 +463,17 @@ def unitlink_conversation() -> ConversationHandler:
 async def open_unit_link(update: Update, context: BotContext) -> None:
     """A focal point opens the link an organiser made for their unit."""
     assert update.message is not None and context.account is not None
+    if await guesses.cooling_down(update, context):
+        return
     token = split_payload(context.args[0], unit_links.PAYLOAD_PREFIX) if context.args else None
     async with context.transaction() as db:
         result = await unit_links.redeem_unit_link(
             db, token=token or "", account_id=context.account.id, now=context.now()
         )
         told = result.outcome is LinkOutcome.TAKEN and await _tell_link_creator(db, context, result)
+    guesses.record(
+        update, context, GuessKind.UNIT_LINK, missed=result.outcome in (LinkOutcome.UNKNOWN, LinkOutcome.EXPIRED)
+    )
     if result.outcome is LinkOutcome.REDEEMED and result.account is not None:
         context.use_account(result.account)
         await refresh_menu(context, update.message.chat_id)

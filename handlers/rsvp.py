@@ -20,25 +20,26 @@ Callback data, versioned and re-checked on the server:
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InputFile, Update
-from telegram.error import BadRequest
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers.common import is_organiser
+from handlers import guesses, presses
+from handlers.common import is_organiser, refuse
 from handlers.keyboards import ChoicePrompt, close_keyboard, keyboard
+from handlers.presses import ButtonData, Choice, Id
 from rules import intake, links, outbox, rsvp, seats
 from rules.accounts import AccountSnapshot
 from rules.choices import Option, match_option
+from rules.guesses import GuessKind
 from rules.intake import Problem, Step
 from rules.invitations import Person, Status
 from rules.refdata import reference
-from rules.roles import can_review
+from rules.roles import NotAllowed, can_review
 from rules.rsvp import (
     BalanceEffect,
     CheckInOutcome,
@@ -66,8 +67,20 @@ SUB_OCCUPATION = "rsvp.sub_occupation"
 SUB_POSITION = "rsvp.sub_position"
 DECIDING = "substitutes.deciding"
 
-CARD_PATTERN = r"^rsvp1:[ads]:\d+$"
-PROPOSAL_PATTERN = r"^rsub1:[arn]:\d+$"
+
+class CardPress(NamedTuple):
+    action: str
+    invitation_id: int
+
+
+class ProposalPress(NamedTuple):
+    action: str
+    proposal_id: int
+
+
+CARD_DATA = ButtonData("rsvp1", CardPress, Choice(*"ads"), Id())
+PICK_DATA = ButtonData("rsvpl", int, Id())
+PROPOSAL_DATA = ButtonData("rsub1", ProposalPress, Choice(*"arn"), Id())
 HALF_DAY_MINUTES = 240
 
 STATUS_WORDS: dict[str, str] = {
@@ -105,9 +118,8 @@ async def _say(update: Update, context: BotContext, text: str, **kwargs: Any) ->
     await context.bot.send_message(_chat_id(update), text, **kwargs)
 
 
-async def _answer_query(update: Update, text: str | None = None) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=bool(text))
+async def _answer_query(context: BotContext, text: str | None = None) -> None:
+    await presses.answer(context, text)
 
 
 def _retry_note(t: Translator, count: int) -> str:
@@ -255,6 +267,8 @@ def _closed_text(t: Translator, status: str | None) -> str:
 async def open_invitation(update: Update, context: BotContext) -> str | int:
     """``/start inv_<token>``: bind the invitation to this chat and show it."""
     account = _account(context)
+    if await guesses.cooling_down(update, context):
+        return END
     token = split_payload(context.args[0], links.INVITATION) if context.args else None
     async with context.transaction() as db:
         result = await rsvp.open_link(
@@ -264,6 +278,9 @@ async def open_invitation(update: Update, context: BotContext) -> str | int:
             await _tell_organisers_taken(db, context, result)
         if result.outcome is OpenOutcome.OPENED and result.invitation is not None:
             await rsvp.keep_form(db, account.id, RsvpForm(invitation_id=result.invitation.id))
+    guesses.record(
+        update, context, GuessKind.INVITATION_LINK, missed=result.outcome in (OpenOutcome.UNKNOWN, OpenOutcome.EXPIRED)
+    )
     if result.outcome is not OpenOutcome.OPENED or result.invitation is None:
         await _say(update, context, _open_refusal(context.t, result))
         return END
@@ -343,18 +360,17 @@ async def _picked(update: Update, context: BotContext, invitation_id: int) -> st
         if invitation is not None:
             await rsvp.keep_form(db, account.id, RsvpForm(invitation_id=invitation.id))
     if invitation is None:
-        await _answer_query(update, context.t("That choice is no longer available."))
+        await _answer_query(context, context.t("That choice is no longer available."))
         return await rsvp_command(update, context)
-    await _answer_query(update)
+    await _answer_query(context)
     return await _send_card(update, context, invitation)
 
 
-async def picked_pressed(update: Update, context: BotContext) -> str | int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
-    return await _picked(update, context, int(query.data.split(":", 1)[1]))
+async def picked_pressed(update: Update, context: BotContext, invitation_id: int) -> str | int:
+    state = await _picked(update, context, invitation_id)
+    assert context.press is not None
+    await context.press.close()
+    return state
 
 
 async def picked_typed(update: Update, context: BotContext) -> str | int:
@@ -372,11 +388,8 @@ async def picked_typed(update: Update, context: BotContext) -> str | int:
 # --- the card's actions ----------------------------------------------------------------------------------
 
 
-async def card_pressed(update: Update, context: BotContext) -> str | int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    _, action, invitation_id = query.data.split(":")
-    return await _act(update, context, action, int(invitation_id))
+async def card_pressed(update: Update, context: BotContext, card: CardPress) -> str | int:
+    return await _act(update, context, card.action, card.invitation_id)
 
 
 async def card_typed(update: Update, context: BotContext) -> str | int:
@@ -413,15 +426,13 @@ async def _act(update: Update, context: BotContext, action: str, invitation_id: 
             # The decline reason and the substitute's details are asked next: remember which invitation.
             await rsvp.keep_form(db, account.id, RsvpForm(invitation_id=invitation.id))
     if invitation is None:
-        await _answer_query(update, t("Sorry, this invitation is not yours or no longer exists."))
+        await _answer_query(context, t("Sorry, this invitation is not yours or no longer exists."))
         return END
     option = next((o for o in card_options(t, invitation) if o.key == f"{action}:{invitation_id}"), None)
     if option is None:
-        await _answer_query(update, t("That choice is no longer available."))
+        await _answer_query(context, t("That choice is no longer available."))
         return await _send_card(update, context, invitation)
-    await _answer_query(update)
-    if update.callback_query is not None:
-        await close_keyboard(update.callback_query, option)
+    await close_keyboard(context, option)
     if action == "a":
         return await _accept(update, context, invitation)
     if action == "d":
@@ -813,14 +824,14 @@ async def cancel(update: Update, context: BotContext) -> int:
 def conversation() -> ConversationHandler[BotContext]:
     text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     other = filters.UpdateType.MESSAGE & ~filters.COMMAND
-    card_button: BaseHandler[Update, BotContext, Any] = CallbackQueryHandler(card_pressed, pattern=CARD_PATTERN)
+    card_button: BaseHandler[Update, BotContext, Any] = presses.button(CARD_DATA, card_pressed)
     open_link: BaseHandler[Update, BotContext, Any] = CommandHandler(
         "start", open_invitation, filters=filters.Regex(r"^/start(@\w+)? inv_")
     )
     states: dict[object, list[BaseHandler[Update, BotContext, Any]]] = {
         CARD: [card_button, MessageHandler(text, card_typed), MessageHandler(other, card_other)],
         PICKING: [
-            CallbackQueryHandler(picked_pressed, pattern=r"^rsvpl:\d+$"),
+            presses.button(PICK_DATA, picked_pressed),
             MessageHandler(text, picked_typed),
             MessageHandler(other, card_other),
         ],
@@ -894,8 +905,11 @@ async def checkin_command(update: Update, context: BotContext) -> None:
             ),
         )
         return
+    if await guesses.cooling_down(update, context):
+        return
     async with context.transaction() as db:
         result = await rsvp.check_in(db, code=code, actor_id=_account(context).id, now=context.now())
+    guesses.record(update, context, GuessKind.CHECK_IN_CODE, missed=result.outcome is CheckInOutcome.UNKNOWN)
     await _say(update, context, checkin_text(t, result, code=rsvp.normalise_checkin_code(code)))
 
 
@@ -912,9 +926,12 @@ async def open_checkin(update: Update, context: BotContext) -> None:
             ),
         )
         return
+    if await guesses.cooling_down(update, context):
+        return
     token = split_payload(context.args[0], links.CHECK_IN) if context.args else None
     async with context.transaction() as db:
         result = await rsvp.check_in(db, token=token, actor_id=_account(context).id, now=context.now())
+    guesses.record(update, context, GuessKind.CHECK_IN_LINK, missed=result.outcome is CheckInOutcome.UNKNOWN)
     await _say(update, context, checkin_text(t, result))
 
 
@@ -1149,7 +1166,12 @@ async def _show_proposal(update: Update, context: BotContext, note: str | None =
     account = _account(context)
     async with context.transaction() as db:
         desk = await rsvp.open_desk(db, account.id)
-        waiting = await rsvp.proposals(db, exclude=tuple(desk.skipped))
+        waiting = await rsvp.proposals(db, actor_id=account.id, exclude=tuple(desk.skipped))
+        if isinstance(waiting, NotAllowed):
+            await rsvp.close_desk(db, account.id)
+    if isinstance(waiting, NotAllowed):
+        return await refuse(update, context, waiting)
+    async with context.transaction() as db:
         effect = await rsvp.balance_effect(db, waiting[0].id) if waiting else None
         if waiting:
             desk.card_id = waiting[0].id
@@ -1186,16 +1208,14 @@ async def substitutes_command(update: Update, context: BotContext) -> str | int:
     return await _show_proposal(update, context)
 
 
-async def proposal_pressed(update: Update, context: BotContext) -> str | int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
+async def proposal_pressed(update: Update, context: BotContext, proposal: ProposalPress) -> str | int:
     if not is_organiser(context):
-        await query.answer(context.t("Sorry, only organisers can use this command."), show_alert=True)
+        await _answer_query(context, context.t("Sorry, only organisers can use this command."))
         return END
-    _, action, proposal_id = query.data.split(":")
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
-    return await _decide(update, context, action, int(proposal_id))
+    state = await _decide(update, context, proposal.action, proposal.proposal_id)
+    assert context.press is not None
+    await context.press.close()  # after the answer, which may be a toast saying why nothing was done
+    return state
 
 
 async def proposal_typed(update: Update, context: BotContext) -> str | int:
@@ -1236,13 +1256,13 @@ async def _decide(update: Update, context: BotContext, action: str, proposal_id:
             result = await rsvp.reject_substitute(db, proposal_id, actor_id=account.id, now=now)
         told = result is not None and await _tell_proposer(db, context, result)
     if result is None:
-        await _answer_query(update)
+        await _answer_query(context)
         return await _show_proposal(update, context)
     text = _decision_text(context.t, result, context.bot.username, told=bool(told))
     if result.outcome in (SubstituteOutcome.APPROVED, SubstituteOutcome.REJECTED):
-        await _answer_query(update)
+        await _answer_query(context)
         return await _show_proposal(update, context, note=text)
-    await _answer_query(update, text)
+    await _answer_query(context, text)
     if update.callback_query is None:
         await _say(update, context, text)
     return await _show_proposal(update, context)
@@ -1344,7 +1364,7 @@ async def substitutes_cancel(update: Update, context: BotContext) -> int:
 
 
 def substitutes_conversation() -> ConversationHandler[BotContext]:
-    button: BaseHandler[Update, BotContext, Any] = CallbackQueryHandler(proposal_pressed, pattern=PROPOSAL_PATTERN)
+    button: BaseHandler[Update, BotContext, Any] = presses.button(PROPOSAL_DATA, proposal_pressed)
     command: BaseHandler[Update, BotContext, Any] = CommandHandler("substitutes", substitutes_command)
     return ConversationHandler(
         entry_points=[command, button],

@@ -22,11 +22,12 @@ from telegram.ext import CommandHandler
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers.common import is_organiser
-from rules import charts, workbook
+from handlers.common import is_organiser, refuse
+from rules import accounts, charts, workbook
 from rules import status as status_rules
 from rules.invitations import EXEMPLAR_POOL, GUEST_POOL
 from rules.nominations import Status as NominationStatus
+from rules.roles import NotAllowed, Role
 from rules.status import (
     BalanceLine,
     ConferenceStatus,
@@ -486,7 +487,9 @@ async def status_command(update: Update, context: BotContext) -> None:
     today = context.now().astimezone(context.services.settings.tz).date()
     drawing: asyncio.Future[bytes] | None = None
     async with context.transaction() as db:
-        wanted, known = await _find(db, code)
+        # The role as it is now: it may have been taken away in another process since the cache was filled.
+        allowed = await accounts.acting(db, context.account.id if context.account else None, Role.ORGANISER)
+        wanted, known = await _find(db, code) if allowed else ([], [])
         charted = status_rules.focus(wanted, today) if view in (View.OVERVIEW, View.DETAIL) else None
         found: dict[int, ConferenceStatus] = {}
         # The charted conference first: its chart is drawn in the chart thread while the others are counted
@@ -497,6 +500,9 @@ async def status_command(update: Update, context: BotContext) -> None:
                 found[conference.id] = status
                 if conference is charted:
                     drawing = _draw_chart(context, status)
+    if allowed is None:
+        await refuse(update, context, NotAllowed(Role.ORGANISER))
+        return
     statuses = [found[conference.id] for conference in wanted if conference.id in found]
     if not statuses:
         await _no_conference_reply(context, update, code, known)
@@ -529,6 +535,9 @@ async def export_command(update: Update, context: BotContext) -> None:
         return
     async with context.transaction() as db:
         export = await workbook.build_export(db, wanted, t=t, actor_id=context.account.id, now=context.now())
+    if isinstance(export, NotAllowed):
+        await refuse(update, context, export)
+        return
     await update.message.reply_document(
         export.content,
         filename=export.file_name,

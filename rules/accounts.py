@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules.roles import Role
+from rules.roles import Actor, Operator, Role, at_least
 from rules.text import clean
 from storage.db import insert_for
 from storage.models import Account, AuditEntry
@@ -120,6 +120,28 @@ async def assign_role(
     )
     await session.flush()
     return snapshot(account)
+
+
+async def acting(session: AsyncSession, actor: Actor | None, required: Role) -> AccountSnapshot | Operator | None:
+    """The account as the database holds it now, when its role includes ``required``; else None. The
+    operator at the command line holds every role.
+
+    Every use case that needs a role calls this at the moment it acts, never trusting the role a handler
+    saw when it opened the question (another organiser may have changed it since, in this process or in
+    another one). On PostgreSQL the row is share-locked, so a demotion waits until this unit of work ends
+    instead of slipping in between the check and the act; SQLite's write lock already serialises them.
+    """
+    if isinstance(actor, Operator):
+        return actor
+    if actor is None:
+        return None
+    row = (
+        await session.execute(select(*_SNAPSHOT_COLUMNS).where(Account.id == actor).with_for_update(read=True))
+    ).one_or_none()
+    if row is None:
+        return None
+    account = AccountSnapshot(*row)
+    return account if at_least(account.role, required) else None
 
 
 async def by_id(session: AsyncSession, account_id: int) -> AccountSnapshot | None:

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.accounts import acting
 from rules.choices import Option, match_option
 from rules.i18n import N_
 from rules.invitations import EXEMPLAR_POOL, Status, create_invitation, person_from_nomination
 from rules.nominations import Status as NominationStatus
 from rules.nominations import by_code, normalise_code
-from rules.roles import can_organise
+from rules.roles import Actor, NotAllowed, Role, audit_actor, can_organise
 from rules.seats import PoolCount, pool_counts
 from rules.text import fold, name_sort_key
 from storage.models import (
@@ -209,8 +210,10 @@ async def _preview(
     )
 
 
-async def preview_nomination(session: AsyncSession, code: str) -> InvitePreview:
-    """``/invite DH-2020-0042``: that approved nomination into its conference's exemplar pool."""
+async def preview_nomination(session: AsyncSession, code: str, *, actor_id: Actor | None) -> InvitePreview | NotAllowed:
+    """``/invite DH-2020-0042``: that approved nomination into its conference's exemplar pool (organisers)."""
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     wanted = normalise_code(code)
     nomination = await by_code(session, wanted)
     if nomination is None:
@@ -233,8 +236,12 @@ async def _approved(session: AsyncSession, conference_id: int) -> list[Nominatio
     return list((await session.scalars(statement)).all())
 
 
-async def preview_conference(session: AsyncSession, conference_id: int) -> InvitePreview:
-    """``/invite all``: every approved nomination of the conference not invited yet."""
+async def preview_conference(
+    session: AsyncSession, conference_id: int, *, actor_id: Actor | None
+) -> InvitePreview | NotAllowed:
+    """``/invite all``: every approved nomination of the conference not invited yet (organisers)."""
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     conference = await session.get(Conference, conference_id)
     if conference is None:
         return InvitePreview(refusal="no_conference")
@@ -254,14 +261,17 @@ async def invite_nominations(
     conference_id: int,
     nomination_ids: Collection[int],
     secret: bytes,
-    actor_id: int | None,
+    actor_id: Actor | None,
     now: dt.datetime,
-) -> InviteResult:
+) -> InviteResult | NotAllowed:
     """Invite these approved nominations' nominees into the exemplar pool of the conference.
 
-    Each nomination is checked again (approved, of this conference, its nominee not invited yet), so a
-    confirmation pressed twice or late creates nothing twice. Audited.
+    The actor must be an organiser now (not only when the preview was shown). Each nomination is checked
+    again (approved, of this conference, its nominee not invited yet), so a confirmation pressed twice or
+    late creates nothing twice. Audited.
     """
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     conference = await session.get(Conference, conference_id)
     if conference is None or not nomination_ids:
         return InviteResult()
@@ -284,14 +294,14 @@ async def invite_nominations(
             secret=secret,
             now=now,
             nomination_id=nomination.id,
-            actor_id=actor_id,
+            actor_id=audit_actor(actor_id),
         )
         (created if invitation is not None else skipped).append(_nominee(nomination))
     if created:
         session.add(
             AuditEntry(
                 at=now,
-                actor_id=actor_id,
+                actor_id=audit_actor(actor_id),
                 action="invitation.invite_nominations",
                 entity="conference",
                 entity_id=str(conference_id),
@@ -363,8 +373,13 @@ async def unit_names(session: AsyncSession, unit_ids: Iterable[int | None]) -> d
     return {unit_id: name for unit_id, name in rows}
 
 
-async def delegates_summary(session: AsyncSession, conference_id: int) -> DelegatesSummary | None:
-    """The conference's seats and delegates by pool and status, or None when there is no such conference."""
+async def delegates_summary(
+    session: AsyncSession, conference_id: int, *, actor_id: Actor | None
+) -> DelegatesSummary | NotAllowed | None:
+    """The conference's seats and delegates by pool and status (organisers: it names people), or None
+    when there is no such conference."""
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     conference = await session.get(Conference, conference_id)
     if conference is None:
         return None

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import qrcode
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
@@ -27,10 +28,13 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.accounts import acting
+from rules.cells import put
 from rules.delegates import STATUS_LABELS, unit_names
 from rules.i18n import N_
 from rules.invitations import Status, invitation_link
 from rules.refdata import RefList, reference
+from rules.roles import Actor, NotAllowed, Role, audit_actor
 from rules.text import name_sort_key, sort_key
 from storage.models import AuditEntry, Conference, Invitation, SeatPool
 
@@ -100,9 +104,16 @@ def _ref_label(entries: RefList[Any], code: str | None, locale: str) -> str:
     return str(entry.label_en if locale == "en" else entry.label)
 
 
+def _cell(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
+    # Every value goes through rules.cells.put: a name or a position like "=1+1" stays text.
+    cell = sheet.cell(row=row, column=column)
+    assert isinstance(cell, Cell)  # a merged range is written through its first cell only
+    return put(cell, value)
+
+
 def _header(sheet: Worksheet, row: int, columns: Sequence[tuple[str, int]], labels: Labels) -> None:
     for index, (msgid, width) in enumerate(columns, start=1):
-        cell = sheet.cell(row=row, column=index, value=labels(msgid))
+        cell = _cell(sheet, row, index, labels(msgid))
         cell.font = Font(bold=True)
         cell.alignment = _CENTRE
         cell.border = _BOX
@@ -111,7 +122,7 @@ def _header(sheet: Worksheet, row: int, columns: Sequence[tuple[str, int]], labe
 
 def _title(sheet: Worksheet, row: int, text: str, columns: int, *, size: int = 13, bold: bool = True) -> None:
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
-    cell = sheet.cell(row=row, column=1, value=text)
+    cell = _cell(sheet, row, 1, text)
     cell.font = Font(bold=bold, italic=not bold, size=size)
     cell.alignment = _CENTRE
 
@@ -169,14 +180,17 @@ async def invitations_workbook(
     labels: Labels,
     secret: bytes,
     bot_username: str,
-    actor_id: int | None,
+    actor_id: Actor | None,
     now: dt.datetime,
-) -> bytes:
+) -> bytes | NotAllowed | None:
     """An XLSX of everyone invited (by unit, then name): pool, status, personal link and its QR code.
 
     One sheet with a column for the delegate group, so a unit finds all its people together; printed on
-    A4 with the header repeated on each page. Audited.
+    A4 with the header repeated on each page. Organisers only (every personal link is in it); None when
+    nobody is invited yet. Audited.
     """
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     conference = await session.get_one(Conference, conference_id)
     invitations = list(
         (
@@ -185,6 +199,8 @@ async def invitations_workbook(
             )
         ).all()
     )
+    if not invitations:
+        return None
     units = await unit_names(session, (invitation.unit_id for invitation in invitations))
     pools = {
         pool.code: pool.title
@@ -221,7 +237,7 @@ async def invitations_workbook(
             link,
         )
         for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value)
+            cell = _cell(sheet, row, column, value)
             cell.alignment = _CENTRE if column == 1 else _WRAP
             cell.border = _BOX
         sheet.cell(row=row, column=6).hyperlink = link
@@ -231,7 +247,7 @@ async def invitations_workbook(
         sheet.add_image(image, f"G{row}")
         sheet.row_dimensions[row].height = row_height
     _print_setup(sheet, header_row, landscape=True)
-    _audit(session, "export.invitations", conference, actor_id, now, rows=len(invitations))
+    _audit(session, "export.invitations", conference, audit_actor(actor_id), now, rows=len(invitations))
     return _bytes(workbook)
 
 
@@ -243,15 +259,17 @@ async def attendance_workbook(
     conference_id: int,
     *,
     labels: Labels,
-    actor_id: int | None,
+    actor_id: Actor | None,
     now: dt.datetime,
-) -> bytes:
+) -> bytes | NotAllowed | None:
     """The "danh sách trích ngang" of the delegates who accepted, in Vietnamese name order.
 
     A title naming the conference, its date, then STT, Họ và tên, Năm sinh, Giới tính, Dân tộc, Đơn vị,
     Chức vụ, Thành phần (occupation group, else the delegate group), Ký tên, and a note for those checked
-    in; a total at the end. Audited (the list holds ethnicity).
+    in; a total at the end. Organisers only; None when nobody has accepted. Audited (it holds ethnicity).
     """
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     conference = await session.get_one(Conference, conference_id)
     delegates = list(
         (
@@ -262,6 +280,8 @@ async def attendance_workbook(
             )
         ).all()
     )
+    if not delegates:
+        return None
     delegates.sort(key=lambda item: name_sort_key(item.full_name))
     units = await unit_names(session, (delegate.unit_id for delegate in delegates))
     pools = {
@@ -307,20 +327,25 @@ async def attendance_workbook(
             note,
         )
         for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value)
+            cell = _cell(sheet, row, column, value)
             cell.alignment = _CENTRE if column in (1, 3, 4) else _WRAP
             cell.border = _BOX
         sheet.row_dimensions[row].height = 30
     total_row = header_row + len(delegates) + 2
-    sheet.cell(
-        row=total_row,
-        column=2,
-        value=labels(
-            N_("Total: {count} delegates; checked in: {checked_in}"), count=len(delegates), checked_in=checked_in
-        ),
-    ).font = Font(bold=True)
+    total = labels(
+        N_("Total: {count} delegates; checked in: {checked_in}"), count=len(delegates), checked_in=checked_in
+    )
+    _cell(sheet, total_row, 2, total).font = Font(bold=True)
     _print_setup(sheet, header_row, landscape=True)
-    _audit(session, "export.attendance", conference, actor_id, now, rows=len(delegates), sensitive=["ethnicity"])
+    _audit(
+        session,
+        "export.attendance",
+        conference,
+        audit_actor(actor_id),
+        now,
+        rows=len(delegates),
+        sensitive=["ethnicity"],
+    )
     return _bytes(workbook)
 
 

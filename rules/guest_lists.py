@@ -10,6 +10,13 @@ otherwise). Every problem carries the row number the spreadsheet shows (the head
 first row). The same person twice in the file (folded name and year of birth) is reported on the second
 row; a person already invited to the conference is reported and skipped without blocking the others.
 
+Reading is guarded: a file over one of the ``MAX_…`` limits (packed and unpacked size, parts and packing
+ratio of an .xlsx, sheets, rows, columns, cells, seconds) is refused naming the limit, checked from the zip's
+directory and while a streaming scan reads it, before openpyxl builds anything. The bot and the CLI read
+through :func:`read_guest_list`, in a process of their own that is killed past the time limit and whose
+memory is capped, outside any transaction; :func:`stage_import` then checks and keeps the table in a short
+one.
+
 Nothing is invited while the import is pending. :func:`confirm_import` invites the good rows, once: the
 import becomes ``confirmed``, every invitation is keyed by its person (``rules.invitations.person_key``), so
 confirming twice or importing the same file again creates no duplicates. :func:`cancel_import` drops it.
@@ -17,27 +24,37 @@ confirming twice or importing the same file again creates no duplicates. :func:`
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import hashlib
 import io
+import multiprocessing
+import os
 import re
+import time
 import zipfile
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
+from multiprocessing.connection import Connection
 from typing import Any
+from xml.parsers import expat
 
 import openpyxl
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.accounts import acting
 from rules.choices import Option, match_option
 from rules.delegates import Invited, invited
 from rules.i18n import N_
 from rules.intake import OLDEST_BIRTH_YEAR, YOUNGEST_AGE, Problem, Step, parse_birth_year, parse_phone, parse_text
 from rules.invitations import EXEMPLAR_POOL, GUEST_POOL, Person, create_invitation, person_key
 from rules.refdata import RefEntry, RefList, reference, search_key
+from rules.roles import Actor, NotAllowed, Role, audit_actor
 from rules.text import clean, nfc
 from storage.models import AuditEntry, Conference, InvitationImport, OrgUnit, SeatPool
 
@@ -45,6 +62,21 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 2000
 HEADER_SEARCH_ROWS = 10
 MAX_POSITION_CHARS = 300
+# Limits checked before and while a file is read, so that a broken or hostile one (a zip bomb, a row of a
+# million cells, 150 sheets) is refused at once, naming the limit, instead of stalling the bot. A real
+# guest list is far inside every one: 2,000 rows of 15 columns are 30,000 cells, about 2 MB unpacked.
+MAX_PARTS = 200  # files inside an .xlsx (a zip archive)
+MAX_PART_BYTES = 25 * 1024 * 1024  # one of them, unpacked
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024  # all of them, unpacked
+MAX_RATIO = 100  # unpacked ÷ packed size of a part (a zip bomb's is about 1,000; Apache POI refuses 100)
+RATIO_FROM_BYTES = 1024 * 1024  # a smaller part may pack tighter: it cannot cost much
+MAX_SHEETS = 20
+MAX_SHEET_ROWS = 50_000  # row elements in a sheet (empty formatted rows too); data rows: MAX_ROWS
+MAX_COLUMNS = 100  # cells in one row, and the number of the last column
+MAX_CELLS = 200_000  # cells and shared strings in the whole file
+READ_SECONDS = 10.0
+READ_MEMORY_BYTES = 512 * 1024 * 1024  # what the reading process may take beyond what it starts with
+_ROWS_READ = MAX_ROWS + HEADER_SEARCH_ROWS + 1  # rows of a sheet read: enough to say "too many rows"
 PENDING, CONFIRMED, CANCELLED = "pending", "confirmed", "cancelled"
 
 
@@ -109,6 +141,31 @@ UNREADABLE_MESSAGES: dict[str, str] = {
     ),
     "too_many_rows": N_("The file has more than {max} rows; please split it into several files."),
     "no_rows": N_("The file has a header row but nobody listed under it."),
+    "too_many_parts": N_(
+        "The file is made of {count} parts; a workbook of at most {max} parts is accepted. Please copy the guest list into a new workbook and send that."
+    ),
+    "part_too_large": N_(
+        "Unpacked, one part of this file takes {size} MB; at most {max} MB is accepted. Please send only the guest list."
+    ),
+    "unpacked_too_large": N_(
+        "Unpacked, this file takes {size} MB; at most {max} MB is accepted. Please send only the guest list."
+    ),
+    "compression_ratio": N_(
+        "A part of this file unpacks to {ratio} times its packed size (at most {max} times is accepted), as a “zip bomb” does. If it is a real guest list, please open it in Excel, save it again and send it."
+    ),
+    "too_many_sheets": N_(
+        "The workbook has more than {max} sheets. Please send the guest list in a workbook with fewer sheets."
+    ),
+    "too_many_columns": N_(
+        "Row {row} has more than {max} columns. Please delete the columns that are not needed and send the file again."
+    ),
+    "too_many_cells": N_("The file has more than {max} cells. Please send only the guest list."),
+    "too_slow": N_(
+        "Reading the file took more than {seconds} seconds, so I stopped. Please send only the guest list, in a simple workbook."
+    ),
+    "too_much_memory": N_(
+        "Reading the file needed more than {max} MB of memory, so I stopped. Please send only the guest list, in a simple workbook."
+    ),
 }
 
 PROBLEM_MESSAGES: dict[str, str] = {
@@ -169,8 +226,10 @@ def bad_rows(problems: Iterable[dict[str, Any]]) -> list[int]:
 
 @dataclass(frozen=True)
 class Table:
-    """The rows under the header: (row number as the spreadsheet shows it, cells), and the column map."""
+    """The rows under the header: (row number as the spreadsheet shows it, cells), and the column map;
+    the file's SHA-256, which says whether the same file was imported before."""
 
+    file_sha256: str
     header_row: int
     columns: dict[Column, int]
     rows: tuple[tuple[int, tuple[Any, ...]], ...]
@@ -195,7 +254,7 @@ def header_column(value: Any) -> Column | None:
     return _HEADER_KEYS[max(prefixes, key=len)] if prefixes else None
 
 
-def _find_header(rows: Sequence[tuple[int, tuple[Any, ...]]]) -> Table:
+def _find_header(rows: Sequence[tuple[int, tuple[Any, ...]]], file_sha256: str) -> Table:
     for position, (number, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
         columns: dict[Column, int] = {}
         ignored: list[str] = []
@@ -213,31 +272,170 @@ def _find_header(rows: Sequence[tuple[int, tuple[Any, ...]]]) -> Table:
                 raise UnreadableFile("no_rows")
             if len(body) > MAX_ROWS:
                 raise UnreadableFile("too_many_rows", max=MAX_ROWS)
-            return Table(number, columns, body, tuple(ignored))
+            return Table(file_sha256, number, columns, body, tuple(ignored))
     raise UnreadableFile("no_header", rows=HEADER_SEARCH_ROWS)
 
 
-def _xlsx_rows(data: bytes) -> list[list[tuple[int, tuple[Any, ...]]]]:
-    """The rows of every sheet (numbered from 1), read-only and values only."""
+class _Budget:
+    """What reading one file may still take: time, and cells (shared strings count as cells)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.cells = 0
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise UnreadableFile("too_slow", seconds=_number(self.seconds))
+
+    def add_cells(self, count: int) -> None:
+        self.cells += count
+        if self.cells > MAX_CELLS:
+            raise UnreadableFile("too_many_cells", max=MAX_CELLS)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f}"
+
+
+def _check_archive(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The parts of an .xlsx, refused from its central directory before a byte is unpacked.
+
+    The sizes are those the directory declares; Python's zipfile, which openpyxl reads through, stops at
+    the declared size (and fails on a CRC mismatch), so a part cannot unpack to more than it declares.
+    """
+    parts = archive.infolist()
+    if len(parts) > MAX_PARTS:
+        raise UnreadableFile("too_many_parts", count=len(parts), max=MAX_PARTS)
+    total = 0
+    for part in parts:
+        if part.file_size > MAX_PART_BYTES:
+            raise UnreadableFile("part_too_large", size=_megabytes(part.file_size), max=MAX_PART_BYTES // 1024 // 1024)
+        if part.file_size > RATIO_FROM_BYTES and part.file_size > MAX_RATIO * max(part.compress_size, 1):
+            raise UnreadableFile("compression_ratio", ratio=part.file_size // max(part.compress_size, 1), max=MAX_RATIO)
+        total += part.file_size
+    if total > MAX_UNPACKED_BYTES:
+        raise UnreadableFile("unpacked_too_large", size=_megabytes(total), max=MAX_UNPACKED_BYTES // 1024 // 1024)
+    # The workbook part first: it lists the sheets, so too many of them is found before their contents.
+    return sorted(parts, key=lambda part: not part.filename.endswith("workbook.xml"))
+
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_ROW, _CELL, _SHEET, _SHARED_STRING = (f"{_MAIN} {name}" for name in ("row", "c", "sheet", "si"))
+_CELL_COLUMN = re.compile(r"([A-Za-z]{1,3})\d+")
+_SCAN_CHUNK = 64 * 1024
+
+
+class _PartScan:
+    """Counts what openpyxl would build from one part, as expat streams it: sheets, rows, cells per row, cells.
+
+    openpyxl builds a whole row before it hands it over, and it parses every sheet to its end when it opens
+    the workbook, so a row of a million cells must be refused here, at its 101st cell, wherever it is.
+    """
+
+    def __init__(self, budget: _Budget, sheets: list[int]) -> None:
+        self.budget = budget
+        self.sheets = sheets  # shared by every part: [sheets listed so far]
+        self.rows = self.row = self.column = self.cells_in_row = 0
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        if tag == _CELL:
+            self._cell(attributes.get("r"))
+        elif tag == _ROW:
+            self.rows += 1
+            if self.rows > MAX_SHEET_ROWS:
+                raise UnreadableFile("too_many_rows", max=MAX_ROWS)
+            number = attributes.get("r", "")
+            self.row = int(number) if number.isdigit() else self.row + 1
+            self.column = self.cells_in_row = 0
+        elif tag == _SHARED_STRING:
+            self.budget.add_cells(1)
+        elif tag == _SHEET:
+            self.sheets[0] += 1
+            if self.sheets[0] > MAX_SHEETS:
+                raise UnreadableFile("too_many_sheets", max=MAX_SHEETS)
+
+    def _cell(self, reference: str | None) -> None:
+        match = _CELL_COLUMN.fullmatch(reference or "")
+        self.column = _column_number(match.group(1)) if match else self.column + 1
+        self.cells_in_row += 1
+        if self.column > MAX_COLUMNS or self.cells_in_row > MAX_COLUMNS:
+            raise UnreadableFile("too_many_columns", row=self.row, max=MAX_COLUMNS)
+        self.budget.add_cells(1)
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+def _scan_part(archive: zipfile.ZipFile, part: zipfile.ZipInfo, scan: _PartScan) -> None:
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = scan.start
+    try:
+        with archive.open(part) as stream:
+            while chunk := stream.read(_SCAN_CHUNK):
+                scan.budget.check_time()
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except expat.ExpatError:
+        return  # not XML (a picture, say): nothing openpyxl builds rows from; a broken sheet fails in openpyxl
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError):
+        raise UnreadableFile("not_spreadsheet") from None
+
+
+def _scan_archive(data: bytes, budget: _Budget) -> None:
+    """Refuse an .xlsx over a limit before openpyxl reads any of it (it parses every sheet as it opens)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        raise UnreadableFile("not_spreadsheet") from None
+    with archive:
+        sheets = [0]
+        for part in _check_archive(archive):
+            _scan_part(archive, part, _PartScan(budget, sheets))
+
+
+def _sheet_rows(sheet: Any, budget: _Budget) -> list[tuple[int, tuple[Any, ...]]]:
+    rows: list[tuple[int, tuple[Any, ...]]] = []
+    for number, cells in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+        budget.check_time()
+        budget.add_cells(len(cells))
+        rows.append((number, tuple(cells)))
+        if number >= _ROWS_READ:
+            break
+    return rows
+
+
+def _xlsx_table(data: bytes, budget: _Budget, digest: str) -> Table:
+    """The first sheet with a guest list, read-only and values only (the file was scanned already)."""
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # a damaged or foreign file can fail anywhere inside openpyxl
         raise UnreadableFile("not_spreadsheet") from None
-    sheets: list[list[tuple[int, tuple[Any, ...]]]] = []
+    budget.cells = 0  # counted again as openpyxl reads them: a part can be listed as several sheets
+    first_problem: UnreadableFile | None = None
     try:
         for sheet in workbook.worksheets:
             sheet.reset_dimensions()  # some programs write a wrong size; read what is there
-            rows: list[tuple[int, tuple[Any, ...]]] = []
-            for number, cells in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
-                rows.append((number, tuple(cells)))
-                if number > MAX_ROWS + HEADER_SEARCH_ROWS:
-                    break
-            sheets.append(rows)
+            rows = _sheet_rows(sheet, budget)
+            try:
+                return _find_header(rows, digest)
+            except UnreadableFile as problem:
+                first_problem = first_problem or problem
+    except UnreadableFile:
+        raise
     except Exception:
         raise UnreadableFile("not_spreadsheet") from None
     finally:
         workbook.close()
-    return sheets
+    raise first_problem or UnreadableFile("no_header", rows=HEADER_SEARCH_ROWS)
 
 
 def _decode(data: bytes) -> str:
@@ -254,7 +452,7 @@ def _decode(data: bytes) -> str:
     raise UnreadableFile("encoding")
 
 
-def _csv_rows(data: bytes) -> list[tuple[int, tuple[Any, ...]]]:
+def _csv_rows(data: bytes, budget: _Budget) -> list[tuple[int, tuple[Any, ...]]]:
     text = _decode(data)
     if "\x00" in text:
         raise UnreadableFile("not_spreadsheet")
@@ -265,34 +463,125 @@ def _csv_rows(data: bytes) -> list[tuple[int, tuple[Any, ...]]]:
     try:
         rows = []
         for number, cells in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+            budget.check_time()
+            if len(cells) > MAX_COLUMNS:
+                raise UnreadableFile("too_many_columns", row=number, max=MAX_COLUMNS)
+            budget.add_cells(len(cells))
             rows.append((number, tuple(cells)))
-            if number > MAX_ROWS + HEADER_SEARCH_ROWS:
+            if number >= _ROWS_READ:
                 break
         return rows
     except csv.Error:
         raise UnreadableFile("not_spreadsheet") from None
 
 
-def read_table(file_name: str, data: bytes) -> Table:
-    """The guest list in an .xlsx or .csv file; raises :class:`UnreadableFile` when it cannot be read."""
+def read_table(file_name: str, data: bytes, *, seconds: float = READ_SECONDS) -> Table:
+    """The guest list in an .xlsx or .csv file; raises :class:`UnreadableFile` when it cannot be read.
+
+    Every limit (``MAX_…``, and ``seconds`` of reading) is checked before and while the file is read, and
+    a file over one is refused with the limit it broke. This runs anywhere; the bot calls it through
+    :func:`read_guest_list`, in a process of its own.
+    """
+    _check_bytes(data)
+    budget = _Budget(seconds)
+    digest = hashlib.sha256(data).hexdigest()
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        _scan_archive(data, budget)
+        return _xlsx_table(data, budget, digest)
+    if file_name.lower().endswith((".xlsx", ".xlsm")):
+        raise UnreadableFile("not_spreadsheet")
+    return _find_header(_csv_rows(data, budget), digest)
+
+
+def _check_bytes(data: bytes) -> None:
     if not data:
         raise UnreadableFile("empty")
     if len(data) > MAX_BYTES:
         raise UnreadableFile("too_large", size=f"{len(data) / 1024 / 1024:.1f}", max=MAX_BYTES // 1024 // 1024)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise UnreadableFile("old_excel")
-    if zipfile.is_zipfile(io.BytesIO(data)):
-        sheets = _xlsx_rows(data)
-        first_problem: UnreadableFile | None = None
-        for rows in sheets:
-            try:
-                return _find_header(rows)
-            except UnreadableFile as problem:
-                first_problem = first_problem or problem
-        raise first_problem or UnreadableFile("no_header", rows=HEADER_SEARCH_ROWS)
-    if file_name.lower().endswith((".xlsx", ".xlsm")):
-        raise UnreadableFile("not_spreadsheet")
-    return _find_header(_csv_rows(data))
+
+
+# --- reading in a process of its own ---------------------------------------------------------------------
+
+# forkserver (Linux, macOS): readers are forked from a small server that imported this module once, not
+# from the bot (which has threads and open connections), and start in milliseconds.
+_PROCESSES = multiprocessing.get_context("forkserver")
+_PROCESSES.set_forkserver_preload(["rules.guest_lists"])  # read when the server first starts
+_KILL_AFTER_SECONDS = 2.0  # beyond the reader's own time limit, for what it cannot interrupt
+
+
+def _limit_memory(extra: int) -> None:
+    """Cap this process's address space at what it uses now plus ``extra`` (Linux; elsewhere the time limit
+    still holds)."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as statm:
+            used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = used + extra if hard == resource.RLIM_INFINITY else min(used + extra, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, OSError, ValueError):
+        return
+
+
+def _child(results: Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    _limit_memory(READ_MEMORY_BYTES)
+    outcome: tuple[Any, ...]
+    try:
+        outcome = ("done", function(*args))
+    except UnreadableFile as problem:  # sent as parts: an exception's pickle keeps only its first argument
+        outcome = ("refused", problem.code, problem.values)
+    except MemoryError:
+        outcome = ("refused", "too_much_memory", {"max": READ_MEMORY_BYTES // 1024 // 1024})
+    except Exception:  # whatever else a hostile file makes a library raise: not a spreadsheet we can read
+        outcome = ("refused", "not_spreadsheet", {})
+    results.send(outcome)
+    results.close()
+
+
+async def _in_process(function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float) -> Any:
+    """``function(*args)`` in a process of its own, killed ``seconds`` plus a grace after it started, with
+    its memory capped; raises :class:`UnreadableFile` (``too_slow`` when it was killed)."""
+    results, sender = _PROCESSES.Pipe(duplex=False)
+    process = _PROCESSES.Process(target=_child, args=(sender, function, args), name="guest-list-reader", daemon=True)
+    try:
+        await asyncio.to_thread(process.start)  # hands the file over to the child: blocks for a large one
+    except BaseException:
+        results.close()
+        raise
+    finally:
+        sender.close()
+    try:
+        if not await asyncio.to_thread(results.poll, seconds + _KILL_AFTER_SECONDS):
+            raise UnreadableFile("too_slow", seconds=_number(seconds))
+        try:
+            outcome = results.recv()
+        except EOFError:  # the child died without an answer (the kernel's OOM killer, say)
+            raise UnreadableFile("not_spreadsheet") from None
+    finally:
+        if process.is_alive():
+            process.kill()
+        await asyncio.to_thread(process.join)
+        process.close()
+        results.close()
+    if outcome[0] == "refused":
+        raise UnreadableFile(outcome[1], **outcome[2])
+    return outcome[1]
+
+
+async def read_guest_list(file_name: str, data: bytes, *, seconds: float = READ_SECONDS) -> Table:
+    """:func:`read_table` in a process of its own, off the event loop; call it outside any transaction.
+
+    The limits inside :func:`read_table` refuse a hostile file while it is read. The process bounds what
+    they cannot interrupt (openpyxl parsing one part in one call): it is killed when ``seconds`` and a
+    grace have passed, its memory is capped at ``READ_MEMORY_BYTES`` more than it starts with, and the
+    bot's own process never holds the unpacked file. Raises :class:`UnreadableFile`.
+    """
+    _check_bytes(data)
+    table: Table = await _in_process(partial(read_table, seconds=seconds), (file_name, data), seconds=seconds)
+    return table
 
 
 # --- checking the rows ---------------------------------------------------------------------------------
@@ -346,16 +635,17 @@ class _Units:
 
     def __init__(self, units: Iterable[OrgUnit]) -> None:
         self.units = list(units)
+        self.keys = [search_key(unit.name) for unit in self.units]
 
     def match(self, text: str) -> OrgUnit | list[OrgUnit] | None:
         key = search_key(text)
         lowered = text.strip().lower()
-        for unit in self.units:
-            if unit.code == lowered or search_key(unit.name) == key:
+        for unit, unit_key in zip(self.units, self.keys, strict=True):
+            if unit.code == lowered or unit_key == key:
                 return unit
         if len(key) < 3:
             return None
-        found = [unit for unit in self.units if key in search_key(unit.name)]
+        found = [unit for unit, unit_key in zip(self.units, self.keys, strict=True) if key in unit_key]
         if len(found) == 1:
             return found[0]
         return found or None
@@ -375,6 +665,9 @@ class _Checker:
         self.rows: list[dict[str, Any]] = []
         self.problems: list[dict[str, Any]] = []
         self.seen: dict[str, int] = {}
+        # A list repeats its values ("Kinh", "Nam", "Cán bộ"): each is looked up once, so that checking
+        # 2,000 rows keeps the transaction it runs in short.
+        self.codes: dict[tuple[str, str], str | None] = {}
         self.pool_options = [
             Option(pool.code, pool.title, aliases=(pool.code, *POOL_ALIASES.get(pool.code, ()))) for pool in self.pools
         ]
@@ -436,12 +729,13 @@ class _Checker:
             return None
         return parsed
 
-    @staticmethod
-    def _reference(entries: RefList[Any], value: Any, code: str, problem: Any) -> str | None:
+    def _reference(self, entries: RefList[Any], value: Any, code: str, problem: Any) -> str | None:
         text = _text(value)
         if not text:
             return None
-        found = _reference_code(entries, text)
+        if (entries.name, text) not in self.codes:
+            self.codes[entries.name, text] = _reference_code(entries, text)
+        found = self.codes[entries.name, text]
         if found is None:
             problem(code, value=text)
         return found
@@ -527,36 +821,38 @@ async def stage_import(
     session: AsyncSession,
     conference_id: int,
     file_name: str,
-    data: bytes,
-    actor_id: int | None,
+    table: Table,
+    actor_id: Actor | None,
     now: dt.datetime,
-) -> InvitationImport:
-    """Read and check a guest list and keep it pending; raises :class:`UnreadableFile`.
+) -> InvitationImport | NotAllowed:
+    """Check a guest list, read already (:func:`read_guest_list`, outside the transaction), and keep it pending.
 
-    The same organiser's earlier pending import for the conference is cancelled, so only the latest file
-    can be confirmed.
+    Organisers only (their role read now). The same organiser's earlier pending import for the conference
+    is cancelled, so only the latest file can be confirmed.
     """
-    table = read_table(file_name, data)
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
+    creator = audit_actor(actor_id)
     conference = await session.get_one(Conference, conference_id)
     units = (await session.scalars(select(OrgUnit).order_by(OrgUnit.id))).all()
     pools = (await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference.id))).all()
     already = await invited(session, conference.id)
     rows, problems = check_rows(table, units=units, pools=pools, already=already, today=now.date())
-    if actor_id is not None:
+    if creator is not None:
         await session.execute(
             update(InvitationImport)
             .where(
                 InvitationImport.conference_id == conference.id,
-                InvitationImport.created_by_id == actor_id,
+                InvitationImport.created_by_id == creator,
                 InvitationImport.status == PENDING,
             )
             .values(status=CANCELLED)
         )
     staged = InvitationImport(
         conference_id=conference.id,
-        created_by_id=actor_id,
+        created_by_id=creator,
         file_name=clean(file_name)[:255] or "guest-list",
-        file_sha256=hashlib.sha256(data).hexdigest(),
+        file_sha256=table.file_sha256,
         status=PENDING,
         rows=rows,
         problems=problems,
@@ -611,13 +907,16 @@ def _person(row: dict[str, Any]) -> Person:
 
 
 async def confirm_import(
-    session: AsyncSession, import_id: int, actor_id: int | None, now: dt.datetime, secret: bytes
-) -> int:
+    session: AsyncSession, import_id: int, actor_id: Actor | None, now: dt.datetime, secret: bytes
+) -> int | NotAllowed:
     """Invite the good rows of a pending import; the number of invitations created.
 
-    An import that is no longer pending (confirmed already, cancelled) creates nothing; a person invited
-    since the file was checked is skipped. Audited.
+    The actor must be an organiser now (not only when the file was sent). An import that is no longer
+    pending (confirmed already, cancelled) creates nothing; a person invited since the file was checked
+    is skipped. Audited.
     """
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     staged = await session.scalar(
         select(InvitationImport)
         .where(InvitationImport.id == import_id)
@@ -639,7 +938,7 @@ async def confirm_import(
             person=_person(row),
             secret=secret,
             now=now,
-            actor_id=actor_id,
+            actor_id=audit_actor(actor_id),
             import_key=row.get("key") or person_key(row["full_name"], row.get("birth_year")),
         )
         created += invitation is not None
@@ -648,7 +947,7 @@ async def confirm_import(
     session.add(
         AuditEntry(
             at=now,
-            actor_id=actor_id,
+            actor_id=audit_actor(actor_id),
             action="guest_list.import",
             entity="invitation_import",
             entity_id=str(staged.id),
@@ -702,6 +1001,7 @@ __all__ = [
     "latest_pending",
     "pool_rows",
     "problem_message",
+    "read_guest_list",
     "read_table",
     "stage_import",
 ]

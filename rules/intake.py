@@ -27,7 +27,16 @@ from rules.nominations import COUNTS_AGAINST_ALLOWANCE, Status, next_code, trans
 from rules.refdata import ReferenceData, reference, search_key
 from rules.roles import Role
 from rules.text import clean, fold, is_meaningful
-from storage.models import Campaign, Conference, Evidence, Nomination, NominationEvent, OrgUnit, UnitAllowance
+from storage.models import (
+    Account,
+    Campaign,
+    Conference,
+    Evidence,
+    Nomination,
+    NominationEvent,
+    OrgUnit,
+    UnitAllowance,
+)
 
 
 class Step(StrEnum):
@@ -295,9 +304,9 @@ def parse_birth_year(raw: str, today: dt.date) -> int | Problem:
 
 def parse_members(raw: str) -> int | Problem:
     digits = clean(raw).replace(".", "").replace(",", "").replace(" ", "")
-    if not digits.isdigit():
+    if not digits.isdecimal():  # (isdigit would let "²" through, which int() refuses)
         return Problem(N_("Please type the number of members as a whole number, for example 25."))
-    count = int(digits)
+    count = int(digits) if len(digits) <= 9 else MAX_MEMBERS + 1
     if not 2 <= count <= MAX_MEMBERS:
         return Problem(N_("A collective has from 2 to {max} members: please check the number."), {"max": MAX_MEMBERS})
     return count
@@ -606,6 +615,16 @@ async def check_can_send(session: AsyncSession, draft: Nomination, who: Context)
             {"conference": conference.title, "deadline": conference.nomination_deadline},
         )
     if draft.source == "focal_point" and draft.unit_id is not None and draft.status == Status.DRAFT:
+        # The role as it is now: the unit may have named another focal point while this form was open.
+        nominator = await session.get(Account, who.account_id)
+        if nominator is None or nominator.role != Role.FOCAL_POINT or nominator.unit_id != draft.unit_id:
+            unit = await session.get(OrgUnit, draft.unit_id)
+            return Problem(
+                N_(
+                    "You are no longer the focal point of {unit}, so this nomination cannot be sent on its behalf. Please ask the organisers."
+                ),
+                {"unit": unit.name if unit else ""},
+            )
         left = await allowance_left(session, conference.id, draft.unit_id, excluding=draft.id)
         if left == 0:
             unit = await session.get(OrgUnit, draft.unit_id)

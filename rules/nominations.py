@@ -117,7 +117,7 @@ async def lock_nomination(session: AsyncSession, nomination_id: int) -> Nominati
 def normalise_code(text: str) -> str:
     """``dh-2020-42`` → ``DH-2020-0042``: people retype codes from paper."""
     parts = text.strip().upper().replace(" ", "").replace("_", "-").split("-")
-    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdecimal() and len(parts[2]) <= 9:
         return f"{parts[0]}-{parts[1]}-{int(parts[2]):04d}"
     return text.strip().upper()
 

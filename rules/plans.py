@@ -107,6 +107,13 @@ def _code_prefix(value: object) -> str:
     raise expected("1 to 16 capital ascii letters such as DH")
 
 
+def _pool_code(value: object) -> str:
+    # The database keeps a pool's code in VARCHAR(32).
+    if isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,31}", value):
+        return value
+    raise expected("an ascii snake_case code of up to 32 characters such as exemplar")
+
+
 def _code_or_empty(value: object) -> str:
     if value is None or value == "":
         return ""
@@ -117,6 +124,7 @@ def _code_or_empty(value: object) -> str:
 
 PlanCode = Annotated[str, PlainValidator(_plan_code)]
 CodePrefix = Annotated[str, PlainValidator(_code_prefix)]
+PoolCode = Annotated[str, PlainValidator(_pool_code)]
 CodeOrEmpty = Annotated[str, PlainValidator(_code_or_empty)]
 
 
@@ -147,7 +155,7 @@ class YouthDefinition(StrictModel):
 class SeatPoolSpec(StrictModel):
     """A category of seats: ``min`` shares are floors (exemplars ≥ 70%), ``max`` shares ceilings."""
 
-    code: SnakeCode
+    code: PoolCode
     title: Label
     share: Share
     share_rule: ShareRule

@@ -12,7 +12,6 @@ The field types defined here (codes, labels, dates, whole numbers, shares) are s
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import re
@@ -21,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from rules import data_yaml
 from rules.text import clean, fold, nfc
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +83,7 @@ _PYDANTIC_EXPECTATIONS = {
     "model_type": "a mapping of field names to values",
     "model_attributes_type": "a mapping of field names to values",
     "string_type": "text",
+    "invalid_key": "field names written as text",
 }
 
 
@@ -112,22 +112,22 @@ def error_from_validation(file: Path | str, exc: ValidationError) -> DataFileErr
 def read_yaml(path: Path) -> tuple[Any, bytes]:
     """The parsed YAML mapping in ``path`` and its raw bytes; a :class:`DataFileError` if it cannot be read."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(data_yaml.MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise DataFileError(path, "", "a file at this path") from None
     except OSError as exc:
         raise DataFileError(path, "", f"a readable file ({exc.strerror})") from None
+    if len(raw) > data_yaml.MAX_FILE_BYTES:
+        raise DataFileError(path, "", f"a file of at most {data_yaml.MAX_FILE_BYTES // 2**20} MB")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DataFileError(path, "", "UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "valid YAML"
-        raise DataFileError(path, where, f"valid YAML ({problem})") from None
+        data = data_yaml.parse(text)
+    except data_yaml.YamlProblem as problem:
+        raise DataFileError(path, problem.where, problem.expected) from None
     if not isinstance(data, dict):
         raise DataFileError(path, "", "a YAML mapping of field names to values at the top level")
     return data, raw
@@ -136,6 +136,12 @@ def read_yaml(path: Path) -> tuple[Any, bytes]:
 # --- field types shared by the data files ------------------------------------------------------------
 
 _SNAKE_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# What the database columns hold: labels in VARCHAR(255), versions in VARCHAR(32), counts in INTEGER
+# (far below its 2,147,483,647: no plan has a million seats).
+MAX_LABEL_CHARS = 255
+MAX_VERSION_CHARS = 32
+MAX_WHOLE_NUMBER = 1_000_000
+MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 def expected(what: str) -> PydanticCustomError:
@@ -151,6 +157,8 @@ def _snake_code(value: object) -> str:
 
 def _label(value: object) -> str:
     if isinstance(value, str) and clean(value):
+        if len(clean(value)) > MAX_LABEL_CHARS:
+            raise expected(f"at most {MAX_LABEL_CHARS} characters (this has {len(clean(value))})")
         return clean(value)
     raise expected("non-empty text")
 
@@ -162,9 +170,9 @@ def _text(value: object) -> str:
 
 
 def _version(value: object) -> str:
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, str) and value.strip() and len(value.strip()) <= MAX_VERSION_CHARS:
         return value.strip()
-    raise expected('a version written as quoted text, e.g. "2020.1"')
+    raise expected(f'a version of up to {MAX_VERSION_CHARS} characters written as quoted text, e.g. "2020.1"')
 
 
 def _date(value: object) -> dt.date:
@@ -173,27 +181,44 @@ def _date(value: object) -> dt.date:
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+        except ValueError as exc:
+            _refuse_impossible(value, exc, "a date that exists")
     raise expected("a date written YYYY-MM-DD")
 
 
 def _aware_datetime(value: object) -> dt.datetime:
     if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = dt.datetime.fromisoformat(value.strip())
+        text = value
+        try:
+            value = dt.datetime.fromisoformat(text.strip())
+        except ValueError as exc:
+            _refuse_impossible(text, exc, "a date and time that exists")
     if isinstance(value, dt.datetime) and value.utcoffset() is not None:
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            # Outside these years a time may not even convert to UTC (year 1 at +07:00 is year 0 in UTC).
+            raise expected(f"a date and time between the years {MIN_YEAR} and {MAX_YEAR}")
         return value
     raise expected("a date and time with its UTC offset, e.g. 2020-03-14T23:59:59+07:00")
 
 
-def whole_number(minimum: int) -> Callable[[object], int]:
-    """A validator for whole numbers of at least ``minimum`` (booleans and ``300.0`` are refused)."""
+def _refuse_impossible(text: str, exc: ValueError, what: str) -> None:
+    """Raise "expected <what>" when ``text`` is written the right way but names no real day or time
+    (29 February 2027, 25:00); return for text not written as a date at all."""
+    problem = str(exc)
+    if problem.startswith("Invalid isoformat string"):
+        return
+    if "offset" in problem:
+        problem = "the UTC offset must be under 24 hours"
+    raise expected(f"{what} ({text.strip()}: {problem})")
+
+
+def whole_number(minimum: int, maximum: int = MAX_WHOLE_NUMBER) -> Callable[[object], int]:
+    """A validator for whole numbers from ``minimum`` to ``maximum`` (booleans and ``300.0`` are refused)."""
 
     def check(value: object) -> int:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+        if isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= maximum:
             return value
-        raise expected(f"a whole number ≥ {minimum}")
+        raise expected(f"a whole number from {minimum} to {maximum}")
 
     return check
 

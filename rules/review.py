@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules import outbox
+from rules import accounts, outbox
 from rules.nominations import (
     AWAITING_REVIEW,
     DECIDED,
@@ -36,7 +36,7 @@ from rules.nominations import (
     normalise_code,
     transition,
 )
-from rules.roles import can_organise, can_review
+from rules.roles import Role, can_organise, can_review
 from rules.text import is_meaningful
 from storage import scratch
 from storage.models import (
@@ -78,6 +78,13 @@ class Viewer(Protocol):
 def visible_to(account: Viewer, nomination: Nomination) -> bool:
     """Reviewers and organisers see every nomination; a nominator sees their own; others see none."""
     return can_review(account.role) or nomination.nominator_id == account.id
+
+
+async def as_now(session: AsyncSession, viewer: Viewer) -> Viewer:
+    """``viewer`` with the role the database gives them now: the snapshot a handler holds may be older than
+    a /grant made meanwhile (in this process or another). Someone whose account is gone sees as the public."""
+    fresh = await accounts.by_id(session, viewer.id)
+    return fresh if fresh is not None else _Public()
 
 
 def may_see_sensitive(account: Viewer) -> bool:
@@ -342,6 +349,7 @@ class Lookup:
 
 async def lookup(session: AsyncSession, code: str, viewer: Viewer) -> Lookup:
     """The nomination with ``code`` as ``viewer`` may see it; drafts of others are not found."""
+    viewer = await as_now(session, viewer)
     wanted = normalise_code(code)
     nomination = await by_code(session, wanted)
     if nomination is None:
@@ -477,8 +485,8 @@ def _check_text(text: str) -> Refusal | None:
 async def _open(
     session: AsyncSession, nomination_id: int, action: Action, actor: Viewer
 ) -> tuple[Nomination | None, Decision | None]:
-    """The nomination locked for ``action``, or the refusal."""
-    if not can_review(actor.role):
+    """The nomination locked for ``action``, or the refusal (the actor's role is read now, from the database)."""
+    if await accounts.acting(session, actor.id, Role.REVIEWER) is None:
         return None, Decision(action, nomination_id, refusal=Refusal.NOT_ALLOWED)
     nomination = await lock_nomination(session, nomination_id)
     if nomination is None:
@@ -721,6 +729,7 @@ async def desk_queue(session: AsyncSession, desk: ReviewDesk, *, limit: int = BU
 
 async def card(session: AsyncSession, nomination_id: int, viewer: Viewer) -> NominationView | None:
     """One nomination as ``viewer`` sees it on a review card (None when it does not exist)."""
+    viewer = await as_now(session, viewer)
     nomination = await session.get(Nomination, nomination_id)
     if nomination is None or not visible_to(viewer, nomination):
         return None
@@ -797,7 +806,7 @@ async def publish(
     the story is posted as a message. ``published_at`` is set, so publishing again is refused.
     """
     wanted = normalise_code(code)
-    if not can_organise(actor.role):
+    if await accounts.acting(session, actor.id, Role.ORGANISER) is None:
         return Publication(wanted, refusal=PublishRefusal.NOT_ALLOWED)
     found = await by_code(session, wanted)
     nomination = await lock_nomination(session, found.id) if found else None

@@ -32,10 +32,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import links
+from rules.accounts import AccountSnapshot, acting
 from rules.calendar import conference_ics
 from rules.invitations import Person, Status, create_invitation, issue_checkin, link_token, person_key
 from rules.refdata import reference
-from rules.roles import Role, can_organise, can_review
+from rules.roles import Actor, NotAllowed, Role
 from rules.seats import (
     ANSWERABLE,
     SEAT_PASSED_ON,
@@ -46,7 +47,7 @@ from rules.seats import (
     transition,
     waitlist_position,
 )
-from rules.text import fold
+from rules.text import fold, parse_id
 from rules.tokens import token_hash
 from storage import scratch
 from storage.models import (
@@ -483,8 +484,7 @@ async def _decision_refusal(session: AsyncSession, proposed: Invitation) -> Subs
 
 
 async def _is_organiser(session: AsyncSession, actor_id: int) -> bool:
-    actor = await session.get(Account, actor_id)
-    return actor is not None and can_organise(actor.role)
+    return await acting(session, actor_id, Role.ORGANISER) is not None
 
 
 async def _original_contact(session: AsyncSession, original: Invitation) -> tuple[int | None, str | None]:
@@ -614,8 +614,12 @@ class ProposalView:
     proposed_at: dt.datetime
 
 
-async def proposals(session: AsyncSession, *, exclude: tuple[int, ...] = ()) -> list[ProposalView]:
-    """Proposed substitutes waiting for a decision, oldest first."""
+async def proposals(
+    session: AsyncSession, *, actor_id: Actor | None, exclude: tuple[int, ...] = ()
+) -> list[ProposalView] | NotAllowed:
+    """Proposed substitutes waiting for a decision, oldest first (organisers: they name people)."""
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     rows = await session.scalars(
         select(Invitation)
         .where(Invitation.status == Status.PROPOSED, Invitation.substitute_for_id.is_not(None))
@@ -774,8 +778,8 @@ async def check_in(
 
     Only accepted delegates are checked in, once; a second scan answers ALREADY with the first time.
     """
-    actor = await session.get(Account, actor_id)
-    if actor is None or not can_review(actor.role):
+    actor = await acting(session, actor_id, Role.REVIEWER)
+    if not isinstance(actor, AccountSnapshot):
         return CheckInResult(CheckInOutcome.NOT_ALLOWED)
     if token:
         condition = Invitation.checkin_token_hash == token_hash(token)
@@ -881,7 +885,10 @@ async def find_invitation(session: AsyncSession, reference_text: str) -> int | N
     """An invitation by its number (``42``, ``#42``) or its delegate's check-in code (``K7M2-Q9XD``)."""
     text = reference_text.strip().lstrip("#")
     if text.isdigit():
-        found = await session.scalar(select(Invitation.id).where(Invitation.id == int(text)))
+        invitation_id = parse_id(text)
+        if invitation_id is None:  # more than the database holds (or not ASCII digits): no such invitation
+            return None
+        found = await session.scalar(select(Invitation.id).where(Invitation.id == invitation_id))
     else:
         found = await session.scalar(
             select(Invitation.id).where(Invitation.checkin_code == normalise_checkin_code(text))

@@ -80,3 +80,22 @@ def name_sort_key(full_name: str) -> tuple[object, ...]:
 def is_meaningful(text: str) -> bool:
     """True when ``text`` holds at least one letter or digit (not only emoji, punctuation or spaces)."""
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+# Database ids are BIGINTs: 1 … 2**63 - 1, written with at most 19 ASCII digits.
+MAX_ID = 2**63 - 1
+_ID = re.compile(r"[0-9]{1,19}")
+
+
+def parse_id(text: str) -> int | None:
+    """The database id ``text`` spells (``"42"``, ``" #42 "``), or None when it is not one.
+
+    Typed numbers and callback data are checked here before they reach a query: a 25-digit number, a
+    negative one, ``0``, digits of another script (``"٤٢"``) or anything else is no id, never an
+    OverflowError from the driver.
+    """
+    digits = text.strip().removeprefix("#")
+    if not _ID.fullmatch(digits):
+        return None
+    value = int(digits)
+    return value if 1 <= value <= MAX_ID else None

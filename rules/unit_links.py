@@ -19,9 +19,9 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules.accounts import AccountSnapshot, assign_role, snapshot
+from rules.accounts import AccountSnapshot, acting, assign_role, snapshot
 from rules.refdata import search_key
-from rules.roles import Role, can_organise, can_review
+from rules.roles import NotAllowed, Role, can_review
 from rules.text import sort_key
 from rules.tokens import deep_link_payload, new_token, token_hash
 from storage.models import Account, AuditEntry, OrgUnit, UnitLink
@@ -116,14 +116,14 @@ def unit_link_url(bot_username: str, token: str) -> str:
 
 async def create_unit_link(
     session: AsyncSession, *, unit_id: int, created_by_id: int, now: dt.datetime, days: int
-) -> str:
+) -> str | NotAllowed:
     """A new single-use link for ``unit_id``, valid ``days`` days; returns the token (stored only hashed).
 
-    Raises :class:`UnitLinkError` when the unit does not exist or the creator is not an organiser.
+    Only organisers make them (their role read now). Raises :class:`UnitLinkError` when the unit does not
+    exist (the caller offers units that do).
     """
-    creator = await session.get(Account, created_by_id)
-    if creator is None or not can_organise(creator.role):
-        raise UnitLinkError("only organisers make unit links")
+    if await acting(session, created_by_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     if await session.get(OrgUnit, unit_id) is None:
         raise UnitLinkError(f"no unit {unit_id}")
     token = new_token()

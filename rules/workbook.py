@@ -23,10 +23,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import invitations
+from rules.accounts import acting
+from rules.cells import put
 from rules.delegates import STATUS_LABELS as INVITATION_STATUS_LABELS
 from rules.i18n import N_
 from rules.nominations import Status as NominationStatus
 from rules.refdata import RefList, reference
+from rules.roles import Actor, NotAllowed, Role, audit_actor
 from rules.status import (
     LOCAL_TZ,
     BalanceLine,
@@ -72,7 +75,8 @@ def _local(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 class _Sheet:
-    """A write-only sheet with a bold header row, frozen below it; dates and shares formatted."""
+    """A write-only sheet with a bold header row, frozen below it; dates and shares formatted, text as text
+    (:func:`rules.cells.put`: a name like "=1+1" never becomes a formula)."""
 
     def __init__(self, workbook: Workbook, title: str, headers: Sequence[str], widths: Sequence[int]) -> None:
         self.sheet: WriteOnlyWorksheet = workbook.create_sheet(title[:31])
@@ -82,7 +86,7 @@ class _Sheet:
         self.rows = 0
         header = []
         for text in headers:
-            cell = WriteOnlyCell(self.sheet, value=text)
+            cell = put(WriteOnlyCell(self.sheet), text)
             cell.font = BOLD
             header.append(cell)
         self.sheet.append(header)
@@ -91,16 +95,15 @@ class _Sheet:
         share_columns = set(shares)
         row: list[Any] = []
         for index, value in enumerate(values):
+            if value is None:
+                row.append(None)
+                continue
+            cell = put(WriteOnlyCell(self.sheet), _local(value) if isinstance(value, dt.datetime) else value)
             if isinstance(value, dt.datetime):
-                cell = WriteOnlyCell(self.sheet, value=_local(value))
                 cell.number_format = DATE_FORMAT
-                row.append(cell)
-            elif index in share_columns and value is not None:
-                cell = WriteOnlyCell(self.sheet, value=value)
+            elif index in share_columns:
                 cell.number_format = SHARE_FORMAT
-                row.append(cell)
-            else:
-                row.append(value)
+            row.append(cell)
         self.sheet.append(row)
         self.rows += 1
 
@@ -469,11 +472,14 @@ async def build_export(
     conferences: Sequence[Conference],
     *,
     t: Translate,
-    actor_id: int | None,
+    actor_id: Actor | None,
     now: dt.datetime,
     youth: YouthBand | None = None,
-) -> Export:
-    """The workbook of ``conferences`` for an organiser, and an audit entry saying who exported what."""
+) -> Export | NotAllowed:
+    """The workbook of ``conferences`` for an organiser (checked now, in the database), and an audit entry
+    saying who exported what."""
+    if await acting(session, actor_id, Role.ORGANISER) is None:
+        return NotAllowed(Role.ORGANISER)
     today = now.astimezone(LOCAL_TZ).date()
     statuses = [
         found
@@ -496,7 +502,7 @@ async def build_export(
     session.add(
         AuditEntry(
             at=now,
-            actor_id=actor_id,
+            actor_id=audit_actor(actor_id),
             action="status.export",
             entity="conference",
             entity_id=",".join(str(i) for i in ids)[:64] or None,

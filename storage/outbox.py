@@ -162,11 +162,47 @@ def _claimable(now: dt.datetime) -> Any:
     )
 
 
+def _first_in_their_chat(now: dt.datetime) -> Any:
+    """Ids of the rows that come first in their chat's queue of due and in-flight rows (due_at, then id)."""
+    place = func.row_number().over(
+        partition_by=OutboxMessage.chat_id, order_by=(OutboxMessage.due_at, OutboxMessage.id)
+    )
+    queued = (
+        select(OutboxMessage.id, place.label("place"))
+        .where(
+            or_(
+                (OutboxMessage.status == PENDING) & (OutboxMessage.due_at <= now),
+                OutboxMessage.status == SENDING,
+            )
+        )
+        .subquery()
+    )
+    return select(queued.c.id).where(queued.c.place == 1)
+
+
 async def claim(
-    session: AsyncSession, *, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int
+    session: AsyncSession,
+    *,
+    owner: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    limit: int,
+    skip_chats: Collection[int] = (),
 ) -> list[ClaimedRow]:
-    """Lease up to ``limit`` due rows to ``owner`` until ``now + lease``, oldest due first."""
-    due = select(OutboxMessage.id).where(_claimable(now)).order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
+    """Lease up to ``limit`` due rows to ``owner`` until ``now + lease``, oldest due first, at most one per chat.
+
+    Only the first row of each chat's queue is taken, and none while another sender is still sending that
+    chat's previous row: a chat's messages go out one after the other, in order, and a batch never holds
+    what the per-chat limit would make it wait for. ``skip_chats``: chats the sender knows are busy.
+    """
+    due = (
+        select(OutboxMessage.id)
+        .where(_claimable(now), OutboxMessage.id.in_(_first_in_their_chat(now)))
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if skip_chats:
+        due = due.where(OutboxMessage.chat_id.not_in(list(skip_chats)))
     statement = update(OutboxMessage).values(
         status=SENDING,
         lease_owner=owner,
@@ -195,6 +231,24 @@ async def claim(
     # RETURNING gives no order; keep the queue's.
     rows.sort(key=lambda row: (row.due_at, row.id))
     return rows
+
+
+async def release(session: AsyncSession, *, owner: str, error: str | None = None) -> int:
+    """Put every row ``owner`` is sending back to pending at once; returns how many.
+
+    Only for an owner known to be dead: a sender starting under the name its previous run had (that run
+    was killed with rows claimed), or a standby that took over from it. The rows keep their place in the
+    queue (``due_at``, id) and their attempt count (a message in flight when the sender died may have
+    reached Telegram: it will be sent again). A live sender's rows must be left to their lease.
+    """
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == SENDING, OutboxMessage.lease_owner == owner)
+        .values(status=PENDING, lease_owner=None, lease_until=None, last_error=_error(error))
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len((await session.execute(statement)).scalars().all())
 
 
 async def _finish(session: AsyncSession, row_id: int, owner: str, statuses: tuple[str, ...], **values: Any) -> bool:
@@ -253,6 +307,19 @@ async def reschedule(
     return await _finish(session, row_id, owner, (SENDING,), **values)
 
 
+async def hold_chat(session: AsyncSession, *, chat_id: int, until: dt.datetime) -> int:
+    """Make the rows of ``chat_id`` due before ``until`` wait until then (Telegram asked the bot to pause),
+    so none of them goes ahead of the chat's first row, put back until then. Returns how many moved."""
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == PENDING, OutboxMessage.due_at < until)
+        .values(due_at=until)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len((await session.execute(statement)).scalars().all())
+
+
 async def mark_undeliverable(session: AsyncSession, row_id: int, owner: str, error: str) -> bool:
     """Telegram will never take this message (the user blocked the bot, the bot left the group)."""
     return await _finish(
@@ -289,6 +356,7 @@ __all__ = [
     "cancel_topic",
     "claim",
     "count_by_status",
+    "hold_chat",
     "insert",
     "latest_due",
     "mark_account_blocked",
@@ -296,6 +364,7 @@ __all__ = [
     "mark_sent",
     "mark_undeliverable",
     "pending_keys",
+    "release",
     "reschedule",
     "taken_keys",
 ]

@@ -110,3 +110,20 @@ async def test_an_unreadable_file_or_an_unknown_conference_ends_with_status_2(cl
     assert await _run("invitations", "import", str(good), "--conference", "city") == 2
     assert capsys.readouterr().err.strip() == "Không có hội nghị city. Các hội nghị: grassroots, district."
     assert await _invited(cli_database) == []
+
+
+@pytest.mark.sqlite_only
+async def test_a_zip_bomb_is_refused_naming_the_limit(cli_database, tmp_path, capsys):
+    from bench.hostile_spreadsheets import zip_bomb
+
+    assert await _run("plan", "load", str(SEED_PLAN)) == 0
+    capsys.readouterr()
+    bomb = tmp_path / "khach-moi.xlsx"
+    bomb.write_bytes(zip_bomb(30 * 1024 * 1024))
+
+    assert await _run("invitations", "import", str(bomb), "--conference", "district", "--yes") == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{bomb}: Khi giải nén, một thành phần của tệp có dung lượng 30.0 MB, vượt quá giới hạn 25 MB. "
+        "Vui lòng chỉ gửi danh sách khách mời."
+    )
+    assert await _invited(cli_database) == []

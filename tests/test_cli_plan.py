@@ -41,6 +41,55 @@ async def test_plan_load_from_the_command_line(monkeypatch, tmp_path, capsys):
     assert pools == 4
 
 
+TYPED_MISTAKES = [
+    # (what the operator typed instead of what, the field and what the refusal must say)
+    (
+        "nomination_deadline: 2020-05-15T17:00:00+07:00",
+        "nomination_deadline: 2027-02-29T17:00:00+07:00",
+        "conferences[1].nomination_deadline: expected a date and time that exists (2027-02-29T17:00:00+07:00",
+    ),
+    ("rsvp_deadline: 2020-06-10T17:00:00+07:00", "rsvp_deadline: 2020-06-10T24:30:00+07:00", "hour must be in 0..23"),
+    ("valid_from: 1995-10-28", "valid_from: 1995-10-32", "units[0].valid_from: expected a date that exists"),
+    ("capacity: 300", "capacity: 30000000000000000000", "conferences[1].capacity: expected a whole number from 1 to"),
+    ("capacity: 300", "capacity: 300\n    capacity: 250", "conferences[1].capacity: expected each key once"),
+    ("capacity: 300", "capacity: [300", "line 109: expected valid YAML"),
+    ("code: tay-ho-2020", "- code: tay-ho-2020", "line "),
+]
+
+
+@pytest.mark.sqlite_only
+async def test_every_typed_mistake_is_one_line_naming_the_field_and_changes_nothing(monkeypatch, tmp_path, capsys):
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert await _in_thread(cli.main, ["plan", "load", str(SEED_PLAN)]) == 0
+    capsys.readouterr()
+    seed = SEED_PLAN.read_text(encoding="utf-8")
+    not_a_plan = tmp_path / "list.yaml"
+    not_a_plan.write_text("- tay-ho-2020\n- 2027-02-29\n", encoding="utf-8")
+
+    refusals: dict[str, list[str]] = {}
+    for number, (old, new, problem) in enumerate(TYPED_MISTAKES):
+        assert old in seed
+        typed = tmp_path / f"typed-{number}.yaml"
+        typed.write_text(seed.replace(old, new, 1), encoding="utf-8")
+        assert await _in_thread(cli.main, ["plan", "load", str(typed)]) == 2, new
+        refusals[problem] = capsys.readouterr().err.strip().splitlines()
+    assert await _in_thread(cli.main, ["plan", "load", str(not_a_plan)]) == 2
+    refusals["the top level"] = capsys.readouterr().err.strip().splitlines()
+
+    for problem, lines in refusals.items():
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("Chưa nạp được kế hoạch, dữ liệu không thay đổi."), lines
+        assert ".yaml: " in lines[0] and problem in lines[0], lines
+    database = Database(url)
+    async with database.transaction() as db:
+        district = await db.scalar(select(Conference).where(Conference.code == "district"))
+    await database.dispose()
+    assert district is not None and district.capacity == 300
+    assert district.nomination_deadline is not None and district.nomination_deadline.year == 2020
+
+
 async def _in_thread(function, *args):
     import asyncio
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,8 +19,10 @@ from telegram import Bot
 from telegram.error import TimedOut
 from telegram.ext import ApplicationBuilder
 
-from bot.outbox import DispatchStats, OutboxDispatcher, SendLimiter, install, interleave_by_chat
+from bot import cli
+from bot.outbox import DispatchStats, OutboxDispatcher, SendLimiter, install, process_owner
 from bot.playground.transport import OFFLINE_TOKEN, Fault, InProcessBotAPI, RateRules
+from bot.settings import PROJECT_ROOT, Settings
 from rules import outbox
 from storage import outbox as store
 from storage.db import Database
@@ -379,6 +384,109 @@ async def test_rows_claimed_by_a_dead_sender_are_sent_once_after_the_lease(datab
     assert {(row.status, row.attempts, row.lease_owner) for row in stored.values()} == {("sent", 2, "sender-b")}
 
 
+class Killed(BaseException):
+    """kill -9: nothing after it runs, no ``except Exception`` catches it."""
+
+
+class DiesAfterTheFirstSend(OutboxDispatcher):
+    """A sender killed right after Telegram took its first message, before recording it."""
+
+    async def _sent(self, row: store.ClaimedRow, message_id: int, stats: DispatchStats) -> None:
+        raise Killed
+
+
+async def test_a_restarted_sender_takes_back_at_once_what_its_crashed_run_had_claimed(database, api, bot, clock):
+    await enqueue(database, clock, 1350, "remind:a1", text="a1")
+    await enqueue(database, clock, 1350, "remind:a2", text="a2")
+    for chat_id in range(1351, 1355):
+        await enqueue(database, clock, chat_id, f"remind:{chat_id}", text=f"for {chat_id}")
+    crashed = DiesAfterTheFirstSend(database, bot, owner="bot-1/0", clock=clock.now, sleep=clock.sleep)
+
+    with pytest.raises(Killed):
+        await crashed.run_once()
+
+    assert texts(api, 1350) == ["a1"] and api.sent_count() == 1
+    left = await rows(database)
+    assert left.pop("remind:a2").status == "pending"  # one row per chat in a batch: a2 waits behind a1
+    assert {(row.status, row.lease_owner) for row in left.values()} == {("sending", "bot-1/0")}
+    await database.dispose()  # the process is gone
+
+    restarted = Database(database.url)
+    try:
+        standby = make_dispatcher(restarted, bot, clock, owner="bot-1/1")
+        assert (await standby.run_once()).claimed == 0  # another sender's rows are left to their lease
+        again = make_dispatcher(restarted, bot, clock, owner="bot-1/0")
+        first = await again.run_once()  # the lease still has 60 s to run
+        clock.advance(1.1)
+        second = await again.run_once()  # a2, a second after a1 in its chat
+        stored = await rows(restarted)
+    finally:
+        await restarted.dispose()
+
+    assert (first.sent, second.sent) == (5, 1)
+    assert clock.elapsed < 2  # nobody waited for the lease
+    # At least once: the message in flight when the sender died is sent again, and only that one.
+    assert texts(api, 1350) == ["a1", "a1", "a2"]
+    assert all(texts(api, chat_id) == [f"for {chat_id}"] for chat_id in range(1351, 1355))
+    assert {(row.status, row.lease_owner) for row in stored.values()} == {("sent", "bot-1/0")}
+    assert stored["remind:a1"].attempts == 2 and stored["remind:1351"].attempts == 2
+
+
+async def test_a_batch_claims_what_may_go_out_in_the_next_second(database, api, bot, clock):
+    async with database.transaction() as session:
+        for chat_id in range(3000, 3100):
+            await outbox.enqueue(session, chat_id=chat_id, text="hi", dedupe_key=f"wave:{chat_id}", now=clock.now())
+    killed_after_claiming = make_dispatcher(database, bot, clock, batch_size=50)
+    assert killed_after_claiming.claim_size() == 28  # the limiter's 28 a second, not the batch size
+
+    async with database.transaction() as session:
+        claimed = await store.claim(
+            session,
+            owner=killed_after_claiming.owner,
+            now=clock.now(),
+            lease=killed_after_claiming.lease,
+            limit=killed_after_claiming.claim_size(),
+        )
+    paused = make_dispatcher(database, bot, clock, batch_size=50)
+    paused.limiter.pause(5)
+    assert paused.claim_size() == 0
+    assert await paused.run_once() == DispatchStats()  # nothing is claimed to wait for flood control
+
+    stats = await make_dispatcher(database, bot, clock, batch_size=50).run_once()
+
+    assert len(claimed) == 28  # what a crash right now would leave waiting for its lease
+    assert (stats.claimed, stats.sent) == (28, 28)
+    async with database.transaction() as session:
+        assert await outbox.status_counts(session) == {"sending": 28, "sent": 28, "pending": 44}
+
+
+def test_the_owner_name_survives_a_kill_and_differs_for_a_process_beside_it(tmp_path):
+    holder = [sys.executable, "-c", _PRINT_OWNER_AND_WAIT, str(tmp_path)]
+    first_run = subprocess.Popen(holder, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert first_run.stdout is not None
+        first_name = first_run.stdout.readline().strip()
+        beside = process_owner(tmp_path)  # a second bot process, started while the first one runs
+    finally:
+        first_run.kill()  # SIGKILL: no clean-up runs
+        first_run.wait()
+    restarted = subprocess.run(holder, cwd=PROJECT_ROOT, input="", capture_output=True, text=True, check=True)
+
+    deployment = (tmp_path / ".outbox-owner").read_text(encoding="ascii").strip()
+    assert first_name == f"{deployment}/0"
+    assert beside == f"{deployment}/1"
+    assert restarted.stdout.strip() == first_name
+
+
+_PRINT_OWNER_AND_WAIT = """
+import sys
+from pathlib import Path
+from bot.outbox import process_owner
+print(process_owner(Path(sys.argv[1])), flush=True)
+sys.stdin.read()
+"""
+
+
 async def test_unclaimed_rows_survive_a_new_database_object(database, api, bot, clock):
     await enqueue(database, clock, 1401, "remind:a")
     await enqueue(database, clock, 1402, "remind:b", due_at=clock.now() + dt.timedelta(minutes=5))
@@ -551,13 +659,40 @@ async def test_limiter_spaces_chats_and_groups():
     assert clock.elapsed - start == pytest.approx(5)
 
 
-def test_interleave_by_chat_keeps_each_chats_order():
-    def row(row_id: int, chat_id: int) -> store.ClaimedRow:
-        now = dt.datetime.now(dt.UTC)
-        return store.ClaimedRow(row_id, chat_id, False, "sendMessage", {}, 1, f"k{row_id}", now, now)
+async def test_a_claim_takes_the_first_row_of_each_chat_and_none_of_a_chat_being_sent_to(database, clock):
+    for index in range(3):
+        await enqueue(database, clock, 7, f"seven:{index}")
+    for chat_id in (8, 9):
+        for index in range(2):
+            await enqueue(database, clock, chat_id, f"chat{chat_id}:{index}")
+    lease = dt.timedelta(seconds=60)
 
-    ordered = interleave_by_chat([row(1, 7), row(2, 7), row(3, 7), row(4, 8), row(5, 9), row(6, 8)])
-    assert [r.id for r in ordered] == [1, 4, 5, 2, 6, 3]
+    async with database.transaction() as session:
+        first = await store.claim(session, owner="a", now=clock.now(), lease=lease, limit=10)
+    async with database.transaction() as session:
+        # "b" runs beside "a": it may not send chat 7's second message while the first is on its way.
+        beside = await store.claim(session, owner="b", now=clock.now(), lease=lease, limit=10)
+        assert await store.mark_sent(session, first[0].id, "a", 1, clock.now())
+    async with database.transaction() as session:
+        after_seven = await store.claim(session, owner="b", now=clock.now(), lease=lease, limit=10, skip_chats=[9])
+
+    assert [row.dedupe_key for row in first] == ["seven:0", "chat8:0", "chat9:0"]
+    assert beside == []
+    assert [row.dedupe_key for row in after_seven] == ["seven:1"]  # chat 8 still in flight, 9 skipped
+
+
+async def test_flood_control_keeps_each_chats_order(database, api, bot, clock):
+    for index in range(3):
+        await enqueue(database, clock, 880, f"order:{index}", text=f"#{index}")
+    api.fail_next(Fault.too_many_requests(3), chat_id=880)
+    dispatcher = make_dispatcher(database, bot, clock)
+
+    assert (await dispatcher.run_once()).rate_limited
+    for _ in range(10):
+        clock.advance(1.5)
+        await dispatcher.run_once()
+
+    assert texts(api, 880) == ["#0", "#1", "#2"]
 
 
 # --- wiring ------------------------------------------------------------------------------------------
@@ -571,7 +706,8 @@ async def test_install_registers_one_repeating_job_that_sends(database, api):
         job = install(application, dispatcher, interval_seconds=2)
         assert application.job_queue is not None
         assert application.job_queue.get_jobs_by_name("outbox") == (job,)
-        assert (job.job.max_instances, job.job.coalesce) == (1, True)
+        # A second instance only to return at once while a drain runs: APScheduler would warn instead.
+        assert (job.job.max_instances, job.job.coalesce) == (2, True)
 
         async with database.transaction() as session:
             await outbox.enqueue(session, chat_id=1701, text="Nhắc lịch hội nghị", dedupe_key="remind:z")
@@ -580,6 +716,67 @@ async def test_install_registers_one_repeating_job_that_sends(database, api):
         await application.shutdown()
     assert texts(api, 1701) == ["Nhắc lịch hội nghị"]
     assert (await rows(database))["remind:z"].status == "sent"
+
+
+@pytest.fixture
+def logging_as_in_production(caplog: pytest.LogCaptureFixture):
+    """The log levels `dienhinh run` sets (bot.cli), INFO captured; the library levels restored afterwards."""
+    libraries = [logging.getLogger(name) for name in ("httpx", "apscheduler.executors")]
+    levels = [library.level for library in libraries]
+    cli._configure_logging(Settings(log_level="INFO"))
+    caplog.set_level(logging.INFO)
+    yield caplog
+    for library, level in zip(libraries, levels, strict=True):
+        library.setLevel(level)
+
+
+async def _until(condition, what: str) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_ticks_with_nothing_to_send_log_nothing_and_one_that_sends_logs_one_line(
+    database, api, logging_as_in_production
+):
+    caplog = logging_as_in_production
+    application = ApplicationBuilder().token(OFFLINE_TOKEN).request(api).get_updates_request(api).build()
+    dispatcher = OutboxDispatcher(database, application.bot)
+    drains: list[DispatchStats] = []
+    drain = dispatcher.drain
+
+    async def counted_drain(max_batches: int = 20) -> DispatchStats:
+        drains.append(await drain(max_batches))
+        return drains[-1]
+
+    dispatcher.drain = counted_drain  # type: ignore[method-assign]
+    install(application, dispatcher, interval_seconds=0.02)
+
+    def info_lines() -> list[str]:
+        return [record.getMessage() for record in caplog.records if record.levelno >= logging.INFO]
+
+    async with application:
+        await application.start()
+        try:
+            await _until(lambda: drains, "a first tick")
+            caplog.clear()  # "Scheduler started", "Application started": once per start, not per tick
+            await _until(lambda: len(drains) >= 6, "five more ticks")
+            idle = info_lines()
+            caplog.clear()
+            async with database.transaction() as session:
+                await outbox.enqueue(session, chat_id=1801, text="Nhắc lịch hội nghị", dedupe_key="remind:log")
+            await _until(lambda: any(stats.sent for stats in drains), "the message sent")
+            sent_at_tick = len(drains)
+            await _until(lambda: len(drains) >= sent_at_tick + 3, "three more ticks")
+            busy = info_lines()
+        finally:
+            await application.stop()
+
+    assert idle == []
+    assert busy == ["outbox: sent 1 (1 claimed)"]
+    assert texts(api, 1801) == ["Nhắc lịch hội nghị"]
 
 
 async def test_a_stopped_test_clock_does_not_stall_the_sender(database):
@@ -599,7 +796,8 @@ async def test_a_stopped_test_clock_does_not_stall_the_sender(database):
     async with database.transaction() as db:
         for n in range(3):
             await outbox.enqueue(db, chat_id=77, text=f"tin {n}", dedupe_key=f"frozen:{n}", now=frozen)
-    dispatcher = OutboxDispatcher(database, bot, clock=lambda: frozen)
+    # Waiting at most half a second for a busy chat, no drain here waits for the one-second gap in chat 77.
+    dispatcher = OutboxDispatcher(database, bot, clock=lambda: frozen, max_chat_wait=0.5)
 
     for _ in range(3):
         await dispatcher.drain()

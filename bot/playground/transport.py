@@ -508,16 +508,26 @@ class UpdateFactory:
         sizes = (PhotoSize(file_id=file_id, file_unique_id=file_id, width=800, height=600, file_size=len(data)),)
         return self._update(message=self._message(persona, photo=sizes, caption=caption))
 
-    def document(self, persona: Persona, data: bytes, file_name: str, mime_type: str | None = None) -> Update:
+    def document(
+        self,
+        persona: Persona,
+        data: bytes,
+        file_name: str,
+        mime_type: str | None = None,
+        *,
+        caption: str | None = None,
+        file_size: int | None = None,
+    ) -> Update:
+        """``file_size``: the size Telegram reports, when it should differ from ``data`` (an oversized file)."""
         file_id = self.api.store_file(data)
         document = Document(
             file_id=file_id,
             file_unique_id=file_id,
             file_name=file_name,
             mime_type=mime_type,
-            file_size=len(data),
+            file_size=len(data) if file_size is None else file_size,
         )
-        return self._update(message=self._message(persona, document=document))
+        return self._update(message=self._message(persona, document=document, caption=caption))
 
     def sticker(self, persona: Persona) -> Update:
         sticker = Sticker(

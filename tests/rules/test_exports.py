@@ -15,6 +15,7 @@ from bot.i18n import Translators
 from rules import calendar, delegates, exports
 from rules.invitations import EXEMPLAR_POOL, GUEST_POOL, Person, create_invitation, invitation_link
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
+from rules.roles import OPERATOR
 from storage.db import Database
 from storage.models import AuditEntry, Conference, Invitation, OrgUnit
 
@@ -79,7 +80,7 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
     ids = await _world(database)
     async with database.transaction() as db:
         data = await exports.invitations_workbook(
-            db, ids["conference"], labels=VI, secret=SECRET, bot_username=BOT, actor_id=None, now=NOW
+            db, ids["conference"], labels=VI, secret=SECRET, bot_username=BOT, actor_id=OPERATOR, now=NOW
         )
         invitations = {i.full_name: i for i in (await db.scalars(select(Invitation))).all()}
         audit = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "export.invitations"))).all()
@@ -135,7 +136,7 @@ def test_the_qr_code_is_a_png_that_encodes_the_link():
 async def test_the_attendance_list_is_the_customary_danh_sach_trich_ngang(database):
     ids = await _world(database)
     async with database.transaction() as db:
-        data = await exports.attendance_workbook(db, ids["conference"], labels=VI, actor_id=None, now=NOW)
+        data = await exports.attendance_workbook(db, ids["conference"], labels=VI, actor_id=OPERATOR, now=NOW)
         audit = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "export.attendance"))).one()
 
     sheet = _sheet(data)
@@ -192,14 +193,14 @@ async def test_a_conference_known_only_by_its_quarter_says_so(database):
     async with database.transaction() as db:
         conference = await db.get_one(Conference, ids["conference"])
         conference.starts_at = None
-        data = await exports.attendance_workbook(db, ids["conference"], labels=VI, actor_id=None, now=NOW)
+        data = await exports.attendance_workbook(db, ids["conference"], labels=VI, actor_id=OPERATOR, now=NOW)
     assert _sheet(data)["A2"].value == "Thời gian: Quý II/2020"
 
 
 async def test_the_delegates_summary_counts_by_pool_and_status(database):
     ids = await _world(database)
     async with database.transaction() as db:
-        summary = await delegates.delegates_summary(db, ids["conference"])
+        summary = await delegates.delegates_summary(db, ids["conference"], actor_id=OPERATOR)
     assert summary is not None
     exemplar, guest = summary.pools
     assert (exemplar.pool.code, exemplar.pool.seats, exemplar.share, exemplar.share_rule) == (

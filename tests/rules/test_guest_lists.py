@@ -15,6 +15,7 @@ from rules import guest_lists
 from rules.guest_lists import Column, UnreadableFile, header_column, read_table
 from rules.invitations import EXEMPLAR_POOL, GUEST_POOL, Person, create_invitation
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
+from rules.roles import OPERATOR
 from storage.db import Database
 from storage.models import AuditEntry, Conference, Invitation, InvitationImport, OrgUnit
 
@@ -157,13 +158,18 @@ async def _district(database: Database) -> int:
 
 
 async def _stage(database: Database, conference_id: int, data: bytes, name: str = "khach-moi.xlsx") -> InvitationImport:
+    table = read_table(name, data)
     async with database.transaction() as db:
-        return await guest_lists.stage_import(db, conference_id, name, data, None, NOW)
+        staged = await guest_lists.stage_import(db, conference_id, name, table, OPERATOR, NOW)
+    assert isinstance(staged, InvitationImport)
+    return staged
 
 
 async def _confirm(database: Database, import_id: int) -> int:
     async with database.transaction() as db:
-        return await guest_lists.confirm_import(db, import_id, None, NOW, SECRET)
+        created = await guest_lists.confirm_import(db, import_id, OPERATOR, NOW, SECRET)
+    assert isinstance(created, int)
+    return created
 
 
 async def _invitations(database: Database) -> list[Invitation]:
@@ -329,17 +335,20 @@ async def test_the_group_column_places_a_row_in_the_exemplar_pool(database):
 
 async def test_a_new_file_from_the_same_organiser_replaces_the_pending_one_and_cancel_drops_it(database):
     conference_id = await _district(database)
+    table = read_table("a.xlsx", xlsx(BAD_LIST[:2]))
     async with database.transaction() as db:
-        first = await guest_lists.stage_import(db, conference_id, "a.xlsx", xlsx(BAD_LIST[:2]), None, NOW)
+        first = await guest_lists.stage_import(db, conference_id, "a.xlsx", table, OPERATOR, NOW)
     async with database.transaction() as db:
         from rules import accounts
 
         organiser = await accounts.ensure_telegram_account(
             db, telegram_user_id=77, display_name="Hoà", username=None, organiser_ids=(77,), now=NOW
         )
-        mine = await guest_lists.stage_import(db, conference_id, "a.xlsx", xlsx(BAD_LIST[:2]), organiser.id, NOW)
-        newer = await guest_lists.stage_import(db, conference_id, "b.xlsx", xlsx(BAD_LIST[:2]), organiser.id, NOW)
+        mine = await guest_lists.stage_import(db, conference_id, "a.xlsx", table, organiser.id, NOW)
+        newer = await guest_lists.stage_import(db, conference_id, "b.xlsx", table, organiser.id, NOW)
         latest = await guest_lists.latest_pending(db, organiser.id)
+    assert isinstance(first, InvitationImport) and isinstance(mine, InvitationImport)
+    assert isinstance(newer, InvitationImport)
     assert latest is not None and latest.id == newer.id
 
     async with database.transaction() as db:

@@ -261,7 +261,7 @@ def set_in(path: tuple[Any, ...], value: Any) -> Callable[[dict[str, Any]], None
 BROKEN_PLANS = [
     pytest.param(
         set_in(("conferences", 1, "capacity"), "ba trăm"),
-        "conferences[1].capacity: expected a whole number ≥ 1",
+        "conferences[1].capacity: expected a whole number from 1 to 1000000",
         id="capacity-in-words",
     ),
     pytest.param(
@@ -354,6 +354,287 @@ async def test_a_broken_plan_after_a_good_one_changes_nothing(
 
     with pytest.raises(DataFileError, match=re.escape(problem)):
         await load_plan(database, write_plan(tmp_path, edit_and_break))
+
+    assert await snapshot(database) == before
+
+
+# --- broken files, as typed by an editor ---------------------------------------------------------------
+# These edit the seed plan's text, not its parsed data: what matters is how YAML reads what was typed
+# (an unquoted date is a YAML timestamp; a repeated key never reaches a dict).
+
+SEED_TEXT = SEED_PLAN.read_text(encoding="utf-8")
+GRASSROOTS_DEADLINE = "nomination_deadline: 2020-02-29T17:00:00+07:00"
+CAPACITY = "capacity: 300"
+
+
+def write_text_plan(tmp_path: Path, old: str, new: str, name: str = "typed.yaml") -> Path:
+    """The seed plan's text with the first ``old`` replaced by ``new``."""
+    assert old in SEED_TEXT
+    path = tmp_path / name
+    path.write_text(SEED_TEXT.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+BROKEN_TEXTS = [
+    pytest.param(
+        GRASSROOTS_DEADLINE,
+        "nomination_deadline: 2027-02-29T17:00:00+07:00",
+        "conferences[0].nomination_deadline: expected a date and time that exists"
+        " (2027-02-29T17:00:00+07:00: day is out of range for month)",
+        id="29-february-of-a-common-year",
+    ),
+    pytest.param(
+        GRASSROOTS_DEADLINE,
+        "nomination_deadline: 2020-02-29T25:00:00+07:00",
+        "conferences[0].nomination_deadline: expected a date and time that exists"
+        " (2020-02-29T25:00:00+07:00: hour must be in 0..23)",
+        id="hour-25",
+    ),
+    pytest.param(
+        GRASSROOTS_DEADLINE,
+        "nomination_deadline: 2020-02-29T17:00:00+25:00",
+        "conferences[0].nomination_deadline: expected a date and time that exists"
+        " (2020-02-29T17:00:00+25:00: the UTC offset must be under 24 hours)",
+        id="offset-of-25-hours",
+    ),
+    pytest.param(
+        GRASSROOTS_DEADLINE,
+        "nomination_deadline: 0001-01-01T00:00:00+07:00",
+        "conferences[0].nomination_deadline: expected a date and time between the years 1900 and 2999",
+        id="year-1",
+    ),
+    pytest.param(
+        GRASSROOTS_DEADLINE,
+        "nomination_deadline: !!timestamp 2027-02-29",
+        "conferences[0].nomination_deadline: expected a date and time that exists"
+        " (2027-02-29: day is out of range for month)",
+        id="tagged-impossible-timestamp",
+    ),
+    pytest.param(
+        "valid_from: 1995-10-28",
+        "valid_from: 1995-02-30",
+        "units[0].valid_from: expected a date that exists (1995-02-30: day is out of range for month)",
+        id="30-february",
+    ),
+    pytest.param(
+        "valid_from: 1995-10-28",
+        "valid_from: 1995-13-01",
+        "units[0].valid_from: expected a date that exists (1995-13-01: month must be in 1..12)",
+        id="month-13",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: " + "9" * 5000,
+        "conferences[1].capacity: expected a whole number from 1 to 1000000",
+        id="number-of-5000-digits",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: 99999999999999999999",
+        "conferences[1].capacity: expected a whole number from 1 to 1000000",
+        id="number-beyond-64-bits",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: 300.5",
+        "conferences[1].capacity: expected a whole number from 1 to 1000000",
+        id="fraction",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: .inf",
+        "conferences[1].capacity: expected a whole number from 1 to 1000000",
+        id="infinity",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: yes",
+        "conferences[1].capacity: expected a whole number from 1 to 1000000",
+        id="yes",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: !!int ba-tram",
+        "conferences[1].capacity: expected a whole number from 1 to 1000000",
+        id="tagged-int-that-is-not",
+    ),
+    pytest.param(
+        "share: 0.70",
+        "share: 0.7000001",
+        "conferences[0].pools[0].share: expected a share above 0 and at most 1 with up to 4 decimals, e.g. 0.30",
+        id="share-with-7-decimals",
+    ),
+    pytest.param(
+        'version: "2020.1"',
+        "version: 2020.1",
+        'version: expected a version of up to 32 characters written as quoted text, e.g. "2020.1"',
+        id="unquoted-version",
+    ),
+    pytest.param(
+        "title: Hội nghị Điển hình tiên tiến",
+        "title: " + "Hội nghị " * 30,
+        "conferences[1].title: expected at most 255 characters (this has 269)",
+        id="title-too-long-for-its-column",
+    ),
+    pytest.param(
+        "code: guest_leader",
+        "code: " + "guest_leader" * 3,
+        "conferences[0].pools[1].code: expected an ascii snake_case code of up to 32 characters such as exemplar",
+        id="pool-code-too-long-for-its-column",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: !!python/object/apply:os.system [echo]",
+        "conferences[1].capacity: expected a plain value, without the tag !!python/object/apply:os.system",
+        id="python-tag",
+    ),
+    pytest.param(
+        CAPACITY,
+        f"{CAPACITY}\n    capacity: 250",
+        "conferences[1].capacity: expected each key once in a mapping ('capacity' is given twice, first on line 106)",
+        id="key-twice",
+    ),
+    pytest.param(
+        "{ code: buoi, name: Phường Bưởi,",
+        "{ code: buoi, code: nhat_tan, name: Phường Bưởi,",
+        "units[1].code: expected each key once in a mapping ('code' is given twice, first on line 171)",
+        id="key-twice-on-one-line",
+    ),
+    pytest.param(
+        CAPACITY,
+        "? [300]\n    : 300",
+        "conferences[1].[key]: expected valid YAML (found unhashable key)",
+        id="list-as-key",
+    ),
+    pytest.param(
+        CAPACITY,
+        "300: capacity",
+        "conferences[1][300]: expected field names written as text",
+        id="number-as-key",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: &seats [*seats]",
+        "conferences[1].capacity[0]: expected no alias (*name) inside the value it names",
+        id="alias-inside-itself",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: *seats",
+        "line 106: expected valid YAML (found undefined alias 'seats')",
+        id="undefined-alias",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: " + "[" * 1000 + "]" * 1000,
+        "line 106: expected valid YAML (at most 32 levels of nesting)",
+        id="nested-1000-deep",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: [300",
+        "line 109: expected valid YAML (expected ',' or ']', but got '<scalar>')",
+        id="unclosed-bracket",
+    ),
+    pytest.param(
+        CAPACITY,
+        f"\t{CAPACITY}",
+        "line 106: expected valid YAML (found character '\\t' that cannot start any token)",
+        id="tab-indent",
+    ),
+    pytest.param(
+        CAPACITY,
+        "capacity: 3\x0700",
+        "line 106: expected text without control characters (found #x0007)",
+        id="control-character",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), BROKEN_TEXTS)
+def test_every_bad_value_typed_in_a_plan_names_the_field_and_what_was_expected(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    path = write_text_plan(tmp_path, old, new)
+
+    with pytest.raises(DataFileError) as caught:
+        load_plan_file(path)
+
+    assert str(caught.value) == f"{path}: {problem}"
+
+
+NOT_A_MAPPING = "expected a YAML mapping of field names to values at the top level"
+BROKEN_DOCUMENTS = [
+    pytest.param("- code: tay-ho-2020\n- version: '2020.1'\n", NOT_A_MAPPING, id="list"),
+    pytest.param("Kế hoạch tổ chức Hội nghị\n", NOT_A_MAPPING, id="text"),
+    pytest.param("", NOT_A_MAPPING, id="empty"),
+    pytest.param("# only a comment\n", NOT_A_MAPPING, id="comment"),
+    pytest.param(
+        SEED_TEXT + "---\ncode: second\n", "line 223: expected valid YAML (but found another document)", id="two"
+    ),
+    pytest.param(
+        # a "billion laughs": 10 ** 7 values from a few hundred bytes
+        "".join(f"l{n}: &l{n} [{', '.join([f'*l{n - 1}' if n else 'ha'] * 10)}]\n" for n in range(7)),
+        "l5: expected at most 500000 values in the file, aliases (*name) counted in full",
+        id="billion-laughs",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), BROKEN_DOCUMENTS)
+def test_a_file_that_is_no_plan_at_all_says_what_was_expected(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "doc.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(DataFileError) as caught:
+        load_plan_file(path)
+
+    assert str(caught.value) == f"{path}: {problem}"
+
+
+def test_a_file_too_large_or_not_utf8_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    from rules.data_yaml import MAX_FILE_BYTES
+
+    huge = tmp_path / "huge.yaml"
+    with huge.open("w", encoding="utf-8") as file:
+        file.write(SEED_TEXT)
+        file.write("#" * (MAX_FILE_BYTES - len(SEED_TEXT.encode()) + 1))
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(SEED_TEXT.encode("cp1258", errors="replace"))
+
+    with pytest.raises(DataFileError) as too_large:
+        load_plan_file(huge)
+    with pytest.raises(DataFileError) as not_utf8:
+        load_plan_file(latin)
+
+    assert str(too_large.value) == f"{huge}: expected a file of at most 2 MB"
+    assert str(not_utf8.value) == f"{latin}: expected UTF-8 text"
+    huge.write_text(SEED_TEXT + "#" * (MAX_FILE_BYTES - len(SEED_TEXT.encode()) - 1), encoding="utf-8")
+    assert load_plan_file(huge).code == "tay-ho-2020"  # the limit itself is allowed
+
+
+def test_an_unquoted_date_or_time_is_read_as_the_schema_says(tmp_path: Path) -> None:
+    path = write_text_plan(tmp_path, GRASSROOTS_DEADLINE, "nomination_deadline: 2020-02-29 17:00:00 +07:00")
+
+    plan = load_plan_file(path)
+
+    assert plan.conferences[0].nomination_deadline == dt.datetime(2020, 2, 29, 17, tzinfo=ICT)
+    assert plan.units[1].valid_from == dt.date(1995, 10, 28)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [case for case in BROKEN_TEXTS if case.id in {"29-february-of-a-common-year", "key-twice", "unclosed-bracket"}],
+)
+async def test_a_badly_typed_plan_after_a_good_one_changes_nothing(
+    database: Database, tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    await load_plan(database, SEED_PLAN)
+    before = await snapshot(database)
+    path = write_text_plan(tmp_path, old, new)
+
+    with pytest.raises(DataFileError, match=re.escape(problem)):
+        await load_plan(database, path)
 
     assert await snapshot(database) == before
 

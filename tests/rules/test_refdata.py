@@ -252,3 +252,27 @@ def test_project_files_are_named_relative_to_the_project() -> None:
     error = DataFileError(REFERENCE_DIR / "x.yaml", "entries[3].code", "an ascii snake_case code")
 
     assert str(error) == "data/reference/x.yaml: entries[3].code: expected an ascii snake_case code"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("valid_from: 2004-07-01", "valid_from: 2003-02-29", "valid_from: expected a date that exists"),
+        ("  - code: nu", "  - code: nu\n    code: nu", "entries[1].code: expected each key once in a mapping"),
+    ],
+    ids=["29-february-2003", "key-twice"],
+)
+def test_a_typed_impossible_date_or_repeated_key_in_a_list_is_reported(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    directory = tmp_path / "reference"
+    shutil.copytree(REFERENCE_DIR, directory)
+    path = directory / "genders.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    with pytest.raises(DataFileError) as caught:
+        load_reference(directory)
+
+    assert str(caught.value).startswith(f"{path}: {problem}")

@@ -16,6 +16,7 @@ from rules.endorsements import EndorseOutcome, ShareOutcome
 from rules.grants import GrantOutcome, Target
 from rules.nominations import Status, transition
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
+from rules.roles import NotAllowed, Role
 from rules.text import fold
 from rules.tokens import token_hash
 from rules.unit_links import LinkOutcome, UnitLinkError
@@ -97,9 +98,11 @@ async def test_units_active_today_list_the_wards_first_and_are_searchable(databa
 
 async def _link(database: Database, people, unit_code: str = "buoi", days: int = 30) -> str:
     async with database.transaction() as db:
-        return await unit_links.create_unit_link(
+        token = await unit_links.create_unit_link(
             db, unit_id=await _unit_id(db, unit_code), created_by_id=people["hoa"].id, now=NOW, days=days
         )
+    assert isinstance(token, str)
+    return token
 
 
 async def _redeem(database: Database, token: str, account: AccountSnapshot, now: dt.datetime = NOW):
@@ -199,8 +202,8 @@ async def test_a_demoted_focal_point_cannot_reuse_their_old_link(database, peopl
 async def test_only_organisers_make_unit_links(database, people):
     async with database.transaction() as db:
         buoi = await _unit_id(db, "buoi")
-        with pytest.raises(UnitLinkError):
-            await unit_links.create_unit_link(db, unit_id=buoi, created_by_id=people["lan"].id, now=NOW, days=30)
+        refused = await unit_links.create_unit_link(db, unit_id=buoi, created_by_id=people["lan"].id, now=NOW, days=30)
+        assert refused == NotAllowed(Role.ORGANISER)
         with pytest.raises(UnitLinkError):
             await unit_links.create_unit_link(db, unit_id=99999, created_by_id=people["hoa"].id, now=NOW, days=30)
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from rules import rsvp, seats
 from rules.invitations import EXEMPLAR_POOL, GUEST_POOL, Person, create_invitation, link_token
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
+from rules.roles import OPERATOR
 from rules.rsvp import CheckInOutcome, OpenOutcome, SubstituteOutcome
 from rules.seats import Outcome
 from storage.db import Database
@@ -460,7 +461,7 @@ async def test_a_rejected_substitute_leaves_the_invitation_as_it_was_and_a_new_p
     second = await _propose(database, a, Person(full_name="Người Hai", birth_year=1991))
     async with database.transaction() as db:
         rejected = await rsvp.reject_substitute(db, second.proposed_id, actor_id=world.organiser, now=NOW)
-        waiting = await rsvp.proposals(db)
+        waiting = await rsvp.proposals(db, actor_id=OPERATOR)
 
     assert second.replaced_proposal and await _status(database, first.proposed_id) == "cancelled"
     assert rejected.outcome is SubstituteOutcome.REJECTED and rejected.original_chat_id == 5005

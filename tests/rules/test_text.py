@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.text import clean, fold, is_meaningful, name_sort_key, sort_key
+from rules.text import MAX_ID, clean, fold, is_meaningful, name_sort_key, parse_id, sort_key
 
 VIETNAMESE = st.text(
     alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxyAĂÂĐÊÔƠƯàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ "
@@ -54,3 +54,10 @@ def test_names_sort_by_given_name_first():
 def test_meaningful_text_needs_a_letter_or_digit():
     assert not is_meaningful("👍🎉 !!")
     assert is_meaningful("Lan 👍")
+
+
+def test_a_database_id_is_1_to_2_63_minus_1_in_ascii_digits():
+    assert parse_id("42") == parse_id(" #42 ") == 42
+    assert parse_id(str(MAX_ID)) == MAX_ID
+    for not_an_id in ("", "0", "-5", "4.2", "42a", "٤٢", "²", str(MAX_ID + 1), "9" * 25, "9" * 5000):
+        assert parse_id(not_an_id) is None, not_an_id

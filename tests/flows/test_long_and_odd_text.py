@@ -1,0 +1,26 @@
+"""Texts a real chat can carry that Telegram or the database would refuse: replies that quote a very long
+input, and NUL characters (PostgreSQL cannot store them in text)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.models import Account
+
+
+async def test_a_reply_quoting_a_very_long_input_is_split_under_telegrams_limit(playground, organiser):
+    replies = await organiser.send("/nomination " + "Lý do " * 900)
+
+    assert len(replies) >= 2
+    assert all(0 < len(reply.text) <= 4096 for reply in replies)
+    assert replies[0].text.startswith("Không tìm thấy đề cử nào có mã LÝ DO")
+
+
+async def test_a_nul_character_in_a_message_is_dropped_before_anything_reads_it(playground, citizen):
+    await citizen.send("/lang")
+    replies = await citizen.send("Eng\x00lish")
+
+    assert replies[-1].text == "Done: I will use English from now on."
+    async with playground.services.database.transaction() as db:
+        account = await db.scalar(select(Account).where(Account.telegram_user_id == citizen.chat_id))
+    assert account is not None and account.locale == "en"

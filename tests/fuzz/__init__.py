@@ -1,0 +1,1 @@
+"""The fuzz test: random updates from many people against the real Application (see fuzzer.py)."""
