@@ -41,7 +41,7 @@ from rules import links, outbox
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.text import fold
 from storage.db import Database
-from storage.models import Account, Base, Conference, Invitation, OutboxMessage
+from storage.models import Account, Base, ChannelIdentity, Conference, Invitation, OutboxMessage
 
 NAME = "reminder_wave"
 TELEGRAM_OVERALL_PER_SECOND = 30
@@ -105,7 +105,13 @@ async def prepare(database: Database, options: Options, now: dt.datetime) -> Non
         await apply_plan(db, load_plan_file(SEED_PLAN))
         conference_id = await db.scalar(select(Conference.id).where(Conference.code == "district"))
         accounts = [
-            Account(telegram_user_id=FIRST_CHAT + index, display_name=f"Đại biểu {index}", role="citizen")
+            Account(
+                display_name=f"Đại biểu {index}",
+                role="citizen",
+                identities=[
+                    ChannelIdentity(channel="telegram", external_id=str(FIRST_CHAT + index), address=FIRST_CHAT + index)
+                ],
+            )
             for index in range(options.delegates)
         ]
         db.add_all(accounts)
@@ -120,7 +126,6 @@ async def prepare(database: Database, options: Options, now: dt.datetime) -> Non
                 status="pending",
                 link_nonce=links.new_nonce(),
                 account_id=account.id,
-                chat_id=account.telegram_user_id,
             )
             for index, account in enumerate(accounts)
         )
@@ -128,7 +133,7 @@ async def prepare(database: Database, options: Options, now: dt.datetime) -> Non
             for number in range(options.extra):
                 await outbox.enqueue(
                     db,
-                    chat_id=FIRST_CHAT + chat,
+                    account_id=accounts[chat].id,
                     text=f"Thông báo bổ sung số {number + 1} cho đại biểu {chat}.",
                     dedupe_key=f"bench:extra:{chat}:{number}",
                     due_at=now,

@@ -46,7 +46,7 @@ from bot.playground.transport import OFFLINE_TOKEN, InProcessBotAPI, Persona, Up
 from bot.services import Services
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Account, Base
+from storage.models import Base, ChannelIdentity
 
 NAME = "start_traffic"
 AIM = 0.5  # dienhinh should reach at least half of the bare bot's rate
@@ -305,7 +305,9 @@ async def prepare_database(url: str) -> int:
         async with database.engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
         async with database.transaction() as session:
-            highest = await session.scalar(select(func.max(Account.telegram_user_id)))
+            highest = await session.scalar(
+                select(func.max(ChannelIdentity.address)).where(ChannelIdentity.channel == "telegram")
+            )
     finally:
         await database.dispose()
     return max(FIRST_USER_ID, (highest or 0) + 1)

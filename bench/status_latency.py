@@ -152,12 +152,9 @@ async def _seed(database: Database) -> Seeded:
                 .order_by(UnitAllowance.id)
             )
         )
-        accounts = [
-            {"telegram_user_id": 50_000_000 + k, "display_name": f"Đầu mối {k}", "role": "focal_point"}
-            for k in range(500)
-        ]
+        accounts = [{"display_name": f"Bench đầu mối {k}", "role": "focal_point"} for k in range(500)]
         await db.execute(insert(Account), accounts)
-        nominator_ids = list(await db.scalars(select(Account.id).where(Account.telegram_user_id >= 50_000_000)))
+        nominator_ids = list(await db.scalars(select(Account.id).where(Account.display_name.like("Bench đầu mối %"))))
     assert campaign_id is not None
     return Seeded(campaign_id, conferences, unit_ids, nominator_ids)
 

@@ -41,9 +41,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
             self._translator = self.services.translators.get(locale)
         return self._translator
 
-    def use_account(self, account: AccountSnapshot) -> None:
-        """Adopt ``account`` (after it changed, e.g. a new language) for the rest of this update."""
-        self.account = self.services.accounts.remember(account)
+    def use_account(self, account: AccountSnapshot, *, address: int | None = None) -> None:
+        """Adopt ``account`` (after it changed, e.g. a new language) for the rest of this update; the cache
+        keeps it under the address it came in through (default: this update's user)."""
+        address = address if address is not None else self._user_id
+        self.account = self.services.accounts.remember(address, account) if address is not None else account
         self._translator = None
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:

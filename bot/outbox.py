@@ -45,6 +45,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from telegram.ext import Application, CallbackContext, Job
 from telegram.warnings import PTBDeprecationWarning
 
+from rules.identities import CHANNELS, TELEGRAM
 from storage import outbox as store
 from storage.db import Database
 from storage.models import utcnow
@@ -267,7 +268,7 @@ class OutboxDispatcher:
         on_blocked: Callable[[int], None] | None = None,
     ) -> None:
         """``max_chat_wait``: seconds one batch may spend waiting for busy chats; rows of a chat that
-        would need more are put back until the chat is free. ``on_blocked(telegram_user_id)`` is called
+        would need more are put back until the chat is free. ``on_blocked(address)`` is called
         after an account was marked as having blocked the bot (e.g. to refresh a cache)."""
         self.database = database
         self.bot = bot
@@ -279,6 +280,15 @@ class OutboxDispatcher:
         # Otherwise pace on real time: ``clock`` decides what is due, but a rate is about seconds that pass,
         # and a stopped test clock must not stall the sender.
         self.limiter = limiter or SendLimiter()
+        # Each channel is paced and paused on its own: Telegram's flood control says nothing about Zalo,
+        # and Zalo's 429 (a plan's quota used up) must not hold back Telegram's reminders. Zalo publishes no
+        # per-second limit; the same spacing as Telegram's keeps a wave from looking like a flood.
+        self.limiters: dict[str, SendLimiter] = {TELEGRAM: self.limiter}
+        for channel in CHANNELS:
+            if channel not in self.limiters:
+                self.limiters[channel] = (
+                    SendLimiter(clock=lambda: clock().timestamp(), sleep=sleep) if sleep is not None else SendLimiter()
+                )
         self.batch_size = batch_size
         self.lease = lease
         self.max_attempts = max_attempts
@@ -287,7 +297,7 @@ class OutboxDispatcher:
         # A row is not started when less than this is left of its lease: its outcome must be recorded
         # before another sender may take the row over.
         self._lease_margin = lease / 4
-        self._paused_until: dt.datetime | None = None
+        self._paused_until: dict[str, dt.datetime] = {}
         self._took_back_left_rows = False
 
     def claim_size(self) -> int:
@@ -314,12 +324,12 @@ class OutboxDispatcher:
         if not self._took_back_left_rows:
             await self.take_back_left_rows()
         now = self.clock()
-        if self._paused_until and now < self._paused_until:
+        if all(now < self._paused_until.get(channel, now) for channel in self.limiters):
             return stats
         limit = self.claim_size() if limit is None else limit
         if limit <= 0:
             return stats
-        busy = self.limiter.busy_chats(longer_than=self.max_chat_wait)
+        busy = [chat for limiter in self.limiters.values() for chat in limiter.busy_chats(self.max_chat_wait)]
         async with self.database.transaction() as session:
             rows = await store.claim(
                 session, owner=self.owner, now=now, lease=self.lease, limit=limit, skip_chats=busy[:_MAX_SKIPPED]
@@ -333,20 +343,25 @@ class OutboxDispatcher:
                 # Leases ran out again and again: senders keep dying on this row. It may have gone out.
                 await self._fail(row, "lease expired after the last attempt", stats)
                 continue
-            if self._paused_until and now < self._paused_until:
-                await self._defer(row, "waiting for Telegram's flood control", stats, until=self._paused_until)
+            paused_until = self._paused_until.get(row.channel)
+            if paused_until and now < paused_until:
+                await self._defer(row, f"waiting for {row.channel}'s flood control", stats, until=paused_until)
                 continue
             if now >= row.lease_until - self._lease_margin:
                 await self._defer(row, "batch ran out of lease", stats)
                 continue
-            chat_wait = self.limiter.chat_wait(row.chat_id, _is_group(row))
+            limiter = self._limiter(row)
+            chat_wait = limiter.chat_wait(row.chat_id, _is_group(row))
             if chat_wait > chat_wait_budget:
                 await self._defer(row, None, stats)
                 continue
             chat_wait_budget -= chat_wait
-            await self.limiter.acquire(row.chat_id, _is_group(row))
+            await limiter.acquire(row.chat_id, _is_group(row))
             await self._deliver(row, stats)
         return stats
+
+    def _limiter(self, row: store.ClaimedRow) -> SendLimiter:
+        return self.limiters.get(row.channel, self.limiter)
 
     async def take_back_left_rows(self) -> int:
         """Put back at once the rows a previous run under this owner name left claimed (it was killed).
@@ -393,11 +408,11 @@ class OutboxDispatcher:
 
     async def _flood_control(self, row: store.ClaimedRow, exc: RetryAfter, stats: DispatchStats) -> None:
         seconds = retry_after_seconds(exc)
-        self.limiter.pause(seconds)
-        self._paused_until = self.clock() + dt.timedelta(seconds=seconds)
+        self._limiter(row).pause(seconds)
+        until = self._paused_until[row.channel] = self.clock() + dt.timedelta(seconds=seconds)
         stats.rate_limited = True
-        logger.warning("outbox row %s: flood control, pausing %.1f s", row.id, seconds)
-        await self._defer(row, _describe(exc), stats, until=self._paused_until)
+        logger.warning("outbox row %s: %s flood control, pausing %.1f s", row.id, row.channel, seconds)
+        await self._defer(row, _describe(exc), stats, until=until)
 
     async def _retry(self, row: store.ClaimedRow, error: str, stats: DispatchStats) -> None:
         if row.attempts >= self.max_attempts:
@@ -429,7 +444,7 @@ class OutboxDispatcher:
         async with self.database.transaction() as session:
             recorded = await store.mark_undeliverable(session, row.id, self.owner, _describe(exc))
             if recorded and not _is_group(row):
-                blocked_account = await store.mark_account_blocked(session, row.chat_id, self.clock())
+                blocked_account = await store.mark_account_blocked(session, row.account_id, self.clock())
         logger.warning("outbox row %s: undeliverable (%s)", row.id, _describe(exc))
         stats.undeliverable += 1
         self._check_recorded(row, recorded, stats, "undeliverable")

@@ -22,7 +22,8 @@ def utc_now() -> dt.datetime:
 
 @dataclass
 class AccountCache:
-    """Accounts by Telegram user id, so a returning person costs no database round-trip.
+    """Accounts by address (the user id PTB sees: ``rules.identities``), so a returning person costs no
+    database round-trip.
 
     One bot process serves one token (design §4.10), so the process that changes an account refreshes
     it here. Entries expire after ``max_age`` seconds anyway, which keeps "last seen" and the name
@@ -37,25 +38,28 @@ class AccountCache:
 
     max_age: float = 600.0
     clock: Callable[[], float] = time.monotonic
-    _by_user: dict[int, tuple[AccountSnapshot, float]] = field(default_factory=dict)
+    _by_address: dict[int, tuple[AccountSnapshot, float]] = field(default_factory=dict)
 
-    def get(self, telegram_user_id: int) -> AccountSnapshot | None:
-        entry = self._by_user.get(telegram_user_id)
+    def get(self, address: int) -> AccountSnapshot | None:
+        entry = self._by_address.get(address)
         if entry is None or self.clock() - entry[1] > self.max_age:
             return None
         return entry[0]
 
-    def remember(self, account: AccountSnapshot) -> AccountSnapshot:
-        if account.telegram_user_id is None:
-            return account
+    def remember(self, address: int, account: AccountSnapshot) -> AccountSnapshot:
         if account.role == Role.CITIZEN:
-            self._by_user[account.telegram_user_id] = (account, self.clock())
+            self._by_address[address] = (account, self.clock())
         else:
-            self._by_user.pop(account.telegram_user_id, None)
+            self._by_address.pop(address, None)
         return account
 
-    def forget(self, telegram_user_id: int) -> None:
-        self._by_user.pop(telegram_user_id, None)
+    def forget(self, address: int) -> None:
+        self._by_address.pop(address, None)
+
+    def forget_account(self, account_id: int) -> None:
+        """Drop every entry of this account (it may be cached under each of its channels' addresses)."""
+        for address in [a for a, (account, _) in self._by_address.items() if account.id == account_id]:
+            del self._by_address[address]
 
 
 @dataclass

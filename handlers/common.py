@@ -18,14 +18,18 @@ from telegram.ext import (
 from bot.context import BotContext
 from handlers import presses
 from handlers.menu import bot_commands, help_lines
-from rules import accounts
+from rules import accounts, identities
 from rules.roles import NotAllowed, Role, can_organise
 
 logger = logging.getLogger(__name__)
 
 
 async def load_account(update: Update, context: BotContext) -> None:
-    """Before any feature: who is asking (their account, role and language)."""
+    """Before any feature: who is asking (their account, role and language).
+
+    The user id PTB gives is an address (``rules.identities``): a Telegram id, or the address a channel
+    adapter gave the person when their message came in (the adapter made the identity then).
+    """
     user = update.effective_user
     if user is None or user.is_bot:
         return
@@ -34,15 +38,24 @@ async def load_account(update: Update, context: BotContext) -> None:
         context.account = cached
         return
     async with context.transaction() as db:
-        account = await accounts.ensure_telegram_account(
-            db,
-            telegram_user_id=user.id,
-            display_name=user.full_name,
-            username=user.username,
-            organiser_ids=context.services.settings.organiser_ids,
-            now=context.now(),
-        )
-    context.use_account(account)
+        if identities.is_channel_address(user.id):
+            # Only an update a channel adapter made may speak for a channel identity.
+            from_adapter = identities.UPDATE_MARK in update.api_kwargs
+            account = await accounts.at_address(db, user.id) if from_adapter else None
+            if account is None:
+                logger.warning("update %s from an unknown address ignored", update.update_id)
+                raise ApplicationHandlerStop
+        else:
+            account = await accounts.ensure_telegram_account(
+                db,
+                telegram_user_id=user.id,
+                display_name=user.full_name,
+                username=user.username,
+                organiser_ids=context.services.settings.organiser_ids,
+                now=context.now(),
+            )
+    if account is not None:
+        context.use_account(account, address=user.id)
 
 
 def _role(context: BotContext) -> str:

@@ -723,8 +723,6 @@ async def _notify_staff(
     """Organisers and reviewers learn of a new (or resubmitted) nomination, each in their language."""
     unit = await db.get(OrgUnit, nomination.unit_id) if nomination.unit_id else None
     for member in await accounts.staff(db):
-        if member.telegram_user_id is None:
-            continue
         t = context.services.translators.get(member.locale)
         msgid = (
             N_("Nomination {code} was resubmitted after changes: {name} ({unit}). Type /review to see it.")
@@ -734,7 +732,7 @@ async def _notify_staff(
         source = t("a unit focal point") if nomination.source == "focal_point" else t("a citizen")
         await outbox.enqueue(
             db,
-            chat_id=member.telegram_user_id,
+            account_id=member.id,
             text=t(
                 msgid,
                 code=nomination.code,
@@ -807,12 +805,12 @@ async def expire_drafts(context: BotContext) -> None:
         expired = await intake.expire_drafts(db, now)
         for draft in expired:
             nominator = await accounts.by_id(db, draft.nominator_id)
-            if nominator is None or nominator.telegram_user_id is None:
+            if nominator is None:
                 continue
             t = services.translators.get(nominator.locale)
             await outbox.enqueue(
                 db,
-                chat_id=nominator.telegram_user_id,
+                account_id=nominator.id,
                 text=t(
                     "Your unfinished nomination ({name}) was not changed for {hours} hours and has expired. "
                     "Type /nominate to start again.",

@@ -56,9 +56,9 @@ class Field:
 
 
 class Id(Field):
-    """A database id: 1 … 2**63 - 1 (at most 19 ASCII digits)."""
+    """A database id: 1 … 2**31 - 1 (at most 10 ASCII digits; ``rules.text.MAX_ID``)."""
 
-    pattern = r"[0-9]{1,19}"
+    pattern = r"[0-9]{1,10}"
 
     def value(self, text: str) -> object | None:
         return parse_id(text)

@@ -61,7 +61,7 @@ class BulkPress(NamedTuple):
 # Callback data, versioned: rv1:<action>:<nomination id>; rvq:<conference id>.<unit id> (0 = none) or rvq:all;
 # rvd:<nomination id>:<code of the original>; rvb:<yes|no>:<count>.
 CARD = ButtonData("rv1", CardPress, Choice(*"arcdnb"), Id())
-QUEUE = ButtonData("rvq", str, Key(r"all|[0-9]{1,19}\.[0-9]{1,19}"))
+QUEUE = ButtonData("rvq", str, Key(r"all|[0-9]{1,10}\.[0-9]{1,10}"))
 ORIGINAL_CODE = ButtonData("rvd", OriginalPress, Id(), Key(r"[A-Za-z0-9-]{1,32}"))
 BULK = ButtonData("rvb", BulkPress, Choice("yes", "no"), Count())
 EVIDENCE_SHOWN = 5

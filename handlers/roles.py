@@ -22,7 +22,7 @@ from handlers.common import is_organiser, refresh_menu, refuse
 from handlers.keyboards import ChoicePrompt, keyboard
 from handlers.menu import bot_commands, help_lines
 from handlers.presses import ButtonData, Id, button
-from rules import grants, outbox, unit_links
+from rules import accounts, grants, outbox, unit_links
 from rules.accounts import AccountSnapshot
 from rules.choices import Option, match_option
 from rules.grants import GRANTABLE_ROLES, ROLE_ALIASES, GrantOutcome, GrantResult
@@ -246,13 +246,13 @@ async def _tell_grantee(db: Any, context: BotContext, result: GrantResult) -> No
     """The grantee hears of it in their own language, through the outbox (they did not just write)."""
     target = result.target
     assert target is not None and context.account is not None and result.role is not None
-    if target.telegram_user_id is None or target.id == context.account.id:
+    if target.id == context.account.id:
         return
     t = context.services.translators.get(target.locale)  # theirs, not the organiser's
     now = context.now()
     await outbox.enqueue(
         db,
-        chat_id=target.telegram_user_id,
+        account_id=target.id,
         text=t(
             "{actor} has changed your role to: {role}. Type /help to see what you can do now.",
             actor=context.account.display_name,
@@ -267,22 +267,19 @@ async def _tell_grantee(db: Any, context: BotContext, result: GrantResult) -> No
 async def _after_grant(context: BotContext, target: AccountSnapshot) -> None:
     """The grantee's account as this process remembers it, and their command menu, follow the new role."""
     assert context.account is not None
+    context.services.accounts.forget_account(target.id)
     if target.id == context.account.id:
         context.use_account(target)
-        if target.telegram_user_id is not None:
-            await refresh_menu(context, target.telegram_user_id)
-        return
-    context.services.accounts.remember(target)
-    if target.telegram_user_id is None:
-        return
+    async with context.transaction() as db:
+        telegram_chats = await accounts.telegram_addresses(db, target.id)
+    # Only Telegram has a command menu; on other channels /help lists what the new role can do.
     theirs = context.services.translators.get(target.locale)
-    try:
-        await context.bot.set_my_commands(
-            bot_commands(target.role, theirs), scope=BotCommandScopeChat(target.telegram_user_id)
-        )
-    except TelegramError as error:
-        # They blocked the bot or never had a chat; their menu is set again when they change language.
-        logger.warning("could not set the command menu of %s: %s", target.telegram_user_id, error)
+    for chat_id in telegram_chats:
+        try:
+            await context.bot.set_my_commands(bot_commands(target.role, theirs), scope=BotCommandScopeChat(chat_id))
+        except TelegramError as error:
+            # They blocked the bot or never had a chat; their menu is set again when they change language.
+            logger.warning("could not set the command menu of account %s: %s", target.id, error)
 
 
 def grant_conversation() -> ConversationHandler:
@@ -533,22 +530,22 @@ def _redemption_reply(t: Translator, result: Redemption, *, told: bool) -> str:
 async def _tell_link_creator(db: Any, context: BotContext, result: Redemption) -> bool:
     """Someone else opened a used link: the organiser who made it hears of it (the link may have leaked)."""
     creator, intruder = result.creator, result.account
-    if creator is None or creator.telegram_user_id is None or intruder is None:
+    if creator is None or intruder is None:
         return False
     t = context.services.translators.get(creator.locale)  # the organiser's, not the person's who wrote
     now = context.now()
     await outbox.enqueue(
         db,
-        chat_id=creator.telegram_user_id,
+        account_id=creator.id,
         text=t(
             "Someone tried to open the focal-point link you made for {unit}, which {used_by} already used on "
-            "{date}: {name} (Telegram id {telegram_id}). They were refused. If they should speak for the unit "
+            "{date}: {name} (account #{account}). They were refused. If they should speak for the unit "
             "too, make them a new link with /unitlink.",
             unit=result.unit_name or "",
             used_by=result.used_by.display_name if result.used_by else "?",
             date=t.date(result.used_at) if result.used_at else "?",
             name=intruder.display_name,
-            telegram_id=intruder.telegram_user_id or "?",
+            account=intruder.id,
         ),
         dedupe_key=f"unit_link:{result.link_id}:taken:{intruder.id}",
         topic=f"unit_link:{result.link_id}",

@@ -245,7 +245,7 @@ def _open_refusal(t: Translator, result: OpenResult) -> str:
         )
     if result.outcome is OpenOutcome.TAKEN:
         return t(
-            "Sorry, this invitation has already been opened from another Telegram account: a personal link works "
+            "Sorry, this invitation has already been opened from another account: a personal link works "
             "for one account only. I have let the organisers know; please contact them if the invitation is yours."
         )
     if result.outcome is OpenOutcome.CLOSED:
@@ -271,9 +271,7 @@ async def open_invitation(update: Update, context: BotContext) -> str | int:
         return END
     token = split_payload(context.args[0], links.INVITATION) if context.args else None
     async with context.transaction() as db:
-        result = await rsvp.open_link(
-            db, token or "", chat_id=_chat_id(update), account_id=account.id, now=context.now()
-        )
+        result = await rsvp.open_link(db, token or "", account_id=account.id, now=context.now())
         if result.outcome is OpenOutcome.TAKEN:
             await _tell_organisers_taken(db, context, result)
         if result.outcome is OpenOutcome.OPENED and result.invitation is not None:
@@ -302,15 +300,15 @@ async def _tell_organisers_taken(db: AsyncSession, context: BotContext, result: 
         t = context.services.translators.get(organiser.locale)
         await outbox.enqueue(
             db,
-            chat_id=organiser.telegram_user_id,
+            account_id=organiser.account_id,
             text=t(
-                "Someone tried to open the personal invitation of {name} ({conference}) from another Telegram "
-                "account: {intruder} (Telegram id {telegram_id}). They were refused; the invitation stays with the "
+                "Someone tried to open the personal invitation of {name} ({conference}) from another "
+                "account: {intruder} (account #{account}). They were refused; the invitation stays with the "
                 "account that opened it first.",
                 name=invitation.full_name,
                 conference=invitation.conference.title,
                 intruder=intruder.display_name,
-                telegram_id=intruder.telegram_user_id or "?",
+                account=intruder.id,
             ),
             dedupe_key=f"rsvp.taken:{invitation.id}:{intruder.id}:{organiser.account_id}",
             topic=f"invitation:{invitation.id}",
@@ -529,14 +527,14 @@ async def _send_pass(update: Update, context: BotContext, delegate: DelegatePass
 
 
 async def enqueue_pass(
-    db: AsyncSession, context: BotContext, delegate: DelegatePass, *, chat_id: int, t: Translator, key: str
+    db: AsyncSession, context: BotContext, delegate: DelegatePass, *, account_id: int, t: Translator, key: str
 ) -> None:
     """The same pass through the outbox, for someone who did not just write (promoted, overridden)."""
     now = context.now()
     topic = f"invitation:{delegate.invitation_id}"
     await outbox.enqueue(
         db,
-        chat_id=chat_id,
+        account_id=account_id,
         text=pass_caption(t, delegate),
         dedupe_key=f"{key}:qr",
         topic=topic,
@@ -547,7 +545,7 @@ async def enqueue_pass(
     if delegate.ics is not None:
         await outbox.enqueue(
             db,
-            chat_id=chat_id,
+            account_id=account_id,
             text=t("Add the conference to your calendar."),
             dedupe_key=f"{key}:ics",
             topic=topic,
@@ -560,13 +558,13 @@ async def enqueue_pass(
 async def tell_promoted(db: AsyncSession, context: BotContext, promotions: tuple[Promotion, ...]) -> None:
     """Each promoted delegate hears of their seat in their own language, with their pass."""
     for promotion in promotions:
-        if promotion.chat_id is None:
+        if promotion.account_id is None:
             continue  # never opened their link: they see the seat when they do
         t = context.services.translators.get(promotion.locale)
         key = f"rsvp.promoted:{promotion.invitation_id}:{promotion.event_id}"
         await outbox.enqueue(
             db,
-            chat_id=promotion.chat_id,
+            account_id=promotion.account_id,
             text=t(
                 "Good news: a seat has become free at {conference} and it is yours. Your attendance is confirmed.",
                 conference=promotion.conference_title,
@@ -579,7 +577,7 @@ async def tell_promoted(db: AsyncSession, context: BotContext, promotions: tuple
             db, promotion.invitation_id, secret=context.services.link_secret, bot_username=context.bot.username
         )
         if delegate is not None:
-            await enqueue_pass(db, context, delegate, chat_id=promotion.chat_id, t=t, key=key)
+            await enqueue_pass(db, context, delegate, account_id=promotion.account_id, t=t, key=key)
 
 
 # --- declining --------------------------------------------------------------------------------------------
@@ -800,7 +798,7 @@ async def _tell_organisers_proposed(db: AsyncSession, context: BotContext, resul
         t = context.services.translators.get(organiser.locale)
         await outbox.enqueue(
             db,
-            chat_id=organiser.telegram_user_id,
+            account_id=organiser.account_id,
             text=t(
                 "{delegate} proposes a substitute for {conference}: {name}. Type /substitutes to see the effect on "
                 "the balance and approve or reject.",
@@ -1039,7 +1037,7 @@ def _override_reply(t: Translator, invitation: InvitationView, result: RsvpResul
 async def _tell_overridden(
     db: AsyncSession, context: BotContext, invitation: InvitationView, result: RsvpResult, reason: str
 ) -> bool:
-    if invitation.chat_id is None:
+    if invitation.account_id is None:
         return False
     t = context.services.translators.get(await rsvp.account_locale(db, invitation.account_id))
     if result.outcome is Outcome.WAITLISTED:
@@ -1049,7 +1047,7 @@ async def _tell_overridden(
     key = f"rsvp.override:{invitation.id}:{result.event_id}"
     await outbox.enqueue(
         db,
-        chat_id=invitation.chat_id,
+        account_id=invitation.account_id,
         text=t(
             "The organisers have recorded your answer for {conference}: {answer}. Reason: {reason}",
             conference=invitation.conference.title,
@@ -1063,7 +1061,7 @@ async def _tell_overridden(
     if result.status == Status.ACCEPTED:
         delegate = await _pass_if_seated(db, context, result)
         if delegate is not None:
-            await enqueue_pass(db, context, delegate, chat_id=invitation.chat_id, t=t, key=key)
+            await enqueue_pass(db, context, delegate, account_id=invitation.account_id, t=t, key=key)
     return True
 
 
@@ -1320,7 +1318,7 @@ def _decision_text(t: Translator, result: SubstituteResult, bot_username: str, *
 
 async def _tell_proposer(db: AsyncSession, context: BotContext, result: SubstituteResult) -> bool:
     """The delegate who proposed hears the decision in their own language (with the link to pass on)."""
-    if result.original_chat_id is None or result.outcome not in (
+    if result.original_account_id is None or result.outcome not in (
         SubstituteOutcome.APPROVED,
         SubstituteOutcome.REJECTED,
     ):
@@ -1347,7 +1345,7 @@ async def _tell_proposer(db: AsyncSession, context: BotContext, result: Substitu
         )
     await outbox.enqueue(
         db,
-        chat_id=result.original_chat_id,
+        account_id=result.original_account_id,
         text=text,
         dedupe_key=f"rsvp.substitute:{result.proposed_id}:{result.outcome}",
         topic=f"invitation:{result.original_id}",

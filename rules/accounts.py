@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules import identities
+from rules.identities import TELEGRAM
 from rules.roles import Actor, Operator, Role, at_least
 from rules.text import clean
-from storage.db import insert_for
-from storage.models import Account, AuditEntry
+from storage import identities as identity_store
+from storage.models import Account, AuditEntry, ChannelIdentity
 
 SUPPORTED_LOCALES = ("vi", "en")
 
@@ -21,7 +23,6 @@ class AccountSnapshot:
     """What a handler needs to know about the person on every update; cheap to cache."""
 
     id: int
-    telegram_user_id: int | None
     display_name: str
     role: str
     locale: str | None
@@ -31,12 +32,62 @@ class AccountSnapshot:
 def snapshot(account: Account) -> AccountSnapshot:
     return AccountSnapshot(
         id=account.id,
-        telegram_user_id=account.telegram_user_id,
         display_name=account.display_name,
         role=account.role,
         locale=account.locale,
         unit_id=account.unit_id,
     )
+
+
+@dataclass(frozen=True)
+class Contact:
+    """An account as a channel sees it: the account and the address of the identity it came in through."""
+
+    account: AccountSnapshot
+    address: int
+
+
+async def ensure_account(
+    session: AsyncSession,
+    *,
+    channel: str,
+    external_id: str,
+    display_name: str,
+    username: str | None = None,
+    bootstrap_organiser: bool = False,
+    now: dt.datetime,
+) -> Contact:
+    """The account behind a channel identity, created on first contact, refreshed (name, last seen) after.
+
+    A returning person costs two short statements (the identity, then the account); first contacts come in
+    bursts (a unit hands out its links) and cost three. A person who blocked the bot and came back is
+    reachable again. ``bootstrap_organiser`` (an id listed in ORGANISER_IDS) gives the organiser role the
+    first time it is seen, audited.
+    """
+    external_id = identities.check_external_id(channel, external_id)
+    name = clean(display_name)[:255]
+    for _ in range(3):
+        identity = await identity_store.touch(
+            session, channel=channel, external_id=external_id, display_name=name, now=now
+        )
+        if identity is not None:
+            account = await _refresh(session, identity.account_id, name, username, now)
+            break
+        account = await _create(session, name, username, now)
+        identity = await identity_store.create(
+            session, account_id=account.id, channel=channel, external_id=external_id, display_name=name, now=now
+        )
+        if identity is not None:
+            break
+        # Another process saw this person first: drop the account just made and take theirs.
+        await session.execute(delete(Account).where(Account.id == account.id))
+    else:  # pragma: no cover - three lost races in a row
+        raise RuntimeError("could not create the account of a channel identity")
+    if bootstrap_organiser and account.role != Role.ORGANISER:
+        account = await assign_role(
+            session, account.id, Role.ORGANISER, reason="ORGANISER_IDS", action="role.bootstrap"
+        )
+    return Contact(account, identity.address)
 
 
 async def ensure_telegram_account(
@@ -48,35 +99,72 @@ async def ensure_telegram_account(
     organiser_ids: tuple[int, ...],
     now: dt.datetime,
 ) -> AccountSnapshot:
-    """The account of a Telegram user, created on first contact, refreshed (name, last seen) after that.
+    """:func:`ensure_account` for a Telegram user (the Telegram channel and the command line use it)."""
+    contact = await ensure_account(
+        session,
+        channel=TELEGRAM,
+        external_id=str(telegram_user_id),
+        display_name=display_name,
+        username=username,
+        bootstrap_organiser=telegram_user_id in organiser_ids,
+        now=now,
+    )
+    return contact.account
 
-    One INSERT … ON CONFLICT DO UPDATE statement: first contacts come in bursts (a unit hands out its
-    links), so this path must be cheap. A user who blocked the bot and came back is reachable again.
-    Bootstrap organisers (ORGANISER_IDS) get the organiser role the first time they are seen, audited.
-    """
-    values = {
-        "display_name": clean(display_name)[:255],
-        "username": username,
-        "last_seen_at": now,
-        "bot_blocked_at": None,
-        "updated_at": now,
-    }
+
+async def _refresh(
+    session: AsyncSession, account_id: int, name: str, username: str | None, now: dt.datetime
+) -> AccountSnapshot:
+    values: dict[str, object] = {"display_name": name, "last_seen_at": now, "bot_blocked_at": None, "updated_at": now}
+    if username is not None:
+        values["username"] = username
     statement = (
-        insert_for(session.get_bind().dialect.name)(Account)
-        .values(telegram_user_id=telegram_user_id, role=Role.CITIZEN, created_at=now, **values)
-        .on_conflict_do_update(index_elements=[Account.telegram_user_id], set_=values)
+        update(Account)
+        .where(Account.id == account_id)
+        .values(**values)
+        .returning(*_SNAPSHOT_COLUMNS)
+        .execution_options(synchronize_session=False)
+    )
+    return AccountSnapshot(*(await session.execute(statement)).one())
+
+
+async def _create(session: AsyncSession, name: str, username: str | None, now: dt.datetime) -> AccountSnapshot:
+    statement = (
+        insert(Account)
+        .values(
+            display_name=name,
+            username=username,
+            role=Role.CITIZEN,
+            last_seen_at=now,
+            created_at=now,
+            updated_at=now,
+        )
         .returning(*_SNAPSHOT_COLUMNS)
     )
-    row = (await session.execute(statement)).one()
-    account = AccountSnapshot(*row)
-    if telegram_user_id in organiser_ids and account.role != Role.ORGANISER:
-        return await assign_role(session, account.id, Role.ORGANISER, reason="ORGANISER_IDS", action="role.bootstrap")
-    return account
+    return AccountSnapshot(*(await session.execute(statement)).one())
+
+
+async def at_address(session: AsyncSession, address: int) -> AccountSnapshot | None:
+    """The account whose identity has this address (a person a channel adapter has already seen)."""
+    row = (
+        await session.execute(
+            select(*_SNAPSHOT_COLUMNS).join(ChannelIdentity).where(ChannelIdentity.address == address)
+        )
+    ).one_or_none()
+    return AccountSnapshot(*row) if row is not None else None
+
+
+async def telegram_addresses(session: AsyncSession, account_id: int) -> list[int]:
+    """The Telegram chats of this account (a private chat's id is the user's id)."""
+    return [
+        identity.address
+        for identity in await identity_store.of_account(session, account_id)
+        if identity.channel == TELEGRAM
+    ]
 
 
 _SNAPSHOT_COLUMNS = (
     Account.id,
-    Account.telegram_user_id,
     Account.display_name,
     Account.role,
     Account.locale,

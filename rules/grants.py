@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.accounts import AccountSnapshot, assign_role, snapshot
+from rules.identities import TELEGRAM, ZALO
 from rules.roles import Role, can_organise
-from storage.models import Account
+from storage.models import Account, ChannelIdentity
 
 GRANTABLE_ROLES = (Role.ORGANISER, Role.REVIEWER, Role.CITIZEN)
 
@@ -35,21 +36,31 @@ ROLE_ALIASES: dict[Role, tuple[str, ...]] = {
 _USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 _PROFILE_LINK = re.compile(r"^(?:https?://)?t\.me/([A-Za-z][A-Za-z0-9_]{3,31})/?$", re.IGNORECASE)
 _TELEGRAM_ID = re.compile(r"^\d{1,15}$")
+_ZALO_ID = re.compile(r"^[0-9a-fA-F]{16,40}$")
+_ACCOUNT_NUMBER = re.compile(r"^#\s*(\d{1,9})$")
 
 
 @dataclass(frozen=True)
 class Target:
-    """Whom a grant is for, as the organiser typed it: a numeric Telegram id or a @username."""
+    """Whom a grant is for, as the organiser typed it: a channel's id for the person (a Telegram id, a Zalo
+    id), a Telegram @username, or the account's number ("#42", shown to each person by /start)."""
 
-    telegram_user_id: int | None = None
+    channel: str | None = None
+    external_id: str | None = None
     username: str | None = None
+    account_id: int | None = None
 
 
 def parse_target(text: str) -> Target | None:
-    """``123456789`` → a Telegram id; ``@lan_nguyen``, ``lan_nguyen`` or ``t.me/lan_nguyen`` → a username."""
+    """``123456789`` → a Telegram id; ``@lan_nguyen``, ``lan_nguyen`` or ``t.me/lan_nguyen`` → a username;
+    ``#42`` → account 42; 16–40 hexadecimal digits → a Zalo id."""
     text = text.strip()
     if _TELEGRAM_ID.match(text):
-        return Target(telegram_user_id=int(text))
+        return Target(channel=TELEGRAM, external_id=str(int(text)))
+    if number := _ACCOUNT_NUMBER.match(text):
+        return Target(account_id=int(number.group(1)))
+    if _ZALO_ID.match(text) and not text.isdigit():
+        return Target(channel=ZALO, external_id=text.lower())
     match = _USERNAME.match(text) or _PROFILE_LINK.match(text)
     return Target(username=match.group(1)) if match else None
 
@@ -65,8 +76,14 @@ async def find_grantee(session: AsyncSession, target: Target) -> AccountSnapshot
 
 
 async def _find_account(session: AsyncSession, target: Target) -> Account | None:
-    if target.telegram_user_id is not None:
-        return await session.scalar(select(Account).where(Account.telegram_user_id == target.telegram_user_id))
+    if target.account_id is not None:
+        return await session.get(Account, target.account_id)
+    if target.channel is not None:
+        return await session.scalar(
+            select(Account)
+            .join(ChannelIdentity)
+            .where(ChannelIdentity.channel == target.channel, ChannelIdentity.external_id == target.external_id)
+        )
     assert target.username is not None
     statement = (
         select(Account)
@@ -160,7 +177,13 @@ async def _target_account(
 async def _refuse_demotion(
     session: AsyncSession, organiser: Account, settings_organiser_ids: tuple[int, ...]
 ) -> GrantOutcome | None:
-    if organiser.telegram_user_id in settings_organiser_ids:
+    listed = {str(telegram_id) for telegram_id in settings_organiser_ids}
+    telegram_ids = await session.scalars(
+        select(ChannelIdentity.external_id).where(
+            ChannelIdentity.account_id == organiser.id, ChannelIdentity.channel == TELEGRAM
+        )
+    )
+    if listed.intersection(telegram_ids):
         return GrantOutcome.SETTINGS_ORGANISER
     organisers = (
         await session.scalars(select(Account.id).where(Account.role == Role.ORGANISER).with_for_update())

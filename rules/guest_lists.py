@@ -29,6 +29,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import logging
 import multiprocessing
 import os
 import re
@@ -57,6 +58,8 @@ from rules.refdata import RefEntry, RefList, reference, search_key
 from rules.roles import Actor, NotAllowed, Role, audit_actor
 from rules.text import clean, nfc
 from storage.models import AuditEntry, Conference, InvitationImport, OrgUnit, SeatPool
+
+logger = logging.getLogger(__name__)
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 2000
@@ -508,6 +511,7 @@ def _check_bytes(data: bytes) -> None:
 # from the bot (which has threads and open connections), and start in milliseconds.
 _PROCESSES = multiprocessing.get_context("forkserver")
 _PROCESSES.set_forkserver_preload(["rules.guest_lists"])  # read when the server first starts
+_FALLBACK_PROCESSES = multiprocessing.get_context("spawn")
 _KILL_AFTER_SECONDS = 2.0  # beyond the reader's own time limit, for what it cannot interrupt
 
 
@@ -541,11 +545,9 @@ def _child(results: Connection, function: Callable[..., Any], args: tuple[Any, .
     results.close()
 
 
-async def _in_process(function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float) -> Any:
-    """``function(*args)`` in a process of its own, killed ``seconds`` plus a grace after it started, with
-    its memory capped; raises :class:`UnreadableFile` (``too_slow`` when it was killed)."""
-    results, sender = _PROCESSES.Pipe(duplex=False)
-    process = _PROCESSES.Process(target=_child, args=(sender, function, args), name="guest-list-reader", daemon=True)
+async def _start_reader(processes: Any, function: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, Any]:
+    results, sender = processes.Pipe(duplex=False)
+    process = processes.Process(target=_child, args=(sender, function, args), name="guest-list-reader", daemon=True)
     try:
         await asyncio.to_thread(process.start)  # hands the file over to the child: blocks for a large one
     except BaseException:
@@ -553,6 +555,19 @@ async def _in_process(function: Callable[..., Any], args: tuple[Any, ...], *, se
         raise
     finally:
         sender.close()
+    return results, process
+
+
+async def _in_process(function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float) -> Any:
+    """``function(*args)`` in a process of its own, killed ``seconds`` plus a grace after it started, with
+    its memory capped; raises :class:`UnreadableFile` (``too_slow`` when it was killed)."""
+    try:
+        results, process = await _start_reader(_PROCESSES, function, args)
+    except (EOFError, OSError) as problem:
+        # The fork server died (killed, or it could not import this module after a bad deployment), and
+        # every later start through it would fail the same way: start readers the slow, safe way instead.
+        logger.warning("guest-list reader: the fork server failed (%s); starting readers with spawn", problem)
+        results, process = await _start_reader(_FALLBACK_PROCESSES, function, args)
     try:
         if not await asyncio.to_thread(results.poll, seconds + _KILL_AFTER_SECONDS):
             raise UnreadableFile("too_slow", seconds=_number(seconds))

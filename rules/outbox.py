@@ -2,7 +2,7 @@
 
 A feature adds a row in its own transaction, next to the change that makes the message necessary, so the
 message exists exactly when the change is committed. ``bot.outbox.OutboxDispatcher`` sends the rows later,
-within Telegram's limits. The dedupe key makes adding idempotent: a retried handler or a reminder job
+within each channel's limits. The dedupe key makes adding idempotent: a retried handler or a reminder job
 that runs twice adds one row. The topic groups rows that stop being relevant together (``cancel``).
 
 Payload (JSON, Bot API names): ``text`` (the caption for a file), and from ``extra``: ``parse_mode``,
@@ -53,7 +53,7 @@ def file_payload(data: bytes, filename: str) -> dict[str, str]:
 async def enqueue(
     session: AsyncSession,
     *,
-    chat_id: int,
+    account_id: int | None = None,
     text: str,
     dedupe_key: str,
     due_at: dt.datetime | None = None,
@@ -61,24 +61,32 @@ async def enqueue(
     reply_markup: dict[str, Any] | None = None,
     method: str = SEND_MESSAGE,
     extra: dict[str, Any] | None = None,
-    is_group: bool = False,
+    group_chat_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> bool:
-    """Add a message to send at ``due_at`` (default: now); False when ``dedupe_key`` was already used.
+    """Add a message for ``account_id`` to send at ``due_at`` (default: now); False when ``dedupe_key`` was
+    already used, or when the account has no channel to be reached on.
+
+    The message goes out on the channel the person used last, to the identity they used there; each
+    channel's sender renders it (Zalo: a numbered menu for buttons, a link for a file). ``group_chat_id``
+    instead of an account: a Telegram group or channel (the published stories), kept to the group limit.
 
     ``reply_markup`` is a Bot API dict (``{"inline_keyboard": [[{"text": …, "callback_data": …}]]}``).
-    ``is_group`` makes the sender keep to the group limit (20 a minute). The caller owns the transaction.
+    The caller owns the transaction.
     Raises ``ValueError`` for a message Telegram would refuse (too long, no file, unknown method).
     """
     now = now or utcnow()
     due_at = due_at or now
     payload = _payload(method, text, reply_markup, extra or {})
     _check_key(dedupe_key, topic, due_at)
+    if (account_id is None) == (group_chat_id is None):
+        raise ValueError("an outbox message is for one account or one group chat")
     return await store.insert(
         session,
         dedupe_key=dedupe_key,
-        chat_id=chat_id,
-        is_group=is_group,
+        account_id=account_id,
+        chat_id=group_chat_id,
+        is_group=group_chat_id is not None,
         method=method,
         payload=payload,
         topic=topic,

@@ -556,10 +556,10 @@ async def _decide(
         decided_at=now,
         nominator_locale=nominator.locale if nominator else None,
     )
-    if nominator is not None and nominator.telegram_user_id is not None:
+    if nominator is not None:
         await outbox.enqueue(
             session,
-            chat_id=nominator.telegram_user_id,
+            account_id=nominator.id,
             text=notice(decision),
             dedupe_key=f"nomination:{nomination.id}:event:{event.id}",
             topic=f"nomination:{nomination.id}",
@@ -830,13 +830,12 @@ async def publish(
         method, text, extra = outbox.SEND_MESSAGE, shorten(story(public_view), outbox.MAX_TEXT_CHARS), None
     await outbox.enqueue(
         session,
-        chat_id=channel_id,
+        group_chat_id=channel_id,
         text=text,
         dedupe_key=f"nomination:{nomination.id}:publish",
         topic=f"nomination:{nomination.id}",
         method=method,
         extra=extra,
-        is_group=True,
         now=now,
     )
     nomination.published_at = now

@@ -95,7 +95,6 @@ class InvitationView:
     position: int | None = None
     decline_reason: str | None = None
     checked_in_at: dt.datetime | None = None
-    chat_id: int | None = None
     account_id: int | None = None
 
 
@@ -133,7 +132,6 @@ async def view(session: AsyncSession, invitation: Invitation, now: dt.datetime) 
         position=await waitlist_position(session, invitation.id),
         decline_reason=invitation.decline_reason,
         checked_in_at=invitation.checked_in_at,
-        chat_id=invitation.chat_id,
         account_id=invitation.account_id,
     )
 
@@ -169,18 +167,15 @@ class Organiser:
     """Someone to tell (in their language) when something needs the organisers."""
 
     account_id: int
-    telegram_user_id: int
     locale: str | None
 
 
 async def organisers(session: AsyncSession) -> list[Organiser]:
     """The organisers the bot can write to."""
     rows = await session.scalars(
-        select(Account)
-        .where(Account.role == Role.ORGANISER, Account.telegram_user_id.is_not(None), Account.bot_blocked_at.is_(None))
-        .order_by(Account.id)
+        select(Account).where(Account.role == Role.ORGANISER, Account.bot_blocked_at.is_(None)).order_by(Account.id)
     )
-    return [Organiser(row.id, row.telegram_user_id, row.locale) for row in rows if row.telegram_user_id is not None]
+    return [Organiser(row.id, row.locale) for row in rows]
 
 
 # --- opening the personal link ---------------------------------------------------------------------------
@@ -205,11 +200,10 @@ class OpenResult:
     organisers: tuple[Organiser, ...] = ()
 
 
-async def open_link(
-    session: AsyncSession, token: str, *, chat_id: int, account_id: int, now: dt.datetime
-) -> OpenResult:
-    """A person opens ``?start=inv_<token>``: the first chat is bound to the invitation, the same chat is
-    welcome again, another chat is refused (and the result names the organisers to tell)."""
+async def open_link(session: AsyncSession, token: str, *, account_id: int, now: dt.datetime) -> OpenResult:
+    """A person opens ``?start=inv_<token>``: the first account is bound to the invitation, the same account
+    is welcome again (on any of its channels), another is refused (and the result names the organisers to
+    tell)."""
     if not token:
         return OpenResult(OpenOutcome.UNKNOWN)
     invitation = await session.scalar(
@@ -222,22 +216,21 @@ async def open_link(
         return OpenResult(OpenOutcome.UNKNOWN)
     if invitation.status not in ANSWERABLE:
         return OpenResult(OpenOutcome.CLOSED, status=invitation.status)
-    if invitation.chat_id is not None and invitation.chat_id != chat_id:
-        _audit(session, "invitation.link_taken", invitation.id, account_id, now, {"chat_id": chat_id})
+    if invitation.account_id is not None and invitation.account_id != account_id:
+        _audit(session, "invitation.link_taken", invitation.id, account_id, now, {})
         return OpenResult(
             OpenOutcome.TAKEN,
             invitation=await view(session, invitation, now),
             organisers=tuple(await organisers(session)),
         )
-    first_open = invitation.chat_id is None
+    first_open = invitation.account_id is None
     if first_open:
         expires = invitation.token_expires_at
         if expires is not None and now >= expires:
             return OpenResult(OpenOutcome.EXPIRED, expired_at=expires)
-        invitation.chat_id = chat_id
         invitation.account_id = account_id
         invitation.updated_at = now
-        _audit(session, "invitation.bind", invitation.id, account_id, now, {"chat_id": chat_id})
+        _audit(session, "invitation.bind", invitation.id, account_id, now, {})
         await session.flush()
     return OpenResult(OpenOutcome.OPENED, invitation=await view(session, invitation, now), first_open=first_open)
 
@@ -349,7 +342,7 @@ class SubstituteResult:
     conference_title: str | None = None
     # PROPOSED: the organisers to tell. APPROVED / REJECTED: the delegate who proposed, to tell.
     organisers: tuple[Organiser, ...] = ()
-    original_chat_id: int | None = None
+    original_account_id: int | None = None
     original_locale: str | None = None
     # APPROVED: the substitute's own link token; whether the seat passed on with the substitution.
     link_token: str | None = None
@@ -489,7 +482,7 @@ async def _is_organiser(session: AsyncSession, actor_id: int) -> bool:
 
 async def _original_contact(session: AsyncSession, original: Invitation) -> tuple[int | None, str | None]:
     locale = await session.scalar(select(Account.locale).where(Account.id == original.account_id))
-    return original.chat_id, locale
+    return original.account_id, locale
 
 
 async def approve_substitute(
@@ -553,7 +546,7 @@ async def approve_substitute(
         {"original": original.id, "seat_passed": seat_passed},
     )
     await session.flush()
-    chat_id, locale = await _original_contact(session, original)
+    account_id, locale = await _original_contact(session, original)
     return SubstituteResult(
         SubstituteOutcome.APPROVED,
         proposed_id=proposed.id,
@@ -561,7 +554,7 @@ async def approve_substitute(
         original_id=original.id,
         original_name=original.full_name,
         conference_title=conference.title,
-        original_chat_id=chat_id,
+        original_account_id=account_id,
         original_locale=locale,
         link_token=link_token(proposed, secret),
         seat_passed=seat_passed,
@@ -583,7 +576,7 @@ async def reject_substitute(
     _audit(session, "invitation.substitute.reject", proposed.id, actor_id, now, {"reason": reason})
     original = await session.get_one(Invitation, proposed.substitute_for_id)
     conference = await session.get_one(Conference, proposed.conference_id)
-    chat_id, locale = await _original_contact(session, original)
+    account_id, locale = await _original_contact(session, original)
     return SubstituteResult(
         SubstituteOutcome.REJECTED,
         proposed_id=proposed.id,
@@ -591,7 +584,7 @@ async def reject_substitute(
         original_id=original.id,
         original_name=original.full_name,
         conference_title=conference.title,
-        original_chat_id=chat_id,
+        original_account_id=account_id,
         original_locale=locale,
     )
 

@@ -131,8 +131,7 @@ def days_left(moment: dt.datetime, now: dt.datetime, tz: ZoneInfo = LOCAL_TZ) ->
 
 @dataclass(frozen=True)
 class Recipient:
-    account_id: int | None
-    chat_id: int
+    account_id: int
     locale: str | None
 
 
@@ -344,7 +343,7 @@ async def apply(session: AsyncSession, planned: Plan, *, render: Render, now: dt
     for intent in planned.new:
         added = await outbox.enqueue(
             session,
-            chat_id=intent.recipient.chat_id,
+            account_id=intent.recipient.account_id,
             text=render(intent),
             dedupe_key=intent.key,
             due_at=intent.due_at,
@@ -467,15 +466,14 @@ async def _focal_points(session: AsyncSession, unit_ids: Collection[int]) -> dic
         .where(
             Account.role == Role.FOCAL_POINT,
             Account.unit_id.in_(list(unit_ids)),
-            Account.telegram_user_id.is_not(None),
             Account.bot_blocked_at.is_(None),
         )
         .order_by(Account.id)
     )
     by_unit: dict[int, list[Recipient]] = {}
     for account in accounts:
-        assert account.unit_id is not None and account.telegram_user_id is not None
-        by_unit.setdefault(account.unit_id, []).append(Recipient(account.id, account.telegram_user_id, account.locale))
+        assert account.unit_id is not None
+        by_unit.setdefault(account.unit_id, []).append(Recipient(account.id, account.locale))
     return by_unit
 
 
@@ -484,12 +482,11 @@ async def _organisers(session: AsyncSession) -> list[Recipient]:
         select(Account)
         .where(
             Account.role == Role.ORGANISER,
-            Account.telegram_user_id.is_not(None),
             Account.bot_blocked_at.is_(None),
         )
         .order_by(Account.id)
     )
-    return [Recipient(a.id, a.telegram_user_id, a.locale) for a in accounts if a.telegram_user_id is not None]
+    return [Recipient(a.id, a.locale) for a in accounts]
 
 
 async def nomination_reminders(session: AsyncSession, now: dt.datetime, config: ScheduleConfig) -> list[Intent]:
@@ -544,22 +541,19 @@ async def nomination_escalations(session: AsyncSession, now: dt.datetime, config
 async def _invitations(
     session: AsyncSession, conference_id: int, status: InvitationStatus
 ) -> list[tuple[Invitation, Recipient]]:
-    """Invitations in ``status`` bound to a chat whose account has not blocked the bot."""
+    """Invitations in ``status`` bound to an account that has not blocked the bot."""
     rows = await session.execute(
-        select(Invitation, Account.locale, Account.bot_blocked_at)
-        .outerjoin(Account, Account.id == Invitation.account_id)
+        select(Invitation, Account.locale)
+        .join(Account, Account.id == Invitation.account_id)
         .where(
             Invitation.conference_id == conference_id,
             Invitation.status == status,
-            Invitation.chat_id.is_not(None),
+            Account.bot_blocked_at.is_(None),
         )
         .order_by(Invitation.id)
     )
-    return [
-        (invitation, Recipient(invitation.account_id, int(invitation.chat_id), locale))
-        for invitation, locale, blocked_at in rows.all()
-        if blocked_at is None and invitation.chat_id is not None
-    ]
+    # The join leaves only bound invitations, so account_id is set.
+    return [(invitation, Recipient(invitation.account_id or 0, locale)) for invitation, locale in rows.all()]
 
 
 async def rsvp_reminders(session: AsyncSession, now: dt.datetime, config: ScheduleConfig) -> list[Intent]:

@@ -97,7 +97,7 @@ class Promotion:
     full_name: str
     conference_id: int
     conference_title: str
-    chat_id: int | None
+    account_id: int | None
     locale: str | None
     event_id: int
 
@@ -579,7 +579,7 @@ async def promote_waitlisted(
                 full_name=first.full_name,
                 conference_id=conference.id,
                 conference_title=conference.title,
-                chat_id=first.chat_id,
+                account_id=first.account_id,
                 locale=locale,
                 event_id=event.id,
             )

@@ -82,9 +82,10 @@ def is_meaningful(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
-# Database ids are BIGINTs: 1 … 2**63 - 1, written with at most 19 ASCII digits.
-MAX_ID = 2**63 - 1
-_ID = re.compile(r"[0-9]{1,19}")
+# Database ids are INTEGERs (32 bits on PostgreSQL): 1 … 2**31 - 1, written with at most 10 ASCII digits.
+# A bigger number is no id of ours; passed on, PostgreSQL's driver would refuse it with an error.
+MAX_ID = 2**31 - 1
+_ID = re.compile(r"[0-9]{1,10}")
 
 
 def parse_id(text: str) -> int | None:

@@ -110,13 +110,12 @@ class OrgUnitSuccession(Base):
 
 
 class Account(Timestamped, Base):
-    """Someone who has talked to the bot (Telegram or Zalo), with their role, language and unit."""
+    """Someone who has talked to the bot, with their role, language and unit. How to reach them is in their
+    channel identities (``ChannelIdentity``): rules, exports and audit rows refer to the account only."""
 
     __tablename__ = "account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    zalo_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(255), default="")
     username: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(8))
@@ -128,6 +127,33 @@ class Account(Timestamped, Base):
     last_seen_at: Mapped[dt.datetime | None]
 
     unit: Mapped[OrgUnit | None] = relationship()
+    identities: Mapped[list[ChannelIdentity]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ChannelIdentity(Base):
+    """One way to reach an account: a channel ("telegram", "zalo") and the id that channel gives the person.
+
+    ``address`` is the integer the dialogue engine (PTB) sees as the person's user and chat id, the same
+    after every restart: a Telegram identity's address is the Telegram id itself (under 2**52); any other
+    channel's is ``rules.identities.ADDRESS_BASE`` + this row's id, so the ids of two channels never collide.
+    """
+
+    __tablename__ = "channel_identity"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    # Set in the statement that creates the row for Telegram, just after it for other channels.
+    address: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime | None]
+
+    account: Mapped[Account] = relationship(back_populates="identities")
 
 
 class UnitLink(Base):
@@ -425,7 +451,6 @@ class Invitation(Timestamped, Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_expires_at: Mapped[dt.datetime | None]
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
-    chat_id: Mapped[int | None] = mapped_column(BigInteger)
     waitlisted_at: Mapped[dt.datetime | None]
     responded_at: Mapped[dt.datetime | None]
     decline_reason: Mapped[str | None] = mapped_column(Text)
@@ -487,6 +512,10 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(191), unique=True)
+    # Whom it is for (None for a group or channel, e.g. the published stories), and where it goes out:
+    # the channel and the address of the account's most recently used identity when the row was added.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
     is_group: Mapped[bool] = mapped_column(Boolean, default=False)
     method: Mapped[str] = mapped_column(String(32), default="sendMessage")
@@ -500,6 +529,7 @@ class OutboxMessage(Base):
     lease_until: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[dt.datetime | None]
+    # The id the channel gave the sent message (Telegram's message_id; a counter of ours on Zalo).
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

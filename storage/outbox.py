@@ -16,9 +16,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.identities import TELEGRAM
+from storage import identities as identity_store
 from storage.db import insert_for
 from storage.models import Account, OutboxMessage
 
@@ -39,6 +41,8 @@ class ClaimedRow:
     """A row handed to one sender until ``lease_until``; ``attempts`` already counts this attempt."""
 
     id: int
+    account_id: int | None
+    channel: str
     chat_id: int
     is_group: bool
     method: str
@@ -53,7 +57,8 @@ async def insert(
     session: AsyncSession,
     *,
     dedupe_key: str,
-    chat_id: int,
+    account_id: int | None,
+    chat_id: int | None,
     is_group: bool,
     method: str,
     payload: dict[str, Any],
@@ -61,24 +66,39 @@ async def insert(
     due_at: dt.datetime,
     now: dt.datetime,
 ) -> bool:
-    """Insert a pending row unless one with the same dedupe key exists; True when a row was inserted."""
-    statement = (
-        insert_for(session.get_bind().dialect.name)(OutboxMessage)
-        .values(
-            dedupe_key=dedupe_key,
-            chat_id=chat_id,
-            is_group=is_group,
-            method=method,
-            payload=payload,
-            topic=topic,
-            status=PENDING,
-            due_at=due_at,
-            attempts=0,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
-        .returning(OutboxMessage.id)
-    )
+    """Insert a pending row unless one with the same dedupe key exists; True when a row was inserted.
+
+    A row for an account goes to the identity it used last (its channel and address, copied in the same
+    statement); an account with no identity left gets no row. A row for a group or channel (``chat_id``)
+    goes out on Telegram, the only channel with groups the bot writes to.
+    """
+    values: dict[str, Any] = {
+        "dedupe_key": dedupe_key,
+        "is_group": is_group,
+        "method": method,
+        "payload": payload,
+        "topic": topic,
+        "status": PENDING,
+        "due_at": due_at,
+        "attempts": 0,
+        "created_at": now,
+    }
+    build = insert_for(session.get_bind().dialect.name)
+    if account_id is None:
+        if chat_id is None:
+            raise ValueError("an outbox row needs an account or a chat")
+        statement = build(OutboxMessage).values(channel=TELEGRAM, chat_id=chat_id, **values)
+    else:
+        target = identity_store.preferred(account_id).subquery()
+        columns = list(values)
+        chosen = select(
+            *(literal(value, OutboxMessage.__table__.c[name].type).label(name) for name, value in values.items()),
+            literal(account_id).label("account_id"),
+            target.c.channel,
+            target.c.address,
+        ).where(true())  # SQLite needs a WHERE in INSERT … SELECT … ON CONFLICT (its parsing rule)
+        statement = build(OutboxMessage).from_select([*columns, "account_id", "channel", "chat_id"], chosen)
+    statement = statement.on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key]).returning(OutboxMessage.id)
     return (await session.execute(statement)).scalar_one_or_none() is not None
 
 
@@ -217,6 +237,8 @@ async def claim(
         statement = statement.where(OutboxMessage.id.in_(due.scalar_subquery()))
     statement = statement.returning(
         OutboxMessage.id,
+        OutboxMessage.account_id,
+        OutboxMessage.channel,
         OutboxMessage.chat_id,
         OutboxMessage.is_group,
         OutboxMessage.method,
@@ -332,11 +354,13 @@ async def mark_failed(session: AsyncSession, row_id: int, owner: str, error: str
     return await _finish(session, row_id, owner, (SENDING,), status=FAILED, lease_until=None, last_error=_error(error))
 
 
-async def mark_account_blocked(session: AsyncSession, telegram_user_id: int, now: dt.datetime) -> bool:
-    """Note that the account of this Telegram user blocked the bot (kept from the first time seen)."""
+async def mark_account_blocked(session: AsyncSession, account_id: int | None, now: dt.datetime) -> bool:
+    """Note that this account blocked the bot where it was written to (kept from the first time seen)."""
+    if account_id is None:
+        return False
     statement = (
         update(Account)
-        .where(Account.telegram_user_id == telegram_user_id, Account.bot_blocked_at.is_(None))
+        .where(Account.id == account_id, Account.bot_blocked_at.is_(None))
         .values(bot_blocked_at=now)
         .returning(Account.id)
         .execution_options(synchronize_session=False)

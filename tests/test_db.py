@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 import storage.db
 from storage.db import Database
 from storage.models import Account, Base
+from tests.people import telegram_identities
 
 
 @pytest.mark.sqlite_only
@@ -24,8 +25,8 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(data
 async def test_a_broken_reference_is_refused_and_nothing_is_half_saved(database):
     with pytest.raises(IntegrityError):
         async with database.transaction() as session:
-            session.add(Account(telegram_user_id=1, display_name="Lan"))
-            session.add(Account(telegram_user_id=2, display_name="Minh", unit_id=424242))
+            session.add(Account(identities=telegram_identities(1), display_name="Lan"))
+            session.add(Account(identities=telegram_identities(2), display_name="Minh", unit_id=424242))
     async with database.transaction() as session:
         assert (await session.execute(text("SELECT count(*) FROM account"))).scalar() == 0
 
@@ -57,7 +58,7 @@ async def test_a_transaction_takes_the_write_lock_up_front_and_a_held_lock_is_a_
         holder.close()
 
         async with database.transaction() as session:
-            session.add(Account(telegram_user_id=7, display_name="Lan"))
+            session.add(Account(identities=telegram_identities(7), display_name="Lan"))
         async with database.transaction() as session:
             assert (await session.execute(text("SELECT count(*) FROM account"))).scalar() == 1
     finally:

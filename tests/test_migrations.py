@@ -184,3 +184,86 @@ def test_out_of_date_message_names_revisions_and_command() -> None:
     assert str(error) == (
         "the database is at revision aaaa but this version needs revision bbbb; run: dienhinh db upgrade"
     )
+
+
+# --- 0005: accounts are no longer Telegram ids ---------------------------------------------------------
+
+_AT = "'2020-05-01 09:00:00+00:00'"
+_ROWS_AT_0004 = [
+    "INSERT INTO campaign (id, code, title, code_prefix, movements, created_at, updated_at) "
+    f"VALUES (1, 'tay-ho-2020', 'Tây Hồ 2020', 'DH', '[]', {_AT}, {_AT})",
+    "INSERT INTO conference (id, campaign_id, code, level, title, status, created_at, updated_at) "
+    f"VALUES (1, 1, 'district', 'district', 'Hội nghị quận', 'open', {_AT}, {_AT})",
+    "INSERT INTO account (id, telegram_user_id, zalo_user_id, display_name, role, created_at, updated_at, "
+    f"last_seen_at) VALUES (1, 5005, NULL, 'Trần Văn Hùng', 'citizen', {_AT}, {_AT}, {_AT})",
+    "INSERT INTO account (id, telegram_user_id, zalo_user_id, display_name, role, created_at, updated_at) "
+    f"VALUES (2, 9001, NULL, 'Phạm Thu Hoà', 'organiser', {_AT}, {_AT})",
+    "INSERT INTO account (id, telegram_user_id, zalo_user_id, display_name, role, created_at, updated_at) "
+    f"VALUES (3, NULL, '5e1b9c2a7d4f0e3b8a61', 'Lê Thị Mai', 'citizen', {_AT}, {_AT})",
+    "INSERT INTO invitation (id, conference_id, pool_code, import_key, full_name, name_fold, status, account_id, "
+    f"chat_id, created_at, updated_at) VALUES (1, 1, 'exemplar', 'k1', 'Trần Văn Hùng', 'tran van hung', 'accepted', "
+    f"1, 5005, {_AT}, {_AT})",
+    "INSERT INTO outbox (id, dedupe_key, chat_id, is_group, method, payload, status, due_at, attempts, created_at) "
+    f"VALUES (1, 'remind:1', 5005, false, 'sendMessage', '{{\"text\": \"Nhắc hạn\"}}', 'pending', {_AT}, 0, {_AT})",
+    "INSERT INTO outbox (id, dedupe_key, chat_id, is_group, method, payload, status, due_at, attempts, created_at) "
+    f"VALUES (2, 'publish:1', -1001234567890, true, 'sendMessage', '{{\"text\": \"Câu chuyện\"}}', 'sent', {_AT}, 1, "
+    f"{_AT})",
+]
+
+
+async def _execute(url: str, statements: list[str]) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            return [tuple(row) for row in (await connection.execute(text(query))).all()]
+    finally:
+        await engine.dispose()
+
+
+async def test_telegram_and_zalo_ids_become_identities_and_come_back_on_downgrade(db_url: str) -> None:
+    await migrate._run_in_transaction(db_url, migrate._alembic_command("upgrade", "0004"))
+    await _execute(db_url, _ROWS_AT_0004)
+
+    await migrate.upgrade_to_head(db_url)
+
+    identities = await _rows(
+        db_url, "SELECT account_id, channel, external_id, address FROM channel_identity ORDER BY account_id"
+    )
+    assert identities[:2] == [(1, "telegram", "5005", 5005), (2, "telegram", "9001", 9001)]
+    account_id, channel, external_id, address = identities[2]
+    assert (account_id, channel, external_id) == (3, "zalo", "5e1b9c2a7d4f0e3b8a61")
+    assert address >= 2**53  # never a Telegram id
+    assert await _rows(db_url, "SELECT id, account_id FROM invitation") == [(1, 1)]
+    assert await _rows(db_url, "SELECT dedupe_key, account_id, channel, chat_id FROM outbox ORDER BY id") == [
+        ("remind:1", 1, "telegram", 5005),
+        ("publish:1", None, "telegram", -1001234567890),
+    ]
+    assert await _rows(db_url, "SELECT id, display_name, role FROM account ORDER BY id") == [
+        (1, "Trần Văn Hùng", "citizen"),
+        (2, "Phạm Thu Hoà", "organiser"),
+        (3, "Lê Thị Mai", "citizen"),
+    ]
+
+    await migrate.downgrade(db_url, "0004")
+
+    assert await _rows(db_url, "SELECT id, telegram_user_id, zalo_user_id FROM account ORDER BY id") == [
+        (1, 5005, None),
+        (2, 9001, None),
+        (3, None, "5e1b9c2a7d4f0e3b8a61"),
+    ]
+    assert await _rows(db_url, "SELECT id, account_id, chat_id FROM invitation") == [(1, 1, 5005)]
+    assert await _rows(db_url, "SELECT dedupe_key, chat_id FROM outbox ORDER BY id") == [
+        ("remind:1", 5005),
+        ("publish:1", -1001234567890),
+    ]
+    assert "channel_identity" not in await _run_sync(db_url, _table_names)

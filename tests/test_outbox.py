@@ -26,7 +26,8 @@ from bot.settings import PROJECT_ROOT, Settings
 from rules import outbox
 from storage import outbox as store
 from storage.db import Database
-from storage.models import Account, OutboxMessage
+from storage.models import OutboxMessage
+from tests.people import account_at, telegram_account
 
 
 class FakeClock:
@@ -76,7 +77,7 @@ async def enqueue(database: Database, clock: FakeClock, chat_id: int, key: str, 
     async with database.transaction() as session:
         return await outbox.enqueue(
             session,
-            chat_id=chat_id,
+            account_id=await telegram_account(session, chat_id),
             text=kwargs.pop("text", f"message {key}"),  # type: ignore[arg-type]
             dedupe_key=key,
             now=clock.now(),
@@ -116,7 +117,9 @@ async def test_same_dedupe_key_twice_is_one_row_and_one_message(database, api, b
 async def test_enqueue_in_a_rolled_back_transaction_leaves_nothing(database, clock):
     with pytest.raises(RuntimeError):
         async with database.transaction() as session:
-            await outbox.enqueue(session, chat_id=1, text="x", dedupe_key="k", now=clock.now())
+            await outbox.enqueue(
+                session, account_id=await telegram_account(session, 1), text="x", dedupe_key="k", now=clock.now()
+            )
             raise RuntimeError("the feature's change failed")
     assert await rows(database) == {}
 
@@ -124,15 +127,37 @@ async def test_enqueue_in_a_rolled_back_transaction_leaves_nothing(database, clo
 async def test_enqueue_refuses_what_telegram_would_refuse(database, clock):
     async with database.transaction() as session:
         with pytest.raises(ValueError):
-            await outbox.enqueue(session, chat_id=1, text="x" * 4097, dedupe_key="long")
+            await outbox.enqueue(
+                session, account_id=await telegram_account(session, 1), text="x" * 4097, dedupe_key="long"
+            )
         with pytest.raises(ValueError):
-            await outbox.enqueue(session, chat_id=1, text="caption", dedupe_key="nofile", method="sendDocument")
+            await outbox.enqueue(
+                session,
+                account_id=await telegram_account(session, 1),
+                text="caption",
+                dedupe_key="nofile",
+                method="sendDocument",
+            )
         with pytest.raises(ValueError):
-            await outbox.enqueue(session, chat_id=1, text="x", dedupe_key="m", method="sendSticker")
+            await outbox.enqueue(
+                session, account_id=await telegram_account(session, 1), text="x", dedupe_key="m", method="sendSticker"
+            )
         with pytest.raises(ValueError):
-            await outbox.enqueue(session, chat_id=1, text="x", dedupe_key="e", extra={"pars_mode": "HTML"})
+            await outbox.enqueue(
+                session,
+                account_id=await telegram_account(session, 1),
+                text="x",
+                dedupe_key="e",
+                extra={"pars_mode": "HTML"},
+            )
         with pytest.raises(ValueError):
-            await outbox.enqueue(session, chat_id=1, text="x", dedupe_key="n", due_at=dt.datetime(2020, 3, 15))
+            await outbox.enqueue(
+                session,
+                account_id=await telegram_account(session, 1),
+                text="x",
+                dedupe_key="n",
+                due_at=dt.datetime(2020, 3, 15),
+            )
     assert await rows(database) == {}
 
 
@@ -271,8 +296,8 @@ async def test_persistent_server_error_fails_after_max_attempts(database, api, b
 
 async def test_blocked_user_is_undeliverable_and_marked(database, api, bot, clock):
     async with database.transaction() as session:
-        session.add(Account(telegram_user_id=1001, display_name="Lan"))
-        session.add(Account(telegram_user_id=1002, display_name="Minh"))
+        await telegram_account(session, 1001, "Lan")
+        await telegram_account(session, 1002, "Minh")
     await enqueue(database, clock, 1001, "remind:1")
     await enqueue(database, clock, 1002, "remind:2")
     api.fail_next(Fault.blocked(), chat_id=1001)
@@ -288,7 +313,7 @@ async def test_blocked_user_is_undeliverable_and_marked(database, api, bot, cloc
     assert "blocked" in (stored["remind:1"].last_error or "")
     assert stored["remind:2"].status == "sent"
     async with database.transaction() as session:
-        accounts = {a.telegram_user_id: a for a in (await session.scalars(select(Account))).all()}
+        accounts = {address: await account_at(session, address) for address in (1001, 1002)}
     blocked_at = accounts[1001].bot_blocked_at
     assert blocked_at is not None and abs((blocked_at - clock.now()).total_seconds()) < 1
     assert accounts[1002].bot_blocked_at is None
@@ -317,7 +342,7 @@ async def test_document_and_message_with_keyboard_and_no_default_parse_mode(data
     async with database.transaction() as session:
         await outbox.enqueue(
             session,
-            chat_id=1201,
+            account_id=await telegram_account(session, 1201),
             text="Danh sách đại biểu",
             dedupe_key="export:1",
             method="sendDocument",
@@ -327,7 +352,7 @@ async def test_document_and_message_with_keyboard_and_no_default_parse_mode(data
         )
         await outbox.enqueue(
             session,
-            chat_id=1201,
+            account_id=await telegram_account(session, 1201),
             text="<b>not html</b> https://example.org",
             dedupe_key="plain:1",
             reply_markup=keyboard,
@@ -435,7 +460,13 @@ async def test_a_restarted_sender_takes_back_at_once_what_its_crashed_run_had_cl
 async def test_a_batch_claims_what_may_go_out_in_the_next_second(database, api, bot, clock):
     async with database.transaction() as session:
         for chat_id in range(3000, 3100):
-            await outbox.enqueue(session, chat_id=chat_id, text="hi", dedupe_key=f"wave:{chat_id}", now=clock.now())
+            await outbox.enqueue(
+                session,
+                account_id=await telegram_account(session, chat_id),
+                text="hi",
+                dedupe_key=f"wave:{chat_id}",
+                now=clock.now(),
+            )
     killed_after_claiming = make_dispatcher(database, bot, clock, batch_size=50)
     assert killed_after_claiming.claim_size() == 28  # the limiter's 28 a second, not the batch size
 
@@ -543,7 +574,13 @@ async def test_concurrent_claims_never_hand_out_a_row_twice(database, clock):
     total = 300
     async with database.transaction() as session:
         for index in range(total):
-            await outbox.enqueue(session, chat_id=index, text="x", dedupe_key=f"k{index}", now=clock.now())
+            await outbox.enqueue(
+                session,
+                account_id=await telegram_account(session, index + 1),
+                text="x",
+                dedupe_key=f"k{index}",
+                now=clock.now(),
+            )
     other = Database(database.url)
     now = clock.now() + dt.timedelta(seconds=1)
 
@@ -572,7 +609,13 @@ async def test_postgres_claim_skips_rows_locked_by_an_open_claim(database, clock
         pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers with BEGIN IMMEDIATE")
     async with database.transaction() as session:
         for index in range(10):
-            await outbox.enqueue(session, chat_id=index, text="x", dedupe_key=f"k{index}", now=clock.now())
+            await outbox.enqueue(
+                session,
+                account_id=await telegram_account(session, index + 1),
+                text="x",
+                dedupe_key=f"k{index}",
+                now=clock.now(),
+            )
     other = Database(database.url)
     lease = dt.timedelta(seconds=60)
     try:
@@ -594,9 +637,21 @@ async def test_postgres_claim_skips_rows_locked_by_an_open_claim(database, clock
 async def _broadcast(database: Database, bot: Bot, clock: FakeClock, limiter: SendLimiter) -> None:
     async with database.transaction() as session:
         for index in range(5):
-            await outbox.enqueue(session, chat_id=77, text=f"#{index}", dedupe_key=f"one:{index}", now=clock.now())
+            await outbox.enqueue(
+                session,
+                account_id=await telegram_account(session, 77),
+                text=f"#{index}",
+                dedupe_key=f"one:{index}",
+                now=clock.now(),
+            )
         for chat_id in range(2000, 2100):
-            await outbox.enqueue(session, chat_id=chat_id, text="hi", dedupe_key=f"all:{chat_id}", now=clock.now())
+            await outbox.enqueue(
+                session,
+                account_id=await telegram_account(session, chat_id),
+                text="hi",
+                dedupe_key=f"all:{chat_id}",
+                now=clock.now(),
+            )
     dispatcher = make_dispatcher(database, bot, clock, limiter=limiter, batch_size=50)
     for _ in range(500):
         stats = await dispatcher.run_once()
@@ -710,7 +765,12 @@ async def test_install_registers_one_repeating_job_that_sends(database, api):
         assert (job.job.max_instances, job.job.coalesce) == (2, True)
 
         async with database.transaction() as session:
-            await outbox.enqueue(session, chat_id=1701, text="Nhắc lịch hội nghị", dedupe_key="remind:z")
+            await outbox.enqueue(
+                session,
+                account_id=await telegram_account(session, 1701),
+                text="Nhắc lịch hội nghị",
+                dedupe_key="remind:z",
+            )
         await job.run(application)
     finally:
         await application.shutdown()
@@ -766,7 +826,12 @@ async def test_ticks_with_nothing_to_send_log_nothing_and_one_that_sends_logs_on
             idle = info_lines()
             caplog.clear()
             async with database.transaction() as session:
-                await outbox.enqueue(session, chat_id=1801, text="Nhắc lịch hội nghị", dedupe_key="remind:log")
+                await outbox.enqueue(
+                    session,
+                    account_id=await telegram_account(session, 1801),
+                    text="Nhắc lịch hội nghị",
+                    dedupe_key="remind:log",
+                )
             await _until(lambda: any(stats.sent for stats in drains), "the message sent")
             sent_at_tick = len(drains)
             await _until(lambda: len(drains) >= sent_at_tick + 3, "three more ticks")
@@ -795,7 +860,9 @@ async def test_a_stopped_test_clock_does_not_stall_the_sender(database):
     await bot.initialize()
     async with database.transaction() as db:
         for n in range(3):
-            await outbox.enqueue(db, chat_id=77, text=f"tin {n}", dedupe_key=f"frozen:{n}", now=frozen)
+            await outbox.enqueue(
+                db, account_id=await telegram_account(db, 77), text=f"tin {n}", dedupe_key=f"frozen:{n}", now=frozen
+            )
     # Waiting at most half a second for a busy chat, no drain here waits for the one-second gap in chat 77.
     dispatcher = OutboxDispatcher(database, bot, clock=lambda: frozen, max_chat_wait=0.5)
 

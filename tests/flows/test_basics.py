@@ -10,11 +10,12 @@ from telegram.ext import CommandHandler, ConversationHandler
 from bot.playground.harness import ChatUser, Playground
 from handlers import gate
 from storage.models import Account, ConversationState
+from tests.people import reached_at
 
 
 async def _account(playground: Playground, user: ChatUser) -> Account:
     async with playground.services.database.transaction() as db:
-        account = await db.scalar(select(Account).where(Account.telegram_user_id == user.chat_id))
+        account = await db.scalar(select(Account).where(reached_at(user.chat_id)))
     assert account is not None
     return account
 

@@ -21,6 +21,7 @@ from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
 from storage.models import Account, AuditEntry, Conference, Invitation, InvitationImport, Nomination, UnitLink
 from tests.flows.test_invite_flow import GUEST_LIST, approved, xlsx
 from tests.flows.test_review_flow import submit
+from tests.people import reached_at
 
 XUAN = 2020
 ORGANISERS_ONLY = "Xin lỗi, chỉ Ban tổ chức mới thực hiện được việc này."
@@ -63,7 +64,7 @@ def demote(request: pytest.FixtureRequest, playground: Playground, organiser: Ch
             await _make(organiser, person, "citizen")
             return
         async with playground.services.database.transaction() as db:
-            await db.execute(update(Account).where(Account.telegram_user_id == person.chat_id).values(role="citizen"))
+            await db.execute(update(Account).where(reached_at(person.chat_id)).values(role="citizen"))
 
     return take_away
 
@@ -236,7 +237,7 @@ async def test_a_role_chosen_after_the_granter_was_demoted_is_not_given(playgrou
     await xuan.send("xet duyet")
 
     async with playground.services.database.transaction() as db:
-        role = await db.scalar(select(Account.role).where(Account.telegram_user_id == minh.chat_id))
+        role = await db.scalar(select(Account.role).where(reached_at(minh.chat_id)))
     assert role == "citizen"
 
 
@@ -257,7 +258,7 @@ async def test_a_unit_picked_after_a_demotion_gets_no_link(playground, organiser
 
 async def _demote_elsewhere(playground: Playground, person: ChatUser) -> None:
     async with playground.services.database.transaction() as db:
-        await db.execute(update(Account).where(Account.telegram_user_id == person.chat_id).values(role="citizen"))
+        await db.execute(update(Account).where(reached_at(person.chat_id)).values(role="citizen"))
     # This process was not told. It keeps no cached account for anyone with a role, so it reads the change.
     assert playground.services.accounts.get(person.chat_id) is None
 

@@ -19,6 +19,7 @@ from handlers.menu import COMMANDS
 from rules.invitations import EXEMPLAR_POOL, Person, create_invitation, link_token
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
 from storage.models import Account, Conference, ConversationState, Invitation
+from tests.people import reached_at
 
 GROUP = -100123
 FAILURE = "hệ thống gặp sự cố"
@@ -78,7 +79,7 @@ async def test_an_edited_answer_gets_a_note_and_the_question_stays_open(playgrou
     assert len(note) == 1
     assert note[0].text.startswith("Tôi thấy bạn vừa sửa một tin nhắn")
     async with playground.services.database.transaction() as db:
-        account = await db.scalar(select(Account).where(Account.telegram_user_id == citizen.chat_id))
+        account = await db.scalar(select(Account).where(reached_at(citizen.chat_id)))
     assert account is not None and account.locale is None  # the edit chose nothing
     assert (await citizen.send("English"))[-1].text == "Done: I will use English from now on."
     _no_failure(citizen, caplog)
@@ -101,7 +102,7 @@ async def test_a_personal_link_in_a_group_binds_nothing_and_works_in_private_aft
     assert nosy.messages == []
     async with planned.services.database.transaction() as db:
         invitation = await db.get_one(Invitation, invitation_id)
-        assert invitation.chat_id is None and invitation.account_id is None
+        assert invitation.account_id is None
         # Nobody who only wrote in a group gets an account.
         assert await db.scalar(select(func.count()).select_from(Account)) == 0
 

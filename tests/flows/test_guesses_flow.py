@@ -22,6 +22,7 @@ from bot.settings import Settings
 from rules.invitations import EXEMPLAR_POOL, Person, create_invitation, link_token
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from storage.models import Account, Conference, Invitation
+from tests.people import account_id_at, reached_at
 
 NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
 HUNG, MAI = 5005, 5006
@@ -96,7 +97,7 @@ async def _invitation(playground: Playground, invitation_id: int) -> Invitation:
 
 async def _account_id(playground: Playground, user: ChatUser) -> int:
     async with playground.services.database.transaction() as db:
-        account_id = await db.scalar(select(Account.id).where(Account.telegram_user_id == user.chat_id))
+        account_id = await db.scalar(select(Account.id).where(reached_at(user.chat_id)))
     assert account_id is not None
     return account_id
 
@@ -124,7 +125,7 @@ async def test_a_chat_guessing_invitation_links_is_slowed_down_alone_and_let_in_
     clock.now = NOW + dt.timedelta(minutes=5)
     right_one = await hung.send(f"/start inv_{token}")
     assert [m.text for m in right_one] == [refused[-1].text.replace("15 phút", "10 phút")]
-    assert (await _invitation(playground, invitation_id)).chat_id is None  # not even looked up
+    assert (await _invitation(playground, invitation_id)).account_id is None  # not even looked up
     await hung.send(f"/start inv_{guesses[11]}")
 
     [warning] = warnings.records  # one, however many attempts followed
@@ -140,7 +141,9 @@ async def test_a_chat_guessing_invitation_links_is_slowed_down_alone_and_let_in_
     clock.now = NOW + dt.timedelta(minutes=15)
     card = await hung.send(f"/start inv_{token}")
     assert card[-1].button_labels[0] == "Tham dự"
-    assert (await _invitation(playground, invitation_id)).chat_id == HUNG
+    assert (await _invitation(playground, invitation_id)).account_id == await account_id_at(
+        playground.services.database, HUNG
+    )
 
 
 async def test_only_misses_count_and_opening_ones_own_link_does_not(playground, hung, warnings):

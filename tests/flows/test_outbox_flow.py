@@ -6,13 +6,24 @@ import datetime as dt
 
 from bot.playground.transport import Fault
 from rules import outbox
+from tests.people import telegram_account
 
 
 async def test_a_queued_message_reaches_the_person_once(playground, citizen):
     await citizen.send("/start")
     async with playground.services.database.transaction() as db:
-        assert await outbox.enqueue(db, chat_id=citizen.chat_id, text="Nhắc hạn: còn 3 ngày", dedupe_key="remind:1")
-        assert not await outbox.enqueue(db, chat_id=citizen.chat_id, text="Nhắc hạn: còn 3 ngày", dedupe_key="remind:1")
+        assert await outbox.enqueue(
+            db,
+            account_id=await telegram_account(db, citizen.chat_id),
+            text="Nhắc hạn: còn 3 ngày",
+            dedupe_key="remind:1",
+        )
+        assert not await outbox.enqueue(
+            db,
+            account_id=await telegram_account(db, citizen.chat_id),
+            text="Nhắc hạn: còn 3 ngày",
+            dedupe_key="remind:1",
+        )
 
     assert playground.services.outbox is not None
     await playground.services.outbox.drain()
@@ -23,7 +34,9 @@ async def test_a_queued_message_reaches_the_person_once(playground, citizen):
 
 async def test_a_message_queued_before_a_restart_is_sent_after_it(playground, citizen):
     async with playground.services.database.transaction() as db:
-        await outbox.enqueue(db, chat_id=citizen.chat_id, text="Quyết định đã có", dedupe_key="decision:7")
+        await outbox.enqueue(
+            db, account_id=await telegram_account(db, citizen.chat_id), text="Quyết định đã có", dedupe_key="decision:7"
+        )
 
     await playground.restart()
     assert playground.services.outbox is not None
@@ -35,9 +48,10 @@ async def test_a_message_queued_before_a_restart_is_sent_after_it(playground, ci
 async def test_organisers_see_the_queue_and_others_are_refused(playground, citizen, organiser):
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
     async with playground.services.database.transaction() as db:
-        await outbox.enqueue(db, chat_id=citizen.chat_id, text="a", dedupe_key="k1")
-        await outbox.enqueue(db, chat_id=citizen.chat_id, text="b", dedupe_key="k2", due_at=later)
-        await outbox.enqueue(db, chat_id=555, text="c", dedupe_key="k3")
+        someone = await telegram_account(db, citizen.chat_id)
+        await outbox.enqueue(db, account_id=someone, text="a", dedupe_key="k1")
+        await outbox.enqueue(db, account_id=someone, text="b", dedupe_key="k2", due_at=later)
+        await outbox.enqueue(db, account_id=await telegram_account(db, 555), text="c", dedupe_key="k3")
     playground.api.fail_next(Fault.blocked(), chat_id=555)
     assert playground.services.outbox is not None
     await playground.services.outbox.drain()

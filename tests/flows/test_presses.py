@@ -37,13 +37,14 @@ from storage.models import (
     OrgUnit,
     UnitLink,
 )
+from tests.people import reached_at
 
 HUNG, MINH = 5005, 2002
 DISTRICT = "Hội nghị Điển hình tiên tiến"
 FAILURE = "hệ thống gặp sự cố"
 INACTIVE = "Nút này không còn hiệu lực. Gõ /help để bắt đầu lại."
 HUGE = "9" * 25
-TOO_BIG = str(2**63)  # 19 digits, one more than a BIGINT holds
+TOO_BIG = str(2**31)  # one more than an id column (INTEGER: 32 bits on PostgreSQL) holds
 # What every update may write (the conversations, when a person was last seen); everything else must stay
 # as it was after a forged press.
 CONVERSATION_TABLES = {"ptb_conversation", "ptb_data"}
@@ -114,7 +115,7 @@ class Scene:
         """A nomination Lan sent to the district conference, with a photo; its id."""
         await self.citizen.send("/start")
         async with self.playground.services.database.transaction() as db:
-            nominator = await db.scalar(select(Account).where(Account.telegram_user_id == self.citizen.chat_id))
+            nominator = await db.scalar(select(Account).where(reached_at(self.citizen.chat_id)))
             values: dict[str, Any] = {
                 "status": "submitted",
                 "code": f"DH-2020-{seq:04d}",
@@ -273,7 +274,7 @@ class Scene:
 
 
 def _ignored(table: Any) -> set[str]:
-    return SEEN if table.name == "account" else set()
+    return SEEN if table.name in {"account", "channel_identity"} else set()
 
 
 def _texts(messages: list[SentMessage]) -> list[str]:
@@ -303,7 +304,7 @@ async def test_the_language_chosen_on_an_old_message(scene):
     replies = await press_old(scene.citizen, "English")
 
     assert _texts(replies) == ["➜ English", "Done: I will use English from now on."]
-    assert await scene.scalar(select(Account.locale).where(Account.telegram_user_id == scene.citizen.chat_id)) == "en"
+    assert await scene.scalar(select(Account.locale).where(reached_at(scene.citizen.chat_id))) == "en"
 
 
 async def test_the_nomination_form_takes_old_presses_and_sends(scene):
@@ -479,7 +480,7 @@ async def test_a_role_granted_from_an_old_message(scene):
     done = await press_old(scene.organiser, "Người xét duyệt")
 
     assert done[-1].text.startswith("Xong. Vai trò của Minh Trần Văn từ nay là: Người xét duyệt.")
-    assert await scene.scalar(select(Account.role).where(Account.telegram_user_id == MINH)) == Role.REVIEWER
+    assert await scene.scalar(select(Account.role).where(reached_at(MINH))) == Role.REVIEWER
 
 
 async def test_an_old_button_of_a_finished_question_gets_a_toast(scene):

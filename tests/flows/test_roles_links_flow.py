@@ -20,6 +20,7 @@ from rules.nominations import Status, transition
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.text import fold
 from storage.models import Account, AuditEntry, Campaign, Conference, Endorsement, Nomination, OrgUnit
+from tests.people import reached_at
 
 NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
 REFUSAL = "Xin lỗi, chỉ Ban tổ chức mới dùng được lệnh này."
@@ -69,7 +70,7 @@ def tuan(playground: Playground) -> ChatUser:
 
 async def _account(playground: Playground, user: ChatUser) -> Account:
     async with playground.services.database.transaction() as db:
-        account = await db.scalar(select(Account).where(Account.telegram_user_id == user.chat_id))
+        account = await db.scalar(select(Account).where(reached_at(user.chat_id)))
     assert account is not None
     return account
 
@@ -228,7 +229,7 @@ async def test_a_unit_link_makes_a_focal_point_once_and_the_organiser_hears_of_a
     await _drain(playground)
     notice = organiser.last.text
     assert "Phường Bưởi" in notice and "Minh Trần Văn" in notice and "Lan Nguyễn Thị" in notice
-    assert "1001" in notice
+    assert f"tài khoản số {(await _account(playground, citizen)).id}" in notice
 
 
 async def test_an_expired_unit_link_is_refused(playground, organiser, minh, clock):

@@ -23,6 +23,7 @@ from rules.accounts import ensure_telegram_account
 from rules.invitations import EXEMPLAR_POOL, Person, create_invitation, link_token
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
 from storage.models import AuditEntry, Conference, Invitation, InvitationEvent, SeatPool
+from tests.people import account_id_at
 
 HUNG, MAI, BINH, TUAN = 5005, 5006, 4004, 3003
 CONFERENCE = "Hội nghị Điển hình tiên tiến"
@@ -199,7 +200,8 @@ async def test_a_delegate_opens_their_link_accepts_and_gets_the_qr_code_and_the_
     # The pressed card shows the answer and has no buttons left.
     assert card[-1].text.endswith("➜ Tham dự") and card[-1].buttons == []
     stored = await _invitation(playground, invitation_id)
-    assert (stored.status, stored.chat_id, stored.checkin_code) == ("accepted", HUNG, code.group(1))
+    assert (stored.status, stored.checkin_code) == ("accepted", code.group(1))
+    assert stored.account_id == await account_id_at(playground.services.database, HUNG)
 
 
 async def test_the_card_gives_the_quarter_until_the_day_is_fixed_and_a_typed_answer_works(playground, hung):
@@ -295,7 +297,8 @@ async def test_a_delegate_proposes_a_substitute_whom_an_organiser_approves_after
     assert replies[0].text == f"Xin cảm ơn! Chỗ của bạn tại {CONFERENCE} đã được xác nhận."
     async with playground.services.database.transaction() as db:
         substitute = await db.scalar(select(Invitation).where(Invitation.substitute_for_id == invitation_id))
-    assert (substitute.full_name, substitute.status, substitute.chat_id) == ("Nguyễn Thị Mai", "accepted", MAI)
+    assert (substitute.full_name, substitute.status) == ("Nguyễn Thị Mai", "accepted")
+    assert substitute.account_id == await account_id_at(playground.services.database, MAI)
     # The old invitation is closed: its link says so.
     closed = await hung.send(f"/start inv_{token}")
     assert closed[-1].text.startswith("Giấy mời này đã được chuyển cho người thay thế")
@@ -427,15 +430,17 @@ async def test_a_link_opened_from_a_second_chat_is_refused_and_the_organisers_ar
 
     refused = await binh.send(f"/start inv_{token}")
 
-    assert refused[-1].text.startswith("Xin lỗi, giấy mời này đã được mở từ một tài khoản Telegram khác")
+    assert refused[-1].text.startswith("Xin lỗi, giấy mời này đã được mở từ một tài khoản khác")
     assert refused[-1].buttons == []
     await _drain(playground)
     notice = _one(organiser.messages, "Có người đã thử mở giấy mời")
     assert notice.text.startswith(
-        f"Có người đã thử mở giấy mời cá nhân của Trần Văn Hùng ({CONFERENCE}) từ một tài khoản Telegram khác: "
-        f"Bình Trần (mã Telegram {BINH})."
+        f"Có người đã thử mở giấy mời cá nhân của Trần Văn Hùng ({CONFERENCE}) từ một tài khoản khác: "
+        f"Bình Trần (tài khoản số {await account_id_at(playground.services.database, BINH)})."
     )
-    assert (await _invitation(playground, invitation_id)).chat_id == HUNG
+    assert (await _invitation(playground, invitation_id)).account_id == await account_id_at(
+        playground.services.database, HUNG
+    )
 
 
 # --- check-in ------------------------------------------------------------------------------------------

@@ -81,6 +81,7 @@ from storage.models import (
     Nomination,
     OutboxMessage,
 )
+from tests.people import reached_at
 
 from . import inputs
 from .checks import (
@@ -337,7 +338,7 @@ class Fuzzer:
         if not files or action.person is None:
             return
         async with self.playground.services.database.transaction() as db:
-            role = await db.scalar(select(Account.role).where(Account.telegram_user_id == action.person.chat_id))
+            role = await db.scalar(select(Account.role).where(reached_at(action.person.chat_id)))
         if role != "organiser":
             self._fail_plain(
                 "privilege", action, f"{', '.join(files)} sent to a {role}", f"organisers' file to a {role}"

@@ -24,6 +24,7 @@ from storage.db import Database
 from storage.models import (
     Account,
     Campaign,
+    ChannelIdentity,
     Conference,
     Endorsement,
     Evidence,
@@ -245,10 +246,6 @@ async def invitations_are_whole(db: AsyncSession) -> list[Violation]:
         problems = [
             ("no personal link", invitation.token_hash is None or invitation.link_nonce is None),
             (
-                "half-bound (chat without account or account without chat)",
-                (invitation.chat_id is None) != (invitation.account_id is None),
-            ),
-            (
                 "waitlisted without waitlisted_at",
                 invitation.status == "waitlisted" and invitation.waitlisted_at is None,
             ),
@@ -294,7 +291,7 @@ async def accepted_delegates_have_their_pass(db: AsyncSession) -> list[Violation
         .join(event, event.id == last_accept.c.event_id)
         .where(
             Invitation.status == "accepted",
-            Invitation.chat_id.is_not(None),
+            Invitation.account_id.is_not(None),
             Invitation.checkin_code.is_(None),
             or_(event.reason.is_(None), event.reason == PROMOTED),
         )
@@ -330,8 +327,11 @@ async def guest_list_imports_are_whole(db: AsyncSession) -> list[Violation]:
 async def accounts_are_whole(db: AsyncSession) -> list[Violation]:
     found = []
     roles = {str(role) for role in Role}
+    reachable = set(await db.scalars(select(ChannelIdentity.account_id)))
     for account in await db.scalars(select(Account)):
-        record = f"account {account.id} (telegram {account.telegram_user_id})"
+        record = f"account {account.id}"
+        if account.id not in reachable:
+            found.append(Violation("account without a channel identity", record))
         if account.role not in roles:
             found.append(Violation("unknown role", record, account.role))
         if account.role == Role.FOCAL_POINT and account.unit_id is None:

@@ -19,6 +19,7 @@ from telegram.ext import ApplicationHandlerStop, TypeHandler
 from bot.context import BotContext
 from bot.playground.harness import Playground
 from storage.models import Account, AuditEntry, Campaign, Nomination
+from tests.people import reached_at
 
 from .fuzzer import Fuzzer
 from .inputs import xlsx
@@ -114,7 +115,7 @@ class Faults:
         assert update.effective_user is not None
         user_id = update.effective_user.id
         async with self.playground.services.database.transaction() as db:
-            account = await db.scalar(select(Account).where(Account.telegram_user_id == user_id))
+            account = await db.scalar(select(Account).where(reached_at(user_id)))
             assert account is not None
             if account.role != "organiser":
                 self._mark("privilege", update)

@@ -94,7 +94,7 @@ async def _world(database: Database) -> dict[str, int]:
 
 def _viewer(account_id: int) -> AccountSnapshot:
     # What a handler would hold: a snapshot that still says organiser.
-    return AccountSnapshot(account_id, None, "Xuân", Role.ORGANISER, None, None)
+    return AccountSnapshot(account_id, "Xuân", Role.ORGANISER, None, None)
 
 
 USE_CASES: dict[str, UseCase] = {

@@ -26,6 +26,7 @@ from storage.models import (
     OrgUnit,
     OutboxMessage,
 )
+from tests.people import telegram_identities
 
 NOW = dt.datetime(2020, 2, 20, 1, 12, tzinfo=dt.UTC)  # 08:12 in Hà Nội
 CHANNEL = -1001234567890
@@ -45,7 +46,7 @@ class World:
 
 
 async def _account(session, telegram_user_id: int | None, name: str, role: str, locale: str | None = None):
-    account = Account(telegram_user_id=telegram_user_id, display_name=name, role=role, locale=locale)
+    account = Account(identities=telegram_identities(telegram_user_id), display_name=name, role=role, locale=locale)
     session.add(account)
     await session.flush()
     return snapshot(account)

@@ -141,7 +141,7 @@ async def test_a_used_link_refuses_someone_else_and_names_the_organiser_to_tell(
 
     assert again.outcome is LinkOutcome.ALREADY_YOURS and again.unit_name == "Phường Bưởi"
     assert intruder.outcome is LinkOutcome.TAKEN and intruder.refused
-    assert intruder.creator is not None and intruder.creator.telegram_user_id == ORGANISER_TG
+    assert intruder.creator is not None and intruder.creator.id == people["hoa"].id
     assert intruder.used_by is not None and intruder.used_by.display_name == "Trần Văn Minh"
     assert (await _account(database, people["lan"].id)).role == "citizen"
 
@@ -219,7 +219,9 @@ def test_unit_link_urls_are_telegram_deep_links():
 @pytest.mark.parametrize(
     ("typed", "target"),
     [
-        ("123456789", Target(telegram_user_id=123456789)),
+        ("123456789", Target(channel="telegram", external_id="123456789")),
+        ("#42", Target(account_id=42)),
+        ("5e1b9c2a7d4f0e3b8a61", Target(channel="zalo", external_id="5e1b9c2a7d4f0e3b8a61")),
         ("@lan_nguyen", Target(username="lan_nguyen")),
         ("lan_nguyen", Target(username="lan_nguyen")),
         ("https://t.me/lan_nguyen", Target(username="lan_nguyen")),

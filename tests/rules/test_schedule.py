@@ -34,6 +34,7 @@ from storage.models import (
     OrgUnit,
     OutboxMessage,
 )
+from tests.people import telegram_identities
 
 HANOI = dt.timezone(dt.timedelta(hours=7))
 ORGANISER = 9001
@@ -100,7 +101,7 @@ async def world(database: Database) -> World:
         ]
         accounts = {}
         for user_id, name, role, unit_id in people:
-            account = Account(telegram_user_id=user_id, display_name=name, role=role, unit_id=unit_id)
+            account = Account(identities=telegram_identities(user_id), display_name=name, role=role, unit_id=unit_id)
             db.add(account)
             await db.flush()
             accounts[user_id] = account.id
@@ -155,7 +156,6 @@ async def _invite(db, world: World, user_id: int, status: str, *, checkin_code: 
         status=status,
         link_nonce=f"nonce{user_id}",
         account_id=world.accounts[user_id],
-        chat_id=user_id,
         checkin_code=checkin_code,
     )
     db.add(invitation)

@@ -19,6 +19,7 @@ from rules.rsvp import CheckInOutcome, OpenOutcome, SubstituteOutcome
 from rules.seats import Outcome
 from storage.db import Database
 from storage.models import Account, AuditEntry, Conference, Invitation, InvitationEvent, SeatPool
+from tests.people import telegram_identities
 
 SECRET = b"test-link-secret"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -36,7 +37,7 @@ class World:
 
 
 async def _account(db, telegram_user_id: int, name: str, role: str = "citizen", locale: str | None = None) -> int:
-    account = Account(telegram_user_id=telegram_user_id, display_name=name, role=role, locale=locale)
+    account = Account(identities=telegram_identities(telegram_user_id), display_name=name, role=role, locale=locale)
     db.add(account)
     await db.flush()
     return account.id
@@ -341,19 +342,19 @@ async def _token(database: Database, invitation_id: int) -> str:
         return link_token(await db.get_one(Invitation, invitation_id), SECRET)
 
 
-async def _open(database: Database, token: str, chat_id: int, account_id: int, now: dt.datetime = NOW):
+async def _open(database: Database, token: str, account_id: int, now: dt.datetime = NOW):
     async with database.transaction() as db:
-        return await rsvp.open_link(db, token, chat_id=chat_id, account_id=account_id, now=now)
+        return await rsvp.open_link(db, token, account_id=account_id, now=now)
 
 
 async def test_the_first_chat_to_open_a_link_keeps_it_and_another_is_refused_with_the_organisers_named(database, world):
     a = await _invite(database, world.district, "Trần Văn Hùng")
     token = await _token(database, a)
 
-    first = await _open(database, token, 5005, world.delegate)
-    again = await _open(database, token, 5005, world.delegate)
-    other = await _open(database, token, 4004, world.stranger)
-    unknown = await _open(database, token[:-2] + "xx", 5005, world.delegate)
+    first = await _open(database, token, world.delegate)
+    again = await _open(database, token, world.delegate)
+    other = await _open(database, token, world.stranger)
+    unknown = await _open(database, token[:-2] + "xx", world.delegate)
 
     assert first.outcome is OpenOutcome.OPENED and first.first_open
     assert (
@@ -361,12 +362,12 @@ async def test_the_first_chat_to_open_a_link_keeps_it_and_another_is_refused_wit
     )
     assert again.outcome is OpenOutcome.OPENED and not again.first_open
     assert other.outcome is OpenOutcome.TAKEN
-    assert [o.telegram_user_id for o in other.organisers] == [9001]
+    assert [o.account_id for o in other.organisers] == [world.organiser]
     assert unknown.outcome is OpenOutcome.UNKNOWN
     async with database.transaction() as db:
         stored = await db.get_one(Invitation, a)
         taken = await db.scalar(select(AuditEntry).where(AuditEntry.action == "invitation.link_taken"))
-    assert (stored.chat_id, stored.account_id) == (5005, world.delegate)
+    assert stored.account_id == world.delegate
     assert token not in (stored.token_hash or "") and len(token) <= 64
     assert taken.actor_id == world.stranger
 
@@ -374,10 +375,10 @@ async def test_the_first_chat_to_open_a_link_keeps_it_and_another_is_refused_wit
 async def test_a_link_expires_at_the_deadline_for_new_chats_but_its_chat_still_sees_the_invitation(database, world):
     a = await _invite(database, world.district, "Đại biểu A")
     b = await _invite(database, world.district, "Đại biểu B")
-    await _open(database, await _token(database, a), 5005, world.delegate)
+    await _open(database, await _token(database, a), world.delegate)
 
-    late_new = await _open(database, await _token(database, b), 4004, world.stranger, now=world.deadline)
-    late_own = await _open(database, await _token(database, a), 5005, world.delegate, now=world.deadline)
+    late_new = await _open(database, await _token(database, b), world.stranger, now=world.deadline)
+    late_own = await _open(database, await _token(database, a), world.delegate, now=world.deadline)
 
     assert late_new.outcome is OpenOutcome.EXPIRED and late_new.expired_at == world.deadline
     assert late_own.outcome is OpenOutcome.OPENED and late_own.invitation.locked
@@ -401,8 +402,8 @@ async def test_an_approved_substitute_takes_over_the_seat_which_is_held_until_th
     proposed = await _propose(
         database, a, Person(full_name="Nguyễn Thị Mai", gender="nu", birth_year=1999), actor_id=world.delegate
     )
-    assert proposed.outcome is SubstituteOutcome.PROPOSED and [o.telegram_user_id for o in proposed.organisers] == [
-        9001
+    assert proposed.outcome is SubstituteOutcome.PROPOSED and [o.account_id for o in proposed.organisers] == [
+        world.organiser
     ]
     assert await _status(database, proposed.proposed_id) == "proposed"
 
@@ -420,7 +421,7 @@ async def test_an_approved_substitute_takes_over_the_seat_which_is_held_until_th
 
     assert refused.outcome is SubstituteOutcome.NOT_ALLOWED
     assert approved.outcome is SubstituteOutcome.APPROVED and approved.seat_passed
-    assert (approved.original_chat_id, approved.original_locale) == (5005, "en")
+    assert (approved.original_account_id, approved.original_locale) == (world.delegate, "en")
     assert approved.link_token == await _token(database, proposed.proposed_id)
     assert twice.outcome is SubstituteOutcome.ALREADY_DECIDED and twice.decided_by == "Phạm Thu Hoà"
     assert await _status(database, a) == "substituted"
@@ -431,7 +432,7 @@ async def test_an_approved_substitute_takes_over_the_seat_which_is_held_until_th
     assert (exemplar.accepted, exemplar.reserved, exemplar.free, exemplar.substituted) == (0, 1, 0, 1)
 
     # The substitute opens their own link and accepts: the held seat is theirs.
-    opened = await _open(database, approved.link_token, 6006, world.stranger)
+    opened = await _open(database, approved.link_token, world.stranger)
     assert opened.outcome is OpenOutcome.OPENED
     assert (await _accept(database, proposed.proposed_id, actor_id=world.stranger)).outcome is Outcome.ACCEPTED
     assert await _status(database, waiting) == "waitlisted"
@@ -464,7 +465,7 @@ async def test_a_rejected_substitute_leaves_the_invitation_as_it_was_and_a_new_p
         waiting = await rsvp.proposals(db, actor_id=OPERATOR)
 
     assert second.replaced_proposal and await _status(database, first.proposed_id) == "cancelled"
-    assert rejected.outcome is SubstituteOutcome.REJECTED and rejected.original_chat_id == 5005
+    assert rejected.outcome is SubstituteOutcome.REJECTED and rejected.original_account_id == world.delegate
     assert await _status(database, a) == "accepted" and waiting == []
     # The same person may be proposed again after a rejection.
     assert (await _propose(database, a, Person(full_name="Người Hai", birth_year=1991))).outcome is (

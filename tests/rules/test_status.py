@@ -27,6 +27,7 @@ from storage.models import (
     SeatPool,
     UnitAllowance,
 )
+from tests.people import telegram_identities
 
 VN = dt.timezone(dt.timedelta(hours=7))
 TODAY = dt.date(2020, 5, 13)
@@ -106,7 +107,7 @@ async def build(session) -> Fixture:
                 conference_id=conference.id, unit_id=unit.id, nominations=allowance, expected_nominations=expected
             )
         )
-    nominator = Account(telegram_user_id=1, display_name="Người đề cử")
+    nominator = Account(identities=telegram_identities(1), display_name="Người đề cử")
     session.add(nominator)
     await session.flush()
 
