@@ -149,7 +149,10 @@ class ZaloChannel:
             self._poller = asyncio.create_task(self._poll(), name="zalo-polling")
 
     async def stop(self) -> None:
-        """Stop polling, let the worker hand over the events already taken from Zalo, close the downloads."""
+        """Stop polling, let the worker hand over the events already taken from Zalo, close the downloads.
+
+        Final: a stopped channel is not started again (make a new one).
+        """
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
