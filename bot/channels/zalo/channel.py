@@ -28,6 +28,7 @@ from telegram.ext import Application
 
 from bot.channels.base import AddressBook, FileStore, MonotonicIds
 from bot.channels.router import ChannelRouter
+from bot.channels.zalo import CHANNEL
 from bot.channels.zalo.client import (
     DEFAULT_POLL_TIMEOUT_SECONDS,
     ZaloClient,
@@ -36,7 +37,7 @@ from bot.channels.zalo.client import (
     ZaloUnauthorized,
 )
 from bot.channels.zalo.inbound import ZaloInbound
-from bot.channels.zalo.outbound import CHANNEL, DEFAULT_LINK_LIFETIME, ZaloOutbound
+from bot.channels.zalo.outbound import DEFAULT_LINK_LIFETIME, ZaloOutbound
 from bot.channels.zalo.updates import Deduplicator, ZaloUpdate, ZaloUpdateError
 from bot.i18n import Translators
 

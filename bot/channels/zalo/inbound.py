@@ -28,11 +28,11 @@ from PIL import Image, UnidentifiedImageError
 from telegram import Bot, Update
 
 from bot.channels.base import AddressBook, FileStore, MonotonicIds
+from bot.channels.zalo import CHANNEL
 from bot.channels.zalo.updates import EventName, ZaloMessage, ZaloUpdate
 
 __all__ = ["MAX_PHOTO_BYTES", "ZaloInbound"]
 
-CHANNEL = "zalo"
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 PHOTO_DOWNLOAD_TIMEOUT = httpx.Timeout(10.0, read=20.0)
 # A command as Telegram recognises one: a slash, then Latin letters, digits and underscores (``/start``,

@@ -55,7 +55,6 @@ from rules.channel_text import ZALO_TEXT_LIMIT, choice_numbers, numbered_menu, s
 
 __all__ = ["DEFAULT_LINK_LIFETIME", "ZaloOutbound", "render_markup"]
 
-CHANNEL = "zalo"
 # How long a shared file's link works; the FileStore's FILE_LINK_TTL_HOURS (default 72) is the one to pass.
 DEFAULT_LINK_LIFETIME = dt.timedelta(hours=72)
 # Bot API methods that send a file, and the parameter that holds it.
