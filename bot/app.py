@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 import warnings
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import BotCommandScopeChat, BotCommandScopeDefault, Message, Update
@@ -40,6 +41,7 @@ from handlers import rsvp as delegate_rsvp
 from handlers import schedule as planner
 from handlers import status as status_commands
 from handlers.menu import bot_commands
+from rules import identities
 from rules.channel_text import split_text, text_length
 from rules.roles import Role
 from storage.persistence import SQLAlchemyPersistence
@@ -67,6 +69,26 @@ class DienhinhBot(ExtBot[Any]):
         for piece in pieces[:-1]:
             await super().send_message(chat_id, piece, **kwargs)
         return await super().send_message(chat_id, pieces[-1], **{**kwargs, "reply_markup": markup})
+
+
+class TelegramRateLimiter(AIORateLimiter):
+    """PTB's limiter (Telegram's 30 a second, 1 a second per chat, retry after a 429), for Telegram's calls
+    only: a call for a person on another channel goes straight to the channel router, whose channel has its
+    own limits (Zalo's 429 is a used-up monthly quota, not a reason to sleep a minute inside a handler)."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat_id = data.get("chat_id")
+        if isinstance(chat_id, int) and identities.is_channel_address(chat_id):
+            return await callback(*args, **kwargs)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
 class DienhinhApplication(Application):
@@ -191,7 +213,7 @@ def build_application(services: Services, *, request: BaseRequest | None = None)
             request=HTTPXRequest(connection_pool_size=256),
             get_updates_request=HTTPXRequest(connection_pool_size=1),
             defaults=defaults,
-            rate_limiter=AIORateLimiter(max_retries=2),
+            rate_limiter=TelegramRateLimiter(max_retries=2),
         )
     builder = builder.bot(bot)
     app: DienhinhApplication = builder.build()  # type: ignore[assignment]

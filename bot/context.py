@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.i18n import Translator
+from rules import identities
 from rules.accounts import AccountSnapshot
 
 if TYPE_CHECKING:
@@ -47,6 +48,14 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         address = address if address is not None else self._user_id
         self.account = self.services.accounts.remember(address, account) if address is not None else account
         self._translator = None
+
+    @property
+    def channel(self) -> str:
+        """The channel this update came in on ("telegram", "zalo"): what the person can be sent (files, links,
+        buttons) depends on it. An address from ADDRESS_BASE up is another channel's (``rules.identities``)."""
+        if self._user_id is not None and identities.is_channel_address(self._user_id):
+            return identities.ZALO
+        return identities.TELEGRAM
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self.services.database.transaction()

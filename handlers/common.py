@@ -99,13 +99,36 @@ async def start(update: Update, context: BotContext) -> None:
 async def help_command(update: Update, context: BotContext) -> None:
     assert update.message is not None
     t = context.t
-    await update.message.reply_text(
-        t("What you can do:")
-        + "\n"
-        + help_lines(_role(context), t)
-        + "\n\n"
-        + t("When I show buttons you can also type the number or the name of an option.")
-    )
+    parts = [t("What you can do:") + "\n" + help_lines(_role(context), t)]
+    if context.channel == identities.TELEGRAM:
+        parts.append(t("When I show buttons you can also type the number or the name of an option."))
+    else:
+        parts.append(zalo_help(context))
+    await update.message.reply_text("\n\n".join(parts))
+
+
+def zalo_help(context: BotContext) -> str:
+    """What differs for someone on Zalo: typed answers, codes instead of links, files as links."""
+    t = context.t
+    lines = [
+        t("On Zalo, answer each question by typing the number of an option, or its name."),
+        t(
+            "If you were given an invitation, unit or check-in code (for example K7M2-Q9XD), type it here: it "
+            "does what opening the link does on Telegram."
+        ),
+        t(
+            "Files (QR codes, calendars, Excel lists) come as a link when the server can share them; otherwise "
+            "I tell you what they contain and where to get them."
+        ),
+    ]
+    if is_organiser(context):
+        lines.append(
+            t(
+                "Guest lists cannot be sent on Zalo: send the Excel file to the bot on Telegram, or import it "
+                "with the command line (dienhinh invitations import FILE)."
+            )
+        )
+    return "\n".join(f"• {line}" for line in lines)
 
 
 async def cancel_outside(update: Update, context: BotContext) -> None:

@@ -105,3 +105,14 @@ async def test_a_wrong_answer_on_zalo_gets_the_question_again_as_a_menu(world: Z
         "Xin lỗi, tôi chưa hiểu câu trả lời. Vui lòng bấm một nút hoặc gõ số thứ tự (1–2).\n\n"
         "Bạn muốn dùng ngôn ngữ nào?\n\n1. Tiếng Việt\n2. English\n\nTrả lời 1 hoặc 2."
     )
+
+
+async def test_help_on_zalo_says_how_to_answer_without_buttons_and_where_files_and_codes_go(world: ZaloWorld) -> None:
+    hoa = world.server.user("Phạm Thu Hoà")
+
+    [help_text] = await world.says(hoa, "/help")
+
+    assert "Trên Zalo, bạn trả lời mỗi câu hỏi bằng cách gõ số thứ tự" in help_text
+    assert "K7M2-Q9XD" in help_text
+    assert "bấm" not in help_text  # no buttons to press on Zalo
+    assert "danh sách khách mời" not in help_text  # a citizen imports none
