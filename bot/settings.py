@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.channels.zalo.client import DEFAULT_BASE_URL as DEFAULT_ZALO_API_BASE_URL
+from bot.channels.zalo.client import WEBHOOK_SECRET_LENGTHS as ZALO_WEBHOOK_SECRET_LENGTHS
 from bot.i18n import N_
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +27,11 @@ SUPPORTED_LOCALES = ("vi", "en")
 MAX_REMINDER_DAYS = 90
 _TIME_OF_DAY = re.compile(r"^(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)$")
 _OUTBOX_OWNER = re.compile(r"^[A-Za-z0-9._:/@-]{0,64}$")
+# "<numeric bot id>:<secret>", as Zalo Bot Creator sends it.
+_ZALO_TOKEN = re.compile(r"\d+:[^\s:]+")
+# Printable ASCII without spaces: the secret travels in an HTTP header, compared byte for byte.
+_HEADER_SECRET = re.compile(r"[!-~]+")
+MAX_FILE_LINK_TTL_HOURS = 24 * 30
 
 
 class SettingsError(Exception):
@@ -64,6 +72,13 @@ class Settings(BaseSettings):
     rsvp_reminder_days: Annotated[tuple[int, ...], NoDecode] = (3, 1)
     reminder_time: dt.time = dt.time(8, 0)
     digest_time: dt.time = dt.time(7, 30)
+    # Zalo (Zalo Bot Platform): the bot's token, the webhook secret, the API host.
+    zalo_bot_token: str = ""
+    zalo_webhook_secret: str = ""
+    zalo_api_base_url: str = DEFAULT_ZALO_API_BASE_URL
+    # Where people's phones reach this server's /files (links to QR codes, charts, .ics, .xlsx for Zalo).
+    public_base_url: str = ""
+    file_link_ttl_hours: int = Field(default=72, ge=1, le=MAX_FILE_LINK_TTL_HOURS)
 
     @field_validator("organiser_ids", mode="before")
     @classmethod
@@ -157,6 +172,43 @@ class Settings(BaseSettings):
             raise ValueError(N_("expected an https:// address that Telegram can reach, or empty for polling"))
         return value
 
+    @field_validator("zalo_bot_token")
+    @classmethod
+    def _check_zalo_token(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _ZALO_TOKEN.fullmatch(value):
+            raise ValueError(
+                N_("malformed; expected the form 123456789:AbC… that Zalo Bot Creator sends in a Zalo message")
+            )
+        return value
+
+    @field_validator("zalo_webhook_secret")
+    @classmethod
+    def _check_zalo_webhook_secret(cls, value: str) -> str:
+        if value and not (len(value) in ZALO_WEBHOOK_SECRET_LENGTHS and _HEADER_SECRET.fullmatch(value)):
+            raise ValueError(N_("expected 8 to 256 letters, digits or punctuation without spaces, or empty"))
+        return value
+
+    @field_validator("zalo_api_base_url")
+    @classmethod
+    def _check_zalo_api_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not _is_web_address(value, schemes=("https", "http")):
+            raise ValueError(N_("expected the address of the Zalo Bot API, e.g. https://bot-api.zaloplatforms.com"))
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_public_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not _is_web_address(value, schemes=("https",)):
+            raise ValueError(
+                N_(
+                    "expected the https:// address at which phones reach this server, e.g. https://dienhinh.tayho.gov.vn, or empty"
+                )
+            )
+        return value
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -186,6 +238,49 @@ class Settings(BaseSettings):
         if self.webhook_url and not self.webhook_secret:
             raise SettingsError("WEBHOOK_SECRET", N_("required when WEBHOOK_URL is set (1–256 of A-Z a-z 0-9 _ -)"))
         return token
+
+    def require_channels(self) -> tuple[str, ...]:
+        """The channels to serve: ``telegram`` when BOT_TOKEN is set, ``zalo`` when ZALO_BOT_TOKEN is (so
+        BOT_TOKEN may be empty for a Zalo-only bot); a SettingsError when neither is, or when webhook mode
+        (WEBHOOK_URL) lacks a channel's secret."""
+        channels: list[str] = []
+        if self.bot_token.strip():
+            self.require_token()
+            channels.append("telegram")
+        if self.zalo_bot_token:
+            if self.webhook_url and not self.zalo_webhook_secret:
+                raise SettingsError(
+                    "ZALO_WEBHOOK_SECRET", N_("required when WEBHOOK_URL is set (8–256 characters without spaces)")
+                )
+            channels.append("zalo")
+        if not channels:
+            raise SettingsError(
+                "BOT_TOKEN",
+                N_(
+                    "missing; put a Telegram bot's token (from @BotFather) in BOT_TOKEN or a Zalo bot's (from Zalo Bot Creator) in ZALO_BOT_TOKEN"
+                ),
+            )
+        return tuple(channels)
+
+    def file_link_ttl(self) -> dt.timedelta:
+        """How long a link to a shared file stays valid."""
+        return dt.timedelta(hours=self.file_link_ttl_hours)
+
+
+def _is_web_address(value: str, *, schemes: tuple[str, ...]) -> bool:
+    """An absolute URL with one of ``schemes``, a host, and no query, fragment or credentials."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+        has_valid_port = parts.port is None or parts.port > 0  # .port raises on a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in schemes
+        and bool(parts.hostname)
+        and has_valid_port
+        and not (parts.query or parts.fragment or parts.username or parts.password)
+        and not any(ch.isspace() for ch in value)
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:

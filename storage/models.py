@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -497,6 +498,34 @@ class InvitationEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+# --- files the bot keeps ----------------------------------------------------------------------------
+
+
+class StoredFileRecord(Base):
+    """The bytes of a file the bot keeps itself, for channels that cannot hold files for it (Zalo).
+
+    ``evidence``: a photo a person sent, downloaded at once because the sender's CDN link expires; found by
+    its file id (``zf_<token>``). ``share``: a file the bot made for one account (a QR code, a chart, an
+    .ics, a workbook), served at ``/files/<token>/<name>`` until ``expires_at`` and then purged. Only the
+    SHA-256 of a token is stored. ``expires_at`` is where a retention period (issue 12) goes for evidence.
+    """
+
+    __tablename__ = "stored_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # evidence | share
+    # The file goes with the person's account: it is their data (photos they sent, links made for them).
+    owner_account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+
 # --- outbox and audit --------------------------------------------------------------------------------
 
 
@@ -593,6 +622,7 @@ __all__ = [
     "OutboxMessage",
     "PersistedData",
     "SeatPool",
+    "StoredFileRecord",
     "UnitAllowance",
     "UnitLink",
     "UtcDateTime",

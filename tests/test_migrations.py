@@ -6,6 +6,7 @@ The PostgreSQL cases run when ``DIENHINH_TEST_PG_URL`` points at a server (``mak
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -16,12 +17,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, pool, text
+from sqlalchemy import insert, inspect, pool, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage import migrate
-from storage.models import Base
+from storage.models import Account, Base, StoredFileRecord
 
 PG_URL_ENV = "DIENHINH_TEST_PG_URL"
 
@@ -267,3 +268,45 @@ async def test_telegram_and_zalo_ids_become_identities_and_come_back_on_downgrad
         ("publish:1", -1001234567890),
     ]
     assert "channel_identity" not in await _run_sync(db_url, _table_names)
+
+
+async def test_stored_files_migration_goes_down_and_up_keeping_other_data(db_url: str) -> None:
+    """0006 adds stored_file alone: down to the revision before it drops only that table, up brings it back."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    before = script.get_revision("0006").down_revision
+    assert isinstance(before, str)
+    await migrate.upgrade_to_head(db_url)
+    engine = create_async_engine(db_url, poolclass=pool.NullPool)
+    try:
+        at = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
+        async with engine.begin() as connection:
+            # Through the models' tables, so each backend gets its own types (asyncpg wants datetimes).
+            await connection.execute(
+                insert(Account).values(id=7, display_name="Lan", role="citizen", created_at=at, updated_at=at)
+            )
+            await connection.execute(
+                insert(StoredFileRecord).values(
+                    purpose="evidence",
+                    owner_account_id=7,
+                    filename="a.png",
+                    content_type="image/png",
+                    size=3,
+                    sha256="0" * 64,
+                    data=b"png",
+                    token_hash="1" * 64,
+                    created_at=at,
+                )
+            )
+
+        await migrate.downgrade(db_url, before)
+        assert "stored_file" not in await _run_sync(db_url, _table_names)
+        async with engine.connect() as connection:
+            assert (
+                await connection.execute(text("SELECT display_name FROM account WHERE id = 7"))
+            ).scalar_one() == "Lan"
+
+        await migrate.upgrade_to_head(db_url)
+        assert "stored_file" in await _run_sync(db_url, _table_names)
+        assert await _run_sync(db_url, _schema_diff) == []
+    finally:
+        await engine.dispose()

@@ -82,3 +82,37 @@ async def test_webhook_refuses_requests_without_the_secret(database):
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+
+
+@pytest.mark.sqlite_only
+async def test_the_web_server_carries_telegram_updates_to_the_real_bot(playground):
+    """bot.channels.web stands in for PTB's run_webhook: a genuine update gets a reply, a forged one nothing."""
+    from zoneinfo import ZoneInfo
+
+    from bot.channels.web import TELEGRAM_SECRET_HEADER, TelegramWebhook, WebServer
+    from bot.i18n import Translators
+
+    app = playground.application
+    web = WebServer(
+        "127.0.0.1",
+        0,
+        translator=Translators("vi", ZoneInfo("Asia/Ho_Chi_Minh")).default,
+        telegram=TelegramWebhook(bot=app.bot, update_queue=app.update_queue, secret="s3cret-token"),
+    )
+    await web.start()
+    try:
+        url = f"{web.base_url}/telegram"
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(url, json=_start_update(1, 777))
+            genuine = await client.post(
+                url, json=_start_update(2, 888), headers={TELEGRAM_SECRET_HEADER: "s3cret-token"}
+            )
+    finally:
+        await web.stop()
+
+    assert (forged.status_code, genuine.status_code) == (403, 200)
+    update = app.update_queue.get_nowait()
+    assert app.update_queue.empty()
+    await playground.deliver(update)
+    assert playground.api.messages(888)[0].text.startswith("Xin chào Lan!")
+    assert playground.api.messages(777) == []
