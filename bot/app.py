@@ -29,6 +29,8 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from bot.channels.addresses import DatabaseAddressBook
+from bot.channels.router import ChannelRouter
 from bot.context import BotContext
 from bot.outbox import OutboxDispatcher
 from bot.outbox import install as install_outbox
@@ -43,6 +45,7 @@ from handlers import status as status_commands
 from handlers.menu import bot_commands
 from rules import identities
 from rules.channel_text import split_text, text_length
+from rules.files import DatabaseFileStore
 from rules.roles import Role
 from storage.persistence import SQLAlchemyPersistence
 
@@ -69,6 +72,11 @@ class DienhinhBot(ExtBot[Any]):
         for piece in pieces[:-1]:
             await super().send_message(chat_id, piece, **kwargs)
         return await super().send_message(chat_id, pieces[-1], **{**kwargs, "reply_markup": markup})
+
+
+# PTB needs a token of Telegram's shape even when there is no Telegram bot; no call with it leaves the router.
+ZALO_ONLY_TOKEN = "0:zalo-only"
+FILE_PURGE_SECONDS = 600
 
 
 class TelegramRateLimiter(AIORateLimiter):
@@ -159,6 +167,15 @@ async def _post_init(application: Application) -> None:
             name="planner",
             job_kwargs={"max_instances": 1, "coalesce": True},
         )
+        # Expired links are refused anyway; this is what deletes the bytes of files shared by link.
+        app.job_queue.run_repeating(_purge_shared_files, interval=FILE_PURGE_SECONDS, first=60, name="purge-files")
+
+
+async def _purge_shared_files(context: Any) -> None:
+    store = context.application.services.file_store
+    if store is None:
+        return
+    await store.purge()  # logs what it deleted
 
 
 async def _post_shutdown(application: Application) -> None:
@@ -198,20 +215,36 @@ def build_application(services: Services, *, request: BaseRequest | None = None)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    address_book = DatabaseAddressBook(services.database, clock=services.clock, account_cache=services.accounts)
+    file_store = DatabaseFileStore(
+        services.database,
+        owner_account=address_book.account_id_of,
+        public_base_url=settings.public_base_url,
+        link_ttl=settings.file_link_ttl(),
+        clock=services.clock,
+    )
+    services.address_book, services.file_store = address_book, file_store
     if request is not None:
         from bot.playground.transport import OFFLINE_TOKEN
 
+        # The playground and the tests: their transport is Telegram; a router given as it is stays as it is.
+        router = request if isinstance(request, ChannelRouter) else ChannelRouter(request, address_book, file_store)
         bot = DienhinhBot(
-            settings.bot_token or OFFLINE_TOKEN, request=request, get_updates_request=request, defaults=defaults
+            settings.bot_token or OFFLINE_TOKEN, request=router, get_updates_request=router, defaults=defaults
         )
     else:
-        # What ApplicationBuilder would build (256 connections for sending, one for getUpdates), as our class.
+        # Every call goes through the channel router: Telegram's to Telegram (what ApplicationBuilder would
+        # build: 256 connections for sending, one for getUpdates), a Zalo person's to the Zalo channel. A bot
+        # without BOT_TOKEN serves Zalo alone; the router answers the few Telegram calls PTB makes itself.
+        telegram = settings.bot_token.strip() != ""
+        sending = HTTPXRequest(connection_pool_size=256) if telegram else None
+        polling = HTTPXRequest(connection_pool_size=1) if telegram else None
         bot = DienhinhBot(
-            settings.require_token(),
+            settings.require_token() if telegram else ZALO_ONLY_TOKEN,
             base_url=settings.telegram_api_base_url,
             base_file_url=settings.telegram_file_base_url,
-            request=HTTPXRequest(connection_pool_size=256),
-            get_updates_request=HTTPXRequest(connection_pool_size=1),
+            request=ChannelRouter(sending, address_book, file_store),
+            get_updates_request=ChannelRouter(polling, address_book, file_store),
             defaults=defaults,
             rate_limiter=TelegramRateLimiter(max_retries=2),
         )

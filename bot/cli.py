@@ -86,13 +86,14 @@ def webhook_options(settings: Settings) -> WebhookOptions:
 
 def cmd_run(settings: Settings) -> int:
     from bot.app import build_application
+    from bot.channels import runtime
     from bot.outbox import process_owner
     from bot.services import Services
     from bot.settings import PROJECT_ROOT
     from storage.migrate import OutOfDateDatabase
 
     t = _translator(settings)
-    settings.require_token()
+    settings.require_channels()
     _configure_logging(settings)
     try:
         asyncio.run(_prepare_database(settings))
@@ -102,12 +103,8 @@ def cmd_run(settings: Settings) -> int:
         # Same name as this bot's last run, so the outbox takes back at once what a crash left claimed.
         settings = settings.model_copy(update={"outbox_owner": process_owner(PROJECT_ROOT / "data")})
     application = build_application(Services.create(settings))
-    if settings.webhook_url:
-        logger.info("starting in webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
-        application.run_webhook(**webhook_options(settings), allowed_updates=ALLOWED_UPDATES)
-    else:
-        logger.info("starting with long polling")
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    logger.info("starting: %s", ", ".join(settings.require_channels()))
+    asyncio.run(runtime.serve(application, settings, allowed_updates=list(ALLOWED_UPDATES)))
     return 0
 
 

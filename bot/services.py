@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.i18n import Translators
 from bot.outbox import OutboxDispatcher
@@ -75,6 +76,9 @@ class Services:
     link_secret: bytes = b""
     # Set when the Application starts (it needs the Bot); tests drive it with run_once()/drain().
     outbox: OutboxDispatcher | None = None
+    # Set by bot.app.build_application: who is who on each channel, and the files kept and shared by link.
+    address_book: Any = None
+    file_store: Any = None
 
     @classmethod
     def create(cls, settings: Settings, database: Database | None = None, **overrides: object) -> Services:

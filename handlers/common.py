@@ -81,8 +81,10 @@ def _welcome(context: BotContext, first_name: str) -> str:
             t("Hello {name}! I am the assistant of the emulation and commendation work.", name=first_name),
             intro,
             t("What you can do:") + "\n" + help_lines(role, t),
+            # What an organiser needs to give this person a role (/grant #42), on any channel.
+            t("Your account number: #{number}.", number=context.account.id) if context.account else "",
         ]
-    )
+    ).rstrip()
 
 
 async def start(update: Update, context: BotContext) -> None:

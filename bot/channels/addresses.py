@@ -65,6 +65,15 @@ class DatabaseAddressBook:
         self._identities[address] = (identity.channel, identity.external_id)
         return self._identities[address]
 
+    async def account_id_of(self, address: int) -> int | None:
+        """The account behind an address (whose file a shared link is, say)."""
+        cached = self.account_cache.get(address) if self.account_cache else None
+        if cached is not None:
+            return cached.id
+        async with self.database.transaction() as session:
+            account = await accounts.at_address(session, address)
+        return account.id if account else None
+
     async def locale_of(self, address: int) -> str | None:
         cached = self.account_cache.get(address) if self.account_cache else None
         if cached is not None:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Protocol
 
+from rules.files import StoredFile as _StoredFile
+
 
 class AddressBook(Protocol):
     """People of every channel as PTB ids (the lead's ``channel_identity`` table in production)."""
@@ -37,13 +39,8 @@ class AddressBook(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class StoredFile:
-    """A file kept for the bot: its bytes, a name to show and its MIME type."""
-
-    data: bytes
-    filename: str
-    content_type: str
+# One StoredFile for every file store: the database's (rules.files) is the model.
+StoredFile = _StoredFile
 
 
 class FileStore(Protocol):

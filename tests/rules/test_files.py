@@ -12,6 +12,7 @@ from rules import files
 from rules.files import DatabaseFileStore, FileRejected, StoredFile
 from storage.db import Database
 from storage.models import Account, StoredFileRecord
+from tests.people import telegram_account
 
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
 LAN, HUNG, STRANGER = 1001, 1002, 4040
@@ -31,13 +32,7 @@ class Clock:
 
 async def _accounts(database: Database) -> dict[int, int]:
     async with database.transaction() as db:
-        people = [
-            Account(telegram_user_id=LAN, display_name="Lan"),
-            Account(telegram_user_id=HUNG, display_name="Hùng"),
-        ]
-        db.add_all(people)
-        await db.flush()
-        return {person.telegram_user_id: person.id for person in people if person.telegram_user_id}
+        return {LAN: await telegram_account(db, LAN, "Lan"), HUNG: await telegram_account(db, HUNG, "Hùng")}
 
 
 @pytest.fixture
