@@ -58,9 +58,11 @@ endif
 # --- running ---------------------------------------------------------------------------------------
 
 # The recipe reads make's own stdin, so `printf '/start\n' | make demo` reaches the bot.
-# `make demo DEMO_ARGS=--keep` continues with the playground database of last time.
+# `make demo DEMO_ARGS=--keep` continues with the playground database of last time;
+# `make demo CHANNEL=zalo` starts everyone on Zalo (`:channel` switches in the session).
+CHANNEL ?= telegram
 demo: venv
-	$(BIN)/dienhinh demo $(DEMO_ARGS)
+	$(BIN)/dienhinh demo --channel $(CHANNEL) $(DEMO_ARGS)
 
 run: venv
 	$(BIN)/dienhinh run

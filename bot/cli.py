@@ -1,7 +1,8 @@
 """``dienhinh``: the operator's command line.
 
     dienhinh run                 start the bot (long polling, or webhook when WEBHOOK_URL is set)
-    dienhinh demo [--keep]       the offline playground
+    dienhinh demo [--keep] [--channel zalo]
+                                 the offline playground (everyone starts on Telegram, or on Zalo)
     dienhinh db upgrade          migrate the database to the current schema
     dienhinh db status           say whether the database is up to date
     dienhinh plan load FILE      create or update a campaign from a plan file
@@ -108,10 +109,10 @@ def cmd_run(settings: Settings) -> int:
     return 0
 
 
-def cmd_demo(keep: bool) -> int:
+def cmd_demo(keep: bool, channel: str) -> int:
     from bot.playground import terminal
 
-    return asyncio.run(terminal.run(keep=keep))
+    return asyncio.run(terminal.run(keep=keep, channel=channel))
 
 
 def cmd_db(settings: Settings, action: str) -> int:
@@ -245,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="start the bot")
     demo = commands.add_parser("demo", help="the offline playground")
     demo.add_argument("--keep", action="store_true", help="keep the playground database from last time")
+    demo.add_argument(
+        "--channel",
+        choices=["telegram", "zalo"],
+        default="telegram",
+        help="where everyone starts (`:channel` switches)",
+    )
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])
     plan = commands.add_parser("plan", help="campaign plans")
@@ -262,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return cmd_demo(args.keep)
+            return cmd_demo(args.keep, args.channel)
         settings = load_settings()
         if args.command == "run":
             return cmd_run(settings)

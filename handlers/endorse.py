@@ -17,7 +17,7 @@ from bot.i18n import Translator
 from handlers import guesses
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Key, button
-from rules import endorsements
+from rules import endorsements, identities
 from rules.choices import Option, match_option
 from rules.endorsements import EndorseOutcome, EndorseResult, PublicSummary, ShareOutcome
 from rules.guesses import GuessKind
@@ -52,8 +52,28 @@ def _options(t: Translator, token: str = "") -> list[Option]:
     ]
 
 
-def share_message(t: Translator, *, bot_username: str, code: str, nominee_name: str, token: str, count: int = 0) -> str:
-    """What the nominator reads with a share link (after sending a nomination, and on /share)."""
+def share_message(
+    t: Translator,
+    *,
+    bot_username: str,
+    code: str,
+    nominee_name: str,
+    token: str,
+    count: int = 0,
+    channel: str = identities.TELEGRAM,
+) -> str:
+    """What the nominator reads with a share link (on /share); on Zalo, which has no deep links, the
+    message to send instead of the link."""
+    if channel == identities.ZALO:
+        return t(
+            "People who know {name} ({code}) can endorse the nomination once by sending this bot on Zalo the "
+            "message below. They see a short summary, without phone numbers or personal details:\n{command}\n\n"
+            "Endorsements so far: {count}.",
+            name=nominee_name,
+            code=code,
+            command=endorsements.share_command(token),
+            count=t.number(count),
+        )
     return t(
         "Share this link with people who know {name} ({code}). Whoever opens it sees a short summary, without "
         "phone numbers or personal details, and can endorse the nomination once:\n{url}\n\n"
@@ -294,6 +314,7 @@ async def share(update: Update, context: BotContext) -> None:
         nominee_name=result.nominee_name or "",
         token=result.token,
         count=result.count,
+        channel=context.channel,
     )
     if result.replaced:
         text += "\n\n" + t("The link you had before for this nomination no longer works.")

@@ -28,7 +28,7 @@ from bot.i18n import N_, Translator
 from handlers import presses
 from handlers.keyboards import keyboard
 from handlers.presses import Press
-from rules import accounts, endorsements, intake, outbox
+from rules import accounts, endorsements, identities, intake, outbox
 from rules.choices import Option, match_option
 from rules.intake import Ambiguous, Answered, Problem, Step
 from rules.nominations import Status
@@ -73,7 +73,7 @@ QUESTIONS: dict[Step, str] = {
     ),
     Step.EVIDENCE: N_(
         "Send photos or documents as evidence (certificates, decisions, press articles), as many as you like. "
-        "Press Done when finished, or if you have none."
+        "Choose Done when finished, or if you have none."
     ),
     Step.PUBLICITY: N_("If the nomination is approved, may we publicise the story and photo?"),
 }
@@ -563,7 +563,7 @@ async def _evidence(
     if isinstance(count, Problem):
         note = t(count.msgid, **count.values)
     else:
-        note = t("Received. Files so far: {count}. Send more, or press Done.", count=count)
+        note = t("Received. Files so far: {count}. Send more, or choose Done.", count=count)
     options = await _options(db, draft, step, t, who.now)
     return [Reply(note, keyboard(f"{PREFIX}:{step}", options))], step
 
@@ -705,14 +705,23 @@ async def _try_send(
         return [Reply(note + "\n" + t("Your draft is kept; type /nominate to see it."))], END
     nomination = result.nomination
     token = await endorsements.new_share_link_token(db, nomination)
-    link = endorsements.share_url(context.bot.username, token)
     await _notify_staff(db, nomination, result.event.id, context, resubmitted=result.resubmitted)
+    if context.channel == identities.ZALO:
+        # Zalo has no deep links: a t.me link is no use there, the message it would send is.
+        receipt = t(
+            "Sent. Your nomination code is {code}. The organisers will review it and I will tell you the "
+            "decision.\n\nPeople who know the nominee can endorse the nomination by sending this bot on Zalo "
+            "the message:\n{command}\n\nType /mine to follow your nominations.",
+            code=nomination.code,
+            command=endorsements.share_command(token),
+        )
+        return [Reply(receipt)], END
     receipt = t(
         "Sent. Your nomination code is {code}. The organisers will review it and I will tell you the decision.\n\n"
         "Share this link with people who know the nominee, so they can endorse the nomination:\n{link}\n\n"
         "Type /mine to follow your nominations.",
         code=nomination.code,
-        link=link,
+        link=endorsements.share_url(context.bot.username, token),
     )
     return [Reply(receipt)], END
 

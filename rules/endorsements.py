@@ -43,6 +43,12 @@ def share_url(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username}?start={deep_link_payload(PAYLOAD_PREFIX, token)}"
 
 
+def share_command(token: str) -> str:
+    """What opening the share link sends, to be typed where there are no deep links (Zalo):
+    ``/start end_<token>``."""
+    return f"/start {deep_link_payload(PAYLOAD_PREFIX, token)}"
+
+
 async def new_share_link_token(session: AsyncSession, nomination: Nomination) -> str:
     """A new share token for ``nomination`` (stored hashed); any earlier share link stops working."""
     token = new_token()

@@ -2,6 +2,12 @@
 
 Used by the terminal playground (``make demo``) and by the flow tests: both drive exactly what runs on
 Telegram, through ``Application.process_update``.
+
+With ``zalo=True`` the playground also runs the Zalo channel: the Application's Bot talks through a
+``ChannelRouter`` (Telegram chats to the in-process Bot API, Zalo addresses to a ``ZaloOutbound``), which
+reaches a ``FakeZaloServer`` on 127.0.0.1 through the real ``ZaloClient``. A :class:`ZaloChatUser`'s event is
+built with the fake server's helpers, turned into an update by the real ``ZaloInbound`` and delivered under
+the same lock as a Telegram update, so a test reads what the server received right after, without polling.
 """
 
 from __future__ import annotations
@@ -13,6 +19,14 @@ from pathlib import Path
 from telegram import Update
 
 from bot.app import DienhinhApplication, build_application
+from bot.channels.addresses import DatabaseAddressBook
+from bot.channels.memory import InMemoryFileStore
+from bot.channels.router import ChannelRouter
+from bot.channels.zalo import CHANNEL as ZALO
+from bot.channels.zalo.channel import ZaloChannel
+from bot.channels.zalo.client import ZaloClient
+from bot.channels.zalo.fake_server import DeliveredMessage, Event, FakeUser, FakeZaloServer
+from bot.channels.zalo.updates import parse_update
 from bot.playground.transport import InProcessBotAPI, Persona, SentMessage, UpdateFactory
 from bot.services import Services
 from rules.choices import Option, match_option
@@ -23,13 +37,29 @@ ServicesFactory = Callable[[], Services]
 class Playground:
     """One bot process (restartable) and the Telegram "servers" it talks to, which outlive it."""
 
-    def __init__(self, make_services: ServicesFactory, api: InProcessBotAPI | None = None) -> None:
+    def __init__(
+        self,
+        make_services: ServicesFactory,
+        api: InProcessBotAPI | None = None,
+        *,
+        zalo: bool = False,
+        public_base_url: str | None = None,
+    ) -> None:
+        """``zalo``: run the Zalo channel too (see the module's docstring); ``public_base_url``: the file
+        store shares files at links under it (PUBLIC_BASE_URL), without it Zalo people get notes instead."""
         self.make_services = make_services
         self.api = api or InProcessBotAPI()
         self.app: DienhinhApplication | None = None
         self.factory: UpdateFactory | None = None
         self.run_jobs = False
         self._lock = asyncio.Lock()
+        self.zalo_enabled = zalo
+        # Like the Telegram "servers", these outlive a restart: Zalo's side, and the files people sent (in
+        # production the database keeps them).
+        self.file_store = InMemoryFileStore(public_base_url)
+        self.zalo_server: FakeZaloServer | None = None
+        self._zalo_client: ZaloClient | None = None
+        self.zalo_channel: ZaloChannel | None = None
 
     @property
     def application(self) -> DienhinhApplication:
@@ -43,7 +73,17 @@ class Playground:
     async def start(self, *, run_jobs: bool = False) -> None:
         """Initialise the bot; with ``run_jobs`` also start its JobQueue (outbox sender, reminders)."""
         self.run_jobs = run_jobs
-        self.app = build_application(self.make_services(), request=self.api)
+        services = self.make_services()
+        if not self.zalo_enabled:
+            self.app = build_application(services, request=self.api)
+        else:
+            await self._start_zalo_server()
+            assert self._zalo_client is not None
+            address_book = DatabaseAddressBook(services.database, clock=services.clock, account_cache=services.accounts)
+            self.app = build_application(services, request=ChannelRouter(self.api, address_book, self.file_store))
+            # Registers its outbound with the router; its polling and worker are never started here: the
+            # playground hands each event to the inbound itself (polling has tests of its own).
+            self.zalo_channel = ZaloChannel(self._zalo_client, address_book, self.file_store, self.app)
         await self.app.initialize()
         # run_polling/run_webhook call these hooks on Telegram; here the playground stands in for them.
         if self.app.post_init:
@@ -52,7 +92,24 @@ class Playground:
             await self.app.start()
         self.factory = UpdateFactory(self.api, self.app.bot)
 
+    async def _start_zalo_server(self) -> None:
+        if self.zalo_server is not None:
+            return
+        self.zalo_server = FakeZaloServer()
+        await self.zalo_server.start()
+        self._zalo_client = ZaloClient(self.zalo_server.token, base_url=self.zalo_server.base_url)
+
     async def stop(self) -> None:
+        """Stop the bot process and Zalo's side too (the playground is done)."""
+        await self._stop_process()
+        if self._zalo_client is not None:
+            await self._zalo_client.aclose()
+            self._zalo_client = None
+        if self.zalo_server is not None:
+            await self.zalo_server.close()
+            self.zalo_server = None
+
+    async def _stop_process(self) -> None:
         if self.app is None:
             return
         if self.app.running:
@@ -60,15 +117,36 @@ class Playground:
         await self.app.shutdown()
         if self.app.post_shutdown:
             await self.app.post_shutdown(self.app)
+        if self.zalo_channel is not None:
+            await self.zalo_channel.stop()
+            self.zalo_channel = None
         self.app = None
 
     async def restart(self) -> None:
-        """Stop the bot process and start a new one on the same database, as a deploy or crash would."""
-        await self.stop()
+        """Stop the bot process and start a new one on the same database, as a deploy or crash would;
+        the Telegram and Zalo "servers" stay."""
+        await self._stop_process()
         await self.start(run_jobs=self.run_jobs)
 
     def person(self, persona: Persona) -> ChatUser:
         return ChatUser(self, persona)
+
+    def zalo_person(self, display_name: str, *, zalo_id: str | None = None) -> ZaloChatUser:
+        """Someone on Zalo (a fresh Zalo id unless ``zalo_id`` is given); needs ``Playground(zalo=True)``."""
+        server = self.zalo_server
+        assert server is not None, "make the playground with zalo=True and start it first"
+        user = FakeUser(id=zalo_id, display_name=display_name) if zalo_id else server.user(display_name)
+        return ZaloChatUser(self, user)
+
+    async def deliver_zalo(self, event: Event) -> bool:
+        """Turn a Zalo event into its update, as the channel's worker does, and deliver it; False when the
+        channel ignores the event (an unknown event, a group, another bot)."""
+        assert self.zalo_channel is not None, "make the playground with zalo=True and start it first"
+        update = await self.zalo_channel.inbound.to_update(parse_update(event))
+        if update is None:
+            return False
+        await self.deliver(update)
+        return True
 
     async def deliver(self, update: Update) -> None:
         async with self._lock:
@@ -160,3 +238,81 @@ class ChatUser:
 
     async def send_sticker(self) -> list[SentMessage]:
         return await self._deliver(self._factory.sticker(self.persona))
+
+
+def shown(message: DeliveredMessage) -> str:
+    """What a Zalo chat shows for a message: its text; a photo as ``[photo URL]`` then its caption."""
+    if message.photo is None:
+        return message.text or ""
+    return "\n".join(part for part in (f"[photo {message.photo}]", message.caption) if part)
+
+
+class ZaloChatUser:
+    """A person on Zalo; each action returns the texts the Zalo app shows them after it (see :func:`shown`).
+
+    Zalo has no buttons and no documents: answers are typed (``send("2")``), a file is what Zalo calls
+    unsupported content (:meth:`send_unsupported`).
+    """
+
+    def __init__(self, playground: Playground, user: FakeUser) -> None:
+        self.playground = playground
+        self.user = user
+
+    @property
+    def zalo_id(self) -> str:
+        return self.user.id
+
+    @property
+    def display_name(self) -> str:
+        return self.user.display_name
+
+    @property
+    def _server(self) -> FakeZaloServer:
+        assert self.playground.zalo_server is not None, "start the playground first"
+        return self.playground.zalo_server
+
+    async def address(self) -> int:
+        """The PTB user and chat id the handlers know this person by (made on first contact)."""
+        channel = self.playground.zalo_channel
+        assert channel is not None, "start the playground first"
+        return await channel.inbound.address_book.address_of(ZALO, self.user.id, self.user.display_name)
+
+    @property
+    def messages(self) -> list[DeliveredMessage]:
+        """Everything the bot sent this person on Zalo, oldest first."""
+        return self._server.received(self.user.id)
+
+    @property
+    def texts(self) -> list[str]:
+        return [shown(message) for message in self.messages]
+
+    @property
+    def last(self) -> str:
+        return self.texts[-1]
+
+    async def _deliver(self, event: Event) -> list[str]:
+        before = len(self.messages)
+        await self.playground.deliver_zalo(event)
+        return self.texts[before:]
+
+    async def send(self, text: str) -> list[str]:
+        return await self._deliver(self._server.text_event(self.user, text))
+
+    async def send_photo(self, data: bytes | Path, caption: str | None = None) -> list[str]:
+        """A photo (served by the fake server, as Zalo's CDN serves it, and downloaded by the channel)."""
+        payload = data.read_bytes() if isinstance(data, Path) else data
+        content_type = "image/png" if payload.startswith(b"\x89PNG") else "image/jpeg"
+        return await self._deliver(
+            self._server.image_event(self.user, caption, content=payload, content_type=content_type)
+        )
+
+    async def send_sticker(self) -> list[str]:
+        return await self._deliver(self._server.sticker_event(self.user))
+
+    async def send_unsupported(self) -> list[str]:
+        """What Zalo sends for a file, a link, a video or a voice message: an event with no content."""
+        return await self._deliver(self._server.unsupported_event(self.user))
+
+    async def send_event(self, event_name: str, **fields: object) -> list[str]:
+        """Any event (e.g. one Zalo has not documented) from this person."""
+        return await self._deliver(self._server.custom_event(event_name, self.user, **fields))

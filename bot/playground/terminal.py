@@ -6,6 +6,11 @@ option's name. Lines starting with ``:`` are playground commands (``:help`` list
 standard input too, so a session can be scripted:
 
     printf '/start\\n/lang\\n2\\n/start\\n' | make demo
+
+Each person also has a Zalo twin (a separate account with a Zalo identity and the same role): ``:channel
+zalo`` (or ``dienhinh demo --channel zalo``) makes the current person write on Zalo, through the real Zalo
+client and a fake Zalo server, and shows what the Zalo app would: menus as text, one block per message,
+links or notes where Telegram would send a file.
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from typing import TextIO
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.zalo.fake_server import DeliveredMessage
 from bot.i18n import Translator
-from bot.playground.harness import ChatUser, Playground
+from bot.playground.harness import ChatUser, Playground, ZaloChatUser, shown
 from bot.playground.transport import InProcessBotAPI, Persona, SentMessage
 from bot.services import Services
 from bot.settings import PROJECT_ROOT, Settings, load_settings
-from rules import accounts, invitations
+from rules import accounts, identities, invitations
 from rules.roles import Role
 from rules.text import fold
 from storage.db import Database
@@ -47,6 +53,15 @@ class DemoPersona:
     unit_hint: str | None = None
     about: str = ""
 
+    @property
+    def full_name(self) -> str:
+        return f"{self.persona.last_name} {self.persona.first_name}"
+
+    @property
+    def zalo_id(self) -> str:
+        """The Zalo id of this person's Zalo twin (20 hex digits, as Zalo's are), the same in every demo."""
+        return f"7a1000{self.persona.user_id:014x}"
+
 
 PERSONAS = (
     DemoPersona("lan", Persona(1001, "Lan", "Nguyễn Thị"), Role.CITIZEN, about="người dân / citizen"),
@@ -63,10 +78,11 @@ PERSONAS = (
 
 HELP = """Playground commands:
   :as NAME          switch person ({names})
-  :who              who is who
-  :press N          press button N of the last message with buttons (typing N works too)
+  :channel zalo     write on Zalo as the current person's Zalo twin (`:channel telegram` goes back)
+  :who              who is who, and on which channel
+  :press N          press button N of the last message with buttons (typing N works too; Zalo has none)
   :photo PATH [caption]   send a photo from a file
-  :doc PATH         send a document (e.g. a spreadsheet)
+  :doc PATH         send a document (e.g. a spreadsheet; Zalo delivers none: the bot hears "unsupported")
   :sticker          send a sticker
   :link             open the demo invitation link (as whoever you are now; it was made for hung)
   :restart          restart the bot process (the database and Telegram's side stay)
@@ -76,21 +92,47 @@ Anything else is sent to the bot as text, e.g. /start or /lang."""
 
 
 class Terminal:
-    def __init__(self, playground: Playground, out: TextIO, echo_input: bool, directory: Path = DEMO_DIR) -> None:
+    """The people of the demo, each on Telegram or on Zalo (``channel``: where everyone starts)."""
+
+    def __init__(
+        self,
+        playground: Playground,
+        out: TextIO,
+        echo_input: bool,
+        directory: Path = DEMO_DIR,
+        *,
+        channel: str = identities.TELEGRAM,
+    ) -> None:
         self.playground = playground
         self.directory = directory
         self.out = out
         self.echo_input = echo_input
         self.people = {p.key: playground.person(p.persona) for p in PERSONAS}
+        self.zalo_people = {p.key: playground.zalo_person(p.full_name, zalo_id=p.zalo_id) for p in PERSONAS}
         self.names = {p.key: f"{p.persona.first_name}" for p in PERSONAS}
+        self.channels = {p.key: channel for p in PERSONAS}
         self.current = "lan"
         self.invitation_line = "/start"
         playground.api.listeners.append(self._on_message)
+        assert playground.zalo_server is not None, "the demo runs the Zalo channel too"
+        playground.zalo_server.listeners.append(self._on_zalo_message)
         self._toasts_seen: dict[int, int] = {}
+
+    @property
+    def on_zalo(self) -> bool:
+        return self.channels[self.current] == identities.ZALO
 
     @property
     def user(self) -> ChatUser:
         return self.people[self.current]
+
+    @property
+    def zalo_user(self) -> ZaloChatUser:
+        return self.zalo_people[self.current]
+
+    def label(self, key: str) -> str:
+        """A person's name as the prompt and the arrows show it, "(Zalo)" after the Zalo twin's."""
+        return f"{self.names[key]} (Zalo)" if self.channels[key] == identities.ZALO else self.names[key]
 
     def say(self, text: str = "") -> None:
         # A reader that went away (`make demo | head`) is not the bot's error.
@@ -99,7 +141,8 @@ class Terminal:
 
     def _on_message(self, message: SentMessage) -> None:
         owner = next((key for key, user in self.people.items() if user.chat_id == message.chat_id), None)
-        to = "" if owner == self.current else f" → {self.names.get(owner or '', message.chat_id)}"
+        mine = owner == self.current and not self.on_zalo
+        to = "" if mine else f" → {self.names.get(owner or '', message.chat_id)}"
         body = message.text or ""
         if message.file_name:
             body = f"[{message.method.removeprefix('send').lower()}: {message.file_name}] {body}".strip()
@@ -111,6 +154,13 @@ class Terminal:
         self.say(f"🤖{to} {body}".replace("\n", "\n   "))
         for index, label in enumerate(message.button_labels, start=1):
             self.say(f"   [{index}] {label}")
+
+    def _on_zalo_message(self, zalo_id: str, message: DeliveredMessage) -> None:
+        """A message the bot sent on Zalo, shown as the Zalo app shows it: text only, no buttons."""
+        owner = next((key for key, user in self.zalo_people.items() if user.zalo_id == zalo_id), None)
+        mine = owner == self.current and self.on_zalo
+        to = "" if mine else f" → {self.names.get(owner or '', zalo_id)} (Zalo)"
+        self.say(f"🤖{to} {shown(message)}".replace("\n", "\n   "))
 
     def _show_toasts(self) -> None:
         for chat_id, toasts in self.playground.api.toasts.items():
@@ -125,9 +175,12 @@ class Terminal:
         if not line:
             return True
         if self.echo_input:
-            self.say(f"{self.names[self.current]}> {line}")
+            self.say(f"{self.label(self.current)}> {line}")
         if line.startswith(":"):
             return await self._command(line)
+        if self.on_zalo:
+            await self.zalo_user.send(line)
+            return True
         await self.user.send(line)
         self._show_toasts()
         return True
@@ -144,20 +197,28 @@ class Terminal:
             if name == "as":
                 self._switch(" ".join(args))
             elif name == "who":
-                for p in PERSONAS:
-                    mark = "*" if p.key == self.current else " "
-                    self.say(f" {mark} {p.key:5} {p.persona.last_name} {p.persona.first_name} — {p.about}")
+                self._who()
+            elif name == "channel":
+                self._switch_channel(args[0] if args else "")
+            elif name == "press" and self.on_zalo:
+                self.say("(Zalo has no buttons: type the number or the name of your answer)")
             elif name == "press":
                 await self.user.press(args[0] if args else "1")
                 self._show_toasts()
             elif name == "photo":
-                await self.user.send_photo(Path(args[0]).expanduser(), " ".join(args[1:]) or None)
+                photo = Path(args[0]).expanduser()
+                caption = " ".join(args[1:]) or None
+                await (self.zalo_user if self.on_zalo else self.user).send_photo(photo, caption)
+            elif name in {"doc", "document"} and self.on_zalo:
+                Path(args[0]).expanduser().read_bytes()  # a missing file is still the playground's complaint
+                self.say("(Zalo does not deliver documents to bots: the bot receives “unsupported content”)")
+                await self.zalo_user.send_unsupported()
             elif name in {"doc", "document"}:
                 await self.user.send_document(Path(args[0]).expanduser())
             elif name == "sticker":
-                await self.user.send_sticker()
+                await (self.zalo_user.send_sticker() if self.on_zalo else self.user.send_sticker())
             elif name == "link":
-                await self.user.send(self.invitation_line)
+                await (self.zalo_user if self.on_zalo else self.user).send(self.invitation_line)
                 self._show_toasts()
             elif name == "restart":
                 await self.playground.restart()
@@ -177,7 +238,26 @@ class Terminal:
             self.say(f"(no person {wanted!r}; choose one of: {', '.join(self.names)})")
             return
         self.current = key
-        self.say(f"(now you are {self.names[key]})")
+        self.say(f"(now you are {self.label(key)})")
+
+    def _who(self) -> None:
+        for p in PERSONAS:
+            mark = "*" if p.key == self.current else " "
+            where = "on Zalo" if self.channels[p.key] == identities.ZALO else "on Telegram"
+            self.say(f" {mark} {p.key:5} {p.full_name} — {p.about} — {where}")
+        self.say(
+            "   Each person is on Telegram and has a Zalo twin with the same name and role: a separate account "
+            "(its own language, drafts and nominations). `:channel zalo` / `:channel telegram` switches."
+        )
+
+    def _switch_channel(self, wanted: str) -> None:
+        channel = fold(wanted)
+        if channel not in identities.CHANNELS:
+            self.say(f"(no channel {wanted!r}; choose one of: {', '.join(identities.CHANNELS)})")
+            return
+        self.channels[self.current] = channel
+        twin = " (the Zalo twin: a separate account)" if channel == identities.ZALO else ""
+        self.say(f"(now you are {self.label(self.current)}{twin})")
 
 
 DEMO_VENUE = "Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân"
@@ -201,9 +281,17 @@ async def prepare_database(settings: Settings, today: dt.date) -> str:
                 account = await accounts.ensure_telegram_account(
                     session,
                     telegram_user_id=persona.user_id,
-                    display_name=f"{persona.last_name} {persona.first_name}",
+                    display_name=demo.full_name,
                     username=None,
                     organiser_ids=settings.organiser_ids,
+                    now=dt.datetime.now(dt.UTC),
+                )
+                # The Zalo twin: another account, reached on Zalo, with the same role (`:channel zalo`).
+                twin = await accounts.ensure_account(
+                    session,
+                    channel=identities.ZALO,
+                    external_id=demo.zalo_id,
+                    display_name=demo.full_name,
                     now=dt.datetime.now(dt.UTC),
                 )
                 unit_id = None
@@ -214,7 +302,8 @@ async def prepare_database(settings: Settings, today: dt.date) -> str:
                         .order_by(OrgUnit.id)
                     )
                 if demo.role != Role.CITIZEN:
-                    await accounts.assign_role(session, account.id, demo.role, unit_id=unit_id, reason="demo")
+                    for account_id in (account.id, twin.account.id):
+                        await accounts.assign_role(session, account_id, demo.role, unit_id=unit_id, reason="demo")
             return await _invite_delegate(session, settings)
     finally:
         await database.dispose()
@@ -263,7 +352,12 @@ async def _wait_for_outbox(database: Database, seconds: float = 5.0) -> None:
 
 
 async def run(
-    keep: bool = False, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, directory: Path = DEMO_DIR
+    keep: bool = False,
+    stdin: TextIO = sys.stdin,
+    out: TextIO = sys.stdout,
+    directory: Path = DEMO_DIR,
+    *,
+    channel: str = identities.TELEGRAM,
 ) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     db_path = directory / "playground.sqlite3"
@@ -284,19 +378,20 @@ async def run(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     invitation_line = await prepare_database(settings, dt.datetime.now(settings.tz).date())
-    playground = Playground(lambda: Services.create(settings), api=InProcessBotAPI())
+    # No web server runs in the demo, so no file links: Zalo people get the note saying where files are.
+    playground = Playground(lambda: Services.create(settings), api=InProcessBotAPI(), zalo=True)
     await playground.start(run_jobs=True)
     interactive = stdin.isatty()
-    terminal = Terminal(playground, out, echo_input=not interactive, directory=directory)
+    terminal = Terminal(playground, out, echo_input=not interactive, directory=directory, channel=channel)
     t: Translator = playground.services.translators.default
     terminal.say(t("Offline playground: you are chatting with the real bot, without Telegram."))
     terminal.say(HELP.format(names=", ".join(terminal.names)))
     terminal.invitation_line = invitation_line
     terminal.say(f"(Hùng is invited to the district conference: `:as hung`, then `:link` or {invitation_line})")
-    terminal.say(f"(now you are {terminal.names[terminal.current]}; try /start)")
+    terminal.say(f"(now you are {terminal.label(terminal.current)}; try /start)")
     try:
         while True:
-            prompt = f"{terminal.names[terminal.current]}> " if interactive else ""
+            prompt = f"{terminal.label(terminal.current)}> " if interactive else ""
             try:
                 line = await asyncio.to_thread(_read_line, stdin, prompt, interactive)
             except EOFError:

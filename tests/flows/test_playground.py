@@ -77,3 +77,33 @@ async def test_a_citizen_nominates_an_organiser_approves_and_the_citizen_hears(t
     assert "Đã được duyệt" in text.split("Lan> /mine", 1)[1]
     assert "đã được duyệt. Cảm ơn bạn đã giới thiệu gương điển hình." in text  # the outbox reached Lan
     assert "Traceback" not in text and "hệ thống gặp sự cố" not in text
+
+
+ZALO_NOMINATION = (
+    ":channel zalo\n/nominate\n2\n1\nNguyễn Văn Bình\n1\n1978\n1\ntay\nkhong\ncông nhân\n"
+    "Tổ trưởng tổ dân phố số 5\nphuong buoi\n0912 345 678\n1\nvăn minh đô thị\n"
+    "Mười năm liền vận động bà con giữ vệ sinh ngõ xóm, lập tổ tự quản môi trường, trồng 300 cây xanh.\n"
+    "xong\n:press 1\n1\n1\n:who\n:channel telegram\n/mine\n"
+)
+
+
+async def test_a_nomination_typed_on_zalo_in_the_terminal_without_buttons(tmp_path):
+    out = io.StringIO()
+
+    status = await terminal.run(stdin=io.StringIO(ZALO_NOMINATION), out=out, directory=tmp_path, channel="telegram")
+
+    shown = out.getvalue()
+    assert status == 0
+    zalo_part = shown[shown.index("Lan (Zalo)> /nominate") : shown.index("Lan> /mine")]
+    # Menus are text with their hint; not one button line.
+    assert "   1. Cá nhân\n   2. Tập thể\n   \n   Trả lời 1 hoặc 2." in zalo_part
+    assert "[1]" not in zalo_part
+    assert "(Zalo has no buttons: type the number or the name of your answer)" in zalo_part
+    assert "Đã gửi. Mã đề cử của bạn là DH-" in zalo_part
+    assert " * lan   Nguyễn Thị Lan — người dân / citizen — on Zalo" in zalo_part
+    assert "a Zalo twin with the same name and role: a separate account" in zalo_part
+    # The organiser is told by the outbox, on Telegram and (her twin) on Zalo, while the session goes on.
+    assert "🤖 → Hoà Đề cử mới DH-" in shown
+    assert "🤖 → Hoà (Zalo) Đề cử mới DH-" in shown
+    # Back on Telegram, Lan is another account: the Zalo twin's nomination is not hers.
+    assert "Bạn chưa gửi đề cử nào" in shown[shown.index("Lan> /mine") :]

@@ -143,6 +143,9 @@ class FakeZaloServer:
         self.monthly_quota = monthly_quota
         self.bot_display_name = bot_display_name
         self.requests: list[RecordedRequest] = []
+        # Called with (chat id, message) for each message the bot sends, as it arrives: the terminal
+        # playground shows messages to other people (a decision, a reminder) the moment they are sent.
+        self.listeners: list[Callable[[str, DeliveredMessage], None]] = []
         self._clock = clock
         self._state = _State()
         self._events: deque[Event] = deque()
@@ -545,6 +548,8 @@ class FakeZaloServer:
             method=method, message_id=f"{next(self._ids):020x}", date_ms=self._now_ms(), **content
         )
         state.delivered.setdefault(chat_id, []).append(message)
+        for listener in self.listeners:
+            listener(chat_id, message)
         return 200, _success({"message_id": message.message_id, "date": message.date_ms})
 
     # --- helpers --------------------------------------------------------------------------------------

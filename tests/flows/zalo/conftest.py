@@ -1,0 +1,42 @@
+"""Zalo twins of the flow tests: the real Application, the real ZaloClient and the fake Zalo server.
+
+``playground`` here runs both channels; ``organiser`` (and any ``playground.person``) is on Telegram,
+``lan`` and the people of ``playground.zalo_person`` are on Zalo.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.playground.harness import Playground, ZaloChatUser
+from bot.services import Services
+from bot.settings import Settings
+from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
+
+PUBLIC_BASE_URL = "https://dienhinh.example.vn"
+
+
+@pytest.fixture
+async def playground(settings: Settings) -> AsyncIterator[Playground]:
+    pg = Playground(lambda: Services.create(settings), zalo=True)
+    await pg.start()
+    try:
+        yield pg
+    finally:
+        await pg.stop()
+
+
+@pytest.fixture
+async def plan(playground: Playground) -> None:
+    """The seed plan with its dates moved ahead of today, as in the playground."""
+    today = dt.datetime.now(dt.UTC).date()
+    async with playground.services.database.transaction() as db:
+        await apply_plan(db, shift_plan_dates(load_plan_file(SEED_PLAN), today))
+
+
+@pytest.fixture
+def lan(playground: Playground) -> ZaloChatUser:
+    return playground.zalo_person("Nguyễn Thị Lan")
