@@ -47,7 +47,7 @@ DATA = ButtonData(PREFIX, str, Choice("no", "all"))
 # filled from the database on first use after a start (a restart resumes a clarification).
 _OPEN = "clarify.open"
 
-__all__ = ["Again", "Ask", "Chosen", "close_on_other_updates", "handlers", "retry_note", "send", "typed"]
+__all__ = ["Again", "Ask", "Chosen", "answer", "close_on_other_updates", "handlers", "retry_note", "send", "typed"]
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,15 @@ class Ask:
 
 @dataclass(frozen=True)
 class Again:
-    """Ask the question again, with ``note`` above it (why); ``unmatched``: the answer named no option."""
+    """Ask the question again, with ``note`` above it; ``reason`` as in ``rules.choices.AskAgain``."""
 
     note: str
-    unmatched: bool = False
+    reason: str = "unmatched"
+
+    @property
+    def unmatched(self) -> bool:
+        """The answer named no option (or too many): a caller with a search of its own may try it."""
+        return self.reason in ("unmatched", "too_many")
 
 
 def _labels(t: Translator) -> Labels:
@@ -106,6 +111,20 @@ async def typed(
     return _render(outcome, question, len(options), t)
 
 
+async def answer(
+    context: BotContext,
+    question: str,
+    answer: str,
+    options: Sequence[Option],
+    *,
+    named: Sequence[Option] = (),
+    columns: int = 1,
+) -> Chosen | Ask | Again:
+    """:func:`typed` in a transaction of its own (for a caller that holds none)."""
+    async with context.transaction() as db:
+        return await typed(db, context, question, answer, options, named=named, columns=columns)
+
+
 def _render(outcome: Any, question: str, count: int, t: Translator) -> Chosen | Ask | Again:
     if isinstance(outcome, Chosen):
         return outcome
@@ -127,7 +146,7 @@ def _render(outcome: Any, question: str, count: int, t: Translator) -> Chosen | 
         rows.append([InlineKeyboardButton(labels.full_list, callback_data=f"{PREFIX}:all")])
         return Ask(text, InlineKeyboardMarkup(rows))
     assert isinstance(outcome, AskAgain)
-    return Again(_again_note(outcome.reason, count, t), unmatched=outcome.reason == "unmatched")
+    return Again(_again_note(outcome.reason, count, t), outcome.reason)
 
 
 def _again_note(reason: str, count: int, t: Translator) -> str:

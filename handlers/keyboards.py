@@ -89,8 +89,7 @@ class ChoicePrompt:
     async def answer_typed(self, update: Update, context: BotContext, text: str) -> Any:
         """``text`` typed as the answer (also the words after a command, ``/lang english``)."""
         options = self.options(context)
-        async with context.transaction() as db:
-            result = await clarify.typed(db, context, self.prefix, text, options, columns=self.columns)
+        result = await clarify.answer(context, self.prefix, text, options, columns=self.columns)
         if isinstance(result, clarify.Ask):
             await clarify.send(update, context, result)
             return None

@@ -416,7 +416,7 @@ async def _read_choice(
         key = (press.data or "").rsplit(":", 1)[-1]
         option = next((o for o in (*options, *named) if o.key == key), None)
         if option is None:
-            return clarify.Again(context.t("That choice is no longer available."))
+            return clarify.Again(context.t("That choice is no longer available."), "gone")
         await press.close(option.label)
         return option
     message = update.effective_message
@@ -498,9 +498,9 @@ async def _value(
         return Reply(choice.text, choice.markup)
     if isinstance(choice, clarify.Again):
         note = choice.note
-        if named and choice.unmatched:
+        if named and choice.reason == "unmatched":
             note = t(N_("I could not find that name in the list. Please check the spelling or choose a button."))
-        if step == Step.PHONE and text is not None and choice.unmatched:
+        if step == Step.PHONE and text is not None and choice.reason == "unmatched":
             # Neither a phone number nor "skip": say what a number looks like.
             note = t(
                 N_("That does not look like a Vietnamese phone number. Please type it like 0912 345 678, or skip.")
