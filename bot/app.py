@@ -1,8 +1,9 @@
 """The one place that builds the Application and knows every handler.
 
 Handler groups are layers: group -2 settles what is not a person writing in a private chat (groups,
-channels, other update kinds: ``handlers.gate``); group -1 says who is asking (account, language); group 0
-holds edited messages first, then the features, then the catch-alls that answer whatever no feature took.
+channels, other update kinds: ``handlers.gate``); group -1 says who is asking (account, language) and
+closes a did-you-mean the person moved on from (``handlers.clarify``); group 0 holds edited messages
+first, then the features, then the catch-alls that answer whatever no feature took.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from bot.context import BotContext
 from bot.outbox import OutboxDispatcher
 from bot.outbox import install as install_outbox
 from bot.services import Services
-from handlers import common, endorse, gate, language, mine, nominate, outbox_status, publish, review, roles
+from handlers import clarify, common, endorse, gate, language, mine, nominate, outbox_status, publish, review, roles
 from handlers import deadlines as deadlines_command
 from handlers import exports as export_commands
 from handlers import invite as inviting
@@ -265,9 +266,15 @@ def plain_commands() -> list[BaseHandler[Any, BotContext, Any]]:
     ]
 
 
+async def _who_and_where(update: Update, context: BotContext) -> None:
+    """Group -1 (one handler runs per group): who is asking, and whether they left a did-you-mean."""
+    await common.load_account(update, context)
+    await clarify.close_on_other_updates(update, context)
+
+
 def register_handlers(app: DienhinhApplication) -> None:
     app.add_handler(gate.gate_handler(), group=-2)
-    app.add_handler(TypeHandler(Update, common.load_account), group=-1)
+    app.add_handler(TypeHandler(Update, _who_and_where), group=-1)
     features = [
         # An edit is never acted on; it must come before every conversation, whose text handlers would take it.
         gate.edited_handler(),
@@ -288,6 +295,8 @@ def register_handlers(app: DienhinhApplication) -> None:
         # /start inv_… and chk_… (personal invitation and check-in links) and the RSVP conversations.
         *delegate_rsvp.handlers(),
         *common.command_handlers(),
+        # "No" under a did-you-mean and "the whole list" under a short list, whatever the question.
+        *clarify.handlers(),
     ]
     for handler in features:
         app.add_handler(handler)

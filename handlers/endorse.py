@@ -14,11 +14,11 @@ from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, fi
 
 from bot.context import BotContext
 from bot.i18n import Translator
-from handlers import guesses
+from handlers import clarify, guesses
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Key, button
 from rules import endorsements, identities
-from rules.choices import Option, match_option
+from rules.choices import NO, YES, Option
 from rules.endorsements import EndorseOutcome, EndorseResult, PublicSummary, ShareOutcome
 from rules.guesses import GuessKind
 from rules.tokens import split_payload
@@ -47,8 +47,8 @@ def _options(t: Translator, token: str = "") -> list[Option]:
     # The token rides in the key (callback data "end:yes:<token>", 32 bytes), so a press is re-checked
     # against the link it came from.
     return [
-        Option(f"yes:{token}", t("Endorse"), aliases=("ủng hộ", "endorse", "có", "yes", "đồng ý")),
-        Option(f"no:{token}", t("Not now"), aliases=("để sau", "không", "no", "not now")),
+        Option(f"yes:{token}", t("Endorse"), aliases=("ủng hộ", "endorse"), means=YES),
+        Option(f"no:{token}", t("Not now"), aliases=("để sau", "not now"), means=NO),
     ]
 
 
@@ -232,9 +232,13 @@ async def typed(update: Update, context: BotContext) -> str | int:
         )
         return ConversationHandler.END
     token = question["token"]
-    option = match_option(_options(t, token), update.message.text)
-    if option is None:
-        return await other(update, context)
+    typed_answer = await clarify.answer(context, PREFIX, update.message.text, _options(t, token), columns=2)
+    if isinstance(typed_answer, clarify.Ask):
+        await clarify.send(update, context, typed_answer)
+        return CONFIRMING
+    if isinstance(typed_answer, clarify.Again):
+        return await other(update, context, note=typed_answer.note)
+    option = typed_answer.option
     _memory(context).pop(TOKEN, None)
     if option.key.startswith("no:"):
         await update.message.reply_text(_not_now(t))
@@ -244,7 +248,7 @@ async def typed(update: Update, context: BotContext) -> str | int:
     return ConversationHandler.END
 
 
-async def other(update: Update, context: BotContext) -> str | int:
+async def other(update: Update, context: BotContext, note: str | None = None) -> str | int:
     """Anything but an answer: a note and the same question again."""
     assert update.message is not None
     t = context.t
@@ -255,10 +259,7 @@ async def other(update: Update, context: BotContext) -> str | int:
         )
         return ConversationHandler.END
     options = _options(t, question["token"])
-    note = t(
-        "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).",
-        count=len(options),
-    )
+    note = note or clarify.retry_note(t, len(options))
     await update.message.reply_text(
         f"{note}\n\n{_question(t, question['name'])}", reply_markup=keyboard(PREFIX, options, columns=2)
     )

@@ -18,12 +18,11 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, Messa
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers import presses
+from handlers import clarify, presses
 from handlers.common import refuse
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Id, button
 from rules import delegates, exports
-from rules.choices import match_option
 from rules.delegates import (
     DIMENSION_LABELS,
     STATUS_LABELS,
@@ -155,18 +154,18 @@ class ConferenceQuestion:
         t = context.t
         async with context.transaction() as db:
             items = await delegates.conferences(db)
-            named = await delegates.find_conference(db, text) if text.strip() else None
         if not items:
             await context.bot.send_message(
                 chat_id(update), t("No conference is set up yet. Load a plan first: dienhinh plan load FILE")
             )
             return END
-        if named is not None:
-            return await self.on_pick(update, context, named.id)
-        if len(items) == 1 and not text.strip():
+        if text.strip():
+            # The command's words are an answer to the question: a part of a title is asked back.
+            state = await self._answered(update, context, items, text, given=True)
+            return self.state if state is None else state
+        if len(items) == 1:
             return await self.on_pick(update, context, items[0].id)
-        note = t("I found no conference called “{name}”.", name=text.strip()) if text.strip() else None
-        return await self.ask(update, context, items, note)
+        return await self.ask(update, context, items)
 
     async def ask(
         self, update: Update, context: BotContext, items: Sequence[Conference], note: str | None = None
@@ -195,11 +194,22 @@ class ConferenceQuestion:
         assert update.message is not None
         async with context.transaction() as db:
             items = await delegates.conferences(db)
-        options = delegates.conference_options(items)
-        option = match_option(options, update.message.text or "")
-        if option is None:
-            return await self.ask(update, context, items, retry_note(context.t, len(options)))
-        return await self.on_pick(update, context, int(option.key))
+        return await self._answered(update, context, items, update.message.text or "")
+
+    async def _answered(
+        self, update: Update, context: BotContext, items: Sequence[Conference], text: str, *, given: bool = False
+    ) -> str | int | None:
+        """``text`` typed at the question, or ``given`` after the command (``/invite district``)."""
+        result = await clarify.answer(context, self.prefix, text, delegates.conference_options(items))
+        if isinstance(result, clarify.Ask):
+            await clarify.send(update, context, result)
+            return self.state
+        if isinstance(result, clarify.Again):
+            note = result.note
+            if given and result.reason == "unmatched":
+                note = context.t("I found no conference called “{name}”.", name=text.strip())
+            return await self.ask(update, context, items, note)
+        return await self.on_pick(update, context, int(result.option.key))
 
     async def _other(self, update: Update, context: BotContext) -> str | int | None:
         async with context.transaction() as db:

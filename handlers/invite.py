@@ -23,7 +23,7 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, Messa
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers import presses
+from handlers import clarify, presses
 from handlers.common import refuse
 from handlers.exports import (
     OTHER,
@@ -35,14 +35,13 @@ from handlers.exports import (
     organisers_only,
     over_seats_line,
     pool_line,
-    retry_note,
     send_long,
 )
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Count, Id, button
 from handlers.review import status_label
 from rules import delegates, guest_lists
-from rules.choices import Option, match_option
+from rules.choices import NO, YES, Option
 from rules.delegates import InvitePreview
 from rules.guest_lists import UnreadableFile
 from rules.roles import NotAllowed
@@ -158,8 +157,8 @@ def _preview_text(t: Translator, preview: InvitePreview) -> str:
 
 def _invite_options(t: Translator, count: int) -> list[Option]:
     return [
-        Option(f"yes:{count}", t("Yes, invite {count}", count=t.number(count)), aliases=("có", "yes", "đồng ý")),
-        Option(f"no:{count}", t("No, do not invite"), aliases=("không", "no")),
+        Option(f"yes:{count}", t("Yes, invite {count}", count=t.number(count)), means=YES),
+        Option(f"no:{count}", t("No, do not invite"), means=NO),
     ]
 
 
@@ -273,13 +272,14 @@ async def _invite_typed(update: Update, context: BotContext) -> str | int:
     async with context.transaction() as db:
         desk = await delegates.recall(db, INVITE_DESK, _account_id(context))
     options = _invite_options(context.t, len(desk.get("nomination_ids", [])))
-    option = match_option(options, update.message.text or "")
-    if option is None:
-        await context.bot.send_message(
-            chat_id(update), retry_note(context.t, len(options)), reply_markup=keyboard("ivc", options, columns=2)
-        )
+    result = await clarify.answer(context, "ivc", update.message.text or "", options, columns=2)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
         return INVITE_CONFIRM
-    return await _invite_decided(update, context, option.key)
+    if isinstance(result, clarify.Again):
+        await context.bot.send_message(chat_id(update), result.note, reply_markup=keyboard("ivc", options, columns=2))
+        return INVITE_CONFIRM
+    return await _invite_decided(update, context, result.option.key)
 
 
 async def _please_answer(update: Update, context: BotContext) -> None:
@@ -380,9 +380,10 @@ def _import_options(t: Translator, import_id: int, count: int) -> list[Option]:
         Option(
             f"ok:{import_id}",
             t("Invite the {count} people ready", count=t.number(count)),
-            aliases=("xác nhận", "confirm", "có", "yes", "đồng ý"),
+            aliases=("xác nhận", "confirm"),
+            means=YES,
         ),
-        Option(f"no:{import_id}", t("Cancel the import"), aliases=("hủy", "huỷ", "cancel", "không", "no")),
+        Option(f"no:{import_id}", t("Cancel the import"), aliases=("hủy", "huỷ", "cancel"), means=NO),
     ]
 
 
@@ -526,13 +527,14 @@ async def _import_typed(update: Update, context: BotContext) -> str | int:
         await context.bot.send_message(chat_id(update), context.t("No guest list is waiting for your confirmation."))
         return END
     options = _import_options(context.t, staged.id, len(staged.rows))
-    option = match_option(options, update.message.text or "")
-    if option is None:
-        await context.bot.send_message(
-            chat_id(update), retry_note(context.t, len(options)), reply_markup=keyboard("glc", options)
-        )
+    result = await clarify.answer(context, "glc", update.message.text or "", options)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
         return GUEST_CONFIRM
-    answer, import_id = option.key.split(":")
+    if isinstance(result, clarify.Again):
+        await context.bot.send_message(chat_id(update), result.note, reply_markup=keyboard("glc", options))
+        return GUEST_CONFIRM
+    answer, import_id = result.option.key.split(":")
     return await _import_decided(update, context, answer, int(import_id))
 
 

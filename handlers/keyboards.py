@@ -2,8 +2,9 @@
 
 Every keyboard in the bot is a :class:`ChoicePrompt`. It sends the question with inline buttons and
 answers three ways: a button press (re-checked against the options offered now, never trusted), a typed
-number or label (``rules.choices.match_option``), and anything else (a photo, a sticker, text that names
-no option), which gets a polite note and the same question again.
+number or label (``handlers.clarify``: a partial name is asked back, "Did you mean …?", never taken
+silently), and anything else (a photo, a sticker, text that names no option), which gets a polite note
+and the same question again.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.context import BotContext
+from handlers import clarify
 from handlers.presses import ButtonData, Key, answer, button
-from rules.choices import Option, match_option
+from rules.choices import Option
 
 OptionsFn = Callable[[BotContext], Sequence[Option]]
 QuestionFn = Callable[[BotContext], str]
@@ -82,23 +84,23 @@ class ChoicePrompt:
 
     async def _typed(self, update: Update, context: BotContext) -> Any:
         assert update.message is not None and update.message.text is not None
+        return await self.answer_typed(update, context, update.message.text)
+
+    async def answer_typed(self, update: Update, context: BotContext, text: str) -> Any:
+        """``text`` typed as the answer (also the words after a command, ``/lang english``)."""
         options = self.options(context)
-        option = match_option(options, update.message.text)
-        if option is None:
-            await self.ask(update, context, note=self._retry_note(context, len(options)))
+        result = await clarify.answer(context, self.prefix, text, options, columns=self.columns)
+        if isinstance(result, clarify.Ask):
+            await clarify.send(update, context, result)
             return None
-        return await self.on_choice(update, context, option)
+        if isinstance(result, clarify.Again):
+            await self.ask(update, context, note=result.note)
+            return None
+        return await self.on_choice(update, context, result.option)
 
     async def _other(self, update: Update, context: BotContext) -> Any:
-        await self.ask(update, context, note=self._retry_note(context, len(self.options(context))))
+        await self.ask(update, context, note=clarify.retry_note(context.t, len(self.options(context))))
         return None
-
-    @staticmethod
-    def _retry_note(context: BotContext, count: int) -> str:
-        return context.t(
-            "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).",
-            count=count,
-        )
 
 
 async def close_keyboard(context: BotContext, option: Option) -> None:

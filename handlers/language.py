@@ -9,7 +9,7 @@ from bot.context import BotContext
 from handlers.common import refresh_menu
 from handlers.keyboards import ChoicePrompt
 from rules import accounts
-from rules.choices import Option, match_option
+from rules.choices import Option
 
 CHOOSING = "language.choosing"
 
@@ -40,9 +40,9 @@ PROMPT = ChoicePrompt(
 
 async def ask(update: Update, context: BotContext) -> str | int:
     if context.args:
-        option = match_option(LANGUAGES, " ".join(context.args))
-        if option:
-            return await _chosen(update, context, option)
+        # "/lang english" answers the question at once; "/lang eng" is asked back like a typed answer.
+        state = await PROMPT.answer_typed(update, context, " ".join(context.args))
+        return CHOOSING if state is None else state
     await PROMPT.ask(update, context)
     return CHOOSING
 

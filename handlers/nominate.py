@@ -25,12 +25,11 @@ from telegram.ext import (
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers import presses
+from handlers import clarify, presses
 from handlers.keyboards import keyboard
-from handlers.presses import Press
 from rules import accounts, endorsements, identities, intake, outbox
-from rules.choices import Option, match_option
-from rules.intake import Ambiguous, Answered, Problem, Step
+from rules.choices import NO, Option
+from rules.intake import Answered, Problem, Step
 from rules.nominations import Status
 from rules.refdata import reference
 from rules.review import possible_duplicates
@@ -157,6 +156,7 @@ async def _options(
                 t("{title} (until {deadline})", title=c.title, deadline=t.date(c.nomination_deadline))
                 if c.nomination_deadline
                 else c.title,
+                aliases=(c.title, c.code),
             )
             for c in await intake.open_conferences(db, now)
         )
@@ -170,9 +170,9 @@ async def _options(
     if step == Step.UNIT:
         return tuple(Option(str(u.id), u.name) for u in await intake.units_for(db, conference))
     if step == Step.PHONE:
-        return (Option(intake.SKIP, t("Skip"), aliases=("bỏ qua", "skip", "không")),)
+        return (Option(intake.SKIP, t("Skip"), aliases=("bỏ qua", "skip"), means=NO),)
     if step == Step.EVIDENCE:
-        return (Option(intake.DONE, t("Done"), aliases=("xong", "done", "bỏ qua", "skip", "không có")),)
+        return (Option(intake.DONE, t("Done"), aliases=("xong", "done", "bỏ qua", "skip", "không có"), means=NO),)
     campaign = await db.get(Campaign, draft.campaign_id)
     options = intake.choice_options(
         step, draft, locale=t.locale, on=day, campaign_movements=campaign.movements if campaign else ()
@@ -180,6 +180,18 @@ async def _options(
     if step == Step.ETHNICITY:
         options += (Option(intake.SKIP, t("Prefer not to say"), aliases=("bỏ qua", "skip")),)
     return options
+
+
+async def _named(db: AsyncSession, draft: Nomination, step: Step, t: Translator) -> tuple[Option, ...]:
+    """What may be typed by name at ``step`` beyond its buttons: every unit, every ethnic group and religion."""
+    if step == Step.UNIT:
+        conference = await db.get(Conference, draft.conference_id) if draft.conference_id else None
+        return tuple(Option(str(u.id), u.name) for u in await intake.units_for(db, conference, every=True))
+    return intake.named_options(step, locale=t.locale)
+
+
+def _columns(step: Step) -> int:
+    return 2 if step in (Step.KIND, Step.GENDER, Step.SENSITIVE_CONSENT, Step.PUBLICITY) else 1
 
 
 async def _question(
@@ -196,8 +208,7 @@ async def _question(
     if note:
         text = f"{note}\n\n{text}"
     options = await _options(db, draft, step, t, now)
-    columns = 2 if step in (Step.KIND, Step.GENDER, Step.SENSITIVE_CONSENT, Step.PUBLICITY) else 1
-    return Reply(text, keyboard(f"{PREFIX}:{step}", options, columns) if options else None)
+    return Reply(text, keyboard(f"{PREFIX}:{step}", options, _columns(step)) if options else None)
 
 
 def _label(options: tuple[Option, ...], key: str | None) -> str | None:
@@ -295,10 +306,7 @@ async def begin(update: Update, context: BotContext) -> str | int:
             state = END
         elif draft is not None:
             started = t.date(draft.created_at)
-            options = (
-                Option(CONTINUE, t("Continue"), aliases=("tiếp tục", "continue")),
-                Option(START_OVER, t("Start over"), aliases=("làm lại", "start over")),
-            )
+            options = _resume_options(t)
             replies = [
                 Reply(
                     t(
@@ -355,29 +363,34 @@ def _changes_note(draft: Nomination, t: Translator) -> str:
     return t("The reviewers asked for changes: {message}\nEdit what is needed, then press Send.", message=message)
 
 
+def _resume_options(t: Translator) -> tuple[Option, ...]:
+    return (
+        Option(CONTINUE, t("Continue"), aliases=("tiếp tục", "continue")),
+        Option(START_OVER, t("Start over"), aliases=("làm lại", "start over")),
+    )
+
+
 async def resume(update: Update, context: BotContext) -> str | int:
     """The answer to "continue or start over", pressed or typed."""
     who = _who(context)
     t = context.t
-    options = (
-        Option(CONTINUE, t("Continue"), aliases=("tiếp tục", "continue")),
-        Option(START_OVER, t("Start over"), aliases=("làm lại", "start over")),
-    )
-    choice = await _read_choice(update, context.press, options)
+    options = _resume_options(t)
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
         if draft is None:
             replies, state = await _new_draft(db, who, t)
-        elif choice is None:
-            replies = [Reply(_retry_note(t, len(options)), keyboard(f"{PREFIX}:resume", options, 2))]
-            state = RESUME
-        elif choice.key == START_OVER:
-            await intake.discard(db, draft, who)
-            replies, state = await _new_draft(db, who, t)
         else:
-            step = Step(draft.draft_step) if draft.draft_step else Step.KIND
-            replies = [await _question(db, draft, step, t, who.now)]
-            state = step
+            choice = await _read_choice(db, update, context, f"{PREFIX}:resume", options, columns=2)
+            if isinstance(choice, clarify.Ask):
+                replies, state = [Reply(choice.text, choice.markup)], RESUME
+            elif isinstance(choice, clarify.Again):
+                replies, state = [Reply(choice.note, keyboard(f"{PREFIX}:resume", options, 2))], RESUME
+            elif choice.key == START_OVER:
+                await intake.discard(db, draft, who)
+                replies, state = await _new_draft(db, who, t)
+            else:
+                step = Step(draft.draft_step) if draft.draft_step else Step.KIND
+                replies, state = [await _question(db, draft, step, t, who.now)], step
     await _send(update, context, replies)
     return state
 
@@ -385,24 +398,36 @@ async def resume(update: Update, context: BotContext) -> str | int:
 # --- answers ------------------------------------------------------------------------------------------
 
 
-async def _read_choice(update: Update, press: Press | None, options: tuple[Option, ...]) -> Option | None:
+async def _read_choice(
+    db: AsyncSession,
+    update: Update,
+    context: BotContext,
+    question: str,
+    options: tuple[Option, ...],
+    *,
+    named: tuple[Option, ...] = (),
+    columns: int = 1,
+) -> Option | clarify.Ask | clarify.Again:
+    """The option pressed (re-checked against those offered now) or typed at ``question``; a typed answer
+    that names one only partly is asked back (:class:`clarify.Ask`)."""
+    press = context.press
     if press is not None:
         # The data was checked by its ButtonData (see _choice_handlers); the key is its last part.
         key = (press.data or "").rsplit(":", 1)[-1]
-        option = next((o for o in options if o.key == key), None)
-        if option is not None:
-            await press.close(option.label)
+        option = next((o for o in (*options, *named) if o.key == key), None)
+        if option is None:
+            return clarify.Again(context.t("That choice is no longer available."), "gone")
+        await press.close(option.label)
         return option
     message = update.effective_message
-    if message is not None and message.text:
-        return match_option(options, message.text)
-    return None
+    if message is None or not message.text:
+        return clarify.Again(_retry_note(context.t, len(options)))
+    result = await clarify.typed(db, context, question, message.text, options, named=named, columns=columns)
+    return result.option if isinstance(result, clarify.Chosen) else result
 
 
 def _retry_note(t: Translator, count: int) -> str:
-    return t(
-        "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).", count=count
-    )
+    return clarify.retry_note(t, count)
 
 
 async def on_answer(step: Step, update: Update, context: BotContext) -> str | int:
@@ -415,7 +440,7 @@ async def on_answer(step: Step, update: Update, context: BotContext) -> str | in
             replies: list[Reply] = [_not_open(t)]
             state: str | int = END
         else:
-            replies, state = await _handle(db, draft, step, update, context.press, t, who)
+            replies, state = await _handle(db, draft, step, update, context, who)
     await _send(update, context, replies)
     return state
 
@@ -425,36 +450,21 @@ async def _handle(
     draft: Nomination,
     step: Step,
     update: Update,
-    press: Press | None,
-    t: Translator,
+    context: BotContext,
     who: intake.Context,
 ) -> tuple[list[Reply], str | int]:
+    t = context.t
     message = update.effective_message if update.callback_query is None else None
     if message is not None and (message.photo or message.document):
         return await _evidence(db, draft, step, message, t, who)
     options = await _options(db, draft, step, t, who.now)
-    value: Any
-    if press is not None:
-        option = await _read_choice(update, press, options)
-        if option is None:
-            return [await _question(db, draft, step, t, who.now, t("That choice is no longer available."))], step
-        value = option.key
-    elif message is not None and message.text:
-        parsed = _parse_typed(step, message.text, options, t, who)
-        if isinstance(parsed, Problem):
-            return [await _question(db, draft, step, t, who.now, t(parsed.msgid, **parsed.values))], step
-        if isinstance(parsed, Ambiguous):
-            note = t("Several match what you typed; please choose one:")
-            return [Reply(note, keyboard(f"{PREFIX}:{step}", parsed.options))], step
-        if parsed is None and step == Step.UNIT:
-            parsed = await _search_unit(db, draft, message.text, t)
-            if isinstance(parsed, (Problem, Ambiguous)):
-                return await _handle_search_result(db, draft, step, parsed, t, who)
-        if parsed is None:
-            return [await _question(db, draft, step, t, who.now, _retry_note(t, len(options)))], step
-        value = parsed
-    else:
+    if context.press is None and (message is None or not message.text):
         return [await _question(db, draft, step, t, who.now, _wrong_kind(step, t, len(options)))], step
+    value = await _value(db, draft, step, update, context, options, who)
+    if isinstance(value, Reply):
+        return [value], step
+    if isinstance(value, Problem):
+        return [await _question(db, draft, step, t, who.now, t(value.msgid, **value.values))], step
     asks_conf = await _asks_conference(db, who.now)
     result = await intake.answer(db, draft, step, value, who, asks_conference=asks_conf)
     if isinstance(result, Problem):
@@ -463,48 +473,49 @@ async def _handle(
     return [await _question(db, draft, result.next, t, who.now)], result.next
 
 
-def _parse_typed(step: Step, text: str, options: tuple[Option, ...], t: Translator, who: intake.Context) -> Any:
-    """A typed answer: an option (by number or name) for choice questions, else the parsed value."""
-    if options:
-        option = match_option(options, text)
-        if option is not None:
-            return option.key
-    if step in (Step.ETHNICITY, Step.RELIGION):
-        found = intake.search_reference(step, text, locale=t.locale)
-        if len(found) == 1:
-            return found[0].key
-        if found:
-            return Ambiguous(tuple(found))
-        return Problem(N_("I could not find that name in the list. Please check the spelling or choose a button."))
-    if step == Step.NAME or step == Step.POSITION or step == Step.MOVEMENT_OTHER or step == Step.ACHIEVEMENTS:
-        return intake.parse_text(step, text)
+async def _value(
+    db: AsyncSession,
+    draft: Nomination,
+    step: Step,
+    update: Update,
+    context: BotContext,
+    options: tuple[Option, ...],
+    who: intake.Context,
+) -> Any:
+    """The answer to ``step`` as stored (a key, a text, a number), a Problem with it, or the Reply to send
+    instead (a did-you-mean, a short list, the question again)."""
+    t = context.t
+    text = update.effective_message.text if context.press is None and update.effective_message else None
+    if text is not None and not options:
+        return _parse_text(step, text, who)
+    if text is not None and step == Step.PHONE:
+        phone = intake.parse_phone(text)
+        if not isinstance(phone, Problem):
+            return phone
+    named = await _named(db, draft, step, t)
+    choice = await _read_choice(db, update, context, f"{PREFIX}:{step}", options, named=named, columns=_columns(step))
+    if isinstance(choice, clarify.Ask):
+        return Reply(choice.text, choice.markup)
+    if isinstance(choice, clarify.Again):
+        note = choice.note
+        if named and choice.reason == "unmatched":
+            note = t(N_("I could not find that name in the list. Please check the spelling or choose a button."))
+        if step == Step.PHONE and text is not None and choice.reason == "unmatched":
+            # Neither a phone number nor "skip": say what a number looks like.
+            note = t(
+                N_("That does not look like a Vietnamese phone number. Please type it like 0912 345 678, or skip.")
+            )
+        return await _question(db, draft, step, t, who.now, note)
+    return choice.key
+
+
+def _parse_text(step: Step, text: str, who: intake.Context) -> Any:
+    """A typed answer to a question without options: the parsed value, or the Problem with it."""
     if step == Step.BIRTH_YEAR:
         return intake.parse_birth_year(text, who.now.date())
     if step == Step.MEMBERS:
         return intake.parse_members(text)
-    if step == Step.PHONE:
-        return intake.parse_phone(text)
-    return None
-
-
-async def _search_unit(db: AsyncSession, draft: Nomination, text: str, t: Translator) -> Any:
-    conference = await db.get(Conference, draft.conference_id) if draft.conference_id else None
-    units = await intake.units_for(db, conference, text)
-    if len(units) == 1:
-        return str(units[0].id)
-    if units:
-        return Ambiguous(tuple(Option(str(u.id), u.name) for u in units[:8]))
-    return Problem(N_("I could not find that name in the list. Please check the spelling or choose a button."))
-
-
-async def _handle_search_result(
-    db: AsyncSession, draft: Nomination, step: Step, parsed: Any, t: Translator, who: intake.Context
-) -> tuple[list[Reply], str | int]:
-    if isinstance(parsed, Ambiguous):
-        return [
-            Reply(t("Several match what you typed; please choose one:"), keyboard(f"{PREFIX}:{step}", parsed.options))
-        ], step
-    return [await _question(db, draft, step, t, who.now, t(parsed.msgid, **parsed.values))], step
+    return intake.parse_text(step, text)
 
 
 def _wrong_kind(step: Step, t: Translator, count: int) -> str:
@@ -583,17 +594,17 @@ async def on_summary(update: Update, context: BotContext) -> str | int:
     who = _who(context)
     t = context.t
     options = _summary_options(t)
-    choice = await _read_choice(update, context.press, options)
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
-        if draft is None:
-            replies: list[Reply] = [_not_open(t)]
-            state: str | int = END
-        elif choice is None:
-            replies, state = (
-                [await _question(db, draft, Step.SUMMARY, t, who.now, _retry_note(t, len(options)))],
-                Step.SUMMARY,
-            )
+        choice = await _read_choice(db, update, context, f"{PREFIX}:{Step.SUMMARY}", options) if draft else None
+        replies: list[Reply]
+        state: str | int
+        if draft is None or choice is None:
+            replies, state = [_not_open(t)], END
+        elif isinstance(choice, clarify.Ask):
+            replies, state = [Reply(choice.text, choice.markup)], Step.SUMMARY
+        elif isinstance(choice, clarify.Again):
+            replies, state = [await _question(db, draft, Step.SUMMARY, t, who.now, choice.note)], Step.SUMMARY
         elif choice.key == EDIT_FIELD:
             replies, state = [await _edit_menu(db, draft, t, who)], EDIT
         elif choice.key == DISCARD:
@@ -627,15 +638,16 @@ async def on_edit(update: Update, context: BotContext) -> str | int:
         if draft is None:
             replies, state = [_not_open(t)], END
         else:
-            replies, state = await _edit_answer(update, context.press, db, draft, t, who)
+            replies, state = await _edit_answer(update, context, db, draft, who)
     await _send(update, context, replies)
     return state
 
 
 async def _edit_answer(
-    update: Update, press: Press | None, db: AsyncSession, draft: Nomination, t: Translator, who: intake.Context
+    update: Update, context: BotContext, db: AsyncSession, draft: Nomination, who: intake.Context
 ) -> tuple[list[Reply], str | int]:
     """Which field to change: the chosen question is asked, then the summary comes back."""
+    t = context.t
     menu = await _edit_menu(db, draft, t, who)
     assert menu.markup is not None
     options = tuple(
@@ -643,9 +655,11 @@ async def _edit_answer(
         for row in menu.markup.inline_keyboard
         for button in row
     )
-    choice = await _read_choice(update, press, options)
-    if choice is None:
-        return [Reply(_retry_note(t, len(options)) + "\n\n" + menu.text, menu.markup)], EDIT
+    choice = await _read_choice(db, update, context, f"{PREFIX}:edit", options, columns=2)
+    if isinstance(choice, clarify.Ask):
+        return [Reply(choice.text, choice.markup)], EDIT
+    if isinstance(choice, clarify.Again):
+        return [Reply(choice.note + "\n\n" + menu.text, menu.markup)], EDIT
     step = Step(choice.key)
     await intake.edit_field(db, draft, step)
     return [await _question(db, draft, step, t, who.now)], step
@@ -655,14 +669,17 @@ async def on_duplicate(update: Update, context: BotContext) -> str | int:
     who = _who(context)
     t = context.t
     options = _duplicate_options(t)
-    choice = await _read_choice(update, context.press, options)
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
-        if draft is None:
-            replies: list[Reply] = [_not_open(t)]
-            state: str | int = END
-        elif choice is None:
-            replies, state = [Reply(_retry_note(t, len(options)), keyboard(f"{PREFIX}:dup", options))], DUPLICATE
+        choice = await _read_choice(db, update, context, f"{PREFIX}:dup", options) if draft else None
+        replies: list[Reply]
+        state: str | int
+        if draft is None or choice is None:
+            replies, state = [_not_open(t)], END
+        elif isinstance(choice, clarify.Ask):
+            replies, state = [Reply(choice.text, choice.markup)], DUPLICATE
+        elif isinstance(choice, clarify.Again):
+            replies, state = [Reply(choice.note, keyboard(f"{PREFIX}:dup", options))], DUPLICATE
         elif choice.key == BACK_TO_SUMMARY:
             replies, state = [await _question(db, draft, Step.SUMMARY, t, who.now)], Step.SUMMARY
         else:

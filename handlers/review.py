@@ -22,11 +22,11 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, Messa
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers import presses
+from handlers import clarify, presses
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Count, Id, Key, button
 from rules import review
-from rules.choices import Option, match_option
+from rules.choices import NO, YES, Option, pick
 from rules.nominations import Status
 from rules.refdata import RefEntry, RefList, reference
 from rules.review import Action, Decision, NominationView, QueueGroup, Refusal
@@ -501,10 +501,13 @@ async def _picked_typed(update: Update, context: BotContext) -> str | int:
     if not groups:
         return await _show_next(update, context)
     options = _group_options(context.t, groups)
-    option = match_option(options, update.message.text or "")
-    if option is None:
-        return await _ask_queue(update, context, groups, note=_retry_note(context, len(options)))
-    return await _pick(update, context, option.key)
+    result = await clarify.answer(context, "rvq", update.message.text or "", options)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
+        return PICKING
+    if isinstance(result, clarify.Again):
+        return await _ask_queue(update, context, groups, note=result.note)
+    return await _pick(update, context, result.option.key)
 
 
 async def _picking_other(update: Update, context: BotContext) -> str | int:
@@ -542,12 +545,15 @@ async def _typed_action(update: Update, context: BotContext) -> str | int | None
     if view is None:
         return await _show_next(update, context)
     options = _actions(context.t, view.id, waiting)
-    option = match_option(options, update.message.text or "")
-    if option is None:
-        await context.bot.send_message(_chat_id(update), _retry_note(context, len(options)))
+    result = await clarify.answer(context, "rv1", update.message.text or "", options, columns=2)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
+        return REVIEWING
+    if isinstance(result, clarify.Again):
+        await context.bot.send_message(_chat_id(update), result.note)
         await _send_card(update, context, view, waiting)
         return REVIEWING
-    action, nomination_id = option.key.split(":")
+    action, nomination_id = result.option.key.split(":")
     return await _act(update, context, action, int(nomination_id))
 
 
@@ -720,7 +726,7 @@ async def _original(update: Update, context: BotContext) -> str | int | None:
     async with context.transaction() as db:
         view = await review.card(db, nomination_id, _account(context)) if nomination_id else None
     suggestions = [Option(code, code) for code in (view.duplicates if view else ())]
-    picked = match_option(suggestions, answer) if answer.strip().isdigit() else None
+    picked = pick(suggestions, answer) if answer.strip().isdigit() else None
     return await _answered(update, context, Action.MARK_DUPLICATE, picked.key if picked else answer)
 
 
@@ -742,8 +748,8 @@ async def _text_please(update: Update, context: BotContext) -> None:
 
 def _bulk_options(t: Translator, count: int) -> list[Option]:
     return [
-        Option(f"yes:{count}", t("Yes, approve all {count}", count=t.number(count))),
-        Option(f"no:{count}", t("No, go back")),
+        Option(f"yes:{count}", t("Yes, approve all {count}", count=t.number(count)), means=YES),
+        Option(f"no:{count}", t("No, go back"), means=NO),
     ]
 
 
@@ -810,13 +816,14 @@ async def _confirm_typed(update: Update, context: BotContext) -> str | int | Non
     async with context.transaction() as db:
         desk = await review.open_desk(db, _account(context).id)
     options = _bulk_options(context.t, len(desk.bulk))
-    option = match_option(options, update.message.text or "")
-    if option is None:
-        await context.bot.send_message(
-            _chat_id(update), _retry_note(context, len(options)), reply_markup=keyboard("rvb", options)
-        )
+    result = await clarify.answer(context, "rvb", update.message.text or "", options)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
         return None
-    return await _confirmed(update, context, option.key)
+    if isinstance(result, clarify.Again):
+        await context.bot.send_message(_chat_id(update), result.note, reply_markup=keyboard("rvb", options))
+        return None
+    return await _confirmed(update, context, result.option.key)
 
 
 # --- leaving -----------------------------------------------------------------------------------------

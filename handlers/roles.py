@@ -17,14 +17,14 @@ from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, fi
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers import guesses
+from handlers import clarify, guesses
 from handlers.common import is_organiser, refresh_menu, refuse
 from handlers.keyboards import ChoicePrompt, keyboard
 from handlers.menu import bot_commands, help_lines
 from handlers.presses import ButtonData, Id, button
 from rules import accounts, grants, outbox, unit_links
 from rules.accounts import AccountSnapshot
-from rules.choices import Option, match_option
+from rules.choices import Option, pick
 from rules.grants import GRANTABLE_ROLES, ROLE_ALIASES, GrantOutcome, GrantResult
 from rules.guesses import GuessKind
 from rules.roles import NotAllowed, Role
@@ -101,7 +101,7 @@ def _split_role_and_reason(t: Translator, words: list[str]) -> tuple[Role | None
     """``reviewer phụ trách khối phường`` → (reviewer, "phụ trách khối phường"); longest role match wins."""
     options = _typed_role_options(t)
     for end in range(len(words), 0, -1):
-        option = match_option(options, " ".join(words[:end]))
+        option = pick(options, " ".join(words[:end]))
         if option is not None:
             return Role(option.key), " ".join(words[end:]) or None
     return None, None
@@ -309,11 +309,15 @@ async def unitlink_command(update: Update, context: BotContext) -> str | int:
     if not is_organiser(context):
         return await _refuse(update, context)
     query = " ".join(context.args or ()) or None
-    return await _offer_units(update, context, query)
+    if query is None:
+        return await _offer_units(update, context, None)
+    _memory(context).pop(SHOWN_UNITS, None)
+    return await _unit_answer(update, context, query)
 
 
-async def _offer_units(update: Update, context: BotContext, query: str | None) -> str | int:
-    """Show up to ten units (the wards, or those matching ``query``) as buttons; one match is taken."""
+async def _offer_units(update: Update, context: BotContext, query: str | None, note: str | None = None) -> str | int:
+    """Show up to ten units (the wards, or those matching ``query``) as buttons, even when one matches: a
+    unit is taken only when it is named in full, pressed or confirmed."""
     t = context.t
     assert update.effective_chat is not None
     async with context.transaction() as db:
@@ -330,13 +334,12 @@ async def _offer_units(update: Update, context: BotContext, query: str | None) -
             t("No unit matches “{query}”. Please type another part of its name, or /cancel.", query=query),
         )
         return CHOOSING_UNIT
-    if query is not None and len(units) == 1:
-        return await _make_link(update, context, units[0].id)
     shown = _first_units(units, query)
     _memory(context)[SHOWN_UNITS] = [[unit.id, unit.name] for unit in shown]
+    question = _unit_question(t, query, shown=len(shown), total=len(units))
     await context.bot.send_message(
         update.effective_chat.id,
-        _unit_question(t, query, shown=len(shown), total=len(units)),
+        f"{note}\n\n{question}" if note else question,
         reply_markup=keyboard("ulink", [Option(str(unit.id), unit.name) for unit in shown]),
     )
     return CHOOSING_UNIT
@@ -372,15 +375,25 @@ async def unit_typed(update: Update, context: BotContext) -> str | int:
     assert update.message is not None and update.message.text is not None
     if not is_organiser(context):
         return await _refuse(update, context)
-    shown = _shown(context)
-    if shown is None:
-        async with context.transaction() as db:
-            units = await unit_links.linkable_units(db, today=_today(context))
-        shown = [Option(str(unit.id), unit.name) for unit in _first_units(units, None)]
-    option = match_option(shown, update.message.text)
-    if option is not None:
-        return await _make_link(update, context, int(option.key))
-    return await _offer_units(update, context, update.message.text)
+    return await _unit_answer(update, context, update.message.text)
+
+
+async def _unit_answer(update: Update, context: BotContext, text: str) -> str | int:
+    """A unit typed (or given after /unitlink): named in full, it is taken; in part, it is asked back; not
+    at all, the units matching it are listed."""
+    async with context.transaction() as db:
+        units = await unit_links.linkable_units(db, today=_today(context))
+        shown = _shown(context) or [Option(str(unit.id), unit.name) for unit in _first_units(units, None)]
+        named = [Option(str(unit.id), unit.name) for unit in units]
+        result = await clarify.typed(db, context, "ulink", text, shown, named=named)
+    if isinstance(result, clarify.Chosen):
+        return await _make_link(update, context, int(result.option.key))
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
+        return CHOOSING_UNIT
+    if result.unmatched or not units:
+        return await _offer_units(update, context, text)
+    return await _offer_units(update, context, None, note=result.note)
 
 
 async def unit_pressed(update: Update, context: BotContext, unit_id: int) -> str | int:

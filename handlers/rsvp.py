@@ -28,13 +28,13 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, Messa
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers import guesses, presses
+from handlers import clarify, guesses, presses
 from handlers.common import is_organiser, refuse
 from handlers.keyboards import ChoicePrompt, close_keyboard, keyboard
 from handlers.presses import ButtonData, Choice, Id
 from rules import intake, links, outbox, rsvp, seats
 from rules.accounts import AccountSnapshot
-from rules.choices import Option, match_option
+from rules.choices import NO, YES, Option, pick
 from rules.guesses import GuessKind
 from rules.intake import Problem, Step
 from rules.invitations import Person, Status
@@ -123,10 +123,7 @@ async def _answer_query(context: BotContext, text: str | None = None) -> None:
 
 
 def _retry_note(t: Translator, count: int) -> str:
-    return t(
-        "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).",
-        count=count,
-    )
+    return clarify.retry_note(t, count)
 
 
 # --- the conference card ---------------------------------------------------------------------------------
@@ -212,8 +209,8 @@ def card_options(t: Translator, invitation: InvitationView) -> list[Option]:
     """What the delegate may do now; nothing once answers are locked."""
     if invitation.locked or invitation.status not in seats.ANSWERABLE:
         return []
-    attend = Option(f"a:{invitation.id}", t("Attend"), aliases=("attend", "accept", "yes", "có"))
-    decline = Option(f"d:{invitation.id}", t("Decline"), aliases=("decline", "no", "không"))
+    attend = Option(f"a:{invitation.id}", t("Attend"), aliases=("attend", "accept"), means=YES)
+    decline = Option(f"d:{invitation.id}", t("Decline"), aliases=("decline",), means=NO)
     substitute = Option(f"s:{invitation.id}", t("Propose a substitute"), aliases=("substitute", "thay thế"))
     if invitation.status == Status.PENDING:
         return [attend, decline, substitute]
@@ -376,11 +373,14 @@ async def picked_typed(update: Update, context: BotContext) -> str | int:
     async with context.transaction() as db:
         mine = await rsvp.my_invitations(db, _account(context).id, context.now())
     options = _pick_options(context.t, mine)
-    option = match_option(options, update.message.text or "")
-    if option is None:
-        await _say(update, context, _retry_note(context.t, len(options)), reply_markup=keyboard("rsvpl", options))
+    result = await clarify.answer(context, "rsvpl", update.message.text or "", options)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
         return PICKING
-    return await _picked(update, context, int(option.key))
+    if isinstance(result, clarify.Again):
+        await _say(update, context, result.note, reply_markup=keyboard("rsvpl", options))
+        return PICKING
+    return await _picked(update, context, int(result.option.key))
 
 
 # --- the card's actions ----------------------------------------------------------------------------------
@@ -403,10 +403,13 @@ async def card_typed(update: Update, context: BotContext) -> str | int:
     options = card_options(context.t, invitation)
     if not options:  # answers closed meanwhile: the card says so
         return await _send_card(update, context, invitation)
-    option = match_option(options, update.message.text or "")
-    if option is None:
-        return await _send_card(update, context, invitation, note=_retry_note(context.t, len(options)))
-    action, invitation_id = option.key.split(":")
+    result = await clarify.answer(context, "rsvp1", update.message.text or "", options)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
+        return CARD
+    if isinstance(result, clarify.Again):
+        return await _send_card(update, context, invitation, note=result.note)
+    action, invitation_id = result.option.key.split(":")
     return await _act(update, context, action, int(invitation_id))
 
 
@@ -946,8 +949,8 @@ def _override_usage(t: Translator) -> str:
 
 def _override_actions(t: Translator) -> list[Option]:
     return [
-        Option("attend", t("Attend"), aliases=("attend", "accept", "yes", "có")),
-        Option("decline", t("Decline"), aliases=("decline", "no", "không", "từ chối")),
+        Option("attend", t("Attend"), aliases=("attend", "accept"), means=YES),
+        Option("decline", t("Decline"), aliases=("decline", "từ chối"), means=NO),
     ]
 
 
@@ -955,7 +958,7 @@ def _split_action(t: Translator, words: list[str]) -> tuple[str | None, str]:
     """``tham dự xác nhận qua điện thoại`` → ("attend", "xác nhận qua điện thoại"); longest match wins."""
     options = _override_actions(t)
     for end in range(min(len(words), 3), 0, -1):
-        option = match_option(options, " ".join(words[:end]))
+        option = pick(options, " ".join(words[:end]))
         if option is not None and not " ".join(words[:end]).isdigit():
             return option.key, " ".join(words[end:])
     return None, ""
@@ -1226,10 +1229,13 @@ async def proposal_typed(update: Update, context: BotContext) -> str | int:
     if desk.card_id is None:
         return await _show_proposal(update, context)
     options = _proposal_options(context.t, desk.card_id)
-    option = match_option(options, update.message.text or "")
-    if option is None:
-        return await _show_proposal(update, context, note=_retry_note(context.t, len(options)))
-    action, proposal_id = option.key.split(":")
+    result = await clarify.answer(context, "rsub1", update.message.text or "", options, columns=3)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
+        return DECIDING
+    if isinstance(result, clarify.Again):
+        return await _show_proposal(update, context, note=result.note)
+    action, proposal_id = result.option.key.split(":")
     return await _decide(update, context, action, int(proposal_id))
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.accounts import acting
-from rules.choices import Option, match_option
+from rules.choices import Option, pick
 from rules.i18n import N_
 from rules.invitations import EXEMPLAR_POOL, Status, create_invitation, person_from_nomination
 from rules.nominations import Status as NominationStatus
@@ -97,9 +97,10 @@ def conference_options(items: Iterable[Conference]) -> list[Option]:
 
 
 async def find_conference(session: AsyncSession, text: str) -> Conference | None:
-    """The conference ``text`` names: its code (``district``), its title, or its number in the list."""
+    """The conference ``text`` names beyond doubt: its code (``district``), its full title, or its number
+    in the list (a part of a title is no answer here: nobody can be asked "did you mean …?")."""
     items = await conferences(session)
-    option = match_option(conference_options(items), text)
+    option = pick(conference_options(items), text)
     if option is None:
         return None
     return next(conference for conference in items if str(conference.id) == option.key)

@@ -49,7 +49,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.accounts import acting
-from rules.choices import Option, match_option
+from rules.choices import Option, pick
 from rules.delegates import Invited, invited
 from rules.i18n import N_
 from rules.intake import OLDEST_BIRTH_YEAR, YOUNGEST_AGE, Problem, Step, parse_birth_year, parse_phone, parse_text
@@ -796,7 +796,7 @@ class _Checker:
         if not text:
             problem("missing_pool", pools=pools)
             return None
-        option = None if text.isdigit() else match_option(self.pool_options, text)
+        option = None if text.isdigit() else pick(self.pool_options, text)
         if option is None:
             problem("unknown_pool", value=text, pools=pools)
             return None

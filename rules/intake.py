@@ -21,10 +21,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from rules import choices
 from rules.choices import Option
 from rules.i18n import N_
 from rules.nominations import COUNTS_AGAINST_ALLOWANCE, Status, next_code, transition
-from rules.refdata import ReferenceData, reference, search_key
+from rules.refdata import ReferenceData, reference
 from rules.roles import Role
 from rules.text import clean, fold, is_meaningful
 from storage.models import (
@@ -107,14 +108,7 @@ class Answered:
     next: Step
 
 
-@dataclass(frozen=True)
-class Ambiguous:
-    """A typed name matched several entries (e.g. two units): ask again with these as the options."""
-
-    options: tuple[Option, ...]
-
-
-AnswerResult = Answered | Problem | Ambiguous
+AnswerResult = Answered | Problem
 
 
 # --- what applies -------------------------------------------------------------------------------------
@@ -208,7 +202,7 @@ def _label(entry: Any, locale: str) -> str:
 
 
 def yes_no(yes: str, no: str) -> tuple[Option, ...]:
-    return (Option(YES, yes, aliases=("có", "yes", "đồng ý")), Option(NO, no, aliases=("không", "no")))
+    return (Option(YES, yes, means=choices.YES), Option(NO, no, means=choices.NO))
 
 
 def choice_options(
@@ -258,13 +252,14 @@ def choice_options(
     return tuple(Option(entry.code, _label(entry, locale), aliases=tuple(entry.aliases)) for entry in entries)
 
 
-def search_reference(step: Step, text: str, *, locale: str, data: ReferenceData | None = None) -> list[Option]:
-    """Typed answers to the long lists (54 ethnic groups, all religions) are searched by name."""
+def named_options(step: Step, *, locale: str, data: ReferenceData | None = None) -> tuple[Option, ...]:
+    """The whole of a long list whose common entries are the buttons (54 ethnic groups, every religion):
+    each may be typed by name."""
     data = data or reference()
     lists: dict[Step, Any] = {Step.ETHNICITY: data.ethnic_groups, Step.RELIGION: data.religions}
     if step not in lists:
-        return []
-    return [Option(entry.code, _label(entry, locale)) for entry in lists[step].search(text)[:8]]
+        return ()
+    return tuple(Option(entry.code, _label(entry, locale), aliases=tuple(entry.aliases)) for entry in lists[step])
 
 
 # --- parsing free text --------------------------------------------------------------------------------
@@ -425,17 +420,16 @@ async def expire_drafts(session: AsyncSession, now: dt.datetime) -> list[Nominat
 # --- answers ------------------------------------------------------------------------------------------
 
 
-async def units_for(session: AsyncSession, conference: Conference | None, text: str | None = None) -> list[OrgUnit]:
-    """Units a citizen may name: active on the conference's dates; wards first; filtered by typed text."""
+async def units_for(session: AsyncSession, conference: Conference | None, *, every: bool = False) -> list[OrgUnit]:
+    """Units a citizen may name, active on the conference's dates: the wards (the buttons), or with
+    ``every`` all of them, wards first (any may be typed by name)."""
     statement = select(OrgUnit).order_by((OrgUnit.kind != "ward"), OrgUnit.name)
     units = list((await session.scalars(statement)).all())
     on = _conference_day(conference)
     units = [u for u in units if u.kind != "district" and _active(u, on)]
-    if text is None:
-        return [u for u in units if u.kind == "ward"] or units[:10]
-    query = search_key(text)
-    exact = [u for u in units if search_key(u.name) == query]
-    return exact or [u for u in units if query and query in search_key(u.name)]
+    if every:
+        return units
+    return [u for u in units if u.kind == "ward"] or units[:10]
 
 
 def _active(unit: OrgUnit, on: dt.date) -> bool:

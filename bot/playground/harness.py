@@ -29,7 +29,8 @@ from bot.channels.zalo.fake_server import DeliveredMessage, Event, FakeUser, Fak
 from bot.channels.zalo.updates import parse_update
 from bot.playground.transport import InProcessBotAPI, Persona, SentMessage, UpdateFactory
 from bot.services import Services
-from rules.choices import Option, match_option
+from rules.choices import DidYouMean, Option, Picked, Several, match_option
+from rules.refdata import search_key
 
 ServicesFactory = Callable[[], Services]
 
@@ -199,7 +200,7 @@ class ChatUser:
             raise AssertionError(f"no buttons to press in chat {self.chat_id}")
         buttons = target.buttons
         options = [Option(str(index), str(button["text"])) for index, button in enumerate(buttons)]
-        picked = match_option(options, str(choice))
+        picked = _button(options, str(choice))
         if picked is None:
             raise AssertionError(f"no button {choice!r} among {[b['text'] for b in buttons]}")
         data = str(buttons[int(picked.key)]["callback_data"])
@@ -316,3 +317,15 @@ class ZaloChatUser:
     async def send_event(self, event_name: str, **fields: object) -> list[str]:
         """Any event (e.g. one Zalo has not documented) from this person."""
         return await self._deliver(self._server.custom_event(event_name, self.user, **fields))
+
+
+def _button(options: list[Option], choice: str) -> Option | None:
+    """The button a test means by its number, its label or the beginning of its label (a person pressing
+    sees the button, so a test may name it in short; typed answers are never taken this way)."""
+    match = match_option(options, choice)
+    if isinstance(match, (Picked, DidYouMean)):
+        return match.option
+    if isinstance(match, Several):
+        beginning = [option for option in match.options if search_key(option.label).startswith(search_key(choice))]
+        return beginning[0] if len(beginning) == 1 else None
+    return None

@@ -170,7 +170,7 @@ async def test_every_kind_of_link_and_typed_check_in_code_shares_one_budget(
     code = (await _invitation(playground, invitation_id)).checkin_code
     assert code is not None
     await organiser.send("/unitlink")
-    made = await organiser.send("buoi")
+    made = await organiser.send("phuong buoi")
     unit_link = made[-1].text.split("?start=", 1)[1].split()[0]
     clock.now = NOW + dt.timedelta(days=31)  # the unit link has expired: opening it is a miss too
 

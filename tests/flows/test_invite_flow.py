@@ -274,6 +274,20 @@ async def test_invite_one_nomination_by_code_shows_the_pool_and_no_creates_nothi
     assert await _count(playground) == 1
 
 
+async def test_the_invite_confirmation_takes_yes_words_and_asks_back_a_part(playground, plan, organiser):
+    await approved(playground, 1, "Đỗ Thị Hạnh")
+    await organiser.send("/invite DH-2020-0001")
+
+    asked = await organiser.send("dong y moi")
+    assert asked[-1].text == "Ý bạn là Đồng ý, mời 1 người?"
+    assert await _count(playground) == 0
+    await organiser.send("không")  # not that one: the confirmation again
+    yes = await organiser.send("ừ")
+
+    assert yes[-1].text.startswith("Đã tạo thư mời cho 1 đại biểu điển hình.")
+    assert await _count(playground) == 1
+
+
 async def test_invite_all_approved_of_a_conference_skips_those_already_invited(playground, plan, organiser):
     await approved(playground, 1, "Đỗ Thị Hạnh")
     await approved(playground, 2, "Vũ Văn Khoa")

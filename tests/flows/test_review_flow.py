@@ -409,8 +409,11 @@ async def test_the_queue_is_chosen_by_conference_and_unit(playground, plan, revi
         "Hội nghị Điển hình tiên tiến · Phường Nhật Tân (1)",
         "Hội nghị Điển hình tiên tiến · Phường Bưởi (1)",
     ]
-    card = await reviewer.send("buoi")  # no match by itself: asked again
-    assert card[-1].text.startswith("Xin lỗi, tôi chưa hiểu câu trả lời")
+    asked = await reviewer.send("buoi")  # one word of one queue: asked back, never taken silently
+    assert asked[-1].text == "Ý bạn là Hội nghị Điển hình tiên tiến · Phường Bưởi (1)?"
+    assert asked[-1].button_labels == ["Đúng", "Không"]
+    again = await reviewer.send("không")
+    assert again[-1].text.startswith("Vâng. Xin mời chọn lại.\n\nSố đề cử đang chờ xét duyệt: 2.")
     card = await reviewer.press("Hội nghị Điển hình tiên tiến · Phường Bưởi (1)")
     assert card[-1].text.startswith("Đề cử DH-2020-0001: Người Bưởi")
 

@@ -172,7 +172,7 @@ async def test_a_citizen_cannot_grant_or_make_unit_links(playground, citizen, or
 LINK = re.compile(r"https://t\.me/dienhinh_bot\?start=(unit_[A-Za-z0-9_-]+)")
 
 
-async def _unit_link(organiser: ChatUser, unit: str = "buoi") -> str:
+async def _unit_link(organiser: ChatUser, unit: str = "phuong buoi") -> str:
     await organiser.send("/unitlink")
     replies = await organiser.send(unit)
     match = LINK.search(replies[-1].text)
@@ -201,8 +201,21 @@ async def test_unitlink_searches_every_unit_by_typed_name(playground, organiser)
     assert "gõ thêm tên" in many[-1].text
     nothing = await organiser.send("Hoàn Kiếm")
     assert nothing[-1].text.startswith("Không có đơn vị nào khớp với “Hoàn Kiếm”")
-    one = await organiser.send("giao duc")
-    assert "đầu mối của Phòng Giáo dục và Đào tạo quận Tây Hồ" in one[-1].text
+    one = await organiser.send("giao duc")  # one unit has these words: asked back, not taken
+    assert one[-1].text == "Ý bạn là Phòng Giáo dục và Đào tạo quận Tây Hồ?"
+    confirmed = await organiser.send("1")
+    assert "đầu mối của Phòng Giáo dục và Đào tạo quận Tây Hồ" in confirmed[-1].text
+
+
+async def test_unitlink_with_part_of_a_name_asks_back_and_no_asks_again(playground, organiser):
+    asked = await organiser.send("/unitlink cong an")
+    assert asked[-1].text == "Ý bạn là Công an quận Tây Hồ?"
+    assert asked[-1].button_labels == ["Đúng", "Không"]
+    again = await organiser.send("2")
+    assert again[-1].text.startswith("Vâng. Xin mời chọn lại.\n\nĐường dẫn đầu mối dành cho đơn vị nào?")
+    assert again[-1].button_labels[0] == "Phường Bưởi"
+    whole = await organiser.send("cong an quan tay ho")
+    assert "đầu mối của Công an quận Tây Hồ" in whole[-1].text
 
 
 async def test_a_unit_link_makes_a_focal_point_once_and_the_organiser_hears_of_a_second_person(

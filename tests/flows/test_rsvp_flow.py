@@ -222,6 +222,22 @@ async def test_the_card_gives_the_quarter_until_the_day_is_fixed_and_a_typed_ans
     assert again[-1].button_labels == ["Không tham dự", "Cử người thay thế"]
 
 
+async def test_typed_answers_to_the_card_are_never_taken_in_part(playground, hung):
+    """As on Zalo: "không" declines, part of a label is asked back, "Không" to that shows the card again."""
+    invitation_id, token = await _invite(playground, "Trần Văn Hùng")
+    await hung.send(f"/start inv_{token}")
+
+    asked = await hung.send("cu nguoi")
+    assert asked[-1].text == "Ý bạn là Cử người thay thế?"
+    assert asked[-1].button_labels == ["Đúng", "Không"]
+    card = await hung.send("2")
+    assert card[-1].text.startswith("Vâng. Xin mời chọn lại.")
+    assert card[-1].button_labels == CARD_BUTTONS
+    assert (await _invitation(playground, invitation_id)).status == "pending"
+    reason = await hung.send("không")
+    assert reason[-1].text.startswith("Vui lòng cho biết ngắn gọn lý do bạn không thể tham dự")
+
+
 # --- declining ----------------------------------------------------------------------------------------
 
 
