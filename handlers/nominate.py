@@ -27,6 +27,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from handlers import presses
 from handlers.keyboards import keyboard
+from handlers.link_codes import or_type_code
 from handlers.presses import Press
 from rules import accounts, endorsements, intake, outbox
 from rules.choices import Option, match_option
@@ -704,15 +705,17 @@ async def _try_send(
             return [await _question(db, draft, step, t, who.now, note)], step
         return [Reply(note + "\n" + t("Your draft is kept; type /nominate to see it."))], END
     nomination = result.nomination
-    token = await endorsements.new_share_link_token(db, nomination)
-    link = endorsements.share_url(context.bot.username, token)
+    share = await endorsements.new_share_link(db, nomination, context.services.link_secret)
+    link = endorsements.share_url(context.bot.username, share.token)
     await _notify_staff(db, nomination, result.event.id, context, resubmitted=result.resubmitted)
     receipt = t(
         "Sent. Your nomination code is {code}. The organisers will review it and I will tell you the decision.\n\n"
-        "Share this link with people who know the nominee, so they can endorse the nomination:\n{link}\n\n"
+        "Share this link with people who know the nominee, so they can endorse the nomination:\n{link}\n"
+        "{or_code}\n\n"
         "Type /mine to follow your nominations.",
         code=nomination.code,
         link=link,
+        or_code=or_type_code(t, share.shown_code),
     )
     return [Reply(receipt)], END
 
