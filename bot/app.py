@@ -245,6 +245,7 @@ def register_handlers(app: DienhinhApplication) -> None:
         # /start inv_… and chk_… (personal invitation and check-in links) and the RSVP conversations; the
         # delegate's conversation, last of all conversations, takes the typed codes of every kind of link.
         *delegate_rsvp.handlers(typed_codes=typed_codes.entry_points()),
+        endorse.late_press(),
         *common.command_handlers(),
     ]
     for handler in features:

@@ -382,9 +382,11 @@ def handlers() -> list[Any]:
         persistent=True,
         allow_reentry=True,
     )
-    return [
-        conversation,
-        # A press after the conversation ended (the person typed /cancel, or pressed a second time).
-        button(DATA, pressed),
-        CommandHandler("share", share),
-    ]
+    return [conversation, CommandHandler("share", share)]
+
+
+def late_press() -> BaseHandler[Update, BotContext, Any]:
+    """A press after the question ended (the person typed /cancel, or pressed a second time). It goes after
+    every conversation that asks the question (here, and handlers.rsvp for typed codes), so that a press
+    while one of them asks it ends that conversation's question."""
+    return button(DATA, pressed)

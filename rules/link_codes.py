@@ -41,7 +41,7 @@ _LEAD = (
     r"(?:\s+(?:cua\s+(?:toi|em|chau|con|ong|ba|anh|chi)|nay))?(?:\s+la)?"
 )
 # And after it: courtesy ("ạ", "nhé"), thanks.
-_TAIL = r"(?:\s*(?:a|ah|nhe|nha|ak|cam\s+on|thanks|thank\s+you))?"
+_TAIL = r"(?:\s+(?:a|ah|nhe|nha|ak|cam\s+on|thanks|thank\s+you))?"
 _MESSAGE = re.compile(rf"^(?:(?P<lead>{_LEAD})(?:\s*[:=\-–]\s*|\s+))?{_GROUPED}{_TAIL}\s*[.!]*$")
 
 
