@@ -70,4 +70,4 @@ async def ensure_code(
         ):
             return nonce, code
         nonce = None
-    raise RuntimeError(f"no free code for {kind} {record_id} in {_MAX_DRAWS} draws: is the link secret empty?")
+    raise RuntimeError(f"no free code for {kind} {record_id} in {_MAX_DRAWS} draws")

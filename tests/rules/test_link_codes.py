@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
-from rules import link_codes
+from rules import link_codes, links
 from rules.link_codes import ALPHABET, derive_code, find_code, format_code, lookup_hash, parse_code
+from storage import link_codes as link_store
+from storage.models import LinkCode
 
 SECRET = b"test-link-secret"
 codes = st.text(alphabet=ALPHABET, min_size=8, max_size=8)
@@ -152,3 +155,33 @@ def test_every_derived_code_reads_back_as_itself(secret, kind, record_id, nonce)
     code = derive_code(secret, kind, record_id, nonce)
     assert link_codes.is_canonical(code)
     assert parse_code(format_code(code).lower()) == code
+
+
+# --- one code, one link -----------------------------------------------------------------------------------
+
+
+async def test_a_code_another_link_has_is_never_given_twice_a_new_nonce_is_drawn(database):
+    taken = derive_code(SECRET, "inv", 1, "nonce")
+    async with database.transaction() as db:
+        assert await link_store.claim(db, kind="unit", record_id=5, code_hash=lookup_hash(SECRET, taken))
+
+        nonce, code = await links.ensure_code(db, SECRET, "inv", 1, "nonce")
+
+        assert nonce != "nonce" and code != taken
+        assert code == derive_code(SECRET, "inv", 1, nonce)
+        assert await link_store.owner(db, lookup_hash(SECRET, code)) == link_store.CodeOwner("inv", 1)
+        assert await link_store.owner(db, lookup_hash(SECRET, taken)) == link_store.CodeOwner("unit", 5)
+
+
+async def test_a_link_keeps_one_code_and_a_new_nonce_replaces_it(database):
+    async with database.transaction() as db:
+        _, first = await links.ensure_code(db, SECRET, "end", 7, "first")
+        same_nonce, again = await links.ensure_code(db, SECRET, "end", 7, "first")
+        _, renewed = await links.ensure_code(db, SECRET, "end", 7, "second")
+        count = await db.scalar(select(func.count()).select_from(LinkCode))
+
+        assert (same_nonce, again) == ("first", first)
+        assert renewed != first
+        assert await link_store.owner(db, lookup_hash(SECRET, first)) is None  # the old code stopped working
+        assert await link_store.owner(db, lookup_hash(SECRET, renewed)) == link_store.CodeOwner("end", 7)
+        assert count == 1
