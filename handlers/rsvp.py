@@ -1,12 +1,13 @@
 """Invitations in chat: a delegate's personal link and answers, substitutes, check-in, overrides.
 
-A delegate opens ``/start inv_<token>`` (or types their invitation code, or ``/rsvp``) and sees the conference card with the buttons
-Attend / Decline / Propose a substitute (each can be typed too). Declining asks for a reason; a substitute
-is five short questions (name, gender, year of birth, occupation, position and unit) and goes to the
-organisers. An accepted delegate gets their check-in code, a QR of their ``chk_`` link and a calendar file;
-a full pool puts them on the waitlist with their position. Answers can be changed by opening the link again
-or with ``/rsvp`` until the RSVP deadline. Typed codes of every kind enter through this conversation
-(``handlers.typed_codes``), which is why it is the last one.
+A delegate opens ``/start inv_<token>`` (or types their invitation code, or ``/rsvp``) and sees the
+conference card with the buttons Attend / Decline / Propose a substitute (each can be typed too).
+Declining asks for a reason; a substitute is five short questions (name, gender, year of birth,
+occupation, position and unit) and goes to the organisers. An accepted delegate gets their check-in
+code, a QR of their ``chk_`` link and a calendar file; a full pool puts them on the waitlist with their
+position. Answers can be changed by opening the link again or with ``/rsvp`` until the RSVP deadline.
+Typed codes of every kind enter through this conversation (``handlers.typed_codes``), which is why it
+is the last one.
 
 Organisers: ``/substitutes`` (each proposal with its effect on the balance, Approve / Reject / Skip),
 ``/override NUMBER_OR_CODE attend|decline reason…`` and, with reviewers, ``/checkin CODE`` or scanning a

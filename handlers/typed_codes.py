@@ -22,7 +22,6 @@ from handlers import endorse, guesses, roles, rsvp
 from handlers.link_codes import MESSAGE_CODE, START_CODE, typed_in, unknown_code_text
 from rules import links
 from rules.guesses import GuessKind
-from storage import link_codes as link_store
 
 
 async def open_typed_code(update: Update, context: BotContext) -> str | int:
@@ -33,7 +32,7 @@ async def open_typed_code(update: Update, context: BotContext) -> str | int:
     if await guesses.cooling_down(update, context):
         return ConversationHandler.END
     async with context.transaction() as db:
-        owner = await link_store.owner(db, code.lookup)
+        owner = await links.code_owner(db, code)
     if owner is None:
         guesses.record(update, context, GuessKind.TYPED_CODE, missed=True)
         await context.bot.send_message(update.effective_chat.id, unknown_code_text(context.t, code))

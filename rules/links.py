@@ -19,8 +19,10 @@ import secrets
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import link_codes
+from rules.link_codes import TypedCode
 from rules.tokens import deep_link_payload, token_hash
 from storage import link_codes as link_store
+from storage.link_codes import CodeOwner
 
 NONCE_BYTES = 12
 TOKEN_BYTES = 18
@@ -71,3 +73,8 @@ async def ensure_code(
             return nonce, code
         nonce = None
     raise RuntimeError(f"no free code for {kind} {record_id} in {_MAX_DRAWS} draws")
+
+
+async def code_owner(session: AsyncSession, code: TypedCode) -> CodeOwner | None:
+    """Whose typed code ``code`` is — the link's kind and record — or None: one lookup, whatever the kind."""
+    return await link_store.owner(session, code.lookup)
