@@ -36,7 +36,20 @@ from bot.context import BotContext
 from bot.outbox import OutboxDispatcher
 from bot.outbox import install as install_outbox
 from bot.services import Services
-from handlers import clarify, common, endorse, gate, language, mine, nominate, outbox_status, publish, review, roles
+from handlers import (
+    clarify,
+    common,
+    endorse,
+    gate,
+    language,
+    mine,
+    nominate,
+    outbox_status,
+    publish,
+    review,
+    roles,
+    typed_codes,
+)
 from handlers import deadlines as deadlines_command
 from handlers import exports as export_commands
 from handlers import invite as inviting
@@ -292,8 +305,10 @@ def register_handlers(app: DienhinhApplication) -> None:
         # Deep links (/start unit_…, /start end_…) before the generic /start.
         *roles.handlers(),
         *endorse.handlers(),
-        # /start inv_… and chk_… (personal invitation and check-in links) and the RSVP conversations.
-        *delegate_rsvp.handlers(),
+        # /start inv_… and chk_… (personal invitation and check-in links) and the RSVP conversations; the
+        # delegate's conversation, last of all conversations, takes the typed codes of every kind of link.
+        *delegate_rsvp.handlers(typed_codes=typed_codes.entry_points()),
+        endorse.late_press(),
         *common.command_handlers(),
         # "No" under a did-you-mean and "the whole list" under a short list, whatever the question.
         *clarify.handlers(),

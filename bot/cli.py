@@ -57,7 +57,7 @@ async def _prepare_database(settings: Settings) -> None:
     from storage.migrate import ensure_up_to_date, upgrade_to_head
 
     if settings.auto_migrate:
-        await upgrade_to_head(settings.database_url)
+        await upgrade_to_head(settings.database_url, link_secret=settings.link_secret_bytes())
     else:
         await ensure_up_to_date(settings.database_url)
 
@@ -120,7 +120,10 @@ def cmd_db(settings: Settings, action: str) -> int:
 
     t = _translator(settings)
     try:
-        asyncio.run((upgrade_to_head if action == "upgrade" else ensure_up_to_date)(settings.database_url))
+        if action == "upgrade":
+            asyncio.run(upgrade_to_head(settings.database_url, link_secret=settings.link_secret_bytes()))
+        else:
+            asyncio.run(ensure_up_to_date(settings.database_url))
     except OutOfDateDatabase as problem:
         return _fail(t("The database is not up to date: {problem}", problem=problem))
     print(t("The database is at the current schema ({revision}).", revision=head_revision()))

@@ -1,5 +1,6 @@
-"""Endorsements by chat: ``/start end_<token>`` shows a nomination's public summary with an "Endorse"
-button (typing "ủng hộ" or "1" works too); ``/share CODE`` gives the nominator a new link to pass around.
+"""Endorsements by chat: ``/start end_<token>`` (or the link's typed code) shows a nomination's public
+summary with an "Endorse" button (typing "ủng hộ" or "1" works too); ``/share CODE`` gives the nominator a
+new link, and its code, to pass around.
 
 The button carries the link's token, never a nomination id, and every press is checked again on the
 server: a second press, or a press after the nomination was withdrawn or rejected, is refused.
@@ -10,17 +11,19 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from telegram import Update
-from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.i18n import Translator
 from handlers import clarify, guesses
 from handlers.keyboards import keyboard
+from handlers.link_codes import or_type_code
 from handlers.presses import ButtonData, Choice, Key, button
-from rules import endorsements, identities
+from rules import endorsements, identities, link_codes
 from rules.choices import NO, YES, Option
 from rules.endorsements import EndorseOutcome, EndorseResult, PublicSummary, ShareOutcome
 from rules.guesses import GuessKind
+from rules.link_codes import TypedCode, format_code
 from rules.tokens import split_payload
 
 CONFIRMING = "endorse.confirming"
@@ -45,7 +48,7 @@ def _memory(context: BotContext) -> dict[Any, Any]:
 
 def _options(t: Translator, token: str = "") -> list[Option]:
     # The token rides in the key (callback data "end:yes:<token>", 32 bytes), so a press is re-checked
-    # against the link it came from.
+    # against the link it came from; after a typed code, the code does (see _typed_code).
     return [
         Option(f"yes:{token}", t("Endorse"), aliases=("ủng hộ", "endorse"), means=YES),
         Option(f"no:{token}", t("Not now"), aliases=("để sau", "not now"), means=NO),
@@ -59,11 +62,12 @@ def share_message(
     code: str,
     nominee_name: str,
     token: str,
+    short_code: str,
     count: int = 0,
     channel: str = identities.TELEGRAM,
 ) -> str:
-    """What the nominator reads with a share link (on /share); on Zalo, which has no deep links, the
-    message to send instead of the link."""
+    """What the nominator reads with a share link and its typed code (``short_code``, canonical) on /share;
+    on Zalo, which has no deep links, the code to send instead of the link."""
     if channel == identities.ZALO:
         return t(
             "People who know {name} ({code}) can endorse the nomination once by sending this bot on Zalo the "
@@ -71,16 +75,17 @@ def share_message(
             "Endorsements so far: {count}.",
             name=nominee_name,
             code=code,
-            command=endorsements.share_command(token),
+            command=format_code(short_code),
             count=t.number(count),
         )
     return t(
         "Share this link with people who know {name} ({code}). Whoever opens it sees a short summary, without "
-        "phone numbers or personal details, and can endorse the nomination once:\n{url}\n\n"
+        "phone numbers or personal details, and can endorse the nomination once:\n{url}\n{or_code}\n\n"
         "Endorsements so far: {count}.",
         name=nominee_name,
         code=code,
         url=endorsements.share_url(bot_username, token),
+        or_code=or_type_code(t, format_code(short_code)),
         count=t.number(count),
     )
 
@@ -120,25 +125,38 @@ def _already(t: Translator, result: EndorseResult) -> str:
 
 
 async def open_share_link(update: Update, context: BotContext) -> str | int:
+    """``/start end_<token>``."""
+    token = split_payload(context.args[0], PREFIX) if context.args else None
+    return await open_share_link_with(update, context, token=token or "")
+
+
+async def open_share_link_with(
+    update: Update, context: BotContext, *, token: str = "", code: TypedCode | None = None
+) -> str | int:
+    """Open a share link by its ``token`` or its typed ``code``: the summary and the question, if any."""
     assert update.message is not None and context.account is not None
     t = context.t
     if await guesses.cooling_down(update, context):
         return ConversationHandler.END
-    token = split_payload(context.args[0], PREFIX) if context.args else None
     async with context.transaction() as db:
-        view = await endorsements.open_share_link(db, token=token or "", account_id=context.account.id, locale=t.locale)
-    guesses.record(update, context, GuessKind.ENDORSEMENT_LINK, missed=view.outcome is EndorseOutcome.UNKNOWN)
-    if view.outcome is EndorseOutcome.UNKNOWN or view.summary is None or token is None:
+        view = await endorsements.open_share_link(
+            db, token=token, account_id=context.account.id, locale=t.locale, code=code
+        )
+    kind = GuessKind.TYPED_CODE if code else GuessKind.ENDORSEMENT_LINK
+    guesses.record(update, context, kind, missed=view.outcome is EndorseOutcome.UNKNOWN)
+    # What the answer is checked against: the link's token, or the code that stood for it.
+    key = code.value if code is not None else token
+    if view.outcome is EndorseOutcome.UNKNOWN or view.summary is None or not key:
         await update.message.reply_text(_not_valid(t))
         return ConversationHandler.END
     summary = summary_text(t, view.summary)
     if view.outcome is not EndorseOutcome.CAN_ENDORSE:
         await update.message.reply_text(f"{summary}\n\n{_opened_note(t, view)}")
         return ConversationHandler.END
-    _memory(context)[TOKEN] = {"token": token, "name": view.summary.nominee_name}
+    _memory(context)[TOKEN] = {"token": key, "name": view.summary.nominee_name}
     await update.message.reply_text(
         f"{summary}\n\n{_question(t, view.summary.nominee_name)}",
-        reply_markup=keyboard(PREFIX, _options(t, token), columns=2),
+        reply_markup=keyboard(PREFIX, _options(t, key), columns=2),
     )
     return CONFIRMING
 
@@ -173,11 +191,24 @@ def _open_question(context: BotContext) -> dict[str, str] | None:
 # --- the answer --------------------------------------------------------------------------------------
 
 
-async def _endorse(context: BotContext, token: str) -> EndorseResult:
+def _typed_code(context: BotContext, key: str) -> TypedCode | None:
+    """The typed code a question's key stands for, or None when the key is a link's token.
+
+    Tokens are 24 characters and codes 8 (``rules.link_codes``), so the two never meet.
+    """
+    return link_codes.typed_code(context.services.link_secret, key) if link_codes.is_canonical(key) else None
+
+
+async def _endorse(context: BotContext, key: str) -> EndorseResult:
     assert context.account is not None
     async with context.transaction() as db:
         return await endorsements.endorse(
-            db, token=token, account_id=context.account.id, now=context.now(), locale=context.t.locale
+            db,
+            token=key,
+            account_id=context.account.id,
+            now=context.now(),
+            locale=context.t.locale,
+            code=_typed_code(context, key),
         )
 
 
@@ -212,7 +243,14 @@ async def pressed(update: Update, context: BotContext, chosen: EndorseAnswer) ->
         await press.close()
         await context.bot.send_message(update.effective_chat.id, _not_now(t))
         return ConversationHandler.END
+    # A button's data can be forged: one carrying a code (40 bits, not 144) is a guess like a typed code.
+    guessing = _typed_code(context, chosen.token) is not None
+    if guessing and await guesses.cooling_down(update, context):
+        await press.answer()
+        return ConversationHandler.END
     result = await _endorse(context, chosen.token)
+    if guessing:
+        guesses.record(update, context, GuessKind.TYPED_CODE, missed=result.outcome is EndorseOutcome.UNKNOWN)
     if result.outcome is EndorseOutcome.ENDORSED:
         await press.close()
         await context.bot.send_message(update.effective_chat.id, _endorse_reply(t, result))
@@ -289,7 +327,9 @@ async def share(update: Update, context: BotContext) -> None:
             return
         code = mine[0].code
     async with context.transaction() as db:
-        result = await endorsements.share_link_for(db, code=code, account_id=context.account.id)
+        result = await endorsements.share_link_for(
+            db, code=code, account_id=context.account.id, secret=context.services.link_secret
+        )
     if result.outcome is ShareOutcome.NOT_FOUND:
         await update.message.reply_text(
             t(
@@ -314,6 +354,7 @@ async def share(update: Update, context: BotContext) -> None:
         code=result.code,
         nominee_name=result.nominee_name or "",
         token=result.token,
+        short_code=result.short_code or "",
         count=result.count,
         channel=context.channel,
     )
@@ -336,25 +377,30 @@ def _which_nomination(t: Translator, mine: list[endorsements.Shareable]) -> str:
     )
 
 
+def question_handlers() -> list[BaseHandler[Update, BotContext, Any]]:
+    """The question "Do you endorse?": here, and in the conversation that hosts typed codes (handlers.rsvp)."""
+    return [
+        button(DATA, pressed),
+        MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, typed),
+        MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, other),
+    ]
+
+
 def handlers() -> list[Any]:
     """The /start end_ deep link must come before the generic /start (see bot.app)."""
     conversation = ConversationHandler(
         entry_points=[CommandHandler("start", open_share_link, filters=filters.Regex(r"^/start(@\w+)? end_"))],
-        states={
-            CONFIRMING: [
-                button(DATA, pressed),
-                MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, typed),
-                MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, other),
-            ]
-        },
+        states={CONFIRMING: question_handlers()},
         fallbacks=[CommandHandler("cancel", cancel)],
         name="endorse",
         persistent=True,
         allow_reentry=True,
     )
-    return [
-        conversation,
-        # A press after the conversation ended (the person typed /cancel, or pressed a second time).
-        button(DATA, pressed),
-        CommandHandler("share", share),
-    ]
+    return [conversation, CommandHandler("share", share)]
+
+
+def late_press() -> BaseHandler[Update, BotContext, Any]:
+    """A press after the question ended (the person typed /cancel, or pressed a second time). It goes after
+    every conversation that asks the question (here, and handlers.rsvp for typed codes), so that a press
+    while one of them asks it ends that conversation's question."""
+    return button(DATA, pressed)

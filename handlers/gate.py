@@ -7,9 +7,10 @@ any feature or account is touched:
 - **Groups and supergroups.** The bot stays quiet unless it is addressed: a command of ours (``/help``,
   ``/start@dienhinh_bot``), a mention of its @username, or a reply to one of its messages. Then it answers
   once, in the group, that it works in private chats, with a button that opens one. A personal link
-  (``/start inv_…``, ``chk_``, ``unit_``, ``end_``) posted in a group binds nothing: the person is told to
-  open it in a private chat and that others in the group may have seen it. A button pressed in a group is
-  answered with the same advice (the bot never puts its own buttons in groups).
+  (``/start inv_…``, ``chk_``, ``unit_``, ``end_``, or ``/start`` with a link's code) posted in a group
+  binds nothing: the person is told to open it in a private chat and that others in the group may have
+  seen it. A button pressed in a group is answered with the same advice (the bot never puts its own
+  buttons in groups).
 - **Channels** (the channel where approved exemplars are published): posts and edits are ignored.
 - **Edited messages** in a private chat: an edit is never acted on. An edited command was answered when it
   was first sent, so it is ignored; an edited answer gets a note that only new messages are read, so the
@@ -28,6 +29,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, MessageHandler, Ty
 from bot.context import BotContext
 from bot.i18n import Translator
 from handlers.menu import COMMANDS
+from rules.link_codes import parse_code
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +96,14 @@ def _private_only(t: Translator) -> str:
     )
 
 
+def _is_personal(argument: str) -> bool:
+    """A personal link's payload, or its typed code (``/start K7M2-Q9XD``)."""
+    return argument.startswith(PERSONAL_LINK_PREFIXES) or parse_code(argument) is not None
+
+
 async def _answer_in_group(message: Message, context: BotContext, t: Translator) -> None:
     command = _command(message)
-    personal = command is not None and command[0] == "start" and command[2].startswith(PERSONAL_LINK_PREFIXES)
+    personal = command is not None and command[0] == "start" and _is_personal(command[2])
     if personal:
         text = t(
             "This is a personal link: please open it in a private chat with me, not in a group. Nothing was recorded. Others in this group may have seen it: if it no longer works for you, ask whoever sent it for a new one."

@@ -27,6 +27,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from handlers import clarify, presses
 from handlers.keyboards import keyboard
+from handlers.link_codes import or_type_code
 from rules import accounts, endorsements, identities, intake, outbox
 from rules.choices import NO, Option
 from rules.intake import Answered, Problem, Step
@@ -721,24 +722,26 @@ async def _try_send(
             return [await _question(db, draft, step, t, who.now, note)], step
         return [Reply(note + "\n" + t("Your draft is kept; type /nominate to see it."))], END
     nomination = result.nomination
-    token = await endorsements.new_share_link_token(db, nomination)
+    share = await endorsements.new_share_link(db, nomination, context.services.link_secret)
     await _notify_staff(db, nomination, result.event.id, context, resubmitted=result.resubmitted)
     if context.channel == identities.ZALO:
-        # Zalo has no deep links: a t.me link is no use there, the message it would send is.
+        # Zalo has no deep links: a t.me link is no use there, the typed code does what it does.
         receipt = t(
             "Sent. Your nomination code is {code}. The organisers will review it and I will tell you the "
             "decision.\n\nPeople who know the nominee can endorse the nomination by sending this bot on Zalo "
             "the message:\n{command}\n\nType /mine to follow your nominations.",
             code=nomination.code,
-            command=endorsements.share_command(token),
+            command=share.shown_code,
         )
         return [Reply(receipt)], END
     receipt = t(
         "Sent. Your nomination code is {code}. The organisers will review it and I will tell you the decision.\n\n"
-        "Share this link with people who know the nominee, so they can endorse the nomination:\n{link}\n\n"
+        "Share this link with people who know the nominee, so they can endorse the nomination:\n{link}\n"
+        "{or_code}\n\n"
         "Type /mine to follow your nominations.",
         code=nomination.code,
-        link=endorsements.share_url(context.bot.username, token),
+        link=endorsements.share_url(context.bot.username, share.token),
+        or_code=or_type_code(t, share.shown_code),
     )
     return [Reply(receipt)], END
 

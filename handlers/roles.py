@@ -20,6 +20,7 @@ from bot.i18n import N_, Translator
 from handlers import clarify, guesses
 from handlers.common import is_organiser, refresh_menu, refuse
 from handlers.keyboards import ChoicePrompt, keyboard
+from handlers.link_codes import or_type_code
 from handlers.menu import bot_commands, help_lines
 from handlers.presses import ButtonData, Id, button
 from rules import accounts, grants, outbox, unit_links
@@ -27,6 +28,7 @@ from rules.accounts import AccountSnapshot
 from rules.choices import Option, pick
 from rules.grants import GRANTABLE_ROLES, ROLE_ALIASES, GrantOutcome, GrantResult
 from rules.guesses import GuessKind
+from rules.link_codes import TypedCode
 from rules.roles import NotAllowed, Role
 from rules.tokens import split_payload
 from rules.unit_links import LinkOutcome, Redemption, UnitChoice
@@ -426,24 +428,30 @@ async def _make_link(update: Update, context: BotContext, unit_id: int) -> str |
     days = context.services.settings.unit_link_days
     async with context.transaction() as db:
         unit = await unit_links.linkable_unit(db, unit_id=unit_id, today=_today(context))
-        token = None
+        link = None
         if unit is not None:
-            token = await unit_links.create_unit_link(
-                db, unit_id=unit.id, created_by_id=context.account.id, now=now, days=days
+            link = await unit_links.create_unit_link(
+                db,
+                unit_id=unit.id,
+                created_by_id=context.account.id,
+                now=now,
+                days=days,
+                secret=context.services.link_secret,
             )
-    if isinstance(token, NotAllowed):
-        return await refuse(update, context, token)
-    if unit is None or token is None:
+    if isinstance(link, NotAllowed):
+        return await refuse(update, context, link)
+    if unit is None or link is None:
         return await _offer_units(update, context, None)
     _memory(context).pop(SHOWN_UNITS, None)
     await context.bot.send_message(
         update.effective_chat.id,
         t(
-            "Here is the link for the focal point of {unit}:\n{url}\n\n"
-            "It works once: whoever opens it first becomes the unit's focal point. It is valid until {date}. "
-            "Please send it only to the person the unit has chosen.",
+            "Here is the link for the focal point of {unit}:\n{url}\n{or_code}\n\n"
+            "It works once: whoever opens it or types its code first becomes the unit's focal point. It is "
+            "valid until {date}. Please send it only to the person the unit has chosen.",
             unit=unit.name,
-            url=unit_links.unit_link_url(context.bot.username, token),
+            url=unit_links.unit_link_url(context.bot.username, link.token),
+            or_code=or_type_code(t, link.shown_code),
             date=t.date(unit_links.link_expiry(now, days)),
         ),
     )
@@ -472,17 +480,27 @@ def unitlink_conversation() -> ConversationHandler:
 
 async def open_unit_link(update: Update, context: BotContext) -> None:
     """A focal point opens the link an organiser made for their unit."""
+    token = split_payload(context.args[0], unit_links.PAYLOAD_PREFIX) if context.args else None
+    await open_unit_link_with(update, context, token=token or "")
+
+
+async def open_unit_link_with(
+    update: Update, context: BotContext, *, token: str = "", code: TypedCode | None = None
+) -> None:
+    """Open a unit link by its ``token`` or its typed ``code``: the same rules either way."""
     assert update.message is not None and context.account is not None
     if await guesses.cooling_down(update, context):
         return
-    token = split_payload(context.args[0], unit_links.PAYLOAD_PREFIX) if context.args else None
     async with context.transaction() as db:
         result = await unit_links.redeem_unit_link(
-            db, token=token or "", account_id=context.account.id, now=context.now()
+            db, token=token, account_id=context.account.id, now=context.now(), code=code
         )
         told = result.outcome is LinkOutcome.TAKEN and await _tell_link_creator(db, context, result)
     guesses.record(
-        update, context, GuessKind.UNIT_LINK, missed=result.outcome in (LinkOutcome.UNKNOWN, LinkOutcome.EXPIRED)
+        update,
+        context,
+        GuessKind.TYPED_CODE if code else GuessKind.UNIT_LINK,
+        missed=result.outcome in (LinkOutcome.UNKNOWN, LinkOutcome.EXPIRED),
     )
     if result.outcome is LinkOutcome.REDEEMED and result.account is not None:
         context.use_account(result.account)

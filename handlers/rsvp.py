@@ -1,11 +1,13 @@
 """Invitations in chat: a delegate's personal link and answers, substitutes, check-in, overrides.
 
-A delegate opens ``/start inv_<token>`` (or types ``/rsvp``) and sees the conference card with the buttons
-Attend / Decline / Propose a substitute (each can be typed too). Declining asks for a reason; a substitute
-is five short questions (name, gender, year of birth, occupation, position and unit) and goes to the
-organisers. An accepted delegate gets their check-in code, a QR of their ``chk_`` link and a calendar file;
-a full pool puts them on the waitlist with their position. Answers can be changed by opening the link again
-or with ``/rsvp`` until the RSVP deadline.
+A delegate opens ``/start inv_<token>`` (or types their invitation code, or ``/rsvp``) and sees the
+conference card with the buttons Attend / Decline / Propose a substitute (each can be typed too).
+Declining asks for a reason; a substitute is five short questions (name, gender, year of birth,
+occupation, position and unit) and goes to the organisers. An accepted delegate gets their check-in
+code, a QR of their ``chk_`` link and a calendar file; a full pool puts them on the waitlist with their
+position. Answers can be changed by opening the link again or with ``/rsvp`` until the RSVP deadline.
+Typed codes of every kind enter through this conversation (``handlers.typed_codes``), which is why it
+is the last one.
 
 Organisers: ``/substitutes`` (each proposal with its effect on the balance, Approve / Reject / Skip),
 ``/override NUMBER_OR_CODE attend|decline reason…`` and, with reviewers, ``/checkin CODE`` or scanning a
@@ -20,6 +22,7 @@ Callback data, versioned and re-checked on the server:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,16 +31,18 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, Messa
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers import clarify, guesses, presses
+from handlers import clarify, endorse, guesses, presses
 from handlers.common import is_organiser, refuse
 from handlers.keyboards import ChoicePrompt, close_keyboard, keyboard
+from handlers.link_codes import or_type_invitation_code
 from handlers.presses import ButtonData, Choice, Id
-from rules import intake, links, outbox, rsvp, seats
+from rules import intake, link_codes, links, outbox, rsvp, seats
 from rules.accounts import AccountSnapshot
 from rules.choices import NO, YES, Option, pick
 from rules.guesses import GuessKind
 from rules.intake import Problem, Step
-from rules.invitations import Person, Status
+from rules.invitations import Person, Status, code_of
+from rules.link_codes import TypedCode
 from rules.refdata import reference
 from rules.roles import NotAllowed, can_review
 from rules.rsvp import (
@@ -186,7 +191,9 @@ def _locked_text(t: Translator, deadline: Any) -> str:
     )
 
 
-def card_text(t: Translator, invitation: InvitationView) -> str:
+def card_text(t: Translator, invitation: InvitationView, code: str | None = None) -> str:
+    """The invitation as its delegate reads it; ``code`` (shown) is their invitation code, which opens it
+    again anywhere (on Zalo too)."""
     conference = invitation.conference
     lines = [
         t("Invitation to {conference}", conference=conference.title),
@@ -198,6 +205,8 @@ def card_text(t: Translator, invitation: InvitationView) -> str:
         lines.append(t("Length: {duration}", duration=duration_text(t, conference.duration_minutes)))
     if conference.what_to_bring:
         lines.append(t("Please bring: {things}", things=conference.what_to_bring))
+    if code:
+        lines.append(t("Invitation code: {code}", code=code))
     lines += ["", _answer_line(t, invitation)]
     deadline = _deadline_line(t, invitation)
     if deadline:
@@ -224,7 +233,10 @@ async def _send_card(
 ) -> str | int:
     t = context.t
     options = card_options(t, invitation)
-    text = card_text(t, invitation)
+    code = (
+        code_of(context.services.link_secret, invitation.id, invitation.link_nonce) if invitation.link_nonce else None
+    )
+    text = card_text(t, invitation, code)
     if note:
         text = f"{note}\n\n{text}"
     await _say(update, context, text, reply_markup=keyboard("rsvp1", options) if options else None)
@@ -263,18 +275,28 @@ def _closed_text(t: Translator, status: str | None) -> str:
 
 async def open_invitation(update: Update, context: BotContext) -> str | int:
     """``/start inv_<token>``: bind the invitation to this chat and show it."""
+    token = split_payload(context.args[0], links.INVITATION) if context.args else None
+    return await open_invitation_with(update, context, token=token or "")
+
+
+async def open_invitation_with(
+    update: Update, context: BotContext, *, token: str = "", code: TypedCode | None = None
+) -> str | int:
+    """Open an invitation by its link's ``token`` or its typed ``code``: the same rules either way."""
     account = _account(context)
     if await guesses.cooling_down(update, context):
         return END
-    token = split_payload(context.args[0], links.INVITATION) if context.args else None
     async with context.transaction() as db:
-        result = await rsvp.open_link(db, token or "", account_id=account.id, now=context.now())
+        result = await rsvp.open_link(db, token, account_id=account.id, now=context.now(), code=code)
         if result.outcome is OpenOutcome.TAKEN:
             await _tell_organisers_taken(db, context, result)
         if result.outcome is OpenOutcome.OPENED and result.invitation is not None:
             await rsvp.keep_form(db, account.id, RsvpForm(invitation_id=result.invitation.id))
     guesses.record(
-        update, context, GuessKind.INVITATION_LINK, missed=result.outcome in (OpenOutcome.UNKNOWN, OpenOutcome.EXPIRED)
+        update,
+        context,
+        GuessKind.TYPED_CODE if code else GuessKind.INVITATION_LINK,
+        missed=result.outcome in (OpenOutcome.UNKNOWN, OpenOutcome.EXPIRED),
     )
     if result.outcome is not OpenOutcome.OPENED or result.invitation is None:
         await _say(update, context, _open_refusal(context.t, result))
@@ -822,7 +844,16 @@ async def cancel(update: Update, context: BotContext) -> int:
     return END
 
 
-def conversation() -> ConversationHandler[BotContext]:
+def conversation(
+    *, typed_codes: Sequence[BaseHandler[Update, BotContext, Any]] = ()
+) -> ConversationHandler[BotContext]:
+    """The delegate's conversation, which also hosts every typed code (``handlers.typed_codes``).
+
+    ``typed_codes`` are entry points only: a code typed while one of these questions is open is that
+    question's answer. An explicit ``/start CODE`` works at every step, like ``/start inv_…``. A typed
+    endorsement code asks its question (``endorse.CONFIRMING``) here, so a typed answer reaches it.
+    Re-entry is off: every entry point but the typed code is a fallback too, so nothing else changes.
+    """
     text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     other = filters.UpdateType.MESSAGE & ~filters.COMMAND
     card_button: BaseHandler[Update, BotContext, Any] = presses.button(CARD_DATA, card_pressed)
@@ -842,14 +873,22 @@ def conversation() -> ConversationHandler[BotContext]:
         SUB_YEAR: [MessageHandler(text, year_given), MessageHandler(other, text_please)],
         SUB_OCCUPATION: OCCUPATION_PROMPT.handlers(),
         SUB_POSITION: [MessageHandler(text, position_given), MessageHandler(other, text_please)],
+        endorse.CONFIRMING: endorse.question_handlers(),
     }
+    commands = [handler for handler in typed_codes if isinstance(handler, CommandHandler)]
     return ConversationHandler(
-        entry_points=[open_link, CommandHandler("rsvp", rsvp_command), card_button],
+        entry_points=[open_link, CommandHandler("rsvp", rsvp_command), card_button, *typed_codes],
         states=states,
-        fallbacks=[CommandHandler("cancel", cancel), open_link, CommandHandler("rsvp", rsvp_command), card_button],
+        fallbacks=[
+            CommandHandler("cancel", cancel),
+            open_link,
+            *commands,
+            CommandHandler("rsvp", rsvp_command),
+            card_button,
+        ],
         name="rsvp",
         persistent=True,
-        allow_reentry=True,
+        allow_reentry=False,
     )
 
 
@@ -895,8 +934,8 @@ async def checkin_command(update: Update, context: BotContext) -> None:
     if not can_review(_account(context).role):
         await _say(update, context, t("Sorry, only organisers and reviewers can check delegates in."))
         return
-    code = " ".join(context.args or ())
-    if not code:
+    typed = " ".join(context.args or ())
+    if not typed:
         await _say(
             update,
             context,
@@ -908,14 +947,30 @@ async def checkin_command(update: Update, context: BotContext) -> None:
         return
     if await guesses.cooling_down(update, context):
         return
-    async with context.transaction() as db:
-        result = await rsvp.check_in(db, code=code, actor_id=_account(context).id, now=context.now())
+    code = link_codes.parse_code(typed)
+    result = CheckInResult(CheckInOutcome.UNKNOWN)
+    if code is not None:
+        async with context.transaction() as db:
+            result = await rsvp.check_in(
+                db,
+                code=link_codes.typed_code(context.services.link_secret, code),
+                actor_id=_account(context).id,
+                now=context.now(),
+            )
     guesses.record(update, context, GuessKind.CHECK_IN_CODE, missed=result.outcome is CheckInOutcome.UNKNOWN)
-    await _say(update, context, checkin_text(t, result, code=rsvp.normalise_checkin_code(code)))
+    await _say(update, context, checkin_text(t, result, code=rsvp.normalise_checkin_code(typed)))
 
 
 async def open_checkin(update: Update, context: BotContext) -> None:
     """``/start chk_<token>``: an organiser's phone scanned a delegate's QR."""
+    token = split_payload(context.args[0], links.CHECK_IN) if context.args else None
+    await open_checkin_with(update, context, token=token)
+
+
+async def open_checkin_with(
+    update: Update, context: BotContext, *, token: str | None = None, code: TypedCode | None = None
+) -> None:
+    """A delegate's check-in QR scanned, or their check-in code typed without /checkin: the same rules."""
     t = context.t
     if not can_review(_account(context).role):
         await _say(
@@ -929,11 +984,15 @@ async def open_checkin(update: Update, context: BotContext) -> None:
         return
     if await guesses.cooling_down(update, context):
         return
-    token = split_payload(context.args[0], links.CHECK_IN) if context.args else None
     async with context.transaction() as db:
-        result = await rsvp.check_in(db, token=token, actor_id=_account(context).id, now=context.now())
-    guesses.record(update, context, GuessKind.CHECK_IN_LINK, missed=result.outcome is CheckInOutcome.UNKNOWN)
-    await _say(update, context, checkin_text(t, result))
+        result = await rsvp.check_in(db, token=token, code=code, actor_id=_account(context).id, now=context.now())
+    guesses.record(
+        update,
+        context,
+        GuessKind.TYPED_CODE if code else GuessKind.CHECK_IN_LINK,
+        missed=result.outcome is CheckInOutcome.UNKNOWN,
+    )
+    await _say(update, context, checkin_text(t, result, code=code.shown if code else None))
 
 
 # --- /override ---------------------------------------------------------------------------------------------
@@ -1284,6 +1343,8 @@ def _decision_text(t: Translator, result: SubstituteResult, bot_username: str, *
             conference=result.conference_title or "",
             url=url,
         )
+        if result.invitation_code:
+            text += "\n" + or_type_invitation_code(t, result.invitation_code)
         if result.seat_passed:
             text += "\n" + t(
                 "{original}'s seat is held for {substitute} until they answer.",
@@ -1336,11 +1397,14 @@ async def _tell_proposer(db: AsyncSession, context: BotContext, result: Substitu
     }
     if result.outcome is SubstituteOutcome.APPROVED:
         assert result.link_token is not None
+        url = links.deep_link(context.bot.username, links.INVITATION, result.link_token)
+        if result.invitation_code:
+            url += "\n" + or_type_invitation_code(t, result.invitation_code)
         text = t(
             "The organisers have approved {substitute} to attend {conference} in your place. Please pass this "
             "personal link on to them; it works for one Telegram account only:\n{url}\n\nYour own invitation is "
             "now closed. Thank you.",
-            url=links.deep_link(context.bot.username, links.INVITATION, result.link_token),
+            url=url,
             **values,
         )
     else:
@@ -1386,12 +1450,16 @@ def substitutes_conversation() -> ConversationHandler[BotContext]:
     )
 
 
-def handlers() -> list[Any]:
-    """The /start inv_ and chk_ deep links must come before the generic /start (see bot.app)."""
+def handlers(*, typed_codes: Sequence[BaseHandler[Update, BotContext, Any]] = ()) -> list[Any]:
+    """The /start inv_ and chk_ deep links must come before the generic /start (see bot.app).
+
+    The delegate's conversation comes after every other conversation, since it takes typed codes when no
+    question is open: a code typed at another conversation's question must reach that question first.
+    """
     return [
         CommandHandler("start", open_checkin, filters=filters.Regex(r"^/start(@\w+)? chk_")),
-        conversation(),
         substitutes_conversation(),
+        conversation(typed_codes=typed_codes),
         CommandHandler("checkin", checkin_command),
         CommandHandler("override", override_command),
     ]

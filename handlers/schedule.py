@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.services import Services
+from handlers.link_codes import or_type_invitation_code
 from rules import links, schedule
 from rules.invitations import Status as InvitationStatus
+from rules.invitations import code_of
 from rules.nominations import Status as NominationStatus
 from rules.outbox import MAX_TEXT_CHARS
 from rules.schedule import (
@@ -158,13 +160,16 @@ class Renderer:
                 "Reminder for {name}: please answer your invitation to {conference} by {deadline} ({left}).",
                 **values,
             )
-        token = links.derive_token(self.services.link_secret, links.INVITATION, intent.invitation_id, intent.link_nonce)
-        return t(
+        secret = self.services.link_secret
+        token = links.derive_token(secret, links.INVITATION, intent.invitation_id, intent.link_nonce)
+        text = t(
             "Reminder for {name}: please answer your invitation to {conference} by {deadline} ({left}).\n"
             "Open your personal link to answer: {link}",
             link=links.deep_link(self.bot_username, links.INVITATION, token),
             **values,
         )
+        code = code_of(secret, intent.invitation_id, intent.link_nonce)
+        return f"{text}\n{or_type_invitation_code(t, code)}"
 
     @staticmethod
     def day_before(t: Translator, intent: DayBeforeReminder) -> str:

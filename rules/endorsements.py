@@ -4,7 +4,8 @@ After sending a nomination the nominator gets a share link (``https://t.me/<bot>
 Whoever opens it sees a short public summary — never the phone number, ethnicity, religion, birth year or
 any other personal detail — and may endorse the nomination once. Reviewers see how many endorsed and who.
 
-The link's token is stored only hashed on the nomination; making a new link stops the old one working.
+The link has a typed code too (``rules.link_codes``), for Zalo, which has no deep links; both are derived
+from a nonce on the nomination and stored only hashed. Making a new link stops the old one and its code.
 Only nominations that are sent in and not thrown out can be endorsed (submitted, changes requested,
 approved), and not by their own nominator. One endorsement per person is guaranteed by the database
 (unique nomination and account), so two presses at the same moment still make one row.
@@ -20,14 +21,17 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules import links
+from rules.link_codes import TypedCode, format_code
 from rules.nominations import Status, by_code, normalise_code
 from rules.refdata import reference
 from rules.text import clean
-from rules.tokens import deep_link_payload, new_token, token_hash
+from rules.tokens import deep_link_payload, token_hash
+from storage import link_codes as link_store
 from storage.db import insert_for
 from storage.models import Account, Endorsement, Nomination, OrgUnit
 
-PAYLOAD_PREFIX = "end"
+PAYLOAD_PREFIX = links.ENDORSEMENT
 # Sent in and still in the running: these can be shared and endorsed.
 ENDORSABLE = frozenset({Status.SUBMITTED, Status.CHANGES_REQUESTED, Status.APPROVED})
 EXCERPT_CHARS = 300
@@ -49,12 +53,29 @@ def share_command(token: str) -> str:
     return f"/start {deep_link_payload(PAYLOAD_PREFIX, token)}"
 
 
-async def new_share_link_token(session: AsyncSession, nomination: Nomination) -> str:
-    """A new share token for ``nomination`` (stored hashed); any earlier share link stops working."""
-    token = new_token()
-    nomination.share_token_hash = token_hash(token)
+@dataclass(frozen=True)
+class ShareLink:
+    """A nomination's share link: its token (for the deep link) and its typed code (canonical)."""
+
+    token: str
+    code: str
+
+    @property
+    def shown_code(self) -> str:
+        return format_code(self.code)
+
+
+async def new_share_link(session: AsyncSession, nomination: Nomination, secret: bytes) -> ShareLink:
+    """A new share link for ``nomination``, with its typed code; the earlier link and code stop working.
+
+    Both are derived from a new nonce on the nomination (``rules.links``), only their hashes stored, so the
+    same link can be shown again from the nonce until a new one replaces it.
+    """
+    await session.flush()  # the nomination has its id
+    nomination.share_nonce, code = await links.ensure_code(session, secret, links.ENDORSEMENT, nomination.id)
+    token, nomination.share_token_hash = links.derive(secret, links.ENDORSEMENT, nomination.id, nomination.share_nonce)
     await session.flush()
-    return token
+    return ShareLink(token, code)
 
 
 # --- the public summary ------------------------------------------------------------------------------
@@ -110,10 +131,15 @@ async def _unit_name(session: AsyncSession, unit_id: int | None) -> str | None:
     return unit.name if unit is not None else None
 
 
-async def _by_token(session: AsyncSession, token: str) -> Nomination | None:
-    if not token:
+async def _by_link(session: AsyncSession, token: str, code: TypedCode | None) -> Nomination | None:
+    """The nomination whose share link has ``token``, or whose typed code is ``code``."""
+    if code is not None:
+        condition = Nomination.id == link_store.record_id(links.ENDORSEMENT, code.lookup)
+    elif token:
+        condition = Nomination.share_token_hash == token_hash(token)
+    else:
         return None
-    return await session.scalar(select(Nomination).where(Nomination.share_token_hash == token_hash(token)))
+    return await session.scalar(select(Nomination).where(condition))
 
 
 async def _endorsed_at(session: AsyncSession, nomination_id: int, account_id: int) -> dt.datetime | None:
@@ -151,9 +177,11 @@ class EndorseResult:
     count: int = 0
 
 
-async def open_share_link(session: AsyncSession, *, token: str, account_id: int, locale: str = "vi") -> EndorseResult:
-    """What someone who opens a share link sees, and whether they may endorse."""
-    nomination = await _by_token(session, token)
+async def open_share_link(
+    session: AsyncSession, *, token: str, account_id: int, locale: str = "vi", code: TypedCode | None = None
+) -> EndorseResult:
+    """What someone who opens a share link (or types its ``code``) sees, and whether they may endorse."""
+    nomination = await _by_link(session, token, code)
     if nomination is None:
         return EndorseResult(EndorseOutcome.UNKNOWN)
     summary = public_summary(nomination, unit_name=await _unit_name(session, nomination.unit_id), locale=locale)
@@ -174,14 +202,20 @@ async def _refusal(session: AsyncSession, nomination: Nomination, account_id: in
 
 
 async def endorse(
-    session: AsyncSession, *, token: str, account_id: int, now: dt.datetime, locale: str = "vi"
+    session: AsyncSession,
+    *,
+    token: str,
+    account_id: int,
+    now: dt.datetime,
+    locale: str = "vi",
+    code: TypedCode | None = None,
 ) -> EndorseResult:
-    """Record that ``account_id`` endorses the nomination of ``token``, once.
+    """Record that ``account_id`` endorses the nomination of ``token`` (or of the typed ``code``), once.
 
     ``INSERT … ON CONFLICT DO NOTHING`` on (nomination, account): a second endorsement, even one racing
     the first in another transaction, adds nothing and reports when the first was made.
     """
-    nomination = await _by_token(session, token)
+    nomination = await _by_link(session, token, code)
     if nomination is None:
         return EndorseResult(EndorseOutcome.UNKNOWN)
     summary = public_summary(nomination, unit_name=await _unit_name(session, nomination.unit_id), locale=locale)
@@ -243,9 +277,11 @@ class ShareResult:
     # A link made before stopped working.
     replaced: bool = False
     count: int = 0
+    # The link's typed code (canonical), beside ``code``, the nomination's own code.
+    short_code: str | None = None
 
 
-async def share_link_for(session: AsyncSession, *, code: str, account_id: int) -> ShareResult:
+async def share_link_for(session: AsyncSession, *, code: str, account_id: int, secret: bytes) -> ShareResult:
     """A new share link for the asker's own nomination ``code`` (any spelling ``normalise_code`` knows)."""
     nomination = await by_code(session, code)
     if nomination is None or nomination.nominator_id != account_id:
@@ -254,10 +290,17 @@ async def share_link_for(session: AsyncSession, *, code: str, account_id: int) -
     if nomination.status not in ENDORSABLE:
         return ShareResult(ShareOutcome.NOT_SHAREABLE, nomination.code, status=nomination.status)
     replaced = nomination.share_token_hash is not None
-    token = await new_share_link_token(session, nomination)
+    link = await new_share_link(session, nomination, secret)
     count = await endorsement_count(session, nomination.id)
     return ShareResult(
-        ShareOutcome.CREATED, nomination.code, token, nomination.nominee_name, nomination.status, replaced, count
+        ShareOutcome.CREATED,
+        nomination.code,
+        link.token,
+        nomination.nominee_name,
+        nomination.status,
+        replaced,
+        count,
+        short_code=link.code,
     )
 
 
@@ -287,6 +330,7 @@ __all__ = [
     "EndorseResult",
     "Endorser",
     "PublicSummary",
+    "ShareLink",
     "ShareOutcome",
     "ShareResult",
     "Shareable",
@@ -294,7 +338,7 @@ __all__ = [
     "endorsement_count",
     "endorsers",
     "excerpt",
-    "new_share_link_token",
+    "new_share_link",
     "open_share_link",
     "public_summary",
     "share_link_for",

@@ -32,7 +32,7 @@ from rules.accounts import acting
 from rules.cells import put
 from rules.delegates import STATUS_LABELS, unit_names
 from rules.i18n import N_
-from rules.invitations import Status, invitation_link
+from rules.invitations import Status, invitation_code, invitation_link
 from rules.refdata import RefList, reference
 from rules.roles import Actor, NotAllowed, Role, audit_actor
 from rules.text import name_sort_key, sort_key
@@ -54,6 +54,7 @@ INVITATION_COLUMNS: tuple[tuple[str, int], ...] = (
     (N_("Delegate group"), 24),
     (N_("Status"), 16),
     (N_("Personal link"), 44),
+    (N_("Invitation code"), 13),
     (N_("QR code"), 17),
 )
 ATTENDANCE_COLUMNS: tuple[tuple[str, int], ...] = (
@@ -183,7 +184,8 @@ async def invitations_workbook(
     actor_id: Actor | None,
     now: dt.datetime,
 ) -> bytes | NotAllowed | None:
-    """An XLSX of everyone invited (by unit, then name): pool, status, personal link and its QR code.
+    """An XLSX of everyone invited (by unit, then name): pool, status, personal link, the invitation code
+    that stands for it where links do not work (Zalo, paper read over the phone) and the link's QR code.
 
     One sheet with a column for the delegate group, so a unit finds all its people together; printed on
     A4 with the header repeated on each page. Organisers only (every personal link is in it); None when
@@ -217,7 +219,12 @@ async def invitations_workbook(
     _title(
         sheet,
         2,
-        labels(N_("Each delegate opens their own link, or scans their QR code, to answer the invitation.")),
+        labels(
+            N_(
+                "Each delegate opens their own link, scans their QR code or types their invitation code (on "
+                "Telegram or Zalo) to answer the invitation."
+            )
+        ),
         width,
         size=11,
         bold=False,
@@ -235,16 +242,18 @@ async def invitations_workbook(
             pools.get(invitation.pool_code, invitation.pool_code),
             labels(STATUS_LABELS[invitation.status]) if invitation.status in STATUS_LABELS else invitation.status,
             link,
+            invitation_code(invitation, secret),
         )
         for column, value in enumerate(values, start=1):
             cell = _cell(sheet, row, column, value)
             cell.alignment = _CENTRE if column == 1 else _WRAP
             cell.border = _BOX
         sheet.cell(row=row, column=6).hyperlink = link
-        sheet.cell(row=row, column=7).border = _BOX
+        sheet.cell(row=row, column=7).font = Font(bold=True)
+        sheet.cell(row=row, column=8).border = _BOX
         image = Image(io.BytesIO(qr_png(link)))
         image.width = image.height = QR_PIXELS
-        sheet.add_image(image, f"G{row}")
+        sheet.add_image(image, f"H{row}")
         sheet.row_dimensions[row].height = row_height
     _print_setup(sheet, header_row, landscape=True)
     _audit(session, "export.invitations", conference, audit_actor(actor_id), now, rows=len(invitations))

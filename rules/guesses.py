@@ -35,7 +35,8 @@ class GuessKind(StrEnum):
     CHECK_IN_LINK = "check_in_link"
     UNIT_LINK = "unit_link"
     ENDORSEMENT_LINK = "endorsement_link"
-    CHECK_IN_CODE = "check_in_code"
+    CHECK_IN_CODE = "check_in_code"  # /checkin CODE
+    TYPED_CODE = "typed_code"  # a link's code typed instead of opening the link (or an Endorse press carrying one)
 
 
 @dataclass(frozen=True)

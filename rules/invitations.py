@@ -2,8 +2,9 @@
 
 An invitation is created from an approved nomination (exemplar pool) or a guest-list row (guests and
 leaders). Each has a personal deep link ``?start=inv_<token>`` and, once accepted, a check-in link
-``?start=chk_<token>`` and a short check-in code; tokens are derived (see ``rules.links``), only hashes are
-stored. ``import_key`` identifies the person within the conference so nobody is invited twice.
+``?start=chk_<token>``. Each link also has a code to type (``rules.link_codes``): the invitation code and
+the check-in code. Tokens and codes are derived (see ``rules.links``), only hashes are stored.
+``import_key`` identifies the person within the conference so nobody is invited twice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import links
+from rules.link_codes import derive_code, format_code
 from rules.text import clean, fold
 from rules.tokens import token_hash
 from storage.db import insert_for
@@ -127,7 +129,11 @@ async def create_invitation(
     if invitation_id is None:
         return None
     invitation = await session.get_one(Invitation, invitation_id)
-    _, invitation.token_hash = links.derive(secret, links.INVITATION, invitation.id, invitation.link_nonce or "")
+    # The link and its typed code come from one nonce; on a clash of codes both come from a new one.
+    invitation.link_nonce, _ = await links.ensure_code(
+        session, secret, links.INVITATION, invitation.id, invitation.link_nonce
+    )
+    _, invitation.token_hash = links.derive(secret, links.INVITATION, invitation.id, invitation.link_nonce)
     session.add(
         InvitationEvent(invitation_id=invitation.id, from_status=None, to_status=status, actor_id=actor_id, at=now)
     )
@@ -144,13 +150,32 @@ def invitation_link(invitation: Invitation, secret: bytes, bot_username: str) ->
     return links.deep_link(bot_username, links.INVITATION, link_token(invitation, secret))
 
 
-def issue_checkin(invitation: Invitation, secret: bytes) -> tuple[str, str]:
-    """Give an accepted delegate a check-in token and code (kept if already given): (token, code)."""
-    if invitation.checkin_nonce is None:
-        invitation.checkin_nonce = links.new_nonce()
-    token, hashed = links.derive(secret, links.CHECK_IN, invitation.id, invitation.checkin_nonce)
-    invitation.checkin_token_hash = hashed
-    invitation.checkin_code = links.checkin_code(secret, invitation.id, invitation.checkin_nonce)
+def invitation_code(invitation: Invitation, secret: bytes) -> str:
+    """The typed code of the invitation's personal link, as shown and printed ("K7M2-Q9XD")."""
+    return code_of(secret, invitation.id, invitation.link_nonce)
+
+
+def code_of(secret: bytes, invitation_id: int, link_nonce: str | None) -> str:
+    """The shown invitation code of the invitation ``invitation_id`` whose link nonce is ``link_nonce``."""
+    return format_code(derive_code(secret, links.INVITATION, invitation_id, link_nonce or ""))
+
+
+async def issue_checkin(session: AsyncSession, invitation: Invitation, secret: bytes) -> tuple[str, str]:
+    """Give an accepted delegate a check-in token and code (kept if already given): (token, shown code).
+
+    The code is the check-in link's typed code (``rules.link_codes``): stored hashed for lookup like every
+    code, and also as it is shown (``checkin_code``), for the attendance list and the reminder the day
+    before, which are written without the link secret. A check-in code only lets organisers and reviewers
+    check its delegate in.
+    """
+    nonce = invitation.checkin_nonce
+    code = derive_code(secret, links.CHECK_IN, invitation.id, nonce) if nonce else None
+    if code is None or invitation.checkin_code != format_code(code):
+        nonce, code = await links.ensure_code(session, secret, links.CHECK_IN, invitation.id, nonce)
+        invitation.checkin_nonce = nonce
+    assert nonce is not None
+    token, invitation.checkin_token_hash = links.derive(secret, links.CHECK_IN, invitation.id, nonce)
+    invitation.checkin_code = format_code(code)
     return token, invitation.checkin_code
 
 

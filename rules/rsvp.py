@@ -34,7 +34,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rules import links
 from rules.accounts import AccountSnapshot, acting
 from rules.calendar import conference_ics
-from rules.invitations import Person, Status, create_invitation, issue_checkin, link_token, person_key
+from rules.invitations import (
+    Person,
+    Status,
+    create_invitation,
+    invitation_code,
+    issue_checkin,
+    link_token,
+    person_key,
+)
+from rules.link_codes import TypedCode, format_code, parse_code
 from rules.refdata import reference
 from rules.roles import Actor, NotAllowed, Role
 from rules.seats import (
@@ -49,6 +58,7 @@ from rules.seats import (
 )
 from rules.text import fold, parse_id
 from rules.tokens import token_hash
+from storage import link_codes as link_store
 from storage import scratch
 from storage.models import (
     Account,
@@ -96,6 +106,8 @@ class InvitationView:
     decline_reason: str | None = None
     checked_in_at: dt.datetime | None = None
     account_id: int | None = None
+    # What the invitation code is derived from (``rules.invitations.code_of``), for the card to show it.
+    link_nonce: str | None = None
 
 
 def _conference_view(conference: Conference) -> ConferenceView:
@@ -133,6 +145,7 @@ async def view(session: AsyncSession, invitation: Invitation, now: dt.datetime) 
         decline_reason=invitation.decline_reason,
         checked_in_at=invitation.checked_in_at,
         account_id=invitation.account_id,
+        link_nonce=invitation.link_nonce,
     )
 
 
@@ -200,17 +213,25 @@ class OpenResult:
     organisers: tuple[Organiser, ...] = ()
 
 
-async def open_link(session: AsyncSession, token: str, *, account_id: int, now: dt.datetime) -> OpenResult:
-    """A person opens ``?start=inv_<token>``: the first account is bound to the invitation, the same account
-    is welcome again (on any of its channels), another is refused (and the result names the organisers to
-    tell)."""
-    if not token:
+async def open_link(
+    session: AsyncSession,
+    token: str,
+    *,
+    account_id: int,
+    now: dt.datetime,
+    code: TypedCode | None = None,
+) -> OpenResult:
+    """A person opens ``?start=inv_<token>``, or types the invitation's ``code``: the first account is bound
+    to the invitation, the same account is welcome again (on any of its channels), another is refused (and
+    the result names the organisers to tell)."""
+    if code is not None:
+        condition = Invitation.id == link_store.record_id(links.INVITATION, code.lookup)
+    elif token:
+        condition = Invitation.token_hash == token_hash(token)
+    else:
         return OpenResult(OpenOutcome.UNKNOWN)
     invitation = await session.scalar(
-        select(Invitation)
-        .where(Invitation.token_hash == token_hash(token))
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(Invitation).where(condition).with_for_update().execution_options(populate_existing=True)
     )
     if invitation is None or invitation.status == Status.PROPOSED:
         return OpenResult(OpenOutcome.UNKNOWN)
@@ -344,8 +365,9 @@ class SubstituteResult:
     organisers: tuple[Organiser, ...] = ()
     original_account_id: int | None = None
     original_locale: str | None = None
-    # APPROVED: the substitute's own link token; whether the seat passed on with the substitution.
+    # APPROVED: the substitute's own link token and invitation code (shown); whether the seat passed on.
     link_token: str | None = None
+    invitation_code: str | None = None
     seat_passed: bool = False
     # ALREADY_DECIDED / ALREADY_INVITED: the status found, and who decided when.
     status: str | None = None
@@ -557,6 +579,7 @@ async def approve_substitute(
         original_account_id=account_id,
         original_locale=locale,
         link_token=link_token(proposed, secret),
+        invitation_code=invitation_code(proposed, secret),
         seat_passed=seat_passed,
     )
 
@@ -754,30 +777,33 @@ class CheckInResult:
 
 
 def normalise_checkin_code(text: str) -> str:
-    """``k7m2 q9xd`` → ``K7M2-Q9XD``: codes are read aloud and retyped."""
-    compact = "".join(ch for ch in text.upper() if ch.isalnum())
-    return f"{compact[:4]}-{compact[4:]}" if len(compact) == 8 else compact
+    """``k7m2 q9xd`` → ``K7M2-Q9XD``, look-alikes mapped (O→0, I and L→1): codes are read aloud and retyped.
+    Text that spells no code comes back compacted and in capitals (to be quoted back to the person)."""
+    code = parse_code(text)
+    if code is not None:
+        return format_code(code)
+    return "".join(ch for ch in text.upper() if ch.isalnum())
 
 
 async def check_in(
     session: AsyncSession,
     *,
     token: str | None = None,
-    code: str | None = None,
+    code: TypedCode | None = None,
     actor_id: int,
     now: dt.datetime,
 ) -> CheckInResult:
-    """Check a delegate in by their QR's token or their typed code (organisers and reviewers only).
+    """Check a delegate in by their QR's token or their typed check-in code (organisers and reviewers only).
 
     Only accepted delegates are checked in, once; a second scan answers ALREADY with the first time.
     """
     actor = await acting(session, actor_id, Role.REVIEWER)
     if not isinstance(actor, AccountSnapshot):
         return CheckInResult(CheckInOutcome.NOT_ALLOWED)
-    if token:
+    if code is not None:
+        condition = Invitation.id == link_store.record_id(links.CHECK_IN, code.lookup)
+    elif token:
         condition = Invitation.checkin_token_hash == token_hash(token)
-    elif code and code.strip():
-        condition = Invitation.checkin_code == normalise_checkin_code(code)
     else:
         return CheckInResult(CheckInOutcome.UNKNOWN)
     invitation = await session.scalar(
@@ -858,7 +884,7 @@ async def delegate_pass(
     invitation = await session.get(Invitation, invitation_id)
     if invitation is None or invitation.status != Status.ACCEPTED:
         return None
-    token, code = issue_checkin(invitation, secret)
+    token, code = await issue_checkin(session, invitation, secret)
     await session.flush()
     conference = await session.get_one(Conference, invitation.conference_id)
     url = links.deep_link(bot_username, links.CHECK_IN, token)

@@ -381,7 +381,7 @@ async def with_checkin_codes(session: AsyncSession, planned: Plan, *, secret: by
     for intent in planned.new:
         if isinstance(intent, DayBeforeReminder) and not intent.checkin_code:
             invitation = await session.get_one(Invitation, intent.invitation_id)
-            _, code = issue_checkin(invitation, secret)
+            _, code = await issue_checkin(session, invitation, secret)
             intent = replace(intent, checkin_code=code)
         intents.append(intent)
     await session.flush()

@@ -4,9 +4,11 @@ An organiser makes a link for one unit (``/unitlink``) and hands it to the unit'
 person who opens it (``https://t.me/<bot>?start=unit_<token>``) becomes the focal point of that unit.
 Bots cannot write first, so a link is the only way to reach someone the district has not met in chat.
 
-A link is single use and bound to the first account that opens it; it expires (``UNIT_LINK_DAYS``) and can
-be revoked. Only the token's hash is stored. Someone else opening a used link is refused and the organiser
-who made it is told (the link may have leaked). Organisers and reviewers opening a unit link keep their
+The link has a typed code too (``rules.link_codes``), for Zalo, which has no deep links: typing it does
+what opening the link does. A link is single use and bound to the first account that opens it; it
+expires (``UNIT_LINK_DAYS``) and can be revoked, code and all. Only the token's and the code's hashes are
+stored. Someone else opening a used link is refused and the organiser who made it is told (the link may
+have leaked). Organisers and reviewers opening a unit link keep their
 role: a link never demotes anyone.
 """
 
@@ -19,14 +21,17 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules import links
 from rules.accounts import AccountSnapshot, acting, assign_role, snapshot
+from rules.link_codes import TypedCode, format_code
 from rules.refdata import search_key
 from rules.roles import NotAllowed, Role, can_review
 from rules.text import sort_key
 from rules.tokens import deep_link_payload, new_token, token_hash
+from storage import link_codes as link_store
 from storage.models import Account, AuditEntry, OrgUnit, UnitLink
 
-PAYLOAD_PREFIX = "unit"
+PAYLOAD_PREFIX = links.UNIT
 WARD = "ward"
 
 
@@ -114,13 +119,27 @@ def unit_link_url(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username}?start={deep_link_payload(PAYLOAD_PREFIX, token)}"
 
 
+@dataclass(frozen=True)
+class NewUnitLink:
+    """A link just made: its token (for the deep link) and its typed code, both shown once, stored hashed."""
+
+    id: int
+    token: str
+    code: str  # canonical; ``rules.link_codes.format_code`` shows it
+
+    @property
+    def shown_code(self) -> str:
+        return format_code(self.code)
+
+
 async def create_unit_link(
-    session: AsyncSession, *, unit_id: int, created_by_id: int, now: dt.datetime, days: int
-) -> str | NotAllowed:
-    """A new single-use link for ``unit_id``, valid ``days`` days; returns the token (stored only hashed).
+    session: AsyncSession, *, unit_id: int, created_by_id: int, now: dt.datetime, days: int, secret: bytes
+) -> NewUnitLink | NotAllowed:
+    """A new single-use link for ``unit_id``, valid ``days`` days, with its typed code.
 
     Only organisers make them (their role read now). Raises :class:`UnitLinkError` when the unit does not
-    exist (the caller offers units that do).
+    exist (the caller offers units that do). The token is random (a unit link is shown once, never printed
+    again); the code is derived from ``secret`` and the link's nonce (``rules.links.ensure_code``).
     """
     if await acting(session, created_by_id, Role.ORGANISER) is None:
         return NotAllowed(Role.ORGANISER)
@@ -136,6 +155,7 @@ async def create_unit_link(
     )
     session.add(link)
     await session.flush()
+    link.link_nonce, code = await links.ensure_code(session, secret, links.UNIT, link.id)
     session.add(
         AuditEntry(
             at=now,
@@ -146,7 +166,7 @@ async def create_unit_link(
             detail={"unit_id": unit_id, "expires_at": link.expires_at.isoformat() if link.expires_at else None},
         )
     )
-    return token
+    return NewUnitLink(link.id, token, code)
 
 
 async def revoke_unit_link(session: AsyncSession, *, link_id: int, actor_id: int, now: dt.datetime) -> bool:
@@ -198,13 +218,19 @@ class Redemption:
         return self.outcome not in (LinkOutcome.REDEEMED, LinkOutcome.ALREADY_YOURS)
 
 
-async def redeem_unit_link(session: AsyncSession, *, token: str, account_id: int, now: dt.datetime) -> Redemption:
-    """Open a unit link for ``account_id``: valid and unused → the account becomes the unit's focal point.
+async def redeem_unit_link(
+    session: AsyncSession, *, token: str, account_id: int, now: dt.datetime, code: TypedCode | None = None
+) -> Redemption:
+    """Open a unit link (by its ``token``, or its typed ``code``) for ``account_id``: valid and unused → the
+    account becomes the unit's focal point.
 
     The link row is locked, so two people opening the same link at once cannot both become focal points.
     """
-    statement = select(UnitLink).where(UnitLink.token_hash == token_hash(token)).with_for_update()
-    link = await session.scalar(statement) if token else None
+    if code is not None:
+        condition = UnitLink.id == link_store.record_id(links.UNIT, code.lookup)
+    else:
+        condition = UnitLink.token_hash == token_hash(token)
+    link = await session.scalar(select(UnitLink).where(condition).with_for_update()) if token or code else None
     if link is None:
         return Redemption(LinkOutcome.UNKNOWN)
     unit = await session.get_one(OrgUnit, link.unit_id)
@@ -261,6 +287,7 @@ async def _previous_unit_name(session: AsyncSession, account: Account, new_unit_
 
 __all__ = [
     "LinkOutcome",
+    "NewUnitLink",
     "Redemption",
     "UnitChoice",
     "UnitLinkError",

@@ -111,22 +111,31 @@ async def _run_in_transaction(url: str, fn: Callable[[Connection], Any]) -> Any:
         await engine.dispose()
 
 
-def _alembic_command(name: str, revision: str) -> Callable[[Connection], None]:
+def _alembic_command(name: str, revision: str, link_secret: bytes | None = None) -> Callable[[Connection], None]:
     def run(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
+        if link_secret:
+            # Migrations that give existing links their codes derive them from it (0007).
+            config.attributes["link_secret"] = link_secret
         getattr(command, name)(config, revision)
 
     return run
 
 
-async def upgrade_to_head(url: str) -> None:
+async def upgrade_to_head(url: str, *, link_secret: bytes | None = None) -> None:
     """Bring the database at ``url`` to the newest schema, creating the tables when it is empty.
 
     On PostgreSQL this is one transaction (DDL is transactional) under an advisory lock, so two processes
-    upgrading at once take turns; on SQLite each DDL statement commits as it runs.
+    upgrading at once take turns; on SQLite each DDL statement commits as it runs. ``link_secret`` is the
+    one personal links are derived from (without it, a migration that needs it reads the bot's settings).
     """
-    await _run_in_transaction(url, _alembic_command("upgrade", "head"))
+    await upgrade(url, "head", link_secret=link_secret)
+
+
+async def upgrade(url: str, revision: str, *, link_secret: bytes | None = None) -> None:
+    """Bring the database at ``url`` to ``revision`` (for tests of a migration with data, and repairs)."""
+    await _run_in_transaction(url, _alembic_command("upgrade", revision, link_secret))
 
 
 async def downgrade(url: str, revision: str) -> None:
@@ -180,5 +189,6 @@ __all__ = [
     "head_revision",
     "is_up_to_date",
     "stamp",
+    "upgrade",
     "upgrade_to_head",
 ]

@@ -165,12 +165,33 @@ class UnitLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The typed code is derived from this nonce (``rules.link_codes``); the token itself is random, shown
+    # once when the link is made. None for links that were spent before codes existed.
+    link_nonce: Mapped[str | None] = mapped_column(String(32))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime | None]
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+
+
+class LinkCode(Base):
+    """The typed short code of one personal link (Zalo has no deep links): one row per link, whatever its
+    kind, so one lookup of what someone typed finds the kind and the record.
+
+    ``kind`` is the link's deep-link prefix (``inv``, ``chk``, ``unit``, ``end``) and ``record_id`` the
+    invitation, unit link or nomination; only the code's keyed hash is stored. A link's row is replaced
+    when its nonce changes, so it always holds the current code; no two rows share a code.
+    """
+
+    __tablename__ = "link_code"
+    __table_args__ = (UniqueConstraint("kind", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    record_id: Mapped[int] = mapped_column(Integer)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 # --- campaigns and conferences -----------------------------------------------------------------------
@@ -338,6 +359,10 @@ class Nomination(Timestamped, Base):
     legal_basis: Mapped[str | None] = mapped_column(String(64))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("nomination.id", ondelete="SET NULL"))
     share_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The share link's token and typed code are derived from this nonce (``rules.links``); a new nonce
+    # replaces both. Links made before codes existed keep their random token: for them the nonce gives
+    # the code only.
+    share_nonce: Mapped[str | None] = mapped_column(String(32))
     draft_step: Mapped[str | None] = mapped_column(String(32))
     # Set while the nominator edits one field from the summary: after it, go back to the summary.
     draft_editing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -17,10 +17,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert, inspect, pool, text
+from sqlalchemy import MetaData, Table, insert, inspect, pool, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from rules import links
+from rules.link_codes import derive_code, format_code, lookup_hash
+from rules.tokens import token_hash
 from storage import migrate
 from storage.models import Account, Base, StoredFileRecord
 
@@ -310,3 +313,173 @@ async def test_stored_files_migration_goes_down_and_up_keeping_other_data(db_url
         assert await _run_sync(db_url, _schema_diff) == []
     finally:
         await engine.dispose()
+
+
+# --- 0007: typed codes for the links that exist already --------------------------------------------------
+
+LINK_SECRET = b"the-secret-of-this-database"
+NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
+REVISION = "0007"
+OLD_CHECKIN_CODE = "ABCL-UVWX"  # the form before 0007, with letters the new alphabet lacks
+
+
+def _before() -> str:
+    revision = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(REVISION)
+    assert revision is not None and isinstance(revision.down_revision, str)
+    return revision.down_revision
+
+
+async def _run(url: str, fn: Any) -> Any:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(fn)
+    finally:
+        await engine.dispose()
+
+
+def _tables(connection: Connection) -> dict[str, Table]:
+    metadata = MetaData()
+    metadata.reflect(connection)
+    return dict(metadata.tables)
+
+
+def _seed(connection: Connection) -> None:
+    """What the previous version left: an invitation not yet answered, one accepted with its check-in pass
+    (a code of the old form), a unit link and a nomination's share link with random tokens."""
+    tables = _tables(connection)
+    stamps = {"created_at": NOW, "updated_at": NOW}
+    rows: list[tuple[str, dict[str, Any]]] = [
+        ("account", {"id": 1, "display_name": "Phạm Thu Hoà", "role": "organiser", **stamps}),
+        (
+            "org_unit",
+            {"id": 1, "code": "buoi", "name": "Phường Bưởi", "name_fold": "phuong buoi", "kind": "ward", **stamps},
+        ),
+        (
+            "campaign",
+            {"id": 1, "code": "tay-ho-2020", "title": "Tây Hồ 2020", "code_prefix": "DH", "movements": [], **stamps},
+        ),
+        (
+            "conference",
+            {
+                "id": 1,
+                "campaign_id": 1,
+                "code": "district",
+                "level": "district",
+                "title": "HN",
+                "status": "open",
+                **stamps,
+            },
+        ),
+        (
+            "nomination",
+            {
+                "id": 1,
+                "campaign_id": 1,
+                "nominator_id": 1,
+                "source": "citizen",
+                "status": "submitted",
+                "code": "DH-2020-0001",
+                "share_token_hash": token_hash("a-random-share-token"),
+                **stamps,
+            },
+        ),
+        ("unit_link", {"id": 1, "unit_id": 1, "token_hash": token_hash("a-random-unit-token"), "created_at": NOW}),
+    ]
+    for invitation_id, status in ((1, "pending"), (2, "accepted")):
+        values = {
+            "id": invitation_id,
+            "conference_id": 1,
+            "pool_code": "exemplar",
+            "import_key": f"person {invitation_id}",
+            "full_name": f"Đại biểu {invitation_id}",
+            "name_fold": f"dai bieu {invitation_id}",
+            "status": status,
+            "link_nonce": f"link-nonce-{invitation_id}",
+            "token_hash": links.derive(LINK_SECRET, links.INVITATION, invitation_id, f"link-nonce-{invitation_id}")[1],
+            **stamps,
+        }
+        if status == "accepted":
+            values |= {
+                "checkin_nonce": "checkin-nonce",
+                "checkin_token_hash": links.derive(LINK_SECRET, links.CHECK_IN, invitation_id, "checkin-nonce")[1],
+                "checkin_code": OLD_CHECKIN_CODE,
+            }
+        rows.append(("invitation", values))
+    for name, values in rows:
+        connection.execute(tables[name].insert().values(**values))
+
+
+def _state(connection: Connection) -> dict[str, Any]:
+    tables = _tables(connection)
+    invitations = select(tables["invitation"]).order_by(tables["invitation"].c.id)
+    state: dict[str, Any] = {"invitations": [dict(row) for row in connection.execute(invitations).mappings()]}
+    state["unit_link"] = dict(connection.execute(select(tables["unit_link"])).mappings().one())
+    state["nomination"] = dict(connection.execute(select(tables["nomination"])).mappings().one())
+    if "link_code" in tables:
+        state["codes"] = {
+            (row.kind, row.record_id): row.code_hash for row in connection.execute(select(tables["link_code"]))
+        }
+    state["columns"] = {
+        name: {column["name"] for column in inspect(connection).get_columns(name)}
+        for name in ("unit_link", "nomination")
+    }
+    return state
+
+
+def _code_hash(kind: str, record_id: int, nonce: str) -> str:
+    return lookup_hash(LINK_SECRET, derive_code(LINK_SECRET, kind, record_id, nonce))
+
+
+async def test_existing_links_get_their_codes_and_keep_their_tokens_and_the_downgrade_removes_the_codes(
+    db_url: str,
+) -> None:
+    await migrate.upgrade(db_url, _before())
+    await _run(db_url, _seed)
+    before = await _run(db_url, _state)
+
+    await migrate.upgrade(db_url, REVISION, link_secret=LINK_SECRET)
+    after = await _run(db_url, _state)
+
+    unit_nonce = after["unit_link"]["link_nonce"]
+    share_nonce = after["nomination"]["share_nonce"]
+    assert unit_nonce and share_nonce
+    assert after["codes"] == {
+        ("inv", 1): _code_hash("inv", 1, "link-nonce-1"),
+        ("inv", 2): _code_hash("inv", 2, "link-nonce-2"),
+        ("chk", 2): _code_hash("chk", 2, "checkin-nonce"),
+        ("unit", 1): _code_hash("unit", 1, unit_nonce),
+        ("end", 1): _code_hash("end", 1, share_nonce),
+    }
+    # Every link handed out still works: tokens and nonces as they were.
+    for old, new in zip(before["invitations"], after["invitations"], strict=True):
+        assert {key: new[key] for key in old if key != "checkin_code"} == {
+            key: value for key, value in old.items() if key != "checkin_code"
+        }
+    assert after["unit_link"]["token_hash"] == before["unit_link"]["token_hash"]
+    assert after["nomination"]["share_token_hash"] == before["nomination"]["share_token_hash"]
+    # The check-in code is now the check-in link's typed code, shown as before in two groups.
+    assert before["invitations"][1]["checkin_code"] == OLD_CHECKIN_CODE
+    assert after["invitations"][1]["checkin_code"] == format_code(derive_code(LINK_SECRET, "chk", 2, "checkin-nonce"))
+    assert after["invitations"][0]["checkin_code"] is None
+
+    await migrate.downgrade(db_url, _before())
+    down = await _run(db_url, _state)
+
+    assert "codes" not in down
+    assert "link_nonce" not in down["columns"]["unit_link"] and "share_nonce" not in down["columns"]["nomination"]
+    assert down["unit_link"]["token_hash"] == before["unit_link"]["token_hash"]
+    assert down["nomination"]["share_token_hash"] == before["nomination"]["share_token_hash"]
+    assert down["invitations"] == after["invitations"]  # the previous version reads the new check-in codes too
+
+
+async def test_a_database_without_links_needs_no_secret(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_secret(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the link secret was read for a database without links")
+
+    monkeypatch.setattr("bot.settings.load_settings", no_secret)
+    await migrate.upgrade(db_url, _before())
+
+    await migrate.upgrade(db_url, REVISION)
+
+    assert await migrate.current_revision(db_url) == REVISION

@@ -101,7 +101,7 @@ SEND_METHODS = frozenset(
 )
 _LINK = re.compile(r"\?start=([A-Za-z0-9_\-]+)")
 _CODE = re.compile(r"\b[A-Z]{1,8}-\d{4}-\d{4,}\b")
-_CHECKIN_CODE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b")
+_CHECKIN_CODE = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b")
 
 
 class Clock:

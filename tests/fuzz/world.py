@@ -247,8 +247,8 @@ async def _nominations(playground: Playground, world: World, account_ids: dict[i
             _events(db, nomination, status, account_ids[9001], now)
             world.nomination_codes.append(code)
             if status == "submitted" and seq <= 2:
-                token = await endorsements.new_share_link_token(db, nomination)
-                world.payloads.append(f"end_{token}")
+                share = await endorsements.new_share_link(db, nomination, playground.services.link_secret)
+                world.payloads.append(f"end_{share.token}")
         # The intake numbers the next nomination after these.
         campaign.nomination_seq = max(campaign.nomination_seq, len(_NOMINATIONS))
 
@@ -279,11 +279,11 @@ async def _focal_points(playground: Playground, world: World, account_ids: dict[
         for code in ("buoi", "nhat_tan", "phong_gd_dt", "tu_lien", "xuan_la"):
             unit_id = await db.scalar(select(OrgUnit.id).where(OrgUnit.code == code))
             assert unit_id is not None
-            token = await unit_links.create_unit_link(
-                db, unit_id=unit_id, created_by_id=account_ids[9001], now=_now(), days=30
+            link = await unit_links.create_unit_link(
+                db, unit_id=unit_id, created_by_id=account_ids[9001], now=_now(), days=30, secret=services.link_secret
             )
-            assert isinstance(token, str), token  # an organiser may make one
-            tokens.append(token)
+            assert isinstance(link, unit_links.NewUnitLink), link  # an organiser may make one
+            tokens.append(link.token)
     for user_id, token in zip((2001, 2002, 2003), tokens, strict=False):
         person = world.person(user_id)
         await deliver(person, playground.factory.text(person.persona, f"/start unit_{token}"), "seed:unit-link")

@@ -116,7 +116,7 @@ USE_CASES: dict[str, UseCase] = {
     "export workbook": lambda db, actor, ids: _export(db, actor, ids),
     "substitute proposals": lambda db, actor, ids: rsvp.proposals(db, actor_id=actor),
     "unit link": lambda db, actor, ids: unit_links.create_unit_link(
-        db, unit_id=ids["unit"], created_by_id=actor, now=NOW, days=30
+        db, unit_id=ids["unit"], created_by_id=actor, now=NOW, days=30, secret=SECRET
     ),
 }
 

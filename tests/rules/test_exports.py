@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from bot.i18n import Translators
 from rules import calendar, delegates, exports
-from rules.invitations import EXEMPLAR_POOL, GUEST_POOL, Person, create_invitation, invitation_link
+from rules.invitations import EXEMPLAR_POOL, GUEST_POOL, Person, create_invitation, invitation_code, invitation_link
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.roles import OPERATOR
 from storage.db import Database
@@ -95,6 +96,7 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
         "Nhóm đại biểu",
         "Tình trạng",
         "Đường link cá nhân",
+        "Mã mời",
         "Mã QR",
     ]
     rows = [[c.value for c in row[:5]] for row in sheet.iter_rows(min_row=5)]
@@ -117,10 +119,15 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
         link = invitation_link(invitations[name], SECRET, BOT)
         assert sheet.cell(row=row, column=6).value == link
         assert sheet.cell(row=row, column=6).hyperlink.target == link
+        # Beside the link, the code that stands for it where links do not work (Zalo, a phone call).
+        code = sheet.cell(row=row, column=7).value
+        assert code == invitation_code(invitations[name], SECRET)
+        assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", code)
+    assert len({sheet.cell(row=row, column=7).value for row in range(5, 10)}) == 5
     images = sheet._images
     assert len(images) == 5
     assert sorted(image.anchor._from.row for image in images) == [4, 5, 6, 7, 8]  # zero-based rows 5..9
-    assert all(image.anchor._from.col == 6 for image in images)  # column G
+    assert all(image.anchor._from.col == 7 for image in images)  # column H
     assert sheet.print_title_rows == "$4:$4"
     assert len(audit) == 1 and audit[0].detail == {"conference": "district", "rows": 5}
 

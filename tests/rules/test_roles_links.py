@@ -26,6 +26,7 @@ from storage.models import Account, AuditEntry, Campaign, Conference, Endorsemen
 NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2020, 2, 10)
 ORGANISER_TG = 9001
+SECRET = b"test-link-secret"
 
 
 async def _person(db, telegram_id: int, name: str, username: str | None = None) -> AccountSnapshot:
@@ -98,11 +99,16 @@ async def test_units_active_today_list_the_wards_first_and_are_searchable(databa
 
 async def _link(database: Database, people, unit_code: str = "buoi", days: int = 30) -> str:
     async with database.transaction() as db:
-        token = await unit_links.create_unit_link(
-            db, unit_id=await _unit_id(db, unit_code), created_by_id=people["hoa"].id, now=NOW, days=days
+        link = await unit_links.create_unit_link(
+            db,
+            unit_id=await _unit_id(db, unit_code),
+            created_by_id=people["hoa"].id,
+            now=NOW,
+            days=days,
+            secret=SECRET,
         )
-    assert isinstance(token, str)
-    return token
+    assert isinstance(link, unit_links.NewUnitLink)
+    return link.token
 
 
 async def _redeem(database: Database, token: str, account: AccountSnapshot, now: dt.datetime = NOW):
@@ -202,10 +208,14 @@ async def test_a_demoted_focal_point_cannot_reuse_their_old_link(database, peopl
 async def test_only_organisers_make_unit_links(database, people):
     async with database.transaction() as db:
         buoi = await _unit_id(db, "buoi")
-        refused = await unit_links.create_unit_link(db, unit_id=buoi, created_by_id=people["lan"].id, now=NOW, days=30)
+        refused = await unit_links.create_unit_link(
+            db, unit_id=buoi, created_by_id=people["lan"].id, now=NOW, days=30, secret=SECRET
+        )
         assert refused == NotAllowed(Role.ORGANISER)
         with pytest.raises(UnitLinkError):
-            await unit_links.create_unit_link(db, unit_id=99999, created_by_id=people["hoa"].id, now=NOW, days=30)
+            await unit_links.create_unit_link(
+                db, unit_id=99999, created_by_id=people["hoa"].id, now=NOW, days=30, secret=SECRET
+            )
 
 
 def test_unit_link_urls_are_telegram_deep_links():
@@ -334,7 +344,8 @@ async def _nomination(database: Database, nominator: AccountSnapshot, **override
 
 async def _share(database: Database, nomination_id: int) -> str:
     async with database.transaction() as db:
-        return await endorsements.new_share_link_token(db, await db.get_one(Nomination, nomination_id))
+        link = await endorsements.new_share_link(db, await db.get_one(Nomination, nomination_id), SECRET)
+        return link.token
 
 
 async def test_the_public_summary_shows_no_personal_details(database, people):
@@ -431,9 +442,11 @@ async def test_share_links_are_for_the_nominators_own_sent_nominations(database,
     await _nomination(database, people["lan"], code="DH-2020-0002", status="draft")
 
     async with database.transaction() as db:
-        mine = await endorsements.share_link_for(db, code="dh-2020-1", account_id=people["lan"].id)
-        not_mine = await endorsements.share_link_for(db, code="DH-2020-0001", account_id=people["minh"].id)
-        draft = await endorsements.share_link_for(db, code="DH-2020-0002", account_id=people["lan"].id)
+        mine = await endorsements.share_link_for(db, code="dh-2020-1", account_id=people["lan"].id, secret=SECRET)
+        not_mine = await endorsements.share_link_for(
+            db, code="DH-2020-0001", account_id=people["minh"].id, secret=SECRET
+        )
+        draft = await endorsements.share_link_for(db, code="DH-2020-0002", account_id=people["lan"].id, secret=SECRET)
         listed = await endorsements.shareable_nominations(db, people["lan"].id)
 
     assert mine.outcome is ShareOutcome.CREATED and mine.code == "DH-2020-0001" and mine.token

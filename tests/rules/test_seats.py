@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
-from rules import rsvp, seats
+from rules import link_codes, rsvp, seats
 from rules.invitations import EXEMPLAR_POOL, GUEST_POOL, Person, create_invitation, link_token
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
 from rules.roles import OPERATOR
@@ -22,6 +22,15 @@ from storage.models import Account, AuditEntry, Conference, Invitation, Invitati
 from tests.people import telegram_identities
 
 SECRET = b"test-link-secret"
+
+
+def _typed(text: str) -> link_codes.TypedCode:
+    """A check-in code as typed, read as /checkin reads it."""
+    code = link_codes.parse_code(text)
+    assert code is not None
+    return link_codes.typed_code(SECRET, code)
+
+
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
@@ -540,11 +549,11 @@ async def test_check_in_once_by_qr_or_code_then_already_with_the_time(database, 
     async with database.transaction() as db:
         second = await rsvp.check_in(
             db,
-            code=delegate.code.lower().replace("-", " "),
+            code=_typed(delegate.code.lower().replace("-", " ")),
             actor_id=world.organiser,
             now=morning + dt.timedelta(hours=1),
         )
-        unknown = await rsvp.check_in(db, code="AAAA-AAAA", actor_id=world.organiser, now=morning)
+        unknown = await rsvp.check_in(db, code=_typed("AAAA-AAAA"), actor_id=world.organiser, now=morning)
 
     assert nothing is None and delegate.qr_png.startswith(b"\x89PNG")
     assert by_citizen.outcome is CheckInOutcome.NOT_ALLOWED
@@ -567,6 +576,6 @@ async def test_a_delegate_without_a_seat_is_not_checked_in(database, world):
     await _decline(database, a)
 
     async with database.transaction() as db:
-        result = await rsvp.check_in(db, code=delegate.code, actor_id=world.organiser, now=NOW)
+        result = await rsvp.check_in(db, code=_typed(delegate.code), actor_id=world.organiser, now=NOW)
 
     assert result.outcome is CheckInOutcome.NOT_ACCEPTED and result.status == "declined"

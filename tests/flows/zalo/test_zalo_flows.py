@@ -94,8 +94,8 @@ async def test_a_full_nomination_typed_on_zalo_with_a_photo_reaches_the_reviewer
     assert "Đã gửi. Mã đề cử của bạn là" in receipt
     assert "t.me" not in receipt  # a Telegram link is no use to a Zalo user
     code = CODE.search(receipt).group(0)  # type: ignore[union-attr]
-    # What the receipt says to send instead does what the link does.
-    command = re.search(r"/start end_\S+", receipt).group(0)  # type: ignore[union-attr]
+    # The endorsement code the receipt gives instead does what the link does.
+    command = re.search(r"(?<![-\w])[0-9A-Z]{4}-[0-9A-Z]{4}(?![-\w])", receipt).group(0)  # type: ignore[union-attr]
     neighbour = playground.zalo_person("Đỗ Thị Hằng")
     shared = await neighbour.send(command)
     assert any(f"Đề cử {code}" in text and "Nguyễn Văn Bình" in text for text in shared), shared
