@@ -39,6 +39,7 @@ from bot.channels.base import (
     bot_api_ok,
     is_stored_file_id,
 )
+from rules import identities
 from rules.identities import ADDRESS_BASE
 
 __all__ = ["ADDRESS_BASE", "ChannelRouter", "is_channel_address"]
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 def is_channel_address(value: object) -> bool:
     """Whether a chat or user id belongs to a person of another channel than Telegram."""
     number = _as_int(value)
-    return number is not None and number >= ADDRESS_BASE
+    return number is not None and identities.is_channel_address(number)
 
 
 class _Answered(Exception):
@@ -128,7 +129,7 @@ class ChannelRouter(BaseRequest):
             api_method = url.rsplit("/", 1)[-1]
             params = dict(request_data.parameters) if request_data is not None else {}
             address = _addressed_chat(params)
-            if address is not None and address >= ADDRESS_BASE:
+            if address is not None and identities.is_channel_address(address):
                 return await self._to_channel(api_method, address, params, request_data)
             if api_method == "getFile" and is_stored_file_id(params.get("file_id")):
                 return await self._file_info(str(params["file_id"]))
