@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import identities
@@ -59,25 +60,30 @@ async def ensure_account(
 ) -> Contact:
     """The account behind a channel identity, created on first contact, refreshed (name, last seen) after.
 
-    A returning person costs two short statements (the identity, then the account); first contacts come in
-    bursts (a unit hands out its links) and cost three. A person who blocked the bot and came back is
+    A returning person costs one statement (two when the account is reached on several channels: which
+    one was used last is where the bot writes); a first contact costs three (four on a channel whose
+    addresses are made from the identity's id). A person who blocked the bot and came back is
     reachable again. ``bootstrap_organiser`` (an id listed in ORGANISER_IDS) gives the organiser role the
     first time it is seen, audited.
     """
     external_id = identities.check_external_id(channel, external_id)
     name = clean(display_name)[:255]
     for _ in range(3):
-        identity = await identity_store.touch(
-            session, channel=channel, external_id=external_id, display_name=name, now=now
-        )
-        if identity is not None:
-            account = await _refresh(session, identity.account_id, name, username, now)
+        returning = await _refresh(session, channel, external_id, name, username, now)
+        if returning is not None:
+            account, address, shared = returning
+            if shared:
+                # Only an account reached on several channels needs to know which one was used last.
+                await identity_store.touch(
+                    session, channel=channel, external_id=external_id, display_name=name, now=now
+                )
             break
         account = await _create(session, name, username, now)
         identity = await identity_store.create(
             session, account_id=account.id, channel=channel, external_id=external_id, display_name=name, now=now
         )
         if identity is not None:
+            address = identity.address
             break
         # Another process saw this person first: drop the account just made and take theirs.
         await session.execute(delete(Account).where(Account.id == account.id))
@@ -87,7 +93,7 @@ async def ensure_account(
         account = await assign_role(
             session, account.id, Role.ORGANISER, reason="ORGANISER_IDS", action="role.bootstrap"
         )
-    return Contact(account, identity.address)
+    return Contact(account, address)
 
 
 async def ensure_telegram_account(
@@ -112,36 +118,70 @@ async def ensure_telegram_account(
     return contact.account
 
 
-async def _refresh(
-    session: AsyncSession, account_id: int, name: str, username: str | None, now: dt.datetime
-) -> AccountSnapshot:
-    values: dict[str, object] = {"display_name": name, "last_seen_at": now, "bot_blocked_at": None, "updated_at": now}
-    if username is not None:
-        values["username"] = username
-    statement = (
-        update(Account)
-        .where(Account.id == account_id)
-        .values(**values)
-        .returning(*_SNAPSHOT_COLUMNS)
-        .execution_options(synchronize_session=False)
+_ACCOUNT = cast(Table, Account.__table__)
+_RETURNING = (_ACCOUNT.c.id, _ACCOUNT.c.display_name, _ACCOUNT.c.role, _ACCOUNT.c.locale, _ACCOUNT.c.unit_id)
+# Built once: see storage.identities for why the statements of first contact are not built per call.
+_REFRESH_VALUES: dict[str, Any] = {
+    "display_name": bindparam("p_display_name"),
+    "last_seen_at": bindparam("p_now"),
+    "bot_blocked_at": None,
+    "updated_at": bindparam("p_now"),
+}
+_IDENTITY = cast(Table, ChannelIdentity.__table__)
+_THE_IDENTITY = (_IDENTITY.c.channel == bindparam("p_channel"), _IDENTITY.c.external_id == bindparam("p_external_id"))
+_REFRESH = (
+    update(_ACCOUNT)
+    .where(_ACCOUNT.c.id == select(_IDENTITY.c.account_id).where(*_THE_IDENTITY).scalar_subquery())
+    .returning(
+        *_RETURNING,
+        select(_IDENTITY.c.id).where(*_THE_IDENTITY).scalar_subquery(),
+        select(_IDENTITY.c.address).where(*_THE_IDENTITY).scalar_subquery(),
+        # RETURNING renders columns without their table, and a bare "id" inside the subquery would be the
+        # identity's: the account's id is named in full.
+        select(func.count()).where(_IDENTITY.c.account_id == literal_column("account.id")).scalar_subquery(),
     )
-    return AccountSnapshot(*(await session.execute(statement)).one())
+)
+_REFRESH_KEEPING_USERNAME = _REFRESH.values(**_REFRESH_VALUES)
+_REFRESH_WITH_USERNAME = _REFRESH.values(**_REFRESH_VALUES, username=bindparam("p_username"))
+_CREATE = (
+    insert(_ACCOUNT)
+    .values(
+        display_name=bindparam("p_display_name"),
+        username=bindparam("p_username"),
+        role=Role.CITIZEN.value,
+        last_seen_at=bindparam("p_now"),
+        created_at=bindparam("p_now"),
+        updated_at=bindparam("p_now"),
+    )
+    .returning(*_RETURNING)
+)
+
+
+async def _refresh(
+    session: AsyncSession, channel: str, external_id: str, name: str, username: str | None, now: dt.datetime
+) -> tuple[AccountSnapshot, int, bool] | None:
+    """The account of a known identity with its name and last-seen refreshed, the identity's address, and
+    whether the account has other identities; None on first contact."""
+    statement = _REFRESH_KEEPING_USERNAME if username is None else _REFRESH_WITH_USERNAME
+    parameters = {
+        "p_channel": channel,
+        "p_external_id": external_id,
+        "p_display_name": name,
+        "p_username": username,
+        "p_now": now,
+    }
+    row = (await session.execute(statement, parameters)).one_or_none()
+    if row is None:
+        return None
+    *columns, identity_id, address, identities_count = row
+    if address is None:
+        address = identities.address_for(channel, identity_id, external_id)
+    return AccountSnapshot(*columns), address, identities_count > 1
 
 
 async def _create(session: AsyncSession, name: str, username: str | None, now: dt.datetime) -> AccountSnapshot:
-    statement = (
-        insert(Account)
-        .values(
-            display_name=name,
-            username=username,
-            role=Role.CITIZEN,
-            last_seen_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(*_SNAPSHOT_COLUMNS)
-    )
-    return AccountSnapshot(*(await session.execute(statement)).one())
+    parameters = {"p_display_name": name, "p_username": username, "p_now": now}
+    return AccountSnapshot(*(await session.execute(_CREATE, parameters)).one())
 
 
 async def at_address(session: AsyncSession, address: int) -> AccountSnapshot | None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.identities import TELEGRAM, address_for
@@ -47,18 +48,43 @@ _COLUMNS = (
 )
 
 
+# First contact and a returning person's first update after a restart are the hot path of a campaign's
+# opening day: the statements are built once (Core, bound parameters) instead of on every call, which
+# halves what SQLAlchemy spends on each (``bench/start_traffic.py``).
+_TABLE = cast(Table, ChannelIdentity.__table__)
+_TOUCH = (
+    update(_TABLE)
+    .where(_TABLE.c.channel == bindparam("p_channel"), _TABLE.c.external_id == bindparam("p_external_id"))
+    .values(display_name=bindparam("p_display_name"), last_seen_at=bindparam("p_now"))
+    .returning(_TABLE.c.id, _TABLE.c.account_id, _TABLE.c.channel, _TABLE.c.external_id, _TABLE.c.address)
+)
+_SET_ADDRESS = update(_TABLE).where(_TABLE.c.id == bindparam("p_identity_id")).values(address=bindparam("p_address"))
+
+
+@cache
+def _create_statement(dialect_name: str) -> Any:
+    return (
+        insert_for(dialect_name)(_TABLE)
+        .values(
+            account_id=bindparam("p_account_id"),
+            channel=bindparam("p_channel"),
+            external_id=bindparam("p_external_id"),
+            address=bindparam("p_address"),
+            display_name=bindparam("p_display_name"),
+            created_at=bindparam("p_now"),
+            last_seen_at=bindparam("p_now"),
+        )
+        .on_conflict_do_nothing(index_elements=[_TABLE.c.channel, _TABLE.c.external_id])
+        .returning(_TABLE.c.id)
+    )
+
+
 async def touch(
     session: AsyncSession, *, channel: str, external_id: str, display_name: str, now: dt.datetime
 ) -> Identity | None:
     """The identity, with its name and last-seen time refreshed (one statement); None on first contact."""
-    statement = (
-        update(ChannelIdentity)
-        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
-        .values(display_name=display_name, last_seen_at=now)
-        .returning(*_COLUMNS)
-        .execution_options(synchronize_session=False)
-    )
-    row = (await session.execute(statement)).one_or_none()
+    parameters = {"p_channel": channel, "p_external_id": external_id, "p_display_name": display_name, "p_now": now}
+    row = (await session.execute(_TOUCH, parameters)).one_or_none()
     return _identity(row) if row is not None else None
 
 
@@ -73,32 +99,22 @@ async def create(
 ) -> Identity | None:
     """A new identity of ``account_id``; None when another process created it first (the caller retries)."""
     address = address_for(channel, 0, external_id) if channel == TELEGRAM else None
-    statement = (
-        insert_for(session.get_bind().dialect.name)(ChannelIdentity)
-        .values(
-            account_id=account_id,
-            channel=channel,
-            external_id=external_id,
-            address=address,
-            display_name=display_name,
-            created_at=now,
-            last_seen_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[ChannelIdentity.channel, ChannelIdentity.external_id])
-        .returning(ChannelIdentity.id)
-    )
-    identity_id = (await session.execute(statement)).scalar_one_or_none()
+    parameters = {
+        "p_account_id": account_id,
+        "p_channel": channel,
+        "p_external_id": external_id,
+        "p_address": address,
+        "p_display_name": display_name,
+        "p_now": now,
+    }
+    statement = _create_statement(session.get_bind().dialect.name)
+    identity_id = (await session.execute(statement, parameters)).scalar_one_or_none()
     if identity_id is None:
         return None
     if address is None:
         # The address of a non-Telegram identity is made from its id, known only now.
         address = address_for(channel, identity_id, external_id)
-        await session.execute(
-            update(ChannelIdentity)
-            .where(ChannelIdentity.id == identity_id)
-            .values(address=address)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_SET_ADDRESS, {"p_identity_id": identity_id, "p_address": address})
     return Identity(identity_id, account_id, channel, external_id, address)
 
 
