@@ -21,7 +21,6 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
-from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, Translators
@@ -63,26 +62,6 @@ async def _prepare_database(settings: Settings) -> None:
 
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-WEBHOOK_PATH = "telegram"
-
-
-class WebhookOptions(TypedDict):
-    listen: str
-    port: int
-    url_path: str
-    webhook_url: str
-    secret_token: str
-
-
-def webhook_options(settings: Settings) -> WebhookOptions:
-    """Where the webhook listens and what Telegram is told; the secret makes PTB refuse other callers."""
-    return WebhookOptions(
-        listen=settings.webhook_listen,
-        port=settings.webhook_port,
-        url_path=WEBHOOK_PATH,
-        webhook_url=f"{settings.webhook_url.rstrip('/')}/{WEBHOOK_PATH}",
-        secret_token=settings.webhook_secret,
-    )
 
 
 def cmd_run(settings: Settings) -> int:

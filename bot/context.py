@@ -39,7 +39,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     def t(self) -> Translator:
         if self._translator is None:
             locale = self.account.locale if self.account else None
-            self._translator = self.services.translators.get(locale)
+            self._translator = self.services.translators.get(locale, buttons=self.channel == identities.TELEGRAM)
         return self._translator
 
     def use_account(self, account: AccountSnapshot, *, address: int | None = None) -> None:

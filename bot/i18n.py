@@ -68,11 +68,16 @@ def load_catalogs(locales_dir: Path = LOCALES_DIR) -> dict[str, gettext.NullTran
 
 @dataclass(frozen=True)
 class Translator:
-    """Translates and formats for one locale and time zone."""
+    """Translates and formats for one locale and time zone.
+
+    ``buttons`` says whether the reader can press buttons: on Zalo (no buttons of any kind) a hint says
+    "type the number", never "press a button".
+    """
 
     locale: str
     tz: ZoneInfo
     translations: gettext.NullTranslations
+    buttons: bool = True
 
     def __call__(self, msgid: str, /, **values: object) -> str:
         text = self.translations.gettext(msgid)
@@ -127,11 +132,16 @@ class Translators:
         self.tz = tz
         self._catalogs = load_catalogs(locales_dir)
         self._translators = {
-            locale: Translator(locale, tz, translations) for locale, translations in self._catalogs.items()
+            (locale, buttons): Translator(locale, tz, translations, buttons)
+            for locale, translations in self._catalogs.items()
+            for buttons in (True, False)
         }
 
-    def get(self, locale: str | None) -> Translator:
-        return self._translators.get(locale or self.default_locale) or self._translators[self.default_locale]
+    def get(self, locale: str | None, *, buttons: bool = True) -> Translator:
+        return (
+            self._translators.get((locale or self.default_locale, buttons))
+            or self._translators[(self.default_locale, buttons)]
+        )
 
     @property
     def default(self) -> Translator:

@@ -76,6 +76,10 @@ def _labels(t: Translator) -> Labels:
 
 
 def retry_note(t: Translator, count: int) -> str:
+    if not t.buttons:
+        return t(
+            "Sorry, I did not understand that answer. Please type the number of your choice (1–{count}).", count=count
+        )
     return t(
         "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).", count=count
     )

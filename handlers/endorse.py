@@ -177,7 +177,7 @@ def _opened_note(t: Translator, view: EndorseResult) -> str:
 
 def _question(t: Translator, nominee_name: str) -> str:
     return t(
-        "Do you know {name} and recognise these achievements? If so, press “Endorse”. "
+        "Do you know {name} and recognise these achievements? If so, choose “Endorse”. "
         "The reviewers will see your name among those who endorsed.",
         name=nominee_name,
     )

@@ -90,9 +90,7 @@ async def answer_query(context: BotContext, text: str | None = None) -> None:
 
 
 def retry_note(t: Translator, count: int) -> str:
-    return t(
-        "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).", count=count
-    )
+    return clarify.retry_note(t, count)
 
 
 def account_id(context: BotContext) -> int | None:

@@ -284,7 +284,10 @@ async def _invite_typed(update: Update, context: BotContext) -> str | int:
 
 async def _please_answer(update: Update, context: BotContext) -> None:
     await context.bot.send_message(
-        chat_id(update), context.t("Please press a button or type its number, or /cancel to stop.")
+        chat_id(update),
+        context.t("Please press a button or type its number, or /cancel to stop.")
+        if context.t.buttons
+        else context.t("Please type the number of your choice, or /cancel to stop."),
     )
 
 

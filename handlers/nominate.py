@@ -361,7 +361,7 @@ async def _new_draft(db: AsyncSession, who: intake.Context, t: Translator) -> tu
 def _changes_note(draft: Nomination, t: Translator) -> str:
     request = next((e for e in reversed(draft.events) if e.to_status == Status.CHANGES_REQUESTED), None)
     message = request.reason if request and request.reason else ""
-    return t("The reviewers asked for changes: {message}\nEdit what is needed, then press Send.", message=message)
+    return t("The reviewers asked for changes: {message}\nEdit what is needed, then choose Send.", message=message)
 
 
 def _resume_options(t: Translator) -> tuple[Option, ...]:
@@ -500,7 +500,7 @@ async def _value(
     if isinstance(choice, clarify.Again):
         note = choice.note
         if named and choice.reason == "unmatched":
-            note = t(N_("I could not find that name in the list. Please check the spelling or choose a button."))
+            note = t(N_("I could not find that name in the list. Please check the spelling or choose from the list."))
         if step == Step.PHONE and text is not None and choice.reason == "unmatched":
             # Neither a phone number nor "skip": say what a number looks like.
             note = t(

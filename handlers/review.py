@@ -337,7 +337,9 @@ async def _send_card(update: Update, context: BotContext, view: NominationView, 
     text = "\n\n".join(
         [
             card_text(t, view, history=any(entry.reason for entry in view.history)),
-            t("Waiting in this queue: {count}. Press a button or type its number.", count=t.number(waiting)),
+            t("Waiting in this queue: {count}. Press a button or type its number.", count=t.number(waiting))
+            if t.buttons
+            else t("Waiting in this queue: {count}. Type the number of your choice.", count=t.number(waiting)),
         ]
     )
     sent = await context.bot.send_message(
@@ -519,10 +521,7 @@ async def _picking_other(update: Update, context: BotContext) -> str | int:
 
 
 def _retry_note(context: BotContext, count: int) -> str:
-    return context.t(
-        "Sorry, I did not understand that answer. Please press a button or type its number (1–{count}).",
-        count=count,
-    )
+    return clarify.retry_note(context.t, count)
 
 
 # --- the card's actions ------------------------------------------------------------------------------
@@ -559,7 +558,10 @@ async def _typed_action(update: Update, context: BotContext) -> str | int | None
 
 async def _reviewing_other(update: Update, context: BotContext) -> str | int | None:
     await context.bot.send_message(
-        _chat_id(update), context.t("Please press a button under the card, or type its number.")
+        _chat_id(update),
+        context.t("Please press a button under the card, or type its number.")
+        if context.t.buttons
+        else context.t("Please type the number of your choice from the card."),
     )
     return None
 

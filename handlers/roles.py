@@ -358,18 +358,18 @@ def _unit_question(t: Translator, query: str | None, *, shown: int, total: int) 
     question = t("Which unit is the focal-point link for?")
     if query is None:
         hint = t(
-            "Press a ward below, or type part of the name of any of the {total} units to search (e.g. “giáo dục”).",
+            "Choose a ward below, or type part of the name of any of the {total} units to search (e.g. “giáo dục”).",
             total=t.number(total),
         )
     elif shown < total:
         hint = t(
-            "{total} units match “{query}”; here are the first {shown}. Press one, or type more of the name.",
+            "{total} units match “{query}”; here are the first {shown}. Choose one, or type more of the name.",
             total=t.number(total),
             shown=t.number(shown),
             query=query,
         )
     else:
-        hint = t("Units matching “{query}”: press one, or type another name.", query=query)
+        hint = t("Units matching “{query}”: choose one, or type another name.", query=query)
     return f"{question}\n\n{hint}"
 
 
@@ -416,7 +416,7 @@ async def unit_pressed(update: Update, context: BotContext, unit_id: int) -> str
 async def unit_other(update: Update, context: BotContext) -> str:
     assert update.message is not None
     await update.message.reply_text(
-        context.t("Please press one of the units above or type part of a unit's name. To stop, type /cancel.")
+        context.t("Please choose one of the units above or type part of a unit's name. To stop, type /cancel.")
     )
     return CHOOSING_UNIT
 

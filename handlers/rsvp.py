@@ -22,7 +22,7 @@ Callback data, versioned and re-checked on the server:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -436,7 +436,11 @@ async def card_typed(update: Update, context: BotContext) -> str | int:
 
 
 async def card_other(update: Update, context: BotContext) -> None:
-    await _say(update, context, context.t("Please press a button under the invitation, or type its number."))
+    t = context.t
+    if t.buttons:
+        await _say(update, context, t("Please press a button under the invitation, or type its number."))
+    else:
+        await _say(update, context, t("Please type the number of your choice from the invitation."))
 
 
 async def _act(update: Update, context: BotContext, action: str, invitation_id: int) -> str | int:
@@ -648,8 +652,14 @@ def _decline_text(t: Translator, result: RsvpResult) -> str:
     return _refusal_text(t, result)
 
 
-async def text_please(update: Update, context: BotContext) -> None:
-    await _say(update, context, context.t("Please type your answer as a text message, or /cancel to stop."))
+def text_please(question: Callable[[Translator], str]) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
+    """A photo, a sticker or a file where a typed answer is asked: a word about it, then the same question."""
+
+    async def callback(update: Update, context: BotContext) -> None:
+        t = context.t
+        await _say(update, context, t("Please type your answer as a text message.") + "\n\n" + question(t))
+
+    return callback
 
 
 # --- proposing a substitute -------------------------------------------------------------------------------
@@ -867,12 +877,12 @@ def conversation(
             MessageHandler(text, picked_typed),
             MessageHandler(other, card_other),
         ],
-        REASON: [MessageHandler(text, reason_given), MessageHandler(other, text_please)],
-        SUB_NAME: [MessageHandler(text, name_given), MessageHandler(other, text_please)],
+        REASON: [MessageHandler(text, reason_given), MessageHandler(other, text_please(_reason_question))],
+        SUB_NAME: [MessageHandler(text, name_given), MessageHandler(other, text_please(_name_question))],
         SUB_GENDER: GENDER_PROMPT.handlers(),
-        SUB_YEAR: [MessageHandler(text, year_given), MessageHandler(other, text_please)],
+        SUB_YEAR: [MessageHandler(text, year_given), MessageHandler(other, text_please(_year_question))],
         SUB_OCCUPATION: OCCUPATION_PROMPT.handlers(),
-        SUB_POSITION: [MessageHandler(text, position_given), MessageHandler(other, text_please)],
+        SUB_POSITION: [MessageHandler(text, position_given), MessageHandler(other, text_please(_position_question))],
         endorse.CONFIRMING: endorse.question_handlers(),
     }
     commands = [handler for handler in typed_codes if isinstance(handler, CommandHandler)]
@@ -1210,7 +1220,12 @@ def proposal_text(t: Translator, proposal: ProposalView, effect: BalanceEffect |
     lines.append(t("Proposed on {date}.", date=t.datetime(proposal.proposed_at)))
     if effect is not None:
         lines += ["", *balance_lines(t, proposal, effect)]
-    lines += ["", t("Proposals waiting: {count}. Press a button or type its number.", count=t.number(waiting))]
+    waiting_line = (
+        t("Proposals waiting: {count}. Press a button or type its number.", count=t.number(waiting))
+        if t.buttons
+        else t("Proposals waiting: {count}. Type the number of your choice.", count=t.number(waiting))
+    )
+    lines += ["", waiting_line]
     return "\n".join(lines)
 
 
@@ -1299,7 +1314,11 @@ async def proposal_typed(update: Update, context: BotContext) -> str | int:
 
 
 async def proposal_other(update: Update, context: BotContext) -> None:
-    await _say(update, context, context.t("Please press a button under the proposal, or type its number."))
+    t = context.t
+    if t.buttons:
+        await _say(update, context, t("Please press a button under the proposal, or type its number."))
+    else:
+        await _say(update, context, t("Please type the number of your choice from the proposal."))
 
 
 async def _decide(update: Update, context: BotContext, action: str, proposal_id: int) -> str | int:
@@ -1402,8 +1421,8 @@ async def _tell_proposer(db: AsyncSession, context: BotContext, result: Substitu
             url += "\n" + or_type_invitation_code(t, result.invitation_code)
         text = t(
             "The organisers have approved {substitute} to attend {conference} in your place. Please pass this "
-            "personal link on to them; it works for one Telegram account only:\n{url}\n\nYour own invitation is "
-            "now closed. Thank you.",
+            "personal link or its code on to them; it works for one account only:\n{url}\n\nYour own invitation "
+            "is now closed. Thank you.",
             url=url,
             **values,
         )

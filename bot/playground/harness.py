@@ -19,9 +19,6 @@ from pathlib import Path
 from telegram import Update
 
 from bot.app import DienhinhApplication, build_application
-from bot.channels.addresses import DatabaseAddressBook
-from bot.channels.memory import InMemoryFileStore
-from bot.channels.router import ChannelRouter
 from bot.channels.zalo import CHANNEL as ZALO
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import ZaloClient
@@ -30,6 +27,7 @@ from bot.channels.zalo.updates import parse_update
 from bot.playground.transport import InProcessBotAPI, Persona, SentMessage, UpdateFactory
 from bot.services import Services
 from rules.choices import DidYouMean, Option, Picked, Several, match_option
+from rules.files import DatabaseFileStore, SharedFile
 from rules.refdata import search_key
 
 ServicesFactory = Callable[[], Services]
@@ -55,9 +53,9 @@ class Playground:
         self.run_jobs = False
         self._lock = asyncio.Lock()
         self.zalo_enabled = zalo
-        # Like the Telegram "servers", these outlive a restart: Zalo's side, and the files people sent (in
-        # production the database keeps them).
-        self.file_store = InMemoryFileStore(public_base_url)
+        # The bot's own stores (the database's) keep the files people sent; Zalo's side outlives a restart,
+        # like the Telegram "servers".
+        self.public_base_url = public_base_url or ""
         self.zalo_server: FakeZaloServer | None = None
         self._zalo_client: ZaloClient | None = None
         self.zalo_channel: ZaloChannel | None = None
@@ -71,6 +69,19 @@ class Playground:
     def services(self) -> Services:
         return self.application.services
 
+    @property
+    def file_store(self) -> DatabaseFileStore:
+        """The bot's file store (evidence people sent, files shared by link), as in production."""
+        store: DatabaseFileStore = self.services.file_store
+        return store
+
+    async def shared_file(self, url: str) -> SharedFile | None:
+        """What opening ``url`` (a link the bot sent) gives, as the web server's /files would serve it."""
+        prefix = f"{self.file_store.public_base_url}/files/"
+        if not self.file_store.public_base_url or not url.startswith(prefix):
+            return None
+        return await self.file_store.open_share(url.removeprefix(prefix).split("/", 1)[0])
+
     async def start(self, *, run_jobs: bool = False) -> None:
         """Initialise the bot; with ``run_jobs`` also start its JobQueue (outbox sender, reminders)."""
         self.run_jobs = run_jobs
@@ -80,11 +91,11 @@ class Playground:
         else:
             await self._start_zalo_server()
             assert self._zalo_client is not None
-            address_book = DatabaseAddressBook(services.database, clock=services.clock, account_cache=services.accounts)
-            self.app = build_application(services, request=ChannelRouter(self.api, address_book, self.file_store))
+            self.app = build_application(services, request=self.api)
+            services.file_store.public_base_url = self.public_base_url
             # Registers its outbound with the router; its polling and worker are never started here: the
             # playground hands each event to the inbound itself (polling has tests of its own).
-            self.zalo_channel = ZaloChannel(self._zalo_client, address_book, self.file_store, self.app)
+            self.zalo_channel = ZaloChannel(self._zalo_client, services.address_book, services.file_store, self.app)
         await self.app.initialize()
         # run_polling/run_webhook call these hooks on Telegram; here the playground stands in for them.
         if self.app.post_init:

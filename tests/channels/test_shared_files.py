@@ -16,6 +16,7 @@ from bot.i18n import Translators
 from rules.files import DatabaseFileStore
 from rules.guesses import GuessThrottle
 from storage.db import Database
+from tests.clock import Clock
 from tests.people import telegram_account
 
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
@@ -25,20 +26,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"QR" * 500
 ICS = "BEGIN:VCALENDAR\r\nSUMMARY:Hội nghị điển hình tiên tiến\r\nEND:VCALENDAR\r\n".encode()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

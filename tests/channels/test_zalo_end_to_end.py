@@ -102,7 +102,7 @@ async def test_a_wrong_answer_on_zalo_gets_the_question_again_as_a_menu(world: Z
     [retry] = await world.says(minh, "tiếng Pháp")
 
     assert retry == (
-        "Xin lỗi, tôi chưa hiểu câu trả lời. Vui lòng bấm một nút hoặc gõ số thứ tự (1–2).\n\n"
+        "Xin lỗi, tôi chưa hiểu câu trả lời. Vui lòng gõ số thứ tự của lựa chọn (1–2).\n\n"
         "Bạn muốn dùng ngôn ngữ nào?\n\n1. Tiếng Việt\n2. English\n\nTrả lời 1 hoặc 2."
     )
 

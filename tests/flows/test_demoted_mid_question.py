@@ -16,11 +16,11 @@ from sqlalchemy import func, select, update
 
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona
-from rules.invitations import EXEMPLAR_POOL, Person, create_invitation
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
-from storage.models import Account, AuditEntry, Conference, Invitation, InvitationImport, Nomination, UnitLink
+from storage.models import Account, AuditEntry, Invitation, InvitationImport, Nomination, UnitLink
 from tests.flows.test_invite_flow import GUEST_LIST, approved, xlsx
 from tests.flows.test_review_flow import submit
+from tests.invitations import invite
 from tests.people import reached_at
 
 XUAN = 2020
@@ -84,19 +84,9 @@ async def _exports(playground: Playground) -> int:
 
 
 async def _accepted_delegate(playground: Playground) -> None:
-    async with playground.services.database.transaction() as db:
-        conference = await db.scalar(select(Conference).where(Conference.code == "district"))
-        assert conference is not None
-        invitation = await create_invitation(
-            db,
-            conference=conference,
-            pool_code=EXEMPLAR_POOL,
-            person=Person(full_name="Lê Văn Hùng", gender="nam", birth_year=1950, ethnicity="tay"),
-            secret=playground.services.link_secret,
-            now=playground.services.clock(),
-        )
-        assert invitation is not None
-        invitation.status = "accepted"
+    await invite(
+        playground.services, "Lê Văn Hùng", status="accepted", birth_year=1950, ethnicity="tay", occupation_group=None
+    )
 
 
 # --- the lists: /attendance, /invitations, /delegates -----------------------------------------------

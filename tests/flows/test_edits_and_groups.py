@@ -16,9 +16,9 @@ from telegram import CallbackQuery
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona
 from handlers.menu import COMMANDS
-from rules.invitations import EXEMPLAR_POOL, Person, create_invitation, link_token
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
-from storage.models import Account, Conference, ConversationState, Invitation
+from storage.models import Account, ConversationState, Invitation
+from tests.invitations import invite
 from tests.people import reached_at
 
 GROUP = -100123
@@ -33,19 +33,8 @@ async def planned(playground: Playground) -> Playground:
 
 
 async def _invitation_token(playground: Playground, name: str) -> tuple[int, str]:
-    async with playground.services.database.transaction() as db:
-        conference = await db.scalar(select(Conference).where(Conference.code == "district"))
-        assert conference is not None
-        invitation = await create_invitation(
-            db,
-            conference=conference,
-            pool_code=EXEMPLAR_POOL,
-            person=Person(full_name=name, gender="nam", birth_year=1950, occupation_group="cong_nhan"),
-            secret=playground.services.link_secret,
-            now=playground.services.clock(),
-        )
-        assert invitation is not None
-        return invitation.id, link_token(invitation, playground.services.link_secret)
+    invited = await invite(playground.services, name, birth_year=1950, occupation_group="cong_nhan")
+    return invited.id, invited.token
 
 
 def _no_failure(user: ChatUser, caplog: pytest.LogCaptureFixture) -> None:

@@ -19,9 +19,10 @@ from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona
 from bot.services import Services
 from bot.settings import Settings
-from rules.invitations import EXEMPLAR_POOL, Person, create_invitation, link_token
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
-from storage.models import Account, Conference, Invitation
+from storage.models import Account, Invitation
+from tests.clock import Clock
+from tests.invitations import invite
 from tests.people import account_id_at, reached_at
 
 NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
@@ -30,19 +31,9 @@ WRONG_INVITATION = "Xin lỗi, đường dẫn giấy mời này không hợp l�
 COOLING_DOWN = "Bạn đã nhập sai đường dẫn hoặc mã quá nhiều lần."
 
 
-class Clock:
-    """The bot's clock; a test moves it forward."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture
@@ -75,19 +66,8 @@ def warnings(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 async def _invite(playground: Playground, name: str) -> tuple[int, str]:
     """An invitation to the district conference, as /invite makes it: (its id, its link token)."""
-    async with playground.services.database.transaction() as db:
-        conference = await db.scalar(select(Conference).where(Conference.code == "district"))
-        assert conference is not None
-        invitation = await create_invitation(
-            db,
-            conference=conference,
-            pool_code=EXEMPLAR_POOL,
-            person=Person(full_name=name, gender="nam", birth_year=1978, occupation_group="can_bo_cong_chuc"),
-            secret=playground.services.link_secret,
-            now=playground.services.clock(),
-        )
-        assert invitation is not None
-        return invitation.id, link_token(invitation, playground.services.link_secret)
+    invited = await invite(playground.services, name)
+    return invited.id, invited.token
 
 
 async def _invitation(playground: Playground, invitation_id: int) -> Invitation:

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona, SentMessage
-from rules.invitations import EXEMPLAR_POOL, Person, create_invitation, link_token
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
 from rules.roles import Role
 from rules.text import fold
@@ -37,6 +36,7 @@ from storage.models import (
     OrgUnit,
     UnitLink,
 )
+from tests.invitations import invite
 from tests.people import reached_at
 
 HUNG, MINH = 5005, 2002
@@ -199,17 +199,8 @@ class Scene:
 
     async def invitation(self, name: str = "Trần Văn Hùng", conference: str = "district") -> tuple[int, str]:
         """An invitation in the exemplar pool: its id and the token of its personal link."""
-        async with self.playground.services.database.transaction() as db:
-            invitation = await create_invitation(
-                db,
-                conference=await db.scalar(select(Conference).where(Conference.code == conference)),
-                pool_code=EXEMPLAR_POOL,
-                person=Person(full_name=name, gender="nam", birth_year=1978, occupation_group="cong_nhan"),
-                secret=self.playground.services.link_secret,
-                now=self.playground.services.clock(),
-            )
-            assert invitation is not None
-            return invitation.id, link_token(invitation, self.playground.services.link_secret)
+        invited = await invite(self.playground.services, name, conference=conference, occupation_group="cong_nhan")
+        return invited.id, invited.token
 
     async def invitation_status(self, invitation_id: int) -> str:
         return str(await self.scalar(select(Invitation.status).where(Invitation.id == invitation_id)))

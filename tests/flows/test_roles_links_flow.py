@@ -20,25 +20,16 @@ from rules.nominations import Status, transition
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.text import fold
 from storage.models import Account, AuditEntry, Campaign, Conference, Endorsement, Nomination, OrgUnit
+from tests.clock import Clock
 from tests.people import reached_at
 
 NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
 REFUSAL = "Xin lỗi, chỉ Ban tổ chức mới dùng được lệnh này."
 
 
-class Clock:
-    """The bot's clock; a test moves it forward."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

@@ -22,10 +22,12 @@ from bot.services import Services
 from bot.settings import Settings
 from handlers.typed_codes import open_typed_code
 from rules import link_codes, unit_links
-from rules.invitations import EXEMPLAR_POOL, Person, create_invitation, invitation_code, link_token
+from rules.invitations import invitation_code
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.text import fold
 from storage.models import Account, Campaign, Conference, Endorsement, Invitation, Nomination, OrgUnit, UnitLink
+from tests.clock import Clock
+from tests.invitations import invite
 from tests.people import account_id_at, reached_at
 
 NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
@@ -39,19 +41,9 @@ COOLING_DOWN = "Bạn đã nhập sai đường dẫn hoặc mã quá nhiều l�
 STRAY = "Tôi chưa hiểu ý bạn."
 
 
-class Clock:
-    """The bot's clock; a test moves it forward."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture
@@ -88,20 +80,8 @@ def tuan(playground: Playground) -> ChatUser:
 
 async def _invite(playground: Playground, name: str) -> tuple[int, str, str]:
     """An invitation to the district conference, as /invite makes it: (its id, link token, shown code)."""
-    secret = playground.services.link_secret
-    async with playground.services.database.transaction() as db:
-        conference = await db.scalar(select(Conference).where(Conference.code == "district"))
-        assert conference is not None
-        invitation = await create_invitation(
-            db,
-            conference=conference,
-            pool_code=EXEMPLAR_POOL,
-            person=Person(full_name=name, gender="nam", birth_year=1978, occupation_group="can_bo_cong_chuc"),
-            secret=secret,
-            now=playground.services.clock(),
-        )
-        assert invitation is not None
-        return invitation.id, link_token(invitation, secret), invitation_code(invitation, secret)
+    invited = await invite(playground.services, name)
+    return invited.id, invited.token, invited.code
 
 
 async def _invitation(playground: Playground, invitation_id: int) -> Invitation:

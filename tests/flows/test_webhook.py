@@ -1,8 +1,7 @@
-"""Webhook mode: Telegram's POSTs are accepted only with the secret token."""
+"""Webhook mode: Telegram's POSTs reach the bot only with the secret token, on the web server shared with Zalo."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 
@@ -10,10 +9,13 @@ import httpx
 import pytest
 
 from bot.app import build_application
-from bot.cli import webhook_options
+from bot.channels import runtime
+from bot.channels.web import TELEGRAM_SECRET_HEADER
+from bot.cli import ALLOWED_UPDATES
 from bot.playground.transport import InProcessBotAPI
 from bot.services import Services
 from bot.settings import Settings
+from tests.channels.waiting import eventually
 
 
 def _free_port() -> int:
@@ -37,7 +39,7 @@ def _start_update(update_id: int, user_id: int) -> dict[str, object]:
 
 
 @pytest.mark.sqlite_only
-async def test_webhook_refuses_requests_without_the_secret(database):
+async def test_dienhinh_run_in_webhook_mode_tells_telegram_the_url_and_secret_and_refuses_other_callers(database):
     port = _free_port()
     settings = Settings(
         database_url=database.url,
@@ -48,40 +50,28 @@ async def test_webhook_refuses_requests_without_the_secret(database):
         webhook_port=port,
     )
     api = InProcessBotAPI()
-    app = build_application(Services.create(settings), request=api)
-    await app.initialize()
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_webhook(**webhook_options(settings))
+    running = await runtime.start(
+        build_application(Services.create(settings), request=api), settings, allowed_updates=ALLOWED_UPDATES
+    )
     try:
         set_webhook = [params for method, params in api.calls if method == "setWebhook"][-1]
-        assert set_webhook["url"] == "https://bot.example.org/telegram"
-        assert set_webhook["secret_token"] == "s3cret-token"
-
         url = f"http://127.0.0.1:{port}/telegram"
         async with httpx.AsyncClient() as client:
             forged = await client.post(url, json=_start_update(1, 777))
-            wrong = await client.post(
-                url, json=_start_update(2, 777), headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
-            )
+            wrong = await client.post(url, json=_start_update(2, 777), headers={TELEGRAM_SECRET_HEADER: "guess"})
             genuine = await client.post(
                 url,
                 content=json.dumps(_start_update(3, 888)),
-                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token", "Content-Type": "application/json"},
+                headers={TELEGRAM_SECRET_HEADER: "s3cret-token", "Content-Type": "application/json"},
             )
-        assert forged.status_code == 403
-        assert wrong.status_code == 403
-        assert genuine.status_code == 200
-        for _ in range(100):
-            if api.messages(888):
-                break
-            await asyncio.sleep(0.05)
-        assert api.messages(888)[0].text.startswith("Xin chào Lan!")
-        assert api.messages(777) == []
+        await eventually(lambda: bool(api.messages(888)))
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
+        await runtime.stop(running)
+
+    assert (set_webhook["url"], set_webhook["secret_token"]) == ("https://bot.example.org/telegram", "s3cret-token")
+    assert (forged.status_code, wrong.status_code, genuine.status_code) == (403, 403, 200)
+    assert api.messages(888)[0].text.startswith("Xin chào Lan!")
+    assert api.messages(777) == []
 
 
 @pytest.mark.sqlite_only
@@ -89,7 +79,7 @@ async def test_the_web_server_carries_telegram_updates_to_the_real_bot(playgroun
     """bot.channels.web stands in for PTB's run_webhook: a genuine update gets a reply, a forged one nothing."""
     from zoneinfo import ZoneInfo
 
-    from bot.channels.web import TELEGRAM_SECRET_HEADER, TelegramWebhook, WebServer
+    from bot.channels.web import TelegramWebhook, WebServer
     from bot.i18n import Translators
 
     app = playground.application

@@ -12,22 +12,12 @@ from rules import files
 from rules.files import DatabaseFileStore, FileRejected, StoredFile
 from storage.db import Database
 from storage.models import Account, StoredFileRecord
+from tests.clock import Clock
 from tests.people import telegram_account
 
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
 LAN, HUNG, STRANGER = 1001, 1002, 4040
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-
-
-class Clock:
-    def __init__(self, now: dt.datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 async def _accounts(database: Database) -> dict[int, int]:
@@ -37,7 +27,7 @@ async def _accounts(database: Database) -> dict[int, int]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

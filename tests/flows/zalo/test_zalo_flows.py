@@ -13,7 +13,7 @@ from bot.playground.harness import ChatUser, Playground, ZaloChatUser
 from rules import accounts, outbox, schedule
 from rules.channel_text import ZALO_TEXT_LIMIT, text_length
 from rules.roles import Role
-from storage.models import Evidence, Nomination, OutboxMessage
+from storage.models import Evidence, Nomination, OutboxMessage, StoredFileRecord
 from tests.flows.zalo.conftest import PUBLIC_BASE_URL
 from tests.people import account_id_at
 
@@ -176,8 +176,11 @@ async def test_an_organiser_on_zalo_reads_status_as_text_and_the_chart_becomes_a
     assert not any(text.startswith("[photo") for text in without_link)
     [chart] = [message for message in hoa.messages[len(without_link) + 1 :] if message.photo]
     assert chart.photo is not None and chart.photo.startswith(f"{PUBLIC_BASE_URL}/files/")
-    opened = playground.file_store.opened(chart.photo)
-    assert opened is not None and opened.file.data.startswith(b"\x89PNG") and opened.owner == await hoa.address()
+    opened = await playground.shared_file(chart.photo)
+    assert opened is not None and opened.data is not None and opened.data.startswith(b"\x89PNG")
+    async with playground.services.database.transaction() as db:
+        made_for = await db.scalar(select(StoredFileRecord.owner_account_id).order_by(StoredFileRecord.id.desc()))
+    assert made_for == await account_id_at(playground.services.database, await hoa.address())
     assert len(with_link) == len(without_link)
 
 
@@ -194,8 +197,8 @@ async def test_export_on_zalo_is_a_link_with_a_public_url_and_a_note_without(
     assert "Bạn có thể nhận tệp này trên Telegram hoặc từ Ban tổ chức." in note
     url = re.search(r"https://\S+", link).group(0)  # type: ignore[union-attr]
     assert url.startswith(f"{PUBLIC_BASE_URL}/files/") and url.endswith(".xlsx")
-    opened = playground.file_store.opened(url)
-    assert opened is not None and opened.file.data.startswith(b"PK")  # a workbook is a zip
+    opened = await playground.shared_file(url)
+    assert opened is not None and opened.data is not None and opened.data.startswith(b"PK")  # a workbook is a zip
 
 
 async def test_a_sticker_and_unsupported_content_mid_form_get_a_polite_prompt_and_the_same_question(
