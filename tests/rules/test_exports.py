@@ -90,7 +90,7 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
     assert sheet.title == "Thư mời"
     assert sheet["A1"].value == "DANH SÁCH THƯ MỜI DỰ HỘI NGHỊ ĐIỂN HÌNH TIÊN TIẾN"
     assert [c.value for c in sheet[4]] == [
-        "STT",
+        "Số giấy mời",
         "Họ và tên",
         "Đơn vị",
         "Nhóm đại biểu",
@@ -101,18 +101,19 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
     ]
     rows = [[c.value for c in row[:5]] for row in sheet.iter_rows(min_row=5)]
     # By unit (Nhật Tân after Bưởi), then by given name; the withdrawn invitation is left out.
+    # The first column is each invitation's own number, the one /checkin and /override take.
     assert rows == [
-        [1, "Lê Văn Ánh", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Nhận lời tham dự"],
-        [2, "Trần Thị Bình", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Nhận lời tham dự"],
-        [3, "Phạm Thị Dung", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Đã mời, chưa trả lời"],
+        [ids["Lê Văn Ánh"], "Lê Văn Ánh", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Nhận lời tham dự"],
+        [ids["Trần Thị Bình"], "Trần Thị Bình", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Nhận lời tham dự"],
+        [ids["Phạm Thị Dung"], "Phạm Thị Dung", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Đã mời, chưa trả lời"],
         [
-            4,
+            ids["Nguyễn Văn An"],
             "Nguyễn Văn An",
             "Phường Nhật Tân",
             "Đại biểu khách mời và lãnh đạo các cấp, các ngành",
             "Nhận lời tham dự",
         ],
-        [5, "Đỗ Văn Em", "Phường Nhật Tân", "Đại biểu điển hình tiên tiến", "Từ chối"],
+        [ids["Đỗ Văn Em"], "Đỗ Văn Em", "Phường Nhật Tân", "Đại biểu điển hình tiên tiến", "Từ chối"],
     ]
     for row in range(5, 10):
         name = sheet.cell(row=row, column=2).value
@@ -151,7 +152,7 @@ async def test_the_attendance_list_is_the_customary_danh_sach_trich_ngang(databa
     assert sheet["A2"].value == "Thời gian: 18 tháng 6, 2020"
     assert sheet["A3"].value == "Địa điểm: Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân"
     assert [c.value for c in sheet[5]][:9] == [
-        "STT",
+        "Số giấy mời",
         "Họ và tên",
         "Năm sinh",
         "Giới tính",
@@ -163,22 +164,23 @@ async def test_the_attendance_list_is_the_customary_danh_sach_trich_ngang(databa
     ]
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=6, max_row=8)]
     # Accepted only, in Vietnamese name order: by given name (An < Ánh < Bình).
+    # Thành phần is the occupation group, empty when it is not known (not the delegate group).
     assert rows == [
         [
-            1,
+            ids["Nguyễn Văn An"],
             "Nguyễn Văn An",
             1970,
             "Nam",
             "Tày",
             "Phường Nhật Tân",
             "Phó Chủ tịch UBND",
-            "Đại biểu khách mời và lãnh đạo các cấp, các ngành",
+            None,
             None,
             None,
         ],
-        [2, "Lê Văn Ánh", 1992, "Nam", "Kinh", "Phường Bưởi", "Tổ trưởng", "Nông dân", None, None],
+        [ids["Lê Văn Ánh"], "Lê Văn Ánh", 1992, "Nam", "Kinh", "Phường Bưởi", "Tổ trưởng", "Nông dân", None, None],
         [
-            3,
+            ids["Trần Thị Bình"],
             "Trần Thị Bình",
             1985,
             "Nữ",
