@@ -975,17 +975,21 @@ def invitation_number(text: str) -> int | None:
 
 
 async def _match_rows(session: AsyncSession, condition: Any, limit: int) -> list[DelegateMatch]:
-    rows = (
-        await session.execute(
-            select(Invitation, Conference.title, OrgUnit.name)
-            .join(Conference, Conference.id == Invitation.conference_id)
-            .outerjoin(OrgUnit, OrgUnit.id == Invitation.unit_id)
-            .where(condition)
-            .order_by(Conference.id.desc(), Invitation.id)
-            .limit(limit)
-        )
-    ).all()
-    found = [
+    rows = list(
+        (
+            await session.execute(
+                select(Invitation, Conference.title, OrgUnit.name)
+                .join(Conference, Conference.id == Invitation.conference_id)
+                .outerjoin(OrgUnit, OrgUnit.id == Invitation.unit_id)
+                .where(condition)
+                .order_by(Conference.id.desc(), Invitation.id)
+                .limit(limit)
+            )
+        ).all()
+    )
+    # Vietnamese name order; the same name by the newest conference first, then by number.
+    rows.sort(key=lambda row: (name_sort_key(row[0].full_name), -row[0].conference_id, row[0].id))
+    return [
         DelegateMatch(
             id=invitation.id,
             full_name=invitation.full_name,
@@ -996,7 +1000,6 @@ async def _match_rows(session: AsyncSession, condition: Any, limit: int) -> list
         )
         for invitation, title, unit_name in rows
     ]
-    return sorted(found, key=lambda match: (name_sort_key(match.full_name), -match.id))
 
 
 def _words_condition(words: list[str]) -> Any:
