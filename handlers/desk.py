@@ -326,8 +326,8 @@ async def _act(update: Update, context: BotContext, errand: DeskErrand, invitati
     if errand.action == CHECK_IN:
         async with context.transaction() as db:
             await rsvp.close_errand(db, account.id)
-            result = await rsvp.check_in(db, invitation_id=invitation_id, actor_id=account.id, now=now)
-        await _say(update, context, checkin_text(t, result))
+            checked = await rsvp.check_in(db, invitation_id=invitation_id, actor_id=account.id, now=now)
+        await _say(update, context, checkin_text(t, checked))
         return END
     async with context.transaction() as db:
         await rsvp.close_errand(db, account.id)

@@ -148,7 +148,8 @@ def labelled_qr_png(text: str, name: str, code: str) -> bytes:
     measure = ImageDraw.Draw(square)
     name_lines = _fit_lines(measure, name, name_font, width - 2 * margin)
     line_height = 28
-    height = square.height + line_height * len(name_lines) + 36 + margin
+    # Room for two lines of name whatever the name: every square of the sheet has the same size.
+    height = square.height + line_height * 2 + 36 + margin
     canvas = PILImage.new("L", (width, height), 255)
     canvas.paste(square, (0, 0))
     draw = ImageDraw.Draw(canvas)

@@ -127,10 +127,35 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
     assert len({sheet.cell(row=row, column=7).value for row in range(5, 10)}) == 5
     images = sheet._images
     assert len(images) == 5
+    assert all(image.height > image.width for image in images)  # the name and code printed under each QR
     assert sorted(image.anchor._from.row for image in images) == [4, 5, 6, 7, 8]  # zero-based rows 5..9
     assert all(image.anchor._from.col == 7 for image in images)  # column H
     assert sheet.print_title_rows == "$4:$4"
     assert len(audit) == 1 and audit[0].detail == {"conference": "district", "rows": 5}
+
+
+def test_each_qr_of_the_sheet_has_the_name_and_the_code_under_it_in_a_font_that_has_vietnamese():
+    from matplotlib.ft2font import FT2Font
+    from PIL import Image
+
+    link = "https://t.me/dienhinh_bot?start=inv_abc"
+    labelled = Image.open(io.BytesIO(exports.labelled_qr_png(link, "Nguyễn Thị Phượng", "K7M2-Q9XD")))
+    plain = Image.open(io.BytesIO(exports.labelled_qr_png(link, "Nguyen Thi Phuong", "K7M2-Q9XD")))
+    square = labelled.width
+
+    # Below the square, text: the band under the QR holds dark pixels, and the tone marks change them.
+    assert labelled.height > square + 50
+    band = labelled.crop((0, square, square, labelled.height)).convert("L")
+    assert band.getextrema()[0] < 100
+    assert band.tobytes() != plain.crop((0, square, square, plain.height)).convert("L").tobytes()
+    # The font draws every letter of Vietnamese (no empty boxes), without a system font.
+    font = FT2Font(str(exports._font(22).path))
+    assert all(
+        font.get_char_index(ord(ch)) for ch in "ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵĐ"
+    )
+    # A name too long for two lines is cut with "…", never drawn outside the picture.
+    long_name = exports.labelled_qr_png(link, "Công Tằng Tôn Nữ Hoàng Thị Phương Thảo Nguyên Vy Anh Thư", "K7M2-Q9XD")
+    assert Image.open(io.BytesIO(long_name)).height == labelled.height
 
 
 def test_the_qr_code_is_a_png_that_encodes_the_link():
