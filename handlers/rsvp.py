@@ -414,14 +414,19 @@ async def card_pressed(update: Update, context: BotContext, card: CardPress) -> 
     return await _act(update, context, card.action, card.invitation_id)
 
 
+async def _form_invitation(db: AsyncSession, context: BotContext) -> InvitationView | None:
+    """The invitation the person's open question is about, if it is still theirs."""
+    account = _account(context)
+    form = await rsvp.open_form(db, account.id)
+    if form.invitation_id is None:
+        return None
+    return await rsvp.invitation_for(db, form.invitation_id, account.id, context.now())
+
+
 async def card_typed(update: Update, context: BotContext) -> str | int:
     assert update.message is not None
-    account = _account(context)
     async with context.transaction() as db:
-        form = await rsvp.open_form(db, account.id)
-        invitation = (
-            await rsvp.invitation_for(db, form.invitation_id, account.id, context.now()) if form.invitation_id else None
-        )
+        invitation = await _form_invitation(db, context)
     if invitation is None:
         return await rsvp_command(update, context)
     options = card_options(context.t, invitation)
@@ -851,10 +856,7 @@ async def cancel_question(update: Update, context: BotContext) -> str | int:
     comes back with its answers, so the delegate can still attend, decline or propose someone else."""
     account = _account(context)
     async with context.transaction() as db:
-        form = await rsvp.open_form(db, account.id)
-        invitation = (
-            await rsvp.invitation_for(db, form.invitation_id, account.id, context.now()) if form.invitation_id else None
-        )
+        invitation = await _form_invitation(db, context)
         if invitation is None:
             await rsvp.close_form(db, account.id)
         else:  # the substitute's details typed so far go; which invitation the card is about stays
