@@ -39,6 +39,7 @@ from bot.services import Services
 from handlers import (
     clarify,
     common,
+    desk,
     endorse,
     gate,
     language,
@@ -305,6 +306,8 @@ def register_handlers(app: DienhinhApplication) -> None:
         # Deep links (/start unit_…, /start end_…) before the generic /start.
         *roles.handlers(),
         *endorse.handlers(),
+        # /checkin and /override, whose pick list takes a typed number before the delegate's conversation does.
+        desk.conversation(),
         # /start inv_… and chk_… (personal invitation and check-in links) and the RSVP conversations; the
         # delegate's conversation, last of all conversations, takes the typed codes of every kind of link.
         *delegate_rsvp.handlers(typed_codes=typed_codes.entry_points()),

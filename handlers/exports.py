@@ -366,7 +366,8 @@ def delegates_text(t: Translator, summary: DelegatesSummary) -> str:
                 lines.append(t("{status}: {count}", status=label, count=t.number(len(people))))
             for person in people[:NAMES_SHOWN]:
                 unit = f" — {person.unit_name}" if person.unit_name else ""
-                lines.append(f"   • {person.name}{unit}{' ✅' if person.checked_in else ''}")
+                who = t("{name} (no. {number})", name=person.name, number=person.number)
+                lines.append(f"   • {who}{unit}{' ✅' if person.checked_in else ''}")
             if len(people) > NAMES_SHOWN:
                 lines.append("   " + t("… and {count} more", count=t.number(len(people) - NAMES_SHOWN)))
     lines += [
@@ -385,7 +386,11 @@ def delegates_text(t: Translator, summary: DelegatesSummary) -> str:
     if summary.targets:
         lines += ["", t("Balance targets (shown as gaps, never enforced):")]
         lines += [_target_line(t, target) for target in summary.targets]
-    lines += ["", t("✅ = checked in. Files: /invitations (links and QR codes), /attendance (attendance list).")]
+    lines += [
+        "",
+        t("✅ = checked in. Files: /invitations (links and QR codes), /attendance (attendance list)."),
+        t("The number after a name is printed in every list: /checkin 42 or /override 42 … take it."),
+    ]
     return "\n".join(lines)
 
 

@@ -9,9 +9,11 @@ position. Answers can be changed by opening the link again or with ``/rsvp`` unt
 Typed codes of every kind enter through this conversation (``handlers.typed_codes``), which is why it
 is the last one.
 
-Organisers: ``/substitutes`` (each proposal with its effect on the balance, Approve / Reject / Skip),
-``/override NUMBER_OR_CODE attend|decline reason…`` and, with reviewers, ``/checkin CODE`` or scanning a
-delegate's QR (``/start chk_<token>``).
+``/cancel`` at the decline reason or a substitute's question shows the card again, with its answers.
+
+Organisers: ``/substitutes`` (each proposal with its effect on the balance, Approve / Reject / Skip) and,
+with reviewers, scanning a delegate's QR (``/start chk_<token>``); ``/checkin`` and ``/override`` are in
+``handlers.desk``.
 
 Callback data, versioned and re-checked on the server:
 ``rsvp1:<a|d|s>:<invitation id>`` a card's action (the presser must be the invitee);
@@ -36,9 +38,9 @@ from handlers.common import is_organiser, refuse
 from handlers.keyboards import ChoicePrompt, close_keyboard, keyboard
 from handlers.link_codes import or_type_invitation_code
 from handlers.presses import ButtonData, Choice, Id
-from rules import intake, link_codes, links, outbox, rsvp, seats
+from rules import intake, links, outbox, rsvp, seats
 from rules.accounts import AccountSnapshot
-from rules.choices import NO, YES, Option, pick
+from rules.choices import NO, YES, Option
 from rules.guesses import GuessKind
 from rules.intake import Problem, Step
 from rules.invitations import Person, Status, code_of
@@ -412,14 +414,19 @@ async def card_pressed(update: Update, context: BotContext, card: CardPress) -> 
     return await _act(update, context, card.action, card.invitation_id)
 
 
+async def _form_invitation(db: AsyncSession, context: BotContext) -> InvitationView | None:
+    """The invitation the person's open question is about, if it is still theirs."""
+    account = _account(context)
+    form = await rsvp.open_form(db, account.id)
+    if form.invitation_id is None:
+        return None
+    return await rsvp.invitation_for(db, form.invitation_id, account.id, context.now())
+
+
 async def card_typed(update: Update, context: BotContext) -> str | int:
     assert update.message is not None
-    account = _account(context)
     async with context.transaction() as db:
-        form = await rsvp.open_form(db, account.id)
-        invitation = (
-            await rsvp.invitation_for(db, form.invitation_id, account.id, context.now()) if form.invitation_id else None
-        )
+        invitation = await _form_invitation(db, context)
     if invitation is None:
         return await rsvp_command(update, context)
     options = card_options(context.t, invitation)
@@ -479,7 +486,7 @@ async def _accept(update: Update, context: BotContext, invitation: InvitationVie
     account = _account(context)
     async with context.transaction() as db:
         result = await seats.accept(db, invitation.id, now=context.now(), actor_id=account.id)
-        delegate = await _pass_if_seated(db, context, result)
+        delegate = await pass_if_seated(db, context, result)
         await rsvp.close_form(db, account.id)
     await _say(update, context, _accept_text(context.t, result, invitation))
     if delegate is not None:
@@ -487,7 +494,7 @@ async def _accept(update: Update, context: BotContext, invitation: InvitationVie
     return END
 
 
-async def _pass_if_seated(db: AsyncSession, context: BotContext, result: RsvpResult) -> DelegatePass | None:
+async def pass_if_seated(db: AsyncSession, context: BotContext, result: RsvpResult) -> DelegatePass | None:
     if result.status != Status.ACCEPTED or result.invitation_id is None:
         return None
     return await rsvp.delegate_pass(
@@ -510,10 +517,10 @@ def _accept_text(t: Translator, result: RsvpResult, invitation: InvitationView) 
         return t("You have already confirmed that you will attend {conference}.", conference=conference)
     if result.outcome is Outcome.UNCHANGED:
         return t("You are already on the waitlist: number {position}.", position=t.number(result.position or 0))
-    return _refusal_text(t, result)
+    return refusal_text(t, result)
 
 
-def _refusal_text(t: Translator, result: RsvpResult) -> str:
+def refusal_text(t: Translator, result: RsvpResult) -> str:
     if result.outcome is Outcome.LOCKED:
         if result.checked_in_at is not None:
             return t("You have already checked in, so your answer can no longer be changed.")
@@ -630,7 +637,7 @@ async def reason_given(update: Update, context: BotContext) -> str | int:
     if result is None:
         return await rsvp_command(update, context)
     if result.outcome in (Outcome.REASON_REQUIRED, Outcome.REASON_TOO_LONG):
-        await _say(update, context, _refusal_text(t, result) + "\n\n" + _reason_question(t))
+        await _say(update, context, refusal_text(t, result) + "\n\n" + _reason_question(t))
         return REASON
     await _say(update, context, _decline_text(t, result))
     return END
@@ -649,7 +656,7 @@ def _decline_text(t: Translator, result: RsvpResult) -> str:
         return text
     if result.outcome is Outcome.UNCHANGED:
         return t("You had already declined. Nothing was changed.")
-    return _refusal_text(t, result)
+    return refusal_text(t, result)
 
 
 def text_please(question: Callable[[Translator], str]) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
@@ -854,6 +861,23 @@ async def cancel(update: Update, context: BotContext) -> int:
     return END
 
 
+async def cancel_question(update: Update, context: BotContext) -> str | int:
+    """``/cancel`` at the decline reason or a substitute's question: that question is dropped, the card
+    comes back with its answers, so the delegate can still attend, decline or propose someone else."""
+    account = _account(context)
+    async with context.transaction() as db:
+        invitation = await _form_invitation(db, context)
+        if invitation is None:
+            await rsvp.close_form(db, account.id)
+        else:  # the substitute's details typed so far go; which invitation the card is about stays
+            await rsvp.keep_form(db, account.id, RsvpForm(invitation_id=invitation.id))
+    if invitation is None:
+        await _say(update, context, context.t("Cancelled. Nothing was changed."))
+        return END
+    note = context.t("Cancelled. Nothing was changed; your invitation stays as it is.")
+    return await _send_card(update, context, invitation, note)
+
+
 def conversation(
     *, typed_codes: Sequence[BaseHandler[Update, BotContext, Any]] = ()
 ) -> ConversationHandler[BotContext]:
@@ -870,6 +894,9 @@ def conversation(
     open_link: BaseHandler[Update, BotContext, Any] = CommandHandler(
         "start", open_invitation, filters=filters.Regex(r"^/start(@\w+)? inv_")
     )
+    # At the card's follow-up questions /cancel drops the question and shows the card again (states come
+    # before the fallbacks); at the card itself it ends the conversation.
+    back: BaseHandler[Update, BotContext, Any] = CommandHandler("cancel", cancel_question)
     states: dict[object, list[BaseHandler[Update, BotContext, Any]]] = {
         CARD: [card_button, MessageHandler(text, card_typed), MessageHandler(other, card_other)],
         PICKING: [
@@ -877,12 +904,16 @@ def conversation(
             MessageHandler(text, picked_typed),
             MessageHandler(other, card_other),
         ],
-        REASON: [MessageHandler(text, reason_given), MessageHandler(other, text_please(_reason_question))],
-        SUB_NAME: [MessageHandler(text, name_given), MessageHandler(other, text_please(_name_question))],
-        SUB_GENDER: GENDER_PROMPT.handlers(),
-        SUB_YEAR: [MessageHandler(text, year_given), MessageHandler(other, text_please(_year_question))],
-        SUB_OCCUPATION: OCCUPATION_PROMPT.handlers(),
-        SUB_POSITION: [MessageHandler(text, position_given), MessageHandler(other, text_please(_position_question))],
+        REASON: [back, MessageHandler(text, reason_given), MessageHandler(other, text_please(_reason_question))],
+        SUB_NAME: [back, MessageHandler(text, name_given), MessageHandler(other, text_please(_name_question))],
+        SUB_GENDER: [back, *GENDER_PROMPT.handlers()],
+        SUB_YEAR: [back, MessageHandler(text, year_given), MessageHandler(other, text_please(_year_question))],
+        SUB_OCCUPATION: [back, *OCCUPATION_PROMPT.handlers()],
+        SUB_POSITION: [
+            back,
+            MessageHandler(text, position_given),
+            MessageHandler(other, text_please(_position_question)),
+        ],
         endorse.CONFIRMING: endorse.question_handlers(),
     }
     commands = [handler for handler in typed_codes if isinstance(handler, CommandHandler)]
@@ -938,39 +969,6 @@ def checkin_text(t: Translator, result: CheckInResult, code: str | None = None) 
     return t("This check-in QR code is not valid.")
 
 
-async def checkin_command(update: Update, context: BotContext) -> None:
-    """``/checkin CODE``: organisers and reviewers check a delegate in by the code they show or say."""
-    t = context.t
-    if not can_review(_account(context).role):
-        await _say(update, context, t("Sorry, only organisers and reviewers can check delegates in."))
-        return
-    typed = " ".join(context.args or ())
-    if not typed:
-        await _say(
-            update,
-            context,
-            t(
-                "Type the delegate's check-in code, for example: /checkin K7M2-Q9XD. Or scan their QR code with "
-                "your phone's camera."
-            ),
-        )
-        return
-    if await guesses.cooling_down(update, context):
-        return
-    code = link_codes.parse_code(typed)
-    result = CheckInResult(CheckInOutcome.UNKNOWN)
-    if code is not None:
-        async with context.transaction() as db:
-            result = await rsvp.check_in(
-                db,
-                code=link_codes.typed_code(context.services.link_secret, code),
-                actor_id=_account(context).id,
-                now=context.now(),
-            )
-    guesses.record(update, context, GuessKind.CHECK_IN_CODE, missed=result.outcome is CheckInOutcome.UNKNOWN)
-    await _say(update, context, checkin_text(t, result, code=rsvp.normalise_checkin_code(typed)))
-
-
 async def open_checkin(update: Update, context: BotContext) -> None:
     """``/start chk_<token>``: an organiser's phone scanned a delegate's QR."""
     token = split_payload(context.args[0], links.CHECK_IN) if context.args else None
@@ -1003,138 +1001,6 @@ async def open_checkin_with(
         missed=result.outcome is CheckInOutcome.UNKNOWN,
     )
     await _say(update, context, checkin_text(t, result, code=code.shown if code else None))
-
-
-# --- /override ---------------------------------------------------------------------------------------------
-
-
-def _override_usage(t: Translator) -> str:
-    return t(
-        "To record a delegate's answer for them, type the invitation number or their check-in code, the answer "
-        "and the reason, for example:\n/override 42 attend confirmed by phone\n/override K7M2-Q9XD decline ill\n\n"
-        "The reason is required and is kept in the history."
-    )
-
-
-def _override_actions(t: Translator) -> list[Option]:
-    return [
-        Option("attend", t("Attend"), aliases=("attend", "accept"), means=YES),
-        Option("decline", t("Decline"), aliases=("decline", "từ chối"), means=NO),
-    ]
-
-
-def _split_action(t: Translator, words: list[str]) -> tuple[str | None, str]:
-    """``tham dự xác nhận qua điện thoại`` → ("attend", "xác nhận qua điện thoại"); longest match wins."""
-    options = _override_actions(t)
-    for end in range(min(len(words), 3), 0, -1):
-        option = pick(options, " ".join(words[:end]))
-        if option is not None and not " ".join(words[:end]).isdigit():
-            return option.key, " ".join(words[end:])
-    return None, ""
-
-
-async def override_command(update: Update, context: BotContext) -> None:
-    """``/override NUMBER_OR_CODE attend|decline reason…`` (organisers): also after the deadline."""
-    t = context.t
-    if not is_organiser(context):
-        await _say(update, context, t("Sorry, only organisers can use this command."))
-        return
-    args = list(context.args or ())
-    action, reason = _split_action(t, args[1:]) if len(args) > 1 else (None, "")
-    if action is None or not reason.strip():
-        await _say(update, context, _override_usage(t))
-        return
-    async with context.transaction() as db:
-        invitation_id = await rsvp.find_invitation(db, args[0])
-        outcome = await _override(db, context, invitation_id, action, reason) if invitation_id else None
-    if outcome is None:
-        await _say(update, context, t("I found no invitation with the number or code {ref}.", ref=args[0]))
-        return
-    invitation, result, told = outcome
-    await _say(update, context, _override_reply(t, invitation, result, reason, told=told))
-
-
-async def _override(
-    db: AsyncSession, context: BotContext, invitation_id: int, action: str, reason: str
-) -> tuple[InvitationView, RsvpResult, bool] | None:
-    account, now = _account(context), context.now()
-    if action == "attend":
-        result = await seats.accept(db, invitation_id, now=now, actor_id=account.id, override_reason=reason)
-    else:
-        result = await seats.decline(
-            db, invitation_id, now=now, reason=reason, actor_id=account.id, override_reason=reason
-        )
-    invitation = await rsvp.load_view(db, invitation_id, now)
-    if invitation is None:
-        return None
-    told = result.changed and await _tell_overridden(db, context, invitation, result, reason)
-    await tell_promoted(db, context, result.promoted)
-    return invitation, result, told
-
-
-def _override_reply(t: Translator, invitation: InvitationView, result: RsvpResult, reason: str, *, told: bool) -> str:
-    name = invitation.full_name
-    if result.outcome is Outcome.ACCEPTED:
-        text = t("Recorded for {name}: attending. Reason: {reason}", name=name, reason=reason)
-    elif result.outcome is Outcome.WAITLISTED:
-        text = t(
-            "{name}'s pool is full, so they are on the waitlist: number {position}. Reason: {reason}",
-            name=name,
-            position=t.number(result.position or 0),
-            reason=reason,
-        )
-    elif result.outcome is Outcome.DECLINED:
-        text = t("Recorded for {name}: not attending. Reason: {reason}", name=name, reason=reason)
-    elif result.outcome is Outcome.UNCHANGED:
-        return t(
-            "{name}'s answer is already: {status}. Nothing was changed.",
-            name=name,
-            status=status_word(t, result.status),
-        )
-    elif result.outcome is Outcome.CLOSED:
-        return t(
-            "{name}'s invitation cannot be answered (status: {status}).",
-            name=name,
-            status=status_word(t, result.status),
-        )
-    elif result.outcome is Outcome.LOCKED:
-        return t("{name} has already checked in; their answer can no longer be changed.", name=name)
-    else:
-        return _refusal_text(t, result)
-    if told:
-        text += "\n" + t("I have told them.")
-    return text
-
-
-async def _tell_overridden(
-    db: AsyncSession, context: BotContext, invitation: InvitationView, result: RsvpResult, reason: str
-) -> bool:
-    if invitation.account_id is None:
-        return False
-    t = context.services.translators.get(await rsvp.account_locale(db, invitation.account_id))
-    if result.outcome is Outcome.WAITLISTED:
-        answer = t("on the waitlist, number {position}", position=t.number(result.position or 0))
-    else:
-        answer = status_word(t, result.status)
-    key = f"rsvp.override:{invitation.id}:{result.event_id}"
-    await outbox.enqueue(
-        db,
-        account_id=invitation.account_id,
-        text=t(
-            "The organisers have recorded your answer for {conference}: {answer}. Reason: {reason}",
-            conference=invitation.conference.title,
-            answer=answer,
-            reason=reason,
-        ),
-        dedupe_key=key,
-        topic=f"invitation:{invitation.id}",
-        now=context.now(),
-    )
-    if result.status == Status.ACCEPTED:
-        delegate = await _pass_if_seated(db, context, result)
-        if delegate is not None:
-            await enqueue_pass(db, context, delegate, account_id=invitation.account_id, t=t, key=key)
-    return True
 
 
 # --- /substitutes --------------------------------------------------------------------------------------------
@@ -1479,6 +1345,4 @@ def handlers(*, typed_codes: Sequence[BaseHandler[Update, BotContext, Any]] = ()
         CommandHandler("start", open_checkin, filters=filters.Regex(r"^/start(@\w+)? chk_")),
         substitutes_conversation(),
         conversation(typed_codes=typed_codes),
-        CommandHandler("checkin", checkin_command),
-        CommandHandler("override", override_command),
     ]

@@ -320,6 +320,8 @@ class DelegateLine:
     name: str
     unit_name: str | None
     checked_in: bool
+    # The invitation's number, printed in every list and typed for /checkin and /override.
+    number: int = 0
 
 
 @dataclass(frozen=True)
@@ -400,7 +402,7 @@ async def delegates_summary(
     def lines(items: list[Invitation]) -> tuple[DelegateLine, ...]:
         ordered = sorted(items, key=lambda item: name_sort_key(item.full_name))
         return tuple(
-            DelegateLine(item.full_name, names.get(item.unit_id or 0), item.checked_in_at is not None)
+            DelegateLine(item.full_name, names.get(item.unit_id or 0), item.checked_in_at is not None, item.id)
             for item in ordered
         )
 

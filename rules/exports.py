@@ -13,10 +13,13 @@ fits) in the language the file is for.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
+import matplotlib
 import qrcode
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
@@ -25,6 +28,8 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,24 +46,26 @@ from storage.models import AuditEntry, Conference, Invitation, SeatPool
 # Invitations whose links units hand out: everyone who may still answer (a declined delegate may change
 # their mind). Withdrawn, replaced and proposed (not yet approved) ones are left out.
 HANDED_OUT = (Status.PENDING, Status.ACCEPTED, Status.WAITLISTED, Status.DECLINED)
-QR_PIXELS = 110
+QR_PIXELS = 150  # the width of each QR (with its name and code under it) on the sheet
 _THIN = Side(style="thin")
 _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _WRAP = Alignment(wrap_text=True, vertical="center")
 _CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
+# The first column of both files is the invitation's number, not a running count: it stays the same in
+# every list and every export, so it can be read out and typed (/checkin 42, /override 42 …).
 INVITATION_COLUMNS: tuple[tuple[str, int], ...] = (
-    (N_("No."), 5),
+    (N_("Invitation no."), 8),
     (N_("Full name"), 26),
     (N_("Unit"), 30),
     (N_("Delegate group"), 24),
     (N_("Status"), 16),
     (N_("Personal link"), 44),
     (N_("Invitation code"), 13),
-    (N_("QR code"), 17),
+    (N_("QR code"), 23),
 )
 ATTENDANCE_COLUMNS: tuple[tuple[str, int], ...] = (
-    (N_("No."), 5),
+    (N_("Invitation no."), 8),
     (N_("Full name"), 24),
     (N_("Birth year"), 8),
     (N_("Gender"), 8),
@@ -93,6 +100,66 @@ def qr_png(text: str) -> bytes:
     code.make(fit=True)
     buffer = io.BytesIO()
     code.make_image().save(buffer)
+    return buffer.getvalue()
+
+
+@functools.cache
+def _font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
+    """DejaVu Sans, which covers Vietnamese and ships with matplotlib (no system font needed)."""
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), size)
+
+
+def _fit_lines(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    """``text`` in at most two lines of ``width`` pixels, cut with "…" when even that is too little."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        trial = f"{current} {word}".strip()
+        if current and draw.textlength(trial, font=font) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = trial
+    lines.append(current)
+    if len(lines) > 2:
+        lines = [lines[0], " ".join(lines[1:])]
+    if draw.textlength(lines[-1], font=font) > width:
+        last = lines[-1]
+        while last and draw.textlength(last + "…", font=font) > width:
+            last = last[:-1]
+        lines[-1] = last.rstrip() + "…"
+    return lines
+
+
+def labelled_qr_png(text: str, name: str, code: str) -> bytes:
+    """A QR code of ``text`` with ``name`` (up to two lines) and ``code`` printed under it, as PNG bytes.
+
+    For the sheet units print and cut out: each square says whose it is and carries the code to type where
+    the QR cannot be scanned. Drawn large (8 pixels a module) so it prints sharp when scaled down.
+    """
+    code_image = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=2)
+    code_image.add_data(text)
+    code_image.make(fit=True)
+    square = code_image.make_image().get_image().convert("L")
+    width = square.width
+    margin = 8
+    name_font, code_font = _font(22), _font(26, bold=True)
+    measure = ImageDraw.Draw(square)
+    name_lines = _fit_lines(measure, name, name_font, width - 2 * margin)
+    line_height = 28
+    # Room for two lines of name whatever the name: every square of the sheet has the same size.
+    height = square.height + line_height * 2 + 36 + margin
+    canvas = PILImage.new("L", (width, height), 255)
+    canvas.paste(square, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    y = square.height
+    for line in name_lines:
+        draw.text((width / 2, y), line, font=name_font, fill=0, anchor="ma")
+        y += line_height
+    draw.text((width / 2, y + 4), code, font=code_font, fill=0, anchor="ma")
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
@@ -231,18 +298,18 @@ async def invitations_workbook(
     )
     header_row = 4
     _header(sheet, header_row, INVITATION_COLUMNS, labels)
-    row_height = QR_PIXELS * 0.75 + 6  # points
-    for number, invitation in enumerate(invitations, start=1):
-        row = header_row + number
+    for index, invitation in enumerate(invitations, start=1):
+        row = header_row + index
         link = invitation_link(invitation, secret, bot_username)
+        code = invitation_code(invitation, secret)
         values: tuple[Any, ...] = (
-            number,
+            invitation.id,
             invitation.full_name,
             units.get(invitation.unit_id or 0, ""),
             pools.get(invitation.pool_code, invitation.pool_code),
             labels(STATUS_LABELS[invitation.status]) if invitation.status in STATUS_LABELS else invitation.status,
             link,
-            invitation_code(invitation, secret),
+            code,
         )
         for column, value in enumerate(values, start=1):
             cell = _cell(sheet, row, column, value)
@@ -251,10 +318,12 @@ async def invitations_workbook(
         sheet.cell(row=row, column=6).hyperlink = link
         sheet.cell(row=row, column=7).font = Font(bold=True)
         sheet.cell(row=row, column=8).border = _BOX
-        image = Image(io.BytesIO(qr_png(link)))
-        image.width = image.height = QR_PIXELS
+        png = labelled_qr_png(link, invitation.full_name, code)
+        image = Image(io.BytesIO(png))
+        image.height = round(QR_PIXELS * image.height / image.width)
+        image.width = QR_PIXELS
         sheet.add_image(image, f"H{row}")
-        sheet.row_dimensions[row].height = row_height
+        sheet.row_dimensions[row].height = image.height * 0.75 + 6  # points
     _print_setup(sheet, header_row, landscape=True)
     _audit(session, "export.invitations", conference, audit_actor(actor_id), now, rows=len(invitations))
     return _bytes(workbook)
@@ -273,9 +342,9 @@ async def attendance_workbook(
 ) -> bytes | NotAllowed | None:
     """The "danh sách trích ngang" of the delegates who accepted, in Vietnamese name order.
 
-    A title naming the conference, its date, then STT, Họ và tên, Năm sinh, Giới tính, Dân tộc, Đơn vị,
-    Chức vụ, Thành phần (occupation group, else the delegate group), Ký tên, and a note for those checked
-    in; a total at the end. Organisers only; None when nobody has accepted. Audited (it holds ethnicity).
+    A title naming the conference, its date, then Số giấy mời (the invitation's number, as every list
+    prints it), Họ và tên, Năm sinh, Giới tính, Dân tộc, Đơn vị, Chức vụ, Thành phần (the occupation group;
+    empty when it is not known), Ký tên, and a note for those checked in; a total at the end. Organisers only; None when nobody has accepted. Audited (it holds ethnicity).
     """
     if await acting(session, actor_id, Role.ORGANISER) is None:
         return NotAllowed(Role.ORGANISER)
@@ -293,10 +362,6 @@ async def attendance_workbook(
         return None
     delegates.sort(key=lambda item: name_sort_key(item.full_name))
     units = await unit_names(session, (delegate.unit_id for delegate in delegates))
-    pools = {
-        pool.code: pool.title
-        for pool in await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference_id))
-    }
     data = reference()
     locale = labels.locale
 
@@ -314,17 +379,16 @@ async def attendance_workbook(
     header_row = 5
     _header(sheet, header_row, ATTENDANCE_COLUMNS, labels)
     checked_in = 0
-    for number, delegate in enumerate(delegates, start=1):
-        row = header_row + number
+    for index, delegate in enumerate(delegates, start=1):
+        row = header_row + index
         note = ""
         if delegate.checked_in_at is not None:
             checked_in += 1
             note = labels(N_("Checked in at {time}"), time=labels.time(delegate.checked_in_at))
-        category = _ref_label(data.occupation_groups, delegate.occupation_group, locale) or pools.get(
-            delegate.pool_code, ""
-        )
+        # Thành phần is the person's social group; the delegate group (exemplar, guest) is not one of them.
+        category = _ref_label(data.occupation_groups, delegate.occupation_group, locale)
         values: tuple[Any, ...] = (
-            number,
+            delegate.id,
             delegate.full_name,
             delegate.birth_year,
             _ref_label(data.genders, delegate.gender, locale),
@@ -366,5 +430,6 @@ __all__ = [
     "attendance_workbook",
     "conference_when",
     "invitations_workbook",
+    "labelled_qr_png",
     "qr_png",
 ]

@@ -1,8 +1,8 @@
 """Invitations: who is offered a seat in which pool of a conference, and their personal links.
 
 An invitation is created from an approved nomination (exemplar pool) or a guest-list row (guests and
-leaders). Each has a personal deep link ``?start=inv_<token>`` and, once accepted, a check-in link
-``?start=chk_<token>``. Each link also has a code to type (``rules.link_codes``): the invitation code and
+leaders). Each has a personal deep link ``?start=inv_<token>`` and a check-in link ``?start=chk_<token>``
+(given when the invitation is made, shown to the delegate once they have a seat). Each link also has a code to type (``rules.link_codes``): the invitation code and
 the check-in code. Tokens and codes are derived (see ``rules.links``), only hashes are stored.
 ``import_key`` identifies the person within the conference so nobody is invited twice.
 """
@@ -134,6 +134,10 @@ async def create_invitation(
         session, secret, links.INVITATION, invitation.id, invitation.link_nonce
     )
     _, invitation.token_hash = links.derive(secret, links.INVITATION, invitation.id, invitation.link_nonce)
+    # The check-in code from the start, not at acceptance: a delegate accepted in any way (by phone through
+    # /override, promoted from the waitlist, an approved substitute, their link or code) can be checked in,
+    # and the attendance list shows it whoever recorded the answer (issue 10, item 4).
+    await issue_checkin(session, invitation, secret)
     session.add(
         InvitationEvent(invitation_id=invitation.id, from_status=None, to_status=status, actor_id=actor_id, at=now)
     )
@@ -161,7 +165,7 @@ def code_of(secret: bytes, invitation_id: int, link_nonce: str | None) -> str:
 
 
 async def issue_checkin(session: AsyncSession, invitation: Invitation, secret: bytes) -> tuple[str, str]:
-    """Give an accepted delegate a check-in token and code (kept if already given): (token, shown code).
+    """Give an invitation its check-in token and code (kept if already given): (token, shown code).
 
     The code is the check-in link's typed code (``rules.link_codes``): stored hashed for lookup like every
     code, and also as it is shown (``checkin_code``), for the attendance list and the reminder the day

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import secrets
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 import qrcode
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import links
@@ -43,7 +45,7 @@ from rules.invitations import (
     link_token,
     person_key,
 )
-from rules.link_codes import TypedCode, format_code, parse_code
+from rules.link_codes import TypedCode, parse_code, typed_code
 from rules.refdata import reference
 from rules.roles import Actor, NotAllowed, Role
 from rules.seats import (
@@ -56,7 +58,7 @@ from rules.seats import (
     transition,
     waitlist_position,
 )
-from rules.text import fold, parse_id
+from rules.text import fold, name_sort_key, parse_id
 from rules.tokens import token_hash
 from storage import link_codes as link_store
 from storage import scratch
@@ -66,6 +68,7 @@ from storage.models import (
     Conference,
     Invitation,
     InvitationEvent,
+    OrgUnit,
     SeatPool,
 )
 
@@ -270,6 +273,7 @@ def _audit(
 
 _FORM_KIND = "rsvp"
 _DESK_KIND = "rsvp_desk"
+_ERRAND_KIND = "rsvp_desk_pick"
 
 
 @dataclass
@@ -311,6 +315,42 @@ class ProposalDesk:
             card_id=card_id if isinstance(card_id, int) else None,
             skipped=[i for i in skipped if isinstance(i, int)] if isinstance(skipped, list) else [],
         )
+
+
+@dataclass
+class DeskErrand:
+    """What an organiser asked at the desk while they pick the delegate from a list: ``action``
+    (``checkin``, ``attend`` or ``decline``), the override's ``reason``, what they ``typed`` and the
+    invitations offered (``ids``, in the order shown). Kept like :class:`RsvpForm` (kind ``rsvp_desk_pick``)."""
+
+    action: str = ""
+    reason: str = ""
+    typed: str = ""
+    ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: Any) -> DeskErrand:
+        if not isinstance(data, dict):
+            return cls()
+        ids = data.get("ids")
+        return cls(
+            action=str(data.get("action") or ""),
+            reason=str(data.get("reason") or ""),
+            typed=str(data.get("typed") or ""),
+            ids=[i for i in ids if isinstance(i, int)] if isinstance(ids, list) else [],
+        )
+
+
+async def open_errand(session: AsyncSession, account_id: int) -> DeskErrand:
+    return DeskErrand.from_json(await scratch.recall(session, _ERRAND_KIND, account_id))
+
+
+async def keep_errand(session: AsyncSession, account_id: int, errand: DeskErrand) -> None:
+    await scratch.remember(session, _ERRAND_KIND, account_id, asdict(errand))
+
+
+async def close_errand(session: AsyncSession, account_id: int) -> None:
+    await scratch.forget(session, _ERRAND_KIND, account_id)
 
 
 async def open_form(session: AsyncSession, account_id: int) -> RsvpForm:
@@ -776,31 +816,27 @@ class CheckInResult:
     checked_in_by: str | None = None
 
 
-def normalise_checkin_code(text: str) -> str:
-    """``k7m2 q9xd`` → ``K7M2-Q9XD``, look-alikes mapped (O→0, I and L→1): codes are read aloud and retyped.
-    Text that spells no code comes back compacted and in capitals (to be quoted back to the person)."""
-    code = parse_code(text)
-    if code is not None:
-        return format_code(code)
-    return "".join(ch for ch in text.upper() if ch.isalnum())
-
-
 async def check_in(
     session: AsyncSession,
     *,
     token: str | None = None,
     code: TypedCode | None = None,
+    invitation_id: int | None = None,
     actor_id: int,
     now: dt.datetime,
 ) -> CheckInResult:
-    """Check a delegate in by their QR's token or their typed check-in code (organisers and reviewers only).
+    """Check a delegate in by their QR's token, their typed check-in code, or their invitation found by
+    :func:`find_delegates` (``invitation_id``: the number in the lists, a name picked from a list);
+    organisers and reviewers only.
 
     Only accepted delegates are checked in, once; a second scan answers ALREADY with the first time.
     """
     actor = await acting(session, actor_id, Role.REVIEWER)
     if not isinstance(actor, AccountSnapshot):
         return CheckInResult(CheckInOutcome.NOT_ALLOWED)
-    if code is not None:
+    if invitation_id is not None:
+        condition = Invitation.id == invitation_id
+    elif code is not None:
         condition = Invitation.id == link_store.record_id(links.CHECK_IN, code.lookup)
     elif token:
         condition = Invitation.checkin_token_hash == token_hash(token)
@@ -900,19 +936,133 @@ async def delegate_pass(
     )
 
 
-async def find_invitation(session: AsyncSession, reference_text: str) -> int | None:
-    """An invitation by its number (``42``, ``#42``) or its delegate's check-in code (``K7M2-Q9XD``)."""
-    text = reference_text.strip().lstrip("#")
-    if text.isdigit():
-        invitation_id = parse_id(text)
-        if invitation_id is None:  # more than the database holds (or not ASCII digits): no such invitation
-            return None
-        found = await session.scalar(select(Invitation.id).where(Invitation.id == invitation_id))
-    else:
-        found = await session.scalar(
-            select(Invitation.id).where(Invitation.checkin_code == normalise_checkin_code(text))
+# --- finding a delegate by what an organiser can see: number, code or name ----------------------------------
+
+# A name that fits more people than this is asked again, more fully: a list longer than a phone screen
+# helps nobody at the door.
+MAX_MATCHES = 8
+_NUMBER = re.compile(r"^(?:so|so\s+giay\s+moi|giay\s+moi|no\.?|number|#)?\s*#?\s*(?P<digits>[0-9]{1,10})$")
+_WORD = re.compile(r"[0-9a-z]+")
+
+
+@dataclass(frozen=True)
+class DelegateMatch:
+    """An invitation as a pick list shows it: its number (printed in every list), name, unit, conference."""
+
+    id: int
+    full_name: str
+    status: str
+    unit_name: str | None
+    conference_title: str
+    checked_in: bool
+
+
+@dataclass(frozen=True)
+class DelegateSearch:
+    """What :func:`find_delegates` found. ``exact``: the text named them beyond doubt (a number, a code, a
+    whole name that fits one person), so the caller may act on a single match; otherwise each match is
+    offered to pick, even a single one. ``too_many``: more people fit than are listed."""
+
+    matches: tuple[DelegateMatch, ...]
+    exact: bool = False
+    too_many: bool = False
+
+
+def invitation_number(text: str) -> int | None:
+    """The invitation number ``text`` spells: ``42``, ``#42``, ``số 42``, ``số giấy mời 42``."""
+    found = _NUMBER.match(fold(text).strip())
+    return parse_id(found["digits"]) if found else None
+
+
+async def _match_rows(session: AsyncSession, condition: Any, limit: int) -> list[DelegateMatch]:
+    rows = list(
+        (
+            await session.execute(
+                select(Invitation, Conference.title, OrgUnit.name)
+                .join(Conference, Conference.id == Invitation.conference_id)
+                .outerjoin(OrgUnit, OrgUnit.id == Invitation.unit_id)
+                .where(condition)
+                .order_by(Conference.id.desc(), Invitation.id)
+                .limit(limit)
+            )
+        ).all()
+    )
+    # Vietnamese name order; the same name by the newest conference first, then by number.
+    rows.sort(key=lambda row: (name_sort_key(row[0].full_name), -row[0].conference_id, row[0].id))
+    return [
+        DelegateMatch(
+            id=invitation.id,
+            full_name=invitation.full_name,
+            status=invitation.status,
+            unit_name=unit_name,
+            conference_title=title,
+            checked_in=invitation.checked_in_at is not None,
         )
-    return found
+        for invitation, title, unit_name in rows
+    ]
+
+
+def _words_condition(words: list[str]) -> Any:
+    """Every typed word is a whole word of the folded name ("hung" fits "tran van hung", not "hungary")."""
+    return and_(
+        *(
+            or_(
+                Invitation.name_fold == word,
+                Invitation.name_fold.startswith(f"{word} ", autoescape=True),
+                Invitation.name_fold.endswith(f" {word}", autoescape=True),
+                Invitation.name_fold.contains(f" {word} ", autoescape=True),
+            )
+            for word in words
+        )
+    )
+
+
+async def find_delegates(
+    session: AsyncSession,
+    text: str,
+    *,
+    secret: bytes,
+    actor_id: Actor | None,
+    role: Role,
+    statuses: Collection[str] = ANSWERABLE,
+) -> DelegateSearch | NotAllowed:
+    """The invitations ``text`` names, for ``/checkin`` (``role`` reviewer) and ``/override`` (organiser).
+
+    ``text`` is an invitation number as every list prints it (``42``, ``số 42``), a check-in code or an
+    invitation code in any typed form, or a name matched on its folded key: the whole name first, else
+    every word typed being a word of the name ("Hùng", "van hung"). Invitations in ``statuses`` only (a
+    number or a code finds its invitation whatever its status, so the caller can say why it cannot act).
+    """
+    if await acting(session, actor_id, role) is None:
+        return NotAllowed(role)
+    number = invitation_number(text)
+    if number is not None:
+        return DelegateSearch(tuple(await _match_rows(session, Invitation.id == number, 1)), exact=True)
+    code = parse_code(text)
+    if code is not None:
+        owner = await link_store.owner(session, typed_code(secret, code).lookup)
+        if owner is None or owner.kind not in (links.INVITATION, links.CHECK_IN):
+            return DelegateSearch((), exact=True)
+        return DelegateSearch(tuple(await _match_rows(session, Invitation.id == owner.record_id, 1)), exact=True)
+    key = fold(text)
+    words = _WORD.findall(key)
+    if not words:
+        return DelegateSearch(())
+    open_ones = Invitation.status.in_(list(statuses))
+    whole = await _match_rows(session, and_(open_ones, Invitation.name_fold == " ".join(words)), MAX_MATCHES + 1)
+    if whole:
+        return DelegateSearch(tuple(whole[:MAX_MATCHES]), exact=len(whole) == 1, too_many=len(whole) > MAX_MATCHES)
+    some = await _match_rows(session, and_(open_ones, _words_condition(words)), MAX_MATCHES + 1)
+    return DelegateSearch(tuple(some[:MAX_MATCHES]), too_many=len(some) > MAX_MATCHES)
+
+
+async def delegate_matches(session: AsyncSession, ids: Sequence[int]) -> list[DelegateMatch]:
+    """The invitations ``ids`` as a pick list shows them again (a restart, a typed answer), in that order;
+    an invitation that no longer exists is left out."""
+    if not ids:
+        return []
+    found = {match.id: match for match in await _match_rows(session, Invitation.id.in_(list(ids)), len(ids))}
+    return [found[invitation_id] for invitation_id in ids if invitation_id in found]
 
 
 async def account_locale(session: AsyncSession, account_id: int | None) -> str | None:
@@ -927,7 +1077,10 @@ __all__ = [
     "CheckInOutcome",
     "CheckInResult",
     "ConferenceView",
+    "DelegateMatch",
     "DelegatePass",
+    "DelegateSearch",
+    "DeskErrand",
     "DimensionChange",
     "InvitationView",
     "OpenOutcome",
@@ -943,17 +1096,21 @@ __all__ = [
     "balance_effect",
     "check_in",
     "close_desk",
+    "close_errand",
     "close_form",
+    "delegate_matches",
     "delegate_pass",
-    "find_invitation",
+    "find_delegates",
     "invitation_for",
+    "invitation_number",
     "keep_desk",
+    "keep_errand",
     "keep_form",
     "load_view",
     "may_propose",
     "my_invitations",
-    "normalise_checkin_code",
     "open_desk",
+    "open_errand",
     "open_form",
     "open_link",
     "organisers",

@@ -300,6 +300,7 @@ async def _delegates_sheet(
     data = reference()
     headers = [
         t(N_("Conference")),
+        t(N_("Invitation no.")),
         t(N_("Pool")),
         t(N_("Status")),
         t(N_("Full name")),
@@ -320,7 +321,7 @@ async def _delegates_sheet(
         t(N_("Check-in code")),
         t(N_("Checked in")),
     ]
-    widths = [30, 26, 20, 26, 8, 8, 12, 14, 20, 16, 16, 24, 28, 14, 14, 16, 30, 16, 12, 16]
+    widths = [30, 8, 26, 20, 26, 8, 8, 12, 14, 20, 16, 16, 24, 28, 14, 14, 16, 30, 16, 12, 16]
     sheet = _Sheet(workbook, t(N_("Delegates")), headers, widths)
     pools = _pool_order(statuses)
     order = {status.conference_id: index for index, status in enumerate(statuses)}
@@ -329,6 +330,7 @@ async def _delegates_sheet(
         sheet.append(
             [
                 titles.get(invitation.conference_id),
+                invitation.id,
                 pools.get((invitation.conference_id, invitation.pool_code), (0, invitation.pool_code))[1],
                 _label(t, INVITATION_STATUS_LABELS, invitation.status),
                 invitation.full_name,
@@ -362,7 +364,7 @@ async def _attendance_sheet(
 ) -> int:
     headers = [
         t(N_("Conference")),
-        t(N_("No.")),
+        t(N_("Invitation no.")),
         t(N_("Full name")),
         t(N_("Pool")),
         t(N_("Unit")),
@@ -372,17 +374,15 @@ async def _attendance_sheet(
         t(N_("Present")),
         t(N_("Checked in")),
     ]
-    sheet = _Sheet(workbook, t(N_("Attendance")), headers, [30, 6, 26, 26, 28, 24, 14, 12, 10, 16])
+    sheet = _Sheet(workbook, t(N_("Attendance")), headers, [30, 8, 26, 26, 28, 24, 14, 12, 10, 16])
     pools = _pool_order(statuses)
     order = {status.conference_id: index for index, status in enumerate(statuses)}
     rows = _sorted(await _invitation_rows(session, list(order), accepted_only=True), order, pools)
-    number: dict[int, int] = {}
     for invitation, unit_name, _code in rows:
-        number[invitation.conference_id] = number.get(invitation.conference_id, 0) + 1
         sheet.append(
             [
                 titles.get(invitation.conference_id),
-                number[invitation.conference_id],
+                invitation.id,  # the number every list prints, not a running count (see rules.exports)
                 invitation.full_name,
                 pools.get((invitation.conference_id, invitation.pool_code), (0, invitation.pool_code))[1],
                 unit_name,

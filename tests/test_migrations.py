@@ -483,3 +483,59 @@ async def test_a_database_without_links_needs_no_secret(db_url: str, monkeypatch
     await migrate.upgrade(db_url, REVISION)
 
     assert await migrate.current_revision(db_url) == REVISION
+
+
+# --- 0008: a check-in code for every invitation ------------------------------------------------------------
+
+
+def _seed_0008(connection: Connection) -> None:
+    """Two delegates accepted before 0008: one over the phone, who never opened her link (no code), and
+    one who accepted himself (his pass gave him a code), plus one not answered yet."""
+    _seed(connection)
+    tables = _tables(connection)
+    connection.execute(
+        tables["invitation"]
+        .update()
+        .where(tables["invitation"].c.id == 1)
+        .values(status="accepted")  # accepted by an organiser with /override: no code before 0008
+    )
+    connection.execute(
+        tables["invitation"]
+        .insert()
+        .values(
+            id=3,
+            conference_id=1,
+            pool_code="exemplar",
+            import_key="person 3",
+            full_name="Đại biểu 3",
+            name_fold="dai bieu 3",
+            status="pending",
+            link_nonce="link-nonce-3",
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+
+
+async def test_every_invitation_without_a_check_in_code_gets_one_and_the_others_keep_theirs(db_url: str) -> None:
+    await migrate.upgrade(db_url, "0007", link_secret=LINK_SECRET)
+    await _run(db_url, _seed_0008)
+    before = await _run(db_url, _state)
+    assert before["invitations"][0]["checkin_code"] is None
+
+    await migrate.upgrade(db_url, "0008", link_secret=LINK_SECRET)
+    after = await _run(db_url, _state)
+
+    for old, new in zip(before["invitations"], after["invitations"], strict=True):
+        if old["checkin_nonce"] is not None:  # the code a delegate was shown stays
+            assert {key: new[key] for key in old} == old
+            continue
+        nonce = new["checkin_nonce"]
+        assert nonce and new["checkin_code"] == format_code(derive_code(LINK_SECRET, "chk", new["id"], nonce))
+        assert new["checkin_token_hash"] == links.derive(LINK_SECRET, links.CHECK_IN, new["id"], nonce)[1]
+        # Typed at /checkin, the code is found through the code table like every other code.
+        assert after["codes"][("chk", new["id"])] == _code_hash("chk", new["id"], nonce)
+    assert len({row["checkin_code"] for row in after["invitations"]}) == 3
+
+    await migrate.downgrade(db_url, "0007")
+    assert (await _run(db_url, _state))["invitations"] == after["invitations"]  # 0007 reads them as they are

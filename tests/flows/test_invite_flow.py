@@ -368,12 +368,13 @@ async def test_invitations_come_as_an_excel_file_with_links_and_qr_codes(playgro
     sheet = openpyxl.load_workbook(io.BytesIO(document.file_bytes or b"")).active
     assert sheet is not None
     rows = [[c.value for c in row[:4]] for row in sheet.iter_rows(min_row=5)]
-    assert rows == [  # one unit, so by given name: An, Hạnh, Khoa
-        [1, "Nguyễn Văn An", "Phường Bưởi", GUESTS],
-        [2, "Đỗ Thị Hạnh", "Phường Bưởi", "Đại biểu điển hình tiên tiến"],
-        [3, "Vũ Văn Khoa", "Phường Bưởi", "Đại biểu điển hình tiên tiến"],
-    ]
     invitations = {i.full_name: i for i in await _invitations(playground)}
+    number = {name: invitation.id for name, invitation in invitations.items()}
+    assert rows == [  # one unit, so by given name: An, Hạnh, Khoa; each with its invitation's number
+        [number["Nguyễn Văn An"], "Nguyễn Văn An", "Phường Bưởi", GUESTS],
+        [number["Đỗ Thị Hạnh"], "Đỗ Thị Hạnh", "Phường Bưởi", "Đại biểu điển hình tiên tiến"],
+        [number["Vũ Văn Khoa"], "Vũ Văn Khoa", "Phường Bưởi", "Đại biểu điển hình tiên tiến"],
+    ]
     secret = playground.services.link_secret
     for row in range(5, 8):
         link = invitation_link(invitations[sheet.cell(row=row, column=2).value], secret, "dienhinh_bot")
@@ -410,7 +411,7 @@ async def test_attendance_list_and_delegates_summary(playground, plan, organiser
     assert sheet["A1"].value == "DANH SÁCH TRÍCH NGANG ĐẠI BIỂU DỰ HỘI NGHỊ ĐIỂN HÌNH TIÊN TIẾN"
     assert sheet["A2"].value == "Thời gian: Quý II/2020"
     assert [c.value for c in sheet[5]][:9] == [
-        "STT",
+        "Số giấy mời",
         "Họ và tên",
         "Năm sinh",
         "Giới tính",
@@ -420,9 +421,10 @@ async def test_attendance_list_and_delegates_summary(playground, plan, organiser
         "Thành phần",
         "Ký tên",
     ]
+    number = {i.full_name: i.id for i in await _invitations(playground)}
     assert [[c.value for c in row[:8]] for row in sheet.iter_rows(min_row=6, max_row=7)] == [
         [
-            1,
+            number["Nguyễn Văn An"],
             "Nguyễn Văn An",
             1968,
             "Nam",
@@ -431,7 +433,16 @@ async def test_attendance_list_and_delegates_summary(playground, plan, organiser
             "Bí thư Đảng ủy phường",
             "Cán bộ, công chức, viên chức",
         ],
-        [2, "Đỗ Thị Hạnh", 1981, "Nữ", "Kinh", "Phường Bưởi", "Công nhân vệ sinh môi trường", "Công nhân"],
+        [
+            number["Đỗ Thị Hạnh"],
+            "Đỗ Thị Hạnh",
+            1981,
+            "Nữ",
+            "Kinh",
+            "Phường Bưởi",
+            "Công nhân vệ sinh môi trường",
+            "Công nhân",
+        ],
     ]
     assert sheet.cell(row=7, column=10).value.startswith("Đã điểm danh lúc ")
 
@@ -441,9 +452,9 @@ async def test_attendance_list_and_delegates_summary(playground, plan, organiser
     assert (
         "Đại biểu điển hình tiên tiến: 210 ghế (tối thiểu 70% số đại biểu)\n"
         "Nhận lời tham dự: 1 (đã điểm danh: 1)\n"
-        "   • Đỗ Thị Hạnh — Phường Bưởi ✅\n"
+        f"   • Đỗ Thị Hạnh (số {number['Đỗ Thị Hạnh']}) — Phường Bưởi ✅\n"
         "Đã mời, chưa trả lời: 1\n"
-        "   • Vũ Văn Khoa — Phường Bưởi"
+        f"   • Vũ Văn Khoa (số {number['Vũ Văn Khoa']}) — Phường Bưởi"
     ) in text
     assert f"{GUESTS}: 90 ghế (tối đa 30% số đại biểu)\nNhận lời tham dự: 1 (đã điểm danh: 0)" in text
     assert "Tổng cộng: đã mời 3, đã nhận lời 2." in text

@@ -221,14 +221,17 @@ async def test_export_sends_a_workbook_that_opens_with_the_expected_rows(playgro
     assert nominations[2][2:4] == ("Đã được duyệt", "Phường Bưởi")
     assert "Tày" in nominations[1]  # sensitive fields are in the organisers' file
     delegates = list(book["Đại biểu"].iter_rows(values_only=True))
-    assert [row[3] for row in delegates[1:]] == ["Trần Thị Hoa", "Lê Thị Mai", "Phạm Văn Nam", "Đỗ Văn Khách"]
-    assert delegates[4][1:3] == ("Đại biểu khách mời và lãnh đạo các cấp, các ngành", "Đã mời, chưa trả lời")
+    assert [row[4] for row in delegates[1:]] == ["Trần Thị Hoa", "Lê Thị Mai", "Phạm Văn Nam", "Đỗ Văn Khách"]
+    assert delegates[4][2:4] == ("Đại biểu khách mời và lãnh đạo các cấp, các ngành", "Đã mời, chưa trả lời")
     attendance = list(book["Điểm danh"].iter_rows(values_only=True))
-    assert [(row[1], row[2], row[8]) for row in attendance[1:]] == [
-        (1, "Trần Thị Hoa", "Có"),
-        (2, "Lê Thị Mai", "Không"),
-        (3, "Phạm Văn Nam", "Không"),
+    assert [(row[2], row[8]) for row in attendance[1:]] == [
+        ("Trần Thị Hoa", "Có"),
+        ("Lê Thị Mai", "Không"),
+        ("Phạm Văn Nam", "Không"),
     ]
+    # Each delegate's invitation number, the same as in the Delegates sheet (not a running count).
+    numbers = {row[4]: row[1] for row in delegates[1:]}
+    assert [row[1] for row in attendance[1:]] == [numbers[row[2]] for row in attendance[1:]]
     balance = list(book["Cơ cấu"].iter_rows(values_only=True))
     # 2 pools, 4 yes/no targets, 3 spreads with nothing recorded (one row each), 5 occupation groups.
     assert len(balance) == 1 + 14

@@ -18,7 +18,7 @@ from rules.intake import MAX_EVIDENCE, OTHER
 from rules.invitations import person_key
 from rules.nominations import COUNTS_AGAINST_ALLOWANCE
 from rules.roles import Role
-from rules.seats import PROMOTED, SEAT_PASSED_ON
+from rules.seats import SEAT_PASSED_ON
 from rules.text import fold
 from storage.db import Database
 from storage.models import (
@@ -276,27 +276,12 @@ async def invitations_are_whole(db: AsyncSession) -> list[Violation]:
 
 
 async def accepted_delegates_have_their_pass(db: AsyncSession) -> list[Violation]:
-    """A delegate who accepted in chat (or was promoted from the waitlist) was given a check-in code in the
-    same transaction; an organiser's override records an answer for someone perhaps not in Telegram."""
-    last_accept = (
-        select(InvitationEvent.invitation_id, func.max(InvitationEvent.id).label("event_id"))
-        .where(InvitationEvent.to_status == "accepted")
-        .group_by(InvitationEvent.invitation_id)
-        .subquery()
+    """Every accepted delegate has a check-in code, however they were accepted: in chat, promoted from the
+    waitlist, by an organiser's override for someone who never opened their link (issue 10)."""
+    rows = await db.scalars(
+        select(Invitation.id).where(Invitation.status == "accepted", Invitation.checkin_code.is_(None))
     )
-    event = aliased(InvitationEvent)
-    rows = await db.execute(
-        select(Invitation.id)
-        .join(last_accept, last_accept.c.invitation_id == Invitation.id)
-        .join(event, event.id == last_accept.c.event_id)
-        .where(
-            Invitation.status == "accepted",
-            Invitation.account_id.is_not(None),
-            Invitation.checkin_code.is_(None),
-            or_(event.reason.is_(None), event.reason == PROMOTED),
-        )
-    )
-    return [Violation("accepted in chat without a check-in pass", f"invitation {i}") for i in rows.scalars()]
+    return [Violation("accepted without a check-in code", f"invitation {i}") for i in rows]
 
 
 async def guest_list_imports_are_whole(db: AsyncSession) -> list[Violation]:

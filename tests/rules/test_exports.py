@@ -90,7 +90,7 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
     assert sheet.title == "Thư mời"
     assert sheet["A1"].value == "DANH SÁCH THƯ MỜI DỰ HỘI NGHỊ ĐIỂN HÌNH TIÊN TIẾN"
     assert [c.value for c in sheet[4]] == [
-        "STT",
+        "Số giấy mời",
         "Họ và tên",
         "Đơn vị",
         "Nhóm đại biểu",
@@ -101,18 +101,19 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
     ]
     rows = [[c.value for c in row[:5]] for row in sheet.iter_rows(min_row=5)]
     # By unit (Nhật Tân after Bưởi), then by given name; the withdrawn invitation is left out.
+    # The first column is each invitation's own number, the one /checkin and /override take.
     assert rows == [
-        [1, "Lê Văn Ánh", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Nhận lời tham dự"],
-        [2, "Trần Thị Bình", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Nhận lời tham dự"],
-        [3, "Phạm Thị Dung", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Đã mời, chưa trả lời"],
+        [ids["Lê Văn Ánh"], "Lê Văn Ánh", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Nhận lời tham dự"],
+        [ids["Trần Thị Bình"], "Trần Thị Bình", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Nhận lời tham dự"],
+        [ids["Phạm Thị Dung"], "Phạm Thị Dung", "Phường Bưởi", "Đại biểu điển hình tiên tiến", "Đã mời, chưa trả lời"],
         [
-            4,
+            ids["Nguyễn Văn An"],
             "Nguyễn Văn An",
             "Phường Nhật Tân",
             "Đại biểu khách mời và lãnh đạo các cấp, các ngành",
             "Nhận lời tham dự",
         ],
-        [5, "Đỗ Văn Em", "Phường Nhật Tân", "Đại biểu điển hình tiên tiến", "Từ chối"],
+        [ids["Đỗ Văn Em"], "Đỗ Văn Em", "Phường Nhật Tân", "Đại biểu điển hình tiên tiến", "Từ chối"],
     ]
     for row in range(5, 10):
         name = sheet.cell(row=row, column=2).value
@@ -126,10 +127,35 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
     assert len({sheet.cell(row=row, column=7).value for row in range(5, 10)}) == 5
     images = sheet._images
     assert len(images) == 5
+    assert all(image.height > image.width for image in images)  # the name and code printed under each QR
     assert sorted(image.anchor._from.row for image in images) == [4, 5, 6, 7, 8]  # zero-based rows 5..9
     assert all(image.anchor._from.col == 7 for image in images)  # column H
     assert sheet.print_title_rows == "$4:$4"
     assert len(audit) == 1 and audit[0].detail == {"conference": "district", "rows": 5}
+
+
+def test_each_qr_of_the_sheet_has_the_name_and_the_code_under_it_in_a_font_that_has_vietnamese():
+    from matplotlib.ft2font import FT2Font
+    from PIL import Image
+
+    link = "https://t.me/dienhinh_bot?start=inv_abc"
+    labelled = Image.open(io.BytesIO(exports.labelled_qr_png(link, "Nguyễn Thị Phượng", "K7M2-Q9XD")))
+    plain = Image.open(io.BytesIO(exports.labelled_qr_png(link, "Nguyen Thi Phuong", "K7M2-Q9XD")))
+    square = labelled.width
+
+    # Below the square, text: the band under the QR holds dark pixels, and the tone marks change them.
+    assert labelled.height > square + 50
+    band = labelled.crop((0, square, square, labelled.height)).convert("L")
+    assert band.getextrema()[0] < 100
+    assert band.tobytes() != plain.crop((0, square, square, plain.height)).convert("L").tobytes()
+    # The font draws every letter of Vietnamese (no empty boxes), without a system font.
+    font = FT2Font(str(exports._font(22).path))
+    assert all(
+        font.get_char_index(ord(ch)) for ch in "ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵĐ"
+    )
+    # A name too long for two lines is cut with "…", never drawn outside the picture.
+    long_name = exports.labelled_qr_png(link, "Công Tằng Tôn Nữ Hoàng Thị Phương Thảo Nguyên Vy Anh Thư", "K7M2-Q9XD")
+    assert Image.open(io.BytesIO(long_name)).height == labelled.height
 
 
 def test_the_qr_code_is_a_png_that_encodes_the_link():
@@ -151,7 +177,7 @@ async def test_the_attendance_list_is_the_customary_danh_sach_trich_ngang(databa
     assert sheet["A2"].value == "Thời gian: 18 tháng 6, 2020"
     assert sheet["A3"].value == "Địa điểm: Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân"
     assert [c.value for c in sheet[5]][:9] == [
-        "STT",
+        "Số giấy mời",
         "Họ và tên",
         "Năm sinh",
         "Giới tính",
@@ -163,22 +189,23 @@ async def test_the_attendance_list_is_the_customary_danh_sach_trich_ngang(databa
     ]
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=6, max_row=8)]
     # Accepted only, in Vietnamese name order: by given name (An < Ánh < Bình).
+    # Thành phần is the occupation group, empty when it is not known (not the delegate group).
     assert rows == [
         [
-            1,
+            ids["Nguyễn Văn An"],
             "Nguyễn Văn An",
             1970,
             "Nam",
             "Tày",
             "Phường Nhật Tân",
             "Phó Chủ tịch UBND",
-            "Đại biểu khách mời và lãnh đạo các cấp, các ngành",
+            None,
             None,
             None,
         ],
-        [2, "Lê Văn Ánh", 1992, "Nam", "Kinh", "Phường Bưởi", "Tổ trưởng", "Nông dân", None, None],
+        [ids["Lê Văn Ánh"], "Lê Văn Ánh", 1992, "Nam", "Kinh", "Phường Bưởi", "Tổ trưởng", "Nông dân", None, None],
         [
-            3,
+            ids["Trần Thị Bình"],
             "Trần Thị Bình",
             1985,
             "Nữ",
