@@ -14,7 +14,9 @@ import pytest
 from bot.playground.harness import Playground, ZaloChatUser
 from bot.services import Services
 from bot.settings import Settings
+from rules import accounts
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
+from rules.roles import Role
 
 PUBLIC_BASE_URL = "https://dienhinh.example.vn"
 
@@ -40,3 +42,14 @@ async def plan(playground: Playground) -> None:
 @pytest.fixture
 def lan(playground: Playground) -> ZaloChatUser:
     return playground.zalo_person("Nguyễn Thị Lan")
+
+
+async def zalo_organiser(playground: Playground, name: str = "Phạm Thu Hoà") -> ZaloChatUser:
+    """An organiser who uses Zalo (the role given before she first writes, as an organiser would grant it)."""
+    hoa = playground.zalo_person(name)
+    async with playground.services.database.transaction() as db:
+        contact = await accounts.ensure_account(
+            db, channel="zalo", external_id=hoa.zalo_id, display_name=name, now=playground.services.clock()
+        )
+        await accounts.assign_role(db, contact.account.id, Role.ORGANISER, reason="test")
+    return hoa

@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.playground.harness import ChatUser, Playground, ZaloChatUser
-from rules import accounts, outbox, schedule
+from rules import outbox, schedule
 from rules.channel_text import ZALO_TEXT_LIMIT, text_length
-from rules.roles import Role
 from storage.models import Evidence, Nomination, OutboxMessage, StoredFileRecord
-from tests.flows.zalo.conftest import PUBLIC_BASE_URL
+from tests.flows.zalo.conftest import PUBLIC_BASE_URL, zalo_organiser
 from tests.people import account_id_at
 
 CODE = re.compile(r"DH-\d{4}-\d{4}")
@@ -54,17 +53,6 @@ async def _answer(person: ZaloChatUser, *answers: str) -> list[str]:
 async def _nominations(playground: Playground) -> list[Nomination]:
     async with playground.services.database.transaction() as db:
         return list((await db.scalars(select(Nomination).order_by(Nomination.id))).all())
-
-
-async def _zalo_organiser(playground: Playground, name: str = "Phạm Thu Hoà") -> ZaloChatUser:
-    """An organiser who uses Zalo (the role given before she first writes, as an organiser would grant it)."""
-    hoa = playground.zalo_person(name)
-    async with playground.services.database.transaction() as db:
-        contact = await accounts.ensure_account(
-            db, channel="zalo", external_id=hoa.zalo_id, display_name=name, now=playground.services.clock()
-        )
-        await accounts.assign_role(db, contact.account.id, Role.ORGANISER, reason="test")
-    return hoa
 
 
 async def _drain(playground: Playground) -> None:
@@ -165,7 +153,7 @@ async def test_a_reminder_from_the_outbox_reaches_a_zalo_delegate_with_its_choic
 async def test_an_organiser_on_zalo_reads_status_as_text_and_the_chart_becomes_a_note_or_a_link(
     playground: Playground, plan: None
 ) -> None:
-    hoa = await _zalo_organiser(playground)
+    hoa = await zalo_organiser(playground)
 
     without_link = await hoa.send("/status")
     playground.file_store.public_base_url = PUBLIC_BASE_URL
@@ -187,7 +175,7 @@ async def test_an_organiser_on_zalo_reads_status_as_text_and_the_chart_becomes_a
 async def test_export_on_zalo_is_a_link_with_a_public_url_and_a_note_without(
     playground: Playground, plan: None
 ) -> None:
-    hoa = await _zalo_organiser(playground)
+    hoa = await zalo_organiser(playground)
 
     [*_, note] = await hoa.send("/export")
     playground.file_store.public_base_url = PUBLIC_BASE_URL

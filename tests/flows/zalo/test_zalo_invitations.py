@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.playground.harness import ChatUser, Playground, ZaloChatUser
 from rules.invitations import invitation_code
 from storage.models import Invitation
+from tests.flows.zalo.conftest import zalo_organiser
 from tests.invitations import invite
 from tests.people import account_id_at
 
@@ -134,3 +135,26 @@ async def test_on_zalo_a_wrong_answer_at_the_card_asks_to_type_a_number_never_to
     assert sticker[-1].startswith("Vui lòng gõ số thứ tự của một lựa chọn trong giấy mời.")
     assert wrong[-1].startswith("Xin lỗi, tôi chưa hiểu câu trả lời. Vui lòng gõ số thứ tự của lựa chọn (1–3).")
     assert wrong[-1].endswith(CARD_MENU)
+
+
+async def test_an_organiser_on_zalo_checks_in_by_name_from_a_numbered_list_and_by_number(
+    playground: Playground, plan: None
+) -> None:
+    first = await invite(playground.services, "Nguyễn Văn Hùng", status="accepted", birth_year=1960)
+    second = await invite(playground.services, "Nguyễn Văn Hùng", status="accepted", birth_year=1985)
+    hoa = await zalo_organiser(playground)
+
+    asked = await hoa.send("/checkin nguyen van hung")
+
+    assert asked[-1].startswith("Các đại biểu khớp với “nguyen van hung”: bạn điểm danh cho ai?")
+    assert f"1. Nguyễn Văn Hùng (số {first.id})" in asked[-1] and f"2. Nguyễn Văn Hùng (số {second.id})" in asked[-1]
+    assert asked[-1].endswith("Trả lời 1 hoặc 2.")
+    wrong = await hoa.send("5")
+    assert wrong[-1].startswith("Xin lỗi, tôi chưa hiểu câu trả lời. Vui lòng gõ số thứ tự của lựa chọn (1–2).")
+    done = await hoa.send("2")
+    assert done[-1].startswith("✅ Đã điểm danh: Nguyễn Văn Hùng")
+    assert (await _invitation(playground, second.id)).checked_in_at is not None
+    assert (await _invitation(playground, first.id)).checked_in_at is None
+
+    by_number = await hoa.send(f"/checkin {first.id}")
+    assert by_number[-1].startswith("✅ Đã điểm danh: Nguyễn Văn Hùng")
