@@ -64,28 +64,52 @@ async def _prepare_database(settings: Settings) -> None:
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
+# The exit status when the lease was lost (EX_TEMPFAIL): systemd's Restart=on-failure starts it again as a
+# standby.
+LEASE_LOST_EXIT = 75
+
+
 def cmd_run(settings: Settings) -> int:
-    from bot.app import build_application
-    from bot.channels import runtime
-    from bot.outbox import process_owner
-    from bot.services import Services
-    from bot.settings import PROJECT_ROOT
     from storage.migrate import OutOfDateDatabase
 
     t = _translator(settings)
     settings.require_channels()
     _configure_logging(settings)
     try:
-        asyncio.run(_prepare_database(settings))
+        lost = asyncio.run(_serve_while_active(settings))
     except OutOfDateDatabase as problem:
         return _fail(t("The database is not up to date: {problem}", problem=problem))
-    if not settings.outbox_owner:
-        # Same name as this bot's last run, so the outbox takes back at once what a crash left claimed.
-        settings = settings.model_copy(update={"outbox_owner": process_owner(PROJECT_ROOT / "data")})
-    application = build_application(Services.create(settings))
-    logger.info("starting: %s", ", ".join(settings.require_channels()))
-    asyncio.run(runtime.serve(application, settings, allowed_updates=list(ALLOWED_UPDATES)))
+    if lost:
+        logger.error("the lease was lost: stopped so that only one process serves; start again as a standby")
+        return LEASE_LOST_EXIT
     return 0
+
+
+async def _serve_while_active(settings: Settings) -> bool:
+    """Wait for the lease (``bot.lease``), then build and serve the bot from scratch; True if it was lost."""
+    from bot.app import build_application
+    from bot.channels import runtime
+    from bot.lease import lease_for
+    from bot.outbox import process_owner, take_over
+    from bot.services import Services
+    from bot.settings import PROJECT_ROOT
+
+    lease = lease_for(settings.database_url)
+    await lease.acquire()
+    try:
+        # Only the active process migrates: a standby must not change the schema under a running bot.
+        await _prepare_database(settings)
+        if not settings.outbox_owner:
+            # Same name as this bot's last run on this machine (kept for a process without the lease's help).
+            settings = settings.model_copy(update={"outbox_owner": process_owner(PROJECT_ROOT / "data")})
+        services = Services.create(settings)
+        # Holding the lease, this is the only sender alive: what another left claimed goes out again now.
+        await take_over(services.database)
+        application = build_application(services)
+        logger.info("starting: %s", ", ".join(settings.require_channels()))
+        return await runtime.serve(application, settings, allowed_updates=list(ALLOWED_UPDATES), until=lease.lost)
+    finally:
+        await lease.release()
 
 
 def cmd_demo(keep: bool, channel: str) -> int:

@@ -188,6 +188,16 @@ class DispatchStats:
         return f"{', '.join(counts) or 'nothing done'} ({self.claimed} claimed){paused}"
 
 
+async def take_over(database: Database) -> int:
+    """At takeover by the process now holding the active lease: put back every claimed row (their senders
+    are dead) so they go out in the first batch instead of after their lease. Returns how many."""
+    async with database.transaction() as session:
+        released = await store.release_every_claim(session, error="its sender stopped; taken over")
+    if released:
+        logger.warning("outbox: took back %s message(s) left claimed by a sender that stopped", released)
+    return released
+
+
 def default_owner() -> str:
     """A name for this sender that no other process shares, and no later one either: host, pid and a
     random suffix. Rows it leaves claimed when it dies wait for their lease."""

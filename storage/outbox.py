@@ -273,6 +273,23 @@ async def release(session: AsyncSession, *, owner: str, error: str | None = None
     return len((await session.execute(statement)).scalars().all())
 
 
+async def release_every_claim(session: AsyncSession, *, error: str | None = None) -> int:
+    """Put every row any sender is sending back to pending; returns how many.
+
+    Only for the process that holds the active lease (``bot.lease``): every other sender is dead, so the
+    rows they claimed would otherwise wait for their lease. As with :func:`release`, a message in flight
+    when its sender died may be sent twice.
+    """
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == SENDING)
+        .values(status=PENDING, lease_owner=None, lease_until=None, last_error=_error(error))
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len((await session.execute(statement)).scalars().all())
+
+
 async def _finish(session: AsyncSession, row_id: int, owner: str, statuses: tuple[str, ...], **values: Any) -> bool:
     statement = (
         update(OutboxMessage)

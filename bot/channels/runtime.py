@@ -126,19 +126,32 @@ async def stop(running: Running) -> None:
         await application.post_shutdown(application)
 
 
-async def serve(application: DienhinhApplication, settings: Settings, *, allowed_updates: list[str]) -> None:
-    """Run until SIGINT or SIGTERM."""
+async def serve(
+    application: DienhinhApplication,
+    settings: Settings,
+    *,
+    allowed_updates: list[str],
+    until: asyncio.Event | None = None,
+) -> bool:
+    """Run until SIGINT or SIGTERM, or until ``until`` is set (the lease was lost: see ``bot.lease``);
+    True in that last case."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stopping.set)
     running = await start(application, settings, allowed_updates=allowed_updates)
+    waits = [asyncio.create_task(stopping.wait())]
+    if until is not None:
+        waits.append(asyncio.create_task(until.wait()))
     try:
-        await stopping.wait()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for wait in waits:
+            wait.cancel()
         logger.info("stopping")
         await stop(running)
+    return until is not None and until.is_set()
 
 
 __all__ = ["Running", "serve", "start", "stop"]
