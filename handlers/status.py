@@ -193,9 +193,10 @@ def units_summary(t: Translator, status: ConferenceStatus) -> list[str]:
         names += "…"
     lines.append(
         t(
-            "⚠️ {count} units have no nomination yet ({names}) — /status units to see them",
+            "⚠️ {count} units have no nomination yet ({names}) — /status {code} units to see them",
             count=t.number(len(at_zero)),
             names=names,
+            code=status.code,
         )
     )
     return lines
@@ -219,10 +220,18 @@ def units_page_text(t: Translator, status: ConferenceStatus, page: status_rules.
     lines += [unit_line(t, unit) for unit in page.items]
     if page.number == page.pages and figures.without_unit:
         lines.append(t("Nominations naming no unit: {count}", count=t.number(figures.without_unit)))
-    if page.pages > 1:
+    if page.pages > 1 and page.number < page.pages:
         lines.append(
             t(
                 "Page {page} of {pages}. Type “next” for the next page, or a page number (1–{pages}).",
+                page=t.number(page.number),
+                pages=t.number(page.pages),
+            )
+        )
+    elif page.pages > 1:
+        lines.append(
+            t(
+                "Page {page} of {pages}, the last. Type a page number (1–{pages}) to see another.",
                 page=t.number(page.number),
                 pages=t.number(page.pages),
             )

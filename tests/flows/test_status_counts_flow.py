@@ -285,7 +285,7 @@ async def test_status_is_a_summary_and_the_units_come_page_by_page(organiser):
     # Before: 37 lines of "⚠️ unit" and an empty "Các đơn vị khác:".
     assert overview.count("⚠️ Phường") == 0
     assert "Các đơn vị khác" not in overview
-    assert "— /status units để xem" in overview
+    assert "— /status district units để xem" in overview
 
     [page1] = _texts(await organiser.send("/status units"))
     lines = page1.split("\n")
@@ -299,7 +299,7 @@ async def test_status_is_a_summary_and_the_units_come_page_by_page(organiser):
     assert "Trang 2/4." in page2
     assert page2.split("\n")[2] != lines[2]
     [page4] = _texts(await organiser.send("4"))
-    assert "Trang 4/4." in page4
+    assert page4.endswith("\nTrang 4/4 (trang cuối). Gõ số trang (1–4) để xem trang khác.")
     assert "• Phường Bưởi: 2/5 đề cử dự kiến" in page4  # units with nominations come after those with none
     [beyond] = _texts(await organiser.send("trang 9"))
     assert beyond.startswith("Danh sách có 4 trang; đây là trang 4.")
@@ -320,7 +320,7 @@ async def test_page_buttons_work_however_old(playground, organiser):
         assert conference is not None
         conference_id = conference.id
     [again] = _texts(await organiser.press_data(f"stu:{conference_id}:4", first))
-    assert "Trang 4/4." in again
+    assert "Trang 4/4 (trang cuối)." in again
     [clamped] = _texts(await organiser.press_data(f"stu:{conference_id}:99", first))
     assert clamped.startswith("Danh sách có 4 trang; đây là trang 4.")
     async with playground.services.database.transaction() as db:

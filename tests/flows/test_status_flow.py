@@ -127,7 +127,7 @@ async def test_the_organiser_sees_each_conference_in_vietnamese_with_a_chart(org
     assert "Đang chờ xét duyệt: 1; Đã được duyệt: 2; Không được chấp nhận: 1" in district
     assert "🏢 Đơn vị: 2/39 đã có đề cử, 0 đủ số dự kiến" in district
     assert (
-        "⚠️ 37 đơn vị chưa có đề cử nào (Phường Phú Thượng, Phường Quảng An, Phường Thụy Khuê…) — /status units để xem"
+        "⚠️ 37 đơn vị chưa có đề cử nào (Phường Phú Thượng, Phường Quảng An, Phường Thụy Khuê…) — /status district units để xem"
     ) in district
     assert "🪑 Chỗ ngồi (tối đa 300 đại biểu):" in district
     assert "• Đại biểu điển hình tiên tiến: 3/210 đã nhận lời (1%) — cần thêm 207 đại biểu điển hình" in district
