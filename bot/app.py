@@ -312,6 +312,9 @@ def register_handlers(app: DienhinhApplication) -> None:
         # delegate's conversation, last of all conversations, takes the typed codes of every kind of link.
         *delegate_rsvp.handlers(typed_codes=typed_codes.entry_points()),
         endorse.late_press(),
+        # "tiếp" or a page number after /status units, and its page buttons: after every conversation, whose
+        # questions take their own typed numbers.
+        *status_commands.page_handlers(),
         *common.command_handlers(),
         # "No" under a did-you-mean and "the whole list" under a short list, whatever the question.
         *clarify.handlers(),

@@ -17,7 +17,7 @@ from telegram.ext import (
 
 from bot.context import BotContext
 from handlers import presses
-from handlers.menu import bot_commands, help_lines
+from handlers.menu import GROUP_TITLES, Group, bot_commands, help_lines
 from rules import accounts, identities
 from rules.roles import NotAllowed, Role, can_organise
 
@@ -110,27 +110,34 @@ async def help_command(update: Update, context: BotContext) -> None:
 
 
 def zalo_help(context: BotContext) -> str:
-    """What differs for someone on Zalo: typed answers, codes instead of links, files as links."""
+    """What differs for someone on Zalo (typed answers, codes instead of links, files as links), under the
+    headings of /help's groups (``handlers.menu``), so both read the same way."""
     t = context.t
-    lines = [
-        t("On Zalo, answer each question by typing the number of an option, or its name."),
+    invitations = [
         t(
             "If you were given an invitation, unit or check-in code (for example K7M2-Q9XD), type it here: it "
             "does what opening the link does on Telegram."
-        ),
-        t(
-            "Files (QR codes, calendars, Excel lists) come as a link when the server can share them; otherwise "
-            "I tell you what they contain and where to get them."
-        ),
+        )
     ]
     if is_organiser(context):
-        lines.append(
+        invitations.append(
             t(
                 "Guest lists cannot be sent on Zalo: send the Excel file to the bot on Telegram, or import it "
                 "with the command line (dienhinh invitations import FILE)."
             )
         )
-    return "\n".join(f"• {line}" for line in lines)
+    general = [
+        t("On Zalo, answer each question by typing the number of an option, or its name."),
+        t(
+            "Files (QR codes, calendars, Excel lists) come as a link when the server can share them; otherwise "
+            "I tell you what they contain and where to get them."
+        ),
+    ]
+    sections = [(Group.INVITATIONS, invitations), (Group.GENERAL, general)]
+    return "\n\n".join(
+        "\n".join([t("{group} — on Zalo", group=t(GROUP_TITLES[group])), *(f"• {line}" for line in lines)])
+        for group, lines in sections
+    )
 
 
 async def cancel_outside(update: Update, context: BotContext) -> None:

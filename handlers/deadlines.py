@@ -13,7 +13,7 @@ from handlers.schedule import CONFERENCE_ON, NOMINATIONS_UNTIL, RSVP_UNTIL, conf
 from rules import deadlines
 from rules.deadlines import ConferenceDeadlines, Deadline, Milestone
 from rules.roles import Role
-from rules.schedule import ScheduleConfig, days_left
+from rules.schedule import ScheduleConfig, UnitProgress, days_left
 
 OPEN_TEXT = {Milestone.NOMINATIONS: NOMINATIONS_UNTIL, Milestone.RSVP: RSVP_UNTIL}
 CLOSED_TEXT = {
@@ -51,15 +51,26 @@ def _conference(t: Translator, item: ConferenceDeadlines, now: dt.datetime, show
     for deadline in item.deadlines:
         lines.append(_deadline_line(t, item, deadline, now))
     if item.unit is not None:
-        lines.append(
-            t(
-                "• {unit} has sent {received} of the {expected} nominations expected",
-                unit=item.unit.name,
-                received=t.number(item.unit.received),
-                expected=t.number(item.unit.expected),
-            )
-        )
+        lines.append(_unit_line(t, item.unit))
     return "\n".join(lines)
+
+
+def _unit_line(t: Translator, unit: UnitProgress) -> str:
+    """The unit's nominations against the number expected, counted as /status counts them (``rules.counts``);
+    never "2/1": a unit with as many as expected or more is told so."""
+    if unit.missing:
+        return t(
+            "• {unit} has sent {received} of the {expected} nominations expected",
+            unit=unit.name,
+            received=t.number(unit.sent),
+            expected=t.number(unit.expected or 0),
+        )
+    return t(
+        "• {unit} has {sent} nominations, enough for the {expected} expected",
+        unit=unit.name,
+        sent=t.number(unit.sent),
+        expected=t.number(unit.expected or 0),
+    )
 
 
 def _deadline_line(t: Translator, item: ConferenceDeadlines, deadline: Deadline, now: dt.datetime) -> str:

@@ -127,8 +127,8 @@ class Renderer:
             deadline=t.datetime(conference.nomination_deadline),
             left=days_left_text(t, intent.days_before),
             unit=unit.name,
-            received=t.number(unit.received),
-            expected=t.number(unit.expected),
+            received=t.number(unit.sent),
+            expected=t.number(unit.expected or 0),
         )
 
     @staticmethod
@@ -207,8 +207,8 @@ def _unit_line(t: Translator, unit: UnitProgress) -> str:
     return t(
         "• {unit}: {received} of {expected}",
         unit=unit.name,
-        received=t.number(unit.received),
-        expected=t.number(unit.expected),
+        received=t.number(unit.sent),
+        expected=t.number(unit.expected or 0),
     )
 
 

@@ -1,29 +1,36 @@
-"""/status and /export for organisers: where each open conference stands, a chart, and the Excel workbook.
+"""/status and /export for organisers: where a conference stands, a chart, and the Excel workbook.
 
-``/status`` gives every open conference in short (deadlines, nominations, seats, the balance targets,
-warnings) and a chart of the next conference to be held; ``/status CODE`` one conference in full, with its
-chart; ``/status units`` the nominations of every unit against its allowance; ``/status balance`` every
-balance figure, spreads and unrecorded attributes included. Words may be combined: ``/status district
-units``. ``/export`` (or ``/export CODE``) sends the workbook. The figures come from ``rules.status``;
-this module only words them, in the reader's language, within Telegram's 4096 characters per message.
+Short answers first, details on request. ``/status`` gives the conference current now
+(``rules.status.current_conference``: the first whose day has not passed) in short — deadlines, nominations
+with the units summed up in two lines, seats, the balance targets, warnings — with its chart, and names the
+other open conferences; ``/status CODE`` one conference with every balance figure, and its chart;
+``/status units`` the units one by one, ten a page (``/status units 2``, or type "tiếp" / a page number
+after it; page buttons on Telegram, which work however old); ``/status balance`` every balance figure.
+Words may be combined: ``/status district units``. ``/export`` (or ``/export CODE``) sends the workbook.
+Every count comes from ``rules.status`` and ``rules.counts``; this module only words them, in the reader's
+language, within Telegram's 4096 characters per message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import MessageLimit
-from telegram.ext import CommandHandler
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from handlers.common import is_organiser, refuse
-from rules import accounts, charts, workbook
+from handlers.common import is_organiser, refuse, stray_message
+from handlers.presses import ButtonData, Count, Id, button
+from rules import accounts, charts, identities, workbook
 from rules import status as status_rules
 from rules.invitations import EXEMPLAR_POOL, GUEST_POOL
 from rules.nominations import Status as NominationStatus
@@ -35,16 +42,18 @@ from rules.status import (
     DeadlineKind,
     PoolStatus,
     StatusWarning,
+    UnitProgress,
     WarningKind,
     dimension_label,
     value_label,
 )
 from rules.text import fold
+from storage import scratch
 from storage.models import Conference
 
 # matplotlib is not thread-safe: every chart is drawn in this one thread, off the event loop.
 CHART_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-chart")
-UNITS_AT_ZERO_SHOWN = 8
+UNITS_AT_ZERO_NAMED = 3
 
 
 class View(StrEnum):
@@ -111,39 +120,43 @@ def _deadlines_block(t: Translator, status: ConferenceStatus) -> list[str]:
     return lines
 
 
-def _unit_line(t: Translator, unit: status_rules.UnitProgress) -> str:
+def unit_line(t: Translator, unit: UnitProgress) -> str:
+    """One unit on one line, counted as ``rules.counts`` defines: its nominations (whoever sent them)
+    against the number expected, how many were approved, and the allowance its focal point used."""
     mark = "⚠️" if unit.at_zero else "•"
-    approved = t.number(unit.approved)
+    values = {
+        "mark": mark,
+        "name": unit.name,
+        "sent": t.number(unit.sent),
+        "expected": t.number(unit.expected or 0),
+        "approved": t.number(unit.approved),
+    }
+    if not unit.expected:
+        head = t("{mark} {name}: {sent} nominations, {approved} approved", **values)
+    elif unit.missing:
+        head = t("{mark} {name}: {sent} of the {expected} nominations expected, {approved} approved", **values)
+    else:
+        head = t("{mark} {name}: {sent} nominations, enough for the {expected} expected, {approved} approved", **values)
     if unit.allowance is None:
-        return t(
-            "{mark} {name}: {received} received (no allowance set), {approved} approved",
-            mark=mark,
-            name=unit.name,
-            received=t.number(unit.received),
-            approved=approved,
+        tail = t("no allowance set")
+        return f"{head}; {tail}"
+    used, allowance = t.number(unit.by_focal_point), t.number(unit.allowance)
+    if unit.over_allowance:
+        tail = t("the unit itself sent {used}, over its allowance of {allowance}", used=used, allowance=allowance)
+    elif unit.from_others:
+        tail = t(
+            "the unit itself sent {used} of its allowance of {allowance}, others {others}",
+            used=used,
+            allowance=allowance,
+            others=t.number(unit.from_others),
         )
-    if unit.expected is None:
-        return t(
-            "{mark} {name}: sent {sent} of {allowance}, {approved} approved",
-            mark=mark,
-            name=unit.name,
-            sent=t.number(unit.sent),
-            allowance=t.number(unit.allowance),
-            approved=approved,
-        )
-    return t(
-        "{mark} {name}: sent {sent} of {allowance} (expected {expected}), {approved} approved",
-        mark=mark,
-        name=unit.name,
-        sent=t.number(unit.sent),
-        allowance=t.number(unit.allowance),
-        expected=t.number(unit.expected),
-        approved=approved,
-    )
+    else:
+        tail = t("allowance {allowance}", allowance=allowance)
+    return f"{head}; {tail}"
 
 
-def _nominations_block(t: Translator, status: ConferenceStatus, *, detail: bool) -> list[str]:
-    """Received and by status; then the units that sent none (in short) or every unit (in detail)."""
+def _nominations_block(t: Translator, status: ConferenceStatus) -> list[str]:
+    """Received and by status; then the units in short: how many have nominations, which have none."""
     figures = status.nominations
     lines = [t("📝 Nominations: {received} received", received=t.number(figures.received))]
     counts = [
@@ -155,48 +168,75 @@ def _nominations_block(t: Translator, status: ConferenceStatus, *, detail: bool)
         lines.append("; ".join(counts))
     if figures.without_unit:
         lines.append(t("Nominations naming no unit: {count}", count=t.number(figures.without_unit)))
-    return lines + (_units_table(t, status) if detail else _units_summary(t, status))
+    return lines + units_summary(t, status)
 
 
-def _units_summary(t: Translator, status: ConferenceStatus) -> list[str]:
-    with_allowance = [unit for unit in status.nominations.units if unit.allowance is not None]
-    at_zero = status.nominations.units_at_zero
-    if not with_allowance:
+def units_summary(t: Translator, status: ConferenceStatus) -> list[str]:
+    """Two lines at most: the units with nominations and with enough of them, then those with none (the
+    first few named, the count, and where to see them all)."""
+    expected = status.nominations.units_expected
+    if not expected:
         return []
-    if not at_zero:
-        return [t("Every unit has sent nominations.")]
+    at_zero = status.nominations.units_at_zero
     lines = [
         t(
-            "Units that have sent none yet: {count} of {total}",
-            count=t.number(len(at_zero)),
-            total=t.number(len(with_allowance)),
+            "🏢 Units: {some} of {total} have nominations, {enough} as many as expected",
+            some=t.number(sum(1 for unit in expected if unit.sent)),
+            total=t.number(len(expected)),
+            enough=t.number(sum(1 for unit in expected if unit.expected and not unit.missing)),
         )
     ]
-    lines += [f"⚠️ {unit.name}" for unit in at_zero[:UNITS_AT_ZERO_SHOWN]]
-    if len(at_zero) > UNITS_AT_ZERO_SHOWN:
-        lines.append(t("… and {more} more: /status units", more=t.number(len(at_zero) - UNITS_AT_ZERO_SHOWN)))
+    if not at_zero:
+        return [*lines, t("Every unit has sent nominations.")]
+    names = ", ".join(unit.name for unit in at_zero[:UNITS_AT_ZERO_NAMED])
+    if len(at_zero) > UNITS_AT_ZERO_NAMED:
+        names += "…"
+    lines.append(
+        t(
+            "⚠️ {count} units have no nomination yet ({names}) — /status {code} units to see them",
+            count=t.number(len(at_zero)),
+            names=names,
+            code=status.code,
+        )
+    )
     return lines
 
 
-def _units_table(t: Translator, status: ConferenceStatus) -> list[str]:
-    """Every unit, those that sent none first (marked ⚠️)."""
-    units = status.nominations.units
-    if not units:
-        return [t("No unit has an allowance for this conference.")]
-    at_zero = [unit for unit in units if unit.at_zero]
-    lines = []
-    if at_zero:
-        lines.append(t("Units that have sent none yet: {count}", count=t.number(len(at_zero))))
-        lines += [_unit_line(t, unit) for unit in at_zero]
-        lines.append(t("The others:"))
-    return lines + [_unit_line(t, unit) for unit in units if not unit.at_zero]
-
-
-def _units_block(t: Translator, status: ConferenceStatus) -> list[str]:
-    lines = [t("🏢 Nominations by unit — {title}:", title=status.title), *_units_table(t, status)]
-    if status.nominations.without_unit:
-        lines.append(t("Nominations naming no unit: {count}", count=t.number(status.nominations.without_unit)))
-    return lines
+def units_page_text(t: Translator, status: ConferenceStatus, page: status_rules.Page[UnitProgress]) -> str:
+    """One page of the units, those with no nomination first (marked ⚠️), and how to see the others."""
+    figures = status.nominations
+    lines = [t("🏢 Nominations by unit — {title} (code: {code}):", title=status.title, code=status.code)]
+    if not figures.units:
+        lines.append(t("No unit has an allowance for this conference."))
+        return "\n".join(lines)
+    if figures.units_at_zero:
+        lines.append(
+            t(
+                "⚠️ {count} of {total} units have no nomination yet.",
+                count=t.number(len(figures.units_at_zero)),
+                total=t.number(len(figures.units_expected)),
+            )
+        )
+    lines += [unit_line(t, unit) for unit in page.items]
+    if page.number == page.pages and figures.without_unit:
+        lines.append(t("Nominations naming no unit: {count}", count=t.number(figures.without_unit)))
+    if page.pages > 1 and page.number < page.pages:
+        lines.append(
+            t(
+                "Page {page} of {pages}. Type “next” for the next page, or a page number (1–{pages}).",
+                page=t.number(page.number),
+                pages=t.number(page.pages),
+            )
+        )
+    elif page.pages > 1:
+        lines.append(
+            t(
+                "Page {page} of {pages}, the last. Type a page number (1–{pages}) to see another.",
+                page=t.number(page.number),
+                pages=t.number(page.pages),
+            )
+        )
+    return "\n".join(lines)
 
 
 def _pool_gap(t: Translator, pool: PoolStatus) -> str:
@@ -339,6 +379,16 @@ def _warning_line(t: Translator, status: ConferenceStatus, warning: StatusWarnin
             over=t.number(values["over"]),
         )
     if warning.kind == WarningKind.POOL_SHARE_LOW:
+        if pool is not None and pool.seats is not None:
+            # The shortfall is the pool's empty seats: the same number as its line under the seats.
+            return t(
+                "• {pool} make up {share} of those who accepted, under the {target} the plan asks for: "
+                "{empty} of their seats are still empty.",
+                pool=title,
+                share=t.percent(values["share"]),
+                target=t.percent(values["target"]),
+                empty=t.number(values["short"]),
+            )
         return t(
             "• {pool} make up {share} of those who accepted, under the {target} the plan asks for ({short} short).",
             pool=title,
@@ -365,10 +415,11 @@ def _warnings_block(t: Translator, status: ConferenceStatus) -> list[str]:
 
 
 def conference_text(t: Translator, status: ConferenceStatus, *, detail: bool) -> str:
-    """One conference: deadlines, nominations, seats, balance and warnings (all of it with ``detail``)."""
+    """One conference in short: deadlines, nominations with the units summed up, seats, balance (every
+    figure with ``detail``) and warnings. The units one by one are /status units, page by page."""
     blocks = [
         [t("📊 {title} (code: {code})", title=status.title, code=status.code), *_deadlines_block(t, status)],
-        _nominations_block(t, status, detail=detail),
+        _nominations_block(t, status),
         _seats_block(t, status),
         _balance_block(t, status, detail=detail),
         _warnings_block(t, status),
@@ -376,10 +427,30 @@ def conference_text(t: Translator, status: ConferenceStatus, *, detail: bool) ->
     return "\n\n".join("\n".join(block) for block in blocks if block)
 
 
-def view_texts(t: Translator, statuses: Sequence[ConferenceStatus], view: View) -> list[str]:
-    """The texts of a view, one per conference (before splitting to Telegram's limit)."""
-    if view == View.UNITS:
-        return ["\n".join(_units_block(t, status)) for status in statuses]
+def _others_text(t: Translator, shown: ConferenceStatus, others: Sequence[Conference], now: dt.datetime) -> str | None:
+    """The other open conferences not over yet, by title and code (an ended one is still at /status CODE)."""
+    rest = [
+        conference
+        for conference in others
+        if conference.id != shown.conference_id and not status_rules.is_over(conference, now)
+    ]
+    if not rest:
+        return None
+    names = []
+    for conference in rest:
+        names.append(t("{title} (code: {code})", title=conference.title, code=conference.code))
+    return t("Other open conferences: {conferences}. Type /status CODE to see one.", conferences="; ".join(names))
+
+
+def view_texts(
+    t: Translator,
+    statuses: Sequence[ConferenceStatus],
+    view: View,
+    others: Sequence[Conference] = (),
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """The texts of a view, one per conference (before splitting to Telegram's limit); the units view is
+    :func:`units_page_text`."""
     if view == View.BALANCE:
         return [
             "\n".join(
@@ -392,9 +463,12 @@ def view_texts(t: Translator, statuses: Sequence[ConferenceStatus], view: View) 
         ]
     texts = [conference_text(t, status, detail=view == View.DETAIL) for status in statuses]
     if view == View.OVERVIEW:
-        texts.append(
-            t("Details: /status CODE · by unit: /status units · balance: /status balance · Excel workbook: /export")
+        footer = t(
+            "Details: /status CODE · by unit: /status units · balance: /status balance · Excel workbook: /export"
         )
+        if statuses and now is not None and (others_line := _others_text(t, statuses[0], others, now)):
+            footer = f"{others_line}\n{footer}"
+        texts.append(footer)
     return texts
 
 
@@ -435,18 +509,31 @@ def _fit(paragraph: str, limit: int) -> list[str]:
 # --- commands --------------------------------------------------------------------------------------------
 
 
-def parse_arguments(args: Sequence[str]) -> tuple[View, str | None]:
-    """(``units`` | ``balance`` | overview or detail, a conference code) from the words after /status."""
-    view, code = View.OVERVIEW, None
+@dataclass(frozen=True)
+class Request:
+    """What /status was asked: a view, a conference (a code typed, or an id from a button) and a page."""
+
+    view: View
+    code: str | None = None
+    conference_id: int | None = None
+    page: int = 1
+
+
+def parse_arguments(args: Sequence[str]) -> Request:
+    """The view (``units`` | ``balance`` | overview or detail), a conference code and a page number from
+    the words after /status: ``/status units 2``, ``/status district units``."""
+    view, code, page = View.OVERVIEW, None, 1
     for word in args:
         folded = fold(word).replace(" ", "").replace("_", "").replace("-", "")
         if folded in VIEW_WORDS:
             view = VIEW_WORDS[folded]
+        elif folded.isdigit() and len(folded) <= 4:
+            page = int(folded)
         else:
             code = word
     if code is not None and view == View.OVERVIEW:
         view = View.DETAIL
-    return view, code
+    return Request(view, code, page=page)
 
 
 async def _conferences(context: BotContext, code: str | None) -> tuple[list[Conference], list[Conference]]:
@@ -460,60 +547,205 @@ async def _find(db: AsyncSession, code: str | None) -> tuple[list[Conference], l
     return (await status_rules.find_conferences(db, code) if code else everything), everything
 
 
+async def _send(context: BotContext, update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    await context.bot.send_message(chat.id, text, reply_markup=markup)
+
+
 async def _no_conference_reply(context: BotContext, update: Update, code: str | None, known: list[Conference]) -> None:
-    assert update.message is not None
     t = context.t
     if not known:
-        await update.message.reply_text(
-            t("There is no open conference yet. An administrator loads a plan with: dienhinh plan load FILE")
+        await _send(
+            context,
+            update,
+            t("There is no open conference yet. An administrator loads a plan with: dienhinh plan load FILE"),
         )
         return
-    await update.message.reply_text(
+    await _send(
+        context,
+        update,
         t(
             "I found no open conference with the code {code}. The codes are: {codes}. You can also type /status units or /status balance.",
             code=code or "",
             codes=", ".join(conference.code for conference in known),
-        )
+        ),
     )
 
 
+def _wanted(request: Request, found: list[Conference], known: list[Conference], now: dt.datetime) -> list[Conference]:
+    """The conferences to show: the one asked for, else the one current now (``rules.status``); the units
+    view pages through one conference."""
+    if request.conference_id is not None:
+        return [conference for conference in known if conference.id == request.conference_id]
+    if request.code is None or request.view in (View.UNITS, View.BALANCE):
+        current = status_rules.current_conference(found, now)
+        return [current] if current is not None else []
+    return found
+
+
 async def status_command(update: Update, context: BotContext) -> None:
-    assert update.message is not None
-    t = context.t
     if not is_organiser(context):
-        await update.message.reply_text(t("Sorry, only organisers can see the overall status."))
+        await _send(context, update, context.t("Sorry, only organisers can see the overall status."))
         return
-    view, code = parse_arguments(context.args or [])
-    today = context.now().astimezone(context.services.settings.tz).date()
+    await show(update, context, parse_arguments(context.args or []))
+
+
+async def show(update: Update, context: BotContext, request: Request, *, note: str | None = None) -> None:
+    """Answer ``request`` for an organiser (checked now, in the database), in the reader's language."""
+    t = context.t
+    now = context.now()
+    today = now.astimezone(context.services.settings.tz).date()
+    account_id = context.account.id if context.account else None
     drawing: asyncio.Future[bytes] | None = None
+    charted: Conference | None = None
     async with context.transaction() as db:
         # The role as it is now: it may have been taken away in another process since the cache was filled.
-        allowed = await accounts.acting(db, context.account.id if context.account else None, Role.ORGANISER)
-        wanted, known = await _find(db, code) if allowed else ([], [])
-        charted = status_rules.focus(wanted, today) if view in (View.OVERVIEW, View.DETAIL) else None
-        found: dict[int, ConferenceStatus] = {}
+        allowed = await accounts.acting(db, account_id, Role.ORGANISER)
+        found, known = await _find(db, request.code) if allowed else ([], [])
+        wanted = _wanted(request, found, known, now)
+        charted = wanted[0] if wanted and request.view in (View.OVERVIEW, View.DETAIL) else None
+        statuses: list[ConferenceStatus] = []
         # The charted conference first: its chart is drawn in the chart thread while the others are counted
         # and the texts go out.
-        for conference in sorted(wanted, key=lambda item: item is not charted):
+        for conference in wanted:
             status = await status_rules.conference_status(db, conference.id, today=today)
             if status is not None:
-                found[conference.id] = status
+                statuses.append(status)
                 if conference is charted:
                     drawing = _draw_chart(context, status)
+        page = None
+        if allowed is not None and account_id is not None:
+            if request.view == View.UNITS and statuses:
+                units = status_rules.units_in_order(statuses[0].nominations)
+                page = status_rules.page_of(units, request.page)
+                await scratch.remember(
+                    db, PAGE_KIND, account_id, {"conference_id": statuses[0].conference_id, "page": page.number}
+                )
+            else:
+                await scratch.forget(db, PAGE_KIND, account_id)
     if allowed is None:
         await refuse(update, context, NotAllowed(Role.ORGANISER))
         return
-    statuses = [found[conference.id] for conference in wanted if conference.id in found]
     if not statuses:
-        await _no_conference_reply(context, update, code, known)
+        if request.conference_id is not None:
+            await _send(
+                context, update, t("That conference is no longer open. Type /status to see where things stand.")
+            )
+            return
+        await _no_conference_reply(context, update, request.code, known)
         return
-    for text in view_texts(t, statuses, view):
+    if page is not None:
+        if note is None and request.page != page.number:
+            note = t(
+                "There are {pages} pages; here is page {page}.",
+                pages=t.number(page.pages),
+                page=t.number(page.number),
+            )
+        text = units_page_text(t, statuses[0], page)
+        await _send(context, update, f"{note}\n\n{text}" if note else text, _page_buttons(context, statuses[0], page))
+        return
+    for text in view_texts(t, statuses, request.view, known, now):
         for piece in split_message(text):
-            await update.message.reply_text(piece)
+            await _send(context, update, piece)
     if drawing is not None and charted is not None:
-        await update.message.reply_photo(
-            await drawing, caption=t("Chart: {title}", title=charted.title), filename=f"status-{charted.code}.png"
+        chat = update.effective_chat
+        assert chat is not None
+        await context.bot.send_photo(
+            chat.id,
+            await drawing,
+            caption=t("Chart: {title}", title=charted.title),
+            filename=f"status-{charted.code}.png",
         )
+
+
+# --- pages of /status units: typed ("tiếp", "2") everywhere, buttons on Telegram --------------------------
+
+PAGE_KIND = "status_units_page"
+PAGE_BUTTONS = ButtonData("stu", lambda conference_id, page: (conference_id, page), Id(), Count())
+# A row of page numbers as buttons up to this many pages (button N is page N, as typing N is); beyond it,
+# typing only.
+MAX_PAGE_BUTTONS = 8
+NEXT_WORDS = frozenset({"tiep", "xemtiep", "tieptheo", "trangsau", "sau", "next", "more"})
+BACK_WORDS = frozenset({"truoc", "trangtruoc", "quaylai", "lui", "back", "previous", "prev"})
+PAGE_PREFIXES = ("trang", "page", "tr")
+
+
+def page_word(text: str) -> int | str | None:
+    """What a typed answer under a page of units asks for: ``"next"``, ``"back"``, a page number, or None."""
+    folded = fold(text).replace(" ", "").rstrip(".!")
+    if folded in NEXT_WORDS:
+        return "next"
+    if folded in BACK_WORDS:
+        return "back"
+    for prefix in PAGE_PREFIXES:
+        if folded.startswith(prefix) and folded[len(prefix) :].isdigit():
+            folded = folded[len(prefix) :]
+            break
+    if folded.isdigit() and len(folded) <= 4:
+        return int(folded)
+    return None
+
+
+class _PageWord(filters.MessageFilter):
+    def filter(self, message: Message) -> bool:
+        return bool(message.text) and page_word(message.text or "") is not None
+
+
+def _page_buttons(
+    context: BotContext, status: ConferenceStatus, page: status_rules.Page[UnitProgress]
+) -> InlineKeyboardMarkup | None:
+    if context.channel != identities.TELEGRAM or not 1 < page.pages <= MAX_PAGE_BUTTONS:
+        return None
+    buttons = [
+        InlineKeyboardButton(
+            f"· {number} ·" if number == page.number else str(number),
+            callback_data=f"{PAGE_BUTTONS.prefix}:{status.conference_id}:{number}",
+        )
+        for number in range(1, page.pages + 1)
+    ]
+    return InlineKeyboardMarkup([buttons])
+
+
+async def typed_page(update: Update, context: BotContext) -> None:
+    """ "tiếp", "trước", "3" or "trang 3" after /status units: that page. Without a list open, it is a stray
+    message like any other."""
+    message = update.message
+    assert message is not None and message.text is not None
+    stored: dict[str, object] = {}
+    if is_organiser(context) and context.account is not None:
+        async with context.transaction() as db:
+            stored = await scratch.recall(db, PAGE_KIND, context.account.id)
+    conference_id, shown = stored.get("conference_id"), stored.get("page")
+    if not isinstance(conference_id, int) or not isinstance(shown, int):
+        await stray_message(update, context)
+        return
+    wanted = page_word(message.text)
+    number = shown + 1 if wanted == "next" else shown - 1 if wanted == "back" else int(wanted or 1)
+    note = None
+    if number < 1:
+        note, number = context.t("This is the first page."), 1
+    await show(update, context, Request(View.UNITS, conference_id=conference_id, page=number), note=note)
+
+
+async def pressed_page(update: Update, context: BotContext, value: tuple[int, int]) -> None:
+    """A page button, however old: the page as the figures stand now (the nearest one if the list got
+    shorter); a conference no longer open is said so."""
+    conference_id, number = value
+    if not is_organiser(context):
+        await refuse(update, context, NotAllowed(Role.ORGANISER))
+        return
+    await show(update, context, Request(View.UNITS, conference_id=conference_id, page=number))
+
+
+def page_handlers() -> list[BaseHandler[Update, BotContext, Any]]:
+    """After the conversations (a question's typed "2" is its own), before the catch-alls."""
+    return [
+        button(PAGE_BUTTONS, pressed_page),
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & _PageWord(name="status_page"), typed_page
+        ),
+    ]
 
 
 def _draw_chart(context: BotContext, status: ConferenceStatus) -> asyncio.Future[bytes]:

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from rules import choices
+from rules import choices, counts
 from rules.choices import Option
 from rules.i18n import N_
-from rules.nominations import COUNTS_AGAINST_ALLOWANCE, Status, next_code, transition
+from rules.nominations import Status, next_code, transition
 from rules.refdata import ReferenceData, reference
 from rules.roles import Role
 from rules.text import clean, fold, is_meaningful
@@ -584,18 +584,9 @@ async def allowance_left(session: AsyncSession, conference_id: int, unit_id: int
     )
     if allowance is None:
         return None
-    used = await session.scalar(
-        select(func.count())
-        .select_from(Nomination)
-        .where(
-            Nomination.conference_id == conference_id,
-            Nomination.unit_id == unit_id,
-            Nomination.source == "focal_point",
-            Nomination.status.in_(COUNTS_AGAINST_ALLOWANCE),
-            Nomination.id != (excluding or 0),
-        )
-    )
-    return max(int(allowance) - int(used or 0), 0)
+    # The allowance used, as /status and the reminders count it (rules.counts): its focal point's sent ones.
+    used = await counts.allowance_used(session, conference_id, unit_id, excluding=[excluding] if excluding else ())
+    return max(int(allowance) - used, 0)
 
 
 async def check_can_send(session: AsyncSession, draft: Nomination, who: Context) -> Problem | None:

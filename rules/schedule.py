@@ -33,10 +33,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules import outbox
+from rules import counts, outbox
 from rules.invitations import Status as InvitationStatus
 from rules.invitations import issue_checkin
-from rules.nominations import COUNTS_AGAINST_ALLOWANCE
 from rules.nominations import Status as NominationStatus
 from rules.roles import Role
 from rules.text import sort_key
@@ -47,8 +46,6 @@ from storage.models import (
     InvitationEvent,
     Nomination,
     NominationEvent,
-    OrgUnit,
-    UnitAllowance,
 )
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -176,12 +173,8 @@ class Intent:
     recipient: Recipient
 
 
-@dataclass(frozen=True)
-class UnitProgress:
-    unit_id: int
-    name: str
-    received: int
-    expected: int
+# A unit's nominations against the number expected, as every screen counts them (rules.counts).
+UnitProgress = counts.UnitProgress
 
 
 @dataclass(frozen=True)
@@ -416,10 +409,6 @@ async def _open_conferences(
     return list((await session.scalars(statement)).all())
 
 
-def _active_on(unit: OrgUnit, day: dt.date) -> bool:
-    return (unit.valid_from is None or unit.valid_from <= day) and (unit.valid_to is None or day <= unit.valid_to)
-
-
 def _conference_day(conference: Conference, config: ScheduleConfig) -> dt.date | None:
     moment = conference.starts_at or conference.window_start or conference.window_end or conference.nomination_deadline
     return config.local_date(moment) if moment else None
@@ -428,35 +417,13 @@ def _conference_day(conference: Conference, config: ScheduleConfig) -> dt.date |
 async def unit_progress(
     session: AsyncSession, conference: Conference, config: ScheduleConfig | None = None
 ) -> list[UnitProgress]:
-    """Every unit expected to nominate to ``conference`` (and in existence on its day), with what it sent.
-
-    Counted like the allowance: nominations sent by the unit's focal point and not withdrawn or found to
-    be duplicates. Sorted in Vietnamese dictionary order.
+    """Every unit expected to nominate to ``conference`` (and in existence on its day), with its
+    nominations as :mod:`rules.counts` counts them for /status too: the sent ones naming the unit, whoever
+    sent them. Sorted in Vietnamese dictionary order.
     """
-    allowances = await session.execute(
-        select(UnitAllowance.expected_nominations, OrgUnit)
-        .join(OrgUnit, OrgUnit.id == UnitAllowance.unit_id)
-        .where(UnitAllowance.conference_id == conference.id, UnitAllowance.expected_nominations > 0)
-    )
     day = _conference_day(conference, config or ScheduleConfig())
-    units = [(int(expected or 0), unit) for expected, unit in allowances if day is None or _active_on(unit, day)]
-    if not units:
-        return []
-    received = dict(
-        (
-            await session.execute(
-                select(Nomination.unit_id, func.count())
-                .where(
-                    Nomination.conference_id == conference.id,
-                    Nomination.source == "focal_point",
-                    Nomination.status.in_(COUNTS_AGAINST_ALLOWANCE),
-                    Nomination.unit_id.in_([unit.id for _, unit in units]),
-                )
-                .group_by(Nomination.unit_id)
-            )
-        ).all()
-    )
-    progress = [UnitProgress(unit.id, unit.name, int(received.get(unit.id, 0)), expected) for expected, unit in units]
+    figures = await counts.nomination_counts(session, conference.id, on_day=day)
+    progress = [unit for unit in figures.units if unit.expected_to_nominate and unit.expected]
     return sorted(progress, key=lambda item: sort_key(item.name))
 
 
@@ -498,7 +465,7 @@ async def nomination_reminders(session: AsyncSession, now: dt.datetime, config: 
         moments = _reminder_moments(conference.nomination_deadline, config.nomination_days, now, config)
         if not moments:
             continue
-        behind = [unit for unit in await unit_progress(session, conference, config) if unit.received < unit.expected]
+        behind = [unit for unit in await unit_progress(session, conference, config) if unit.missing]
         recipients = await _focal_points(session, [unit.unit_id for unit in behind])
         facts = ConferenceFacts.of(conference)
         for days, due_at in moments:
@@ -523,7 +490,7 @@ async def nomination_escalations(session: AsyncSession, now: dt.datetime, config
     organisers = await _organisers(session) if conferences else []
     for conference in conferences:
         assert conference.nomination_deadline is not None
-        missed = tuple(u for u in await unit_progress(session, conference, config) if u.received < u.expected)
+        missed = tuple(u for u in await unit_progress(session, conference, config) if u.missing)
         if not missed:
             continue
         deadline = conference.nomination_deadline
@@ -766,7 +733,7 @@ async def _units_at_zero(
     deadline = conference.nomination_deadline
     if deadline is None or not until < deadline <= until + ZERO_UNITS_WITHIN:
         return ()
-    return tuple(unit.name for unit in await unit_progress(session, conference, config) if unit.received == 0)
+    return tuple(unit.name for unit in await unit_progress(session, conference, config) if unit.at_zero)
 
 
 __all__ = [

@@ -10,16 +10,21 @@ Definitions, so every figure can be counted by hand:
 - **days left**: between local dates (Asia/Ho_Chi_Minh): 0 on the deadline's day, negative once past.
 - **received**: nominations sent in at least once (``submitted_at`` set), whatever happened to them later;
   drafts never sent are counted by status only.
-- **a unit's sent**: its focal point's nominations that count against its allowance (as the intake counts
-  them, :data:`rules.nominations.COUNTS_AGAINST_ALLOWANCE`); **units at zero** are units with an allowance
-  for the conference that have sent none.
+- **a unit's nominations**, **the allowance used**, **approved**, **units at zero**: as
+  :mod:`rules.counts` defines them, the one definition the digest, the reminders, the chart and the
+  workbook use too (a unit's nominations are the sent ones naming it, whoever sent them; only its focal
+  point's use its allowance).
 - **seats per pool** come from :func:`rules.seats.pool_counts`: **invited** counts the invitations handed out
   and not closed (pending, accepted, declined, waitlisted); proposed substitutes, replaced and cancelled
   invitations are not counted.
 - **fill rate** of a pool: accepted / seats; its **gap**: seats − accepted (0 when full or over).
-- **shares** are taken among the delegates who accepted. A target's **gap** is in people at the current
-  number of accepted delegates: for a floor, how many more of them it would take to reach it
+- **shares** are taken among the delegates who accepted. A balance target's **gap** is in people at the
+  current number of accepted delegates: for a floor, how many more of them it would take to reach it
   (⌈target × accepted⌉ − count), for a ceiling, how many too many there are (count − ⌊target × accepted⌋).
+- a pool's **share shortfall** (exemplars below 70% of the accepted): when the pool has seats, the plan's
+  share is built into them (210 of 300 seats), so what it lacks is its **seats still empty** — the same
+  number as its gap, never a figure of people "short" that disagrees with the seats; a pool without a seat
+  count lacks ⌈share × accepted⌉ − accepted in it.
 - **youth**: age from ``youth.min_age`` to ``max_age`` on the conference date (``starts_at``, else the
   window's start, else its end), from the year of birth only (conference year − birth year);
   **ethnic minority**: a group with ``minority: true``; **direct producer**: an occupation group with
@@ -33,26 +38,24 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules import invitations, seats
+from rules import counts, invitations, seats
 from rules.i18n import N_
-from rules.nominations import COUNTS_AGAINST_ALLOWANCE
-from rules.nominations import Status as NominationStatus
 from rules.refdata import reference
 from rules.seats import PoolCount
 from rules.text import fold
-from storage.models import BalanceTarget, Campaign, Conference, Invitation, Nomination, OrgUnit, SeatPool, UnitAllowance
+from storage.models import BalanceTarget, Campaign, Conference, Invitation, SeatPool
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+T = TypeVar("T")
 # A nomination deadline this close (in days) with units that have sent nothing is a warning.
 DEADLINE_WARNING_DAYS = 3
 WOMEN = "nu"
-FOCAL_POINT = "focal_point"
 # Dimensions that count one kind of delegate (yes/no); the others count one value, or show the spread.
 YES_NO_DIMENSIONS = ("women", "youth", "ethnic_minority", "direct_producer")
 DIMENSION_COLUMNS = {
@@ -102,38 +105,9 @@ class Deadline:
         return self.days_left < 0
 
 
-@dataclass(frozen=True)
-class UnitProgress:
-    """One unit's nominations to the conference, against its allowance (None: no allowance row)."""
-
-    unit_id: int
-    code: str
-    name: str
-    allowance: int | None
-    expected: int | None
-    sent: int  # by its focal point, counted against the allowance
-    received: int  # every nomination sent in naming the unit (focal point and citizens)
-    approved: int
-
-    @property
-    def left(self) -> int | None:
-        return None if self.allowance is None else max(self.allowance - self.sent, 0)
-
-    @property
-    def at_zero(self) -> bool:
-        return self.allowance is not None and self.sent == 0
-
-
-@dataclass(frozen=True)
-class NominationFigures:
-    received: int
-    by_status: dict[str, int]  # every status, zeros included
-    units: tuple[UnitProgress, ...]  # units with an allowance in plan order, then others by name
-    without_unit: int  # received nominations naming no unit
-
-    @property
-    def units_at_zero(self) -> tuple[UnitProgress, ...]:
-        return tuple(unit for unit in self.units if unit.at_zero)
+# A unit's nominations and a conference's, as every screen counts them (see rules.counts).
+UnitProgress = counts.UnitProgress
+NominationFigures = counts.NominationCounts
 
 
 @dataclass(frozen=True)
@@ -298,13 +272,37 @@ async def find_conferences(session: AsyncSession, code: str) -> list[Conference]
     return sorted(found, key=lambda conference: (_date_key(conference), conference.id))
 
 
-def focus(conferences: Sequence[Conference], today: dt.date) -> Conference | None:
-    """The conference to chart among ``conferences`` (in date order): the next one to be held, else the last."""
-    # Held on starts_at, or at the latest at the window's end: until then it is still to come.
-    upcoming = [c for c in conferences if (last := c.starts_at or c.window_end) is None or local_date(last) >= today]
-    if upcoming:
-        return upcoming[0]
+def _last_day(conference: Conference) -> dt.datetime | None:
+    """The moment after whose local day the conference is over: its day, else the last day it may be held
+    (the window's end), else the nomination deadline; None when the plan dates nothing."""
+    return conference.starts_at or conference.window_end or conference.nomination_deadline
+
+
+def is_over(conference: Conference, now: dt.datetime) -> bool:
+    """The conference's day (see :func:`current_conference`) is behind ``now``'s local date."""
+    last = _last_day(conference)
+    return last is not None and local_date(last) < local_date(now)
+
+
+def current_conference(conferences: Sequence[Conference], now: dt.datetime) -> Conference | None:
+    """The conference that is current at ``now`` among ``conferences`` (given in the order they are held):
+    the first whose day — the conference day, else the end of its window, else its nomination deadline — has
+    not passed yet, in Hà Nội dates, so a conference stays current through its own day (check-in); an
+    undated conference is always current. When every one is over, the last held, so /status still has one
+    to show. ``now`` is the application's injected clock (``context.now()``), never the wall clock.
+
+    Plain ``/status`` and its chart show this conference; the others are named with their codes.
+    """
+    for conference in conferences:
+        if not is_over(conference, now):
+            return conference
     return conferences[-1] if conferences else None
+
+
+def focus(conferences: Sequence[Conference], today: dt.date) -> Conference | None:
+    """:func:`current_conference` on a local date (its noon in Hà Nội)."""
+    noon = dt.datetime.combine(today, dt.time(12), tzinfo=LOCAL_TZ)
+    return current_conference(conferences, noon)
 
 
 # --- computing -----------------------------------------------------------------------------------------
@@ -331,67 +329,6 @@ def _deadlines(conference: Conference, today: dt.date) -> tuple[Deadline, ...]:
 def _conference_date(conference: Conference) -> dt.date | None:
     moment = conference.starts_at or conference.window_start or conference.window_end
     return local_date(moment) if moment else None
-
-
-async def _nomination_figures(session: AsyncSession, conference_id: int) -> NominationFigures:
-    # Grouped by plain columns only, so the covering index ix_nomination_status_by_unit answers it in index
-    # order; count(submitted_at) counts the ones sent in.
-    statement = (
-        select(
-            Nomination.unit_id, Nomination.source, Nomination.status, func.count(Nomination.submitted_at), func.count()
-        )
-        .where(Nomination.conference_id == conference_id)
-        .group_by(Nomination.unit_id, Nomination.source, Nomination.status)
-    )
-    by_status: dict[str, int] = dict.fromkeys(NominationStatus, 0)
-    sent: dict[int, int] = defaultdict(int)
-    received: dict[int | None, int] = defaultdict(int)
-    approved: dict[int, int] = defaultdict(int)
-    for unit_id, source, status, sent_in, count in (await session.execute(statement)).all():
-        by_status[status] = by_status.get(status, 0) + count
-        received[unit_id] += sent_in
-        if unit_id is None:
-            continue
-        if source == FOCAL_POINT and status in COUNTS_AGAINST_ALLOWANCE:
-            sent[unit_id] += count
-        if status == NominationStatus.APPROVED:
-            approved[unit_id] += count
-    allowances = (
-        await session.execute(
-            select(UnitAllowance, OrgUnit.code, OrgUnit.name)
-            .join(OrgUnit, OrgUnit.id == UnitAllowance.unit_id)
-            .where(UnitAllowance.conference_id == conference_id)
-            .order_by(UnitAllowance.id)
-        )
-    ).all()
-    units = [
-        UnitProgress(
-            unit_id=allowance.unit_id,
-            code=code,
-            name=name,
-            allowance=allowance.nominations,
-            expected=allowance.expected_nominations,
-            sent=sent[allowance.unit_id],
-            received=received[allowance.unit_id],
-            approved=approved[allowance.unit_id],
-        )
-        for allowance, code, name in allowances
-    ]
-    listed = {unit.unit_id for unit in units}
-    others = {unit_id for unit_id in received if unit_id is not None and unit_id not in listed}
-    if others:
-        rows = await session.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.name).where(OrgUnit.id.in_(others)))
-        extra = [
-            UnitProgress(unit_id, code, name, None, None, sent[unit_id], received[unit_id], approved[unit_id])
-            for unit_id, code, name in rows.all()
-        ]
-        units += sorted(extra, key=lambda unit: fold(unit.name))
-    return NominationFigures(
-        received=sum(received.values()),
-        by_status=by_status,
-        units=tuple(units),
-        without_unit=received[None],
-    )
 
 
 @dataclass
@@ -489,6 +426,17 @@ async def _balance(
     return tuple(lines)
 
 
+def _share_gap(share: float | None, rule: str, everyone: int, count: PoolCount) -> int:
+    """People the pool lacks for (min) or has over (max) its planned share of the accepted; see the module
+    docstring: a min pool with seats lacks exactly its empty seats."""
+    if not everyone or share is None:
+        return 0
+    gap = target_gap(share, rule, everyone, count.accepted)
+    if rule == "min" and gap and count.seats is not None:
+        return max(count.seats - count.accepted, 0)
+    return gap
+
+
 def _pool_statuses(seat_pools: Sequence[SeatPool], counts: Sequence[PoolCount]) -> tuple[PoolStatus, ...]:
     """The seat counts of ``rules.seats.pool_counts`` with each pool's planned share of the accepted."""
     plan = {pool.code: pool for pool in seat_pools}
@@ -512,7 +460,7 @@ def _pool_statuses(seat_pools: Sequence[SeatPool], counts: Sequence[PoolCount]) 
                 waitlisted=count.waitlisted,
                 checked_in=count.checked_in,
                 share_of_accepted=count.accepted / everyone if everyone else None,
-                share_gap=target_gap(share, rule, everyone, count.accepted) if everyone else 0,
+                share_gap=_share_gap(share, rule, everyone, count),
             )
         )
     return tuple(pools)
@@ -575,7 +523,7 @@ async def conference_status(
     # Without a date yet, youth is counted as of today.
     year = (held_on or today).year
     youth_years = (year - band.max_age, year - band.min_age)
-    nominations = await _nomination_figures(session, conference_id)
+    nominations = await counts.nomination_counts(session, conference_id, on_day=held_on)
     balance = await _balance(session, conference_id, targets, youth_years)
     pools = _pool_statuses(seat_pools, await seats.pool_counts(session, conference_id))
     everyone = sum(pool.accepted for pool in pools)
@@ -644,3 +592,31 @@ def dimension_label(t: Translate, line: BalanceLine, youth: YouthBand) -> str:
     if line.dimension == "occupation_group":
         return value_label(t, line.dimension, line.value)
     return t(N_("{dimension}: {value}"), dimension=name, value=value_label(t, line.dimension, line.value))
+
+
+# --- paging long lists ---------------------------------------------------------------------------------
+
+PAGE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: ``number`` from 1 to ``pages`` (1 of 1 for an empty list)."""
+
+    items: tuple[T, ...]
+    number: int
+    pages: int
+
+
+def page_of(items: Sequence[T], number: int, size: int = PAGE_SIZE) -> Page[T]:
+    """Page ``number`` of ``items``; a number out of range gives the nearest page (an old button, a list
+    that got shorter since it was shown)."""
+    pages = max(-(-len(items) // size), 1)
+    number = min(max(number, 1), pages)
+    return Page(tuple(items[(number - 1) * size : number * size]), number, pages)
+
+
+def units_in_order(figures: NominationFigures) -> tuple[UnitProgress, ...]:
+    """The units as /status units lists them: those with no nomination first, then the others, each in
+    plan order."""
+    return (*figures.units_at_zero, *(unit for unit in figures.units if not unit.at_zero))

@@ -3,7 +3,8 @@
 Sheets (names and headers in the reader's language): nominations sent in (every field, sensitive ones
 included: only organisers may export, and every export is written to the audit log), invitations with
 their pool and status, the attendance list (accepted delegates and whether they checked in), and the
-balance table (seats per pool, then every balance target and spread, as /status computes them).
+balance table (seats per pool, then every balance target and spread, as /status computes them), and the units
+with their nominations against the number expected and their allowance (``rules.counts``, as /status counts).
 The workbook is written in openpyxl's write-only mode, row by row, so 100,000 nominations fit in memory.
 """
 
@@ -467,6 +468,40 @@ def _balance_sheet(workbook: Workbook, t: Translate, statuses: Sequence[Conferen
     return sheet.rows
 
 
+def _units_sheet(workbook: Workbook, t: Translate, statuses: Sequence[ConferenceStatus]) -> int:
+    """Each unit's nominations to each conference, counted as /status, the digest and the reminders count
+    them (``rules.counts``): the sent ones naming the unit, whoever sent them, and of those the ones its
+    focal point sent, which use its allowance."""
+    headers = [
+        t(N_("Conference")),
+        t(N_("Unit")),
+        t(N_("Nominations")),
+        t(N_("Expected")),
+        t(N_("Still missing")),
+        t(N_("Approved")),
+        t(N_("Sent by the unit itself")),
+        t(N_("Allowance")),
+        t(N_("Sent by others")),
+    ]
+    sheet = _Sheet(workbook, t(N_("Units")), headers, [30, 40, 12, 10, 10, 10, 14, 10, 12])
+    for status in statuses:
+        for unit in status.nominations.units:
+            sheet.append(
+                [
+                    status.title,
+                    unit.name,
+                    unit.sent,
+                    unit.expected,
+                    unit.missing if unit.expected else None,
+                    unit.approved,
+                    unit.by_focal_point,
+                    unit.allowance,
+                    unit.from_others,
+                ]
+            )
+    return sheet.rows
+
+
 async def build_export(
     session: AsyncSession,
     conferences: Sequence[Conference],
@@ -493,6 +528,7 @@ async def build_export(
         "nominations": await _nominations_sheet(session, workbook, t, titles, ids),
         "delegates": await _delegates_sheet(session, workbook, t, titles, statuses),
         "attendance": await _attendance_sheet(session, workbook, t, titles, statuses),
+        "units": _units_sheet(workbook, t, statuses),
         "balance": _balance_sheet(workbook, t, statuses),
     }
     buffer = io.BytesIO()

@@ -118,7 +118,7 @@ async def test_a_focal_point_also_sees_what_the_unit_has_sent(minh, clock):
 
     [reply] = await minh.send("/deadlines")
 
-    assert "• Phường Bưởi đã gửi 0/5 đề cử dự kiến" in reply.text
+    assert "• Phường Bưởi đã có 0/5 đề cử dự kiến" in reply.text
 
 
 async def test_nothing_open(lan, clock):

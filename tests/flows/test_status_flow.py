@@ -115,9 +115,9 @@ async def test_the_organiser_sees_each_conference_in_vietnamese_with_a_chart(org
     replies = await organiser.send("/status")
 
     texts = [reply.text for reply in replies if reply.method == "sendMessage"]
-    grassroots, district, footer = texts
-    assert grassroots.startswith("📊 Hội nghị tuyên dương điển hình tiên tiến, người tốt - việc tốt (mã: grassroots)")
-    assert "• Hạn gửi đề cử: 29 tháng 2, 2020 (đã qua 73 ngày)" in grassroots
+    # The conference current on 12/5/2020 only: the grassroots one was held by 14/3.
+    district, footer = texts
+    assert "grassroots" not in footer
 
     assert district.startswith("📊 Hội nghị Điển hình tiên tiến (mã: district)")
     assert "• Hạn gửi đề cử: 15 tháng 5, 2020 (còn 3 ngày)" in district
@@ -125,9 +125,10 @@ async def test_the_organiser_sees_each_conference_in_vietnamese_with_a_chart(org
     assert "• Hạn hoàn thành hội nghị: 30 tháng 6, 2020 (còn 49 ngày)" in district
     assert "📝 Đề cử: đã nhận 4" in district
     assert "Đang chờ xét duyệt: 1; Đã được duyệt: 2; Không được chấp nhận: 1" in district
-    assert "Đơn vị chưa gửi đề cử nào: 37/39" in district
-    assert "⚠️ Phường Phú Thượng" in district
-    assert "… và 29 đơn vị khác: xem /status units" in district
+    assert "🏢 Đơn vị: 2/39 đã có đề cử, 0 đủ số dự kiến" in district
+    assert (
+        "⚠️ 37 đơn vị chưa có đề cử nào (Phường Phú Thượng, Phường Quảng An, Phường Thụy Khuê…) — /status district units để xem"
+    ) in district
     assert "🪑 Chỗ ngồi (tối đa 300 đại biểu):" in district
     assert "• Đại biểu điển hình tiên tiến: 3/210 đã nhận lời (1%) — cần thêm 207 đại biểu điển hình" in district
     assert "   đã mời 3 · chưa trả lời 0 · từ chối 0 · danh sách chờ 0" in district
@@ -142,7 +143,7 @@ async def test_the_organiser_sees_each_conference_in_vietnamese_with_a_chart(org
     assert "• Thanh niên (16–30 tuổi): 1 (33%) — mục tiêu ít nhất 15%: đạt" in district
     assert "• Người trực tiếp sản xuất, công tác: 1 (33%) — mục tiêu ít nhất 30%: đạt" in district
     assert "Xem đầy đủ cơ cấu: /status balance" in district
-    assert "• Chỉ còn 3 ngày là hết hạn gửi đề cử mà vẫn còn 37 đơn vị chưa gửi đề cử nào." in district
+    assert "• Chỉ còn 3 ngày là hết hạn gửi đề cử mà vẫn còn 37 đơn vị chưa có đề cử nào." in district
     assert footer.startswith("Xem chi tiết: /status MÃ")
 
     photo = replies[-1]
@@ -157,13 +158,11 @@ async def test_the_organiser_sees_each_conference_in_vietnamese_with_a_chart(org
 async def test_one_conference_in_full(organiser):
     replies = await organiser.send("/status district")
 
-    # 39 units do not fit in one message: the text comes in two, then the chart.
-    assert [reply.method for reply in replies] == ["sendMessage", "sendMessage", "sendPhoto"]
-    assert all(len(reply.text) <= 4096 for reply in replies)
-    text = "\n\n".join(reply.text for reply in replies[:2])
-    assert "⚠️ Phường Phú Thượng: đã gửi 0/10 (dự kiến 5), được duyệt 0" in text
-    assert "• Phường Bưởi: đã gửi 3/10 (dự kiến 5), được duyệt 2" in text
-    assert "• Phường Nhật Tân: đã gửi 1/10 (dự kiến 5), được duyệt 0" in text
+    # The units summed up, every balance figure: one message, then the chart.
+    assert [reply.method for reply in replies] == ["sendMessage", "sendPhoto"]
+    text = replies[0].text
+    assert len(text) <= 4096
+    assert "⚠️ 37 đơn vị chưa có đề cử nào (Phường Phú Thượng, Phường Quảng An, Phường Thụy Khuê…)" in text
     assert "• Dân tộc thiểu số: 0 (0%)" in text
     assert "   (chưa có thông tin: 3)" in text
     assert "• Cán bộ, công chức, viên chức: 2 (67%)" in text
@@ -174,11 +173,14 @@ async def test_units_and_balance_views(organiser):
     balance = await organiser.send("/status balance district")
 
     assert all(reply.method == "sendMessage" for reply in units + balance)
-    assert units[0].text.startswith("🏢 Đề cử theo đơn vị — Hội nghị tuyên dương")
-    district_units = next(reply.text for reply in units if "Hội nghị Điển hình tiên tiến:" in reply.text)
-    assert "Đơn vị chưa gửi đề cử nào: 37" in district_units
-    assert district_units.index("⚠️ Phường Phú Thượng") < district_units.index("Các đơn vị khác:")
-    assert district_units.index("Các đơn vị khác:") < district_units.index("• Phường Bưởi: đã gửi 3/10")
+    # The current conference's units, ten a page, those with no nomination first.
+    [page] = units
+    assert page.text.startswith("🏢 Đề cử theo đơn vị — Hội nghị Điển hình tiên tiến (mã: district):\n")
+    assert "⚠️ 37/39 đơn vị chưa có đề cử nào." in page.text
+    assert "⚠️ Phường Phú Thượng: 0/5 đề cử dự kiến, 0 được duyệt; chỉ tiêu 10" in page.text
+    last = (await organiser.send("/status units 4"))[0].text
+    assert "• Phường Bưởi: 3/5 đề cử dự kiến, 2 được duyệt; chỉ tiêu 10" in last
+    assert "• Phường Nhật Tân: 1/5 đề cử dự kiến, 0 được duyệt; chỉ tiêu 10" in last
     assert len(balance) == 1
     assert balance[0].text.startswith("📊 Hội nghị Điển hình tiên tiến (mã: district)\n⚖️ Cơ cấu trong 3 đại biểu")
     assert "• Tôn giáo: —" in balance[0].text
@@ -213,7 +215,7 @@ async def test_export_sends_a_workbook_that_opens_with_the_expected_rows(playgro
     assert document.text.startswith("Tệp Excel gồm 4 đề cử, 4 giấy mời, 3 đại biểu đã nhận lời.")
     assert document.file_bytes is not None
     book = load_workbook(io.BytesIO(document.file_bytes))
-    assert book.sheetnames == ["Đề cử", "Đại biểu", "Điểm danh", "Cơ cấu"]
+    assert book.sheetnames == ["Đề cử", "Đại biểu", "Điểm danh", "Đơn vị", "Cơ cấu"]
 
     nominations = list(book["Đề cử"].iter_rows(values_only=True))
     assert nominations[0][:4] == ("Mã", "Hội nghị", "Tình trạng", "Đơn vị")
@@ -232,6 +234,18 @@ async def test_export_sends_a_workbook_that_opens_with_the_expected_rows(playgro
     # Each delegate's invitation number, the same as in the Delegates sheet (not a running count).
     numbers = {row[4]: row[1] for row in delegates[1:]}
     assert [row[1] for row in attendance[1:]] == [numbers[row[2]] for row in attendance[1:]]
+    units = list(book["Đơn vị"].iter_rows(values_only=True))
+    assert units[0][1:] == (
+        "Đơn vị",
+        "Đề cử",
+        "Dự kiến",
+        "Còn thiếu",
+        "Đã được duyệt",
+        "Đơn vị tự gửi",
+        "Chỉ tiêu",
+        "Người khác gửi",
+    )
+    assert units[1][1:] == ("Phường Bưởi", 3, 5, 2, 2, 3, 10, 0)
     balance = list(book["Cơ cấu"].iter_rows(values_only=True))
     # 2 pools, 4 yes/no targets, 3 spreads with nothing recorded (one row each), 5 occupation groups.
     assert len(balance) == 1 + 14
@@ -245,7 +259,7 @@ async def test_export_sends_a_workbook_that_opens_with_the_expected_rows(playgro
     assert entry is not None
     assert entry.detail == {
         "conferences": ["district"],
-        "rows": {"nominations": 4, "delegates": 4, "attendance": 3, "balance": 14},
+        "rows": {"nominations": 4, "delegates": 4, "attendance": 3, "units": 39, "balance": 14},
         "sensitive_fields": True,
     }
 

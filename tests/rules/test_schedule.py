@@ -199,7 +199,7 @@ async def test_the_seven_day_reminder_leaves_at_eight_local_time_and_skips_a_uni
 
     assert _texts(bot, BUOI_FOCAL) == [
         "Nhắc việc: hạn nhận đề cử cho Hội nghị Điển hình tiên tiến là 17:00, 15 tháng 5, 2020 (còn 7 ngày).\n"
-        "Phường Bưởi đã gửi 0/5 đề cử dự kiến. Vui lòng gõ /nominate để gửi đề cử."
+        "Phường Bưởi mới có 0/5 đề cử dự kiến. Vui lòng gõ /nominate để gửi đề cử."
     ]
     assert _texts(bot, NHAT_TAN_FOCAL) == []  # Nhật Tân has sent its five
     [row] = await _rows(database, "remind:nominations:")
@@ -328,7 +328,7 @@ async def test_at_the_deadline_organisers_are_told_which_units_missed_it(bot, cl
     [escalation] = _escalations(bot)
     assert escalation.startswith(
         "Đã hết hạn nhận đề cử cho Hội nghị Điển hình tiên tiến lúc 17:00, 15 tháng 5, 2020. "
-        "Các đơn vị sau gửi ít hơn số đề cử dự kiến:\n"
+        "Các đơn vị sau có ít hơn số đề cử dự kiến:\n"
     )
     assert "• Phường Bưởi: 0/5" in escalation
     assert "Phường Nhật Tân" not in escalation
