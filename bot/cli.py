@@ -367,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_invitations_print(settings, args.conference, args.per, args.bot, args.out)
         if args.command == "invitations":
             if args.file is None:
-                return _fail(_translator(settings)("Say which guest list to import: dienhinh invitations import FILE"))
+                t = _translator(settings)
+                return _fail(t("Say which guest list to import: dienhinh invitations import FILE"))
             return cmd_invitations_import(settings, args.file, args.conference, args.yes)
         return cmd_plan_load(settings, args.file)
     except SettingsError as problem:

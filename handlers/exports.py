@@ -267,7 +267,7 @@ def form_options(t: Translator, conference_id: int) -> list[Option]:
 def _form_named(t: Translator, args: Sequence[str]) -> tuple[str | None, str]:
     """The form named by the last words after the command, and the words before it (the conference)."""
     for size in (3, 2, 1):
-        if len(args) > size:
+        if len(args) >= size:
             option = pick(form_options(t, 0), " ".join(args[-size:]))
             if option is not None:
                 return option.key.split(":")[0], " ".join(args[:-size])
@@ -291,7 +291,6 @@ async def _invitations_command(update: Update, context: BotContext) -> str | int
 
 async def _ask_form(update: Update, context: BotContext, conference_id: int) -> str | int:
     """The conference is known: send the form named after the command, or ask which one."""
-    t = context.t
     account = account_id(context)
     async with context.transaction() as db:
         allowed = account is not None and await acting(db, account, Role.ORGANISER) is not None
@@ -306,12 +305,35 @@ async def _ask_form(update: Update, context: BotContext, conference_id: int) -> 
         return await refuse(update, context, NotAllowed(Role.ORGANISER))
     if form in FORMS:
         return await _send_form(update, context, conference_id, str(form))
+    return await _ask_form_again(update, context, conference)
+
+
+async def _ask_form_again(
+    update: Update, context: BotContext, conference: Conference | None, note: str | None = None
+) -> str | int:
+    """The question of the form (after ``note``), with its buttons; the conference gone, the question ends."""
+    t = context.t
+    if conference is None:
+        await context.bot.send_message(chat_id(update), t("That choice is no longer available."))
+        return END
+    text = t("In which form do you want the invitations to {title}?", title=conference.title)
     await context.bot.send_message(
         chat_id(update),
-        t("In which form do you want the invitations to {title}?", title=conference.title),
-        reply_markup=keyboard("xpf", form_options(t, conference_id)),
+        f"{note}\n\n{text}" if note else text,
+        reply_markup=keyboard("xpf", form_options(t, conference.id)),
     )
     return INVITATIONS_FORM
+
+
+async def _desk_conference(context: BotContext) -> Conference | None:
+    """The conference whose form is being asked, as this organiser's desk keeps it."""
+    account = account_id(context)
+    if account is None:
+        return None
+    async with context.transaction() as db:
+        desk = await delegates.recall(db, INVITATIONS_DESK, account)
+        conference_id = desk.get("conference_id")
+        return await db.get(Conference, conference_id) if isinstance(conference_id, int) else None
 
 
 async def _form_pressed(update: Update, context: BotContext, chosen: FormPress) -> str | int:
@@ -327,40 +349,23 @@ async def _form_pressed(update: Update, context: BotContext, chosen: FormPress) 
 
 async def _form_typed(update: Update, context: BotContext) -> str | int:
     assert update.message is not None
-    account = account_id(context)
-    assert account is not None
-    async with context.transaction() as db:
-        desk = await delegates.recall(db, INVITATIONS_DESK, account)
-    conference_id = desk.get("conference_id")
-    if not isinstance(conference_id, int):
-        await context.bot.send_message(chat_id(update), context.t("That choice is no longer available."))
-        return END
-    options = form_options(context.t, conference_id)
+    conference = await _desk_conference(context)
+    if conference is None:
+        return await _ask_form_again(update, context, None)
+    options = form_options(context.t, conference.id)
     result = await clarify.answer(context, "xpf", update.message.text or "", options)
     if isinstance(result, clarify.Ask):
         await clarify.send(update, context, result)
         return INVITATIONS_FORM
     if isinstance(result, clarify.Again):
-        await context.bot.send_message(chat_id(update), result.note, reply_markup=keyboard("xpf", options))
-        return INVITATIONS_FORM
+        return await _ask_form_again(update, context, conference, result.note)
     form, _, picked = result.option.key.partition(":")
     return await _send_form(update, context, int(picked), form)
 
 
 async def _form_other(update: Update, context: BotContext) -> str | int:
-    account = account_id(context)
-    assert account is not None
-    async with context.transaction() as db:
-        desk = await delegates.recall(db, INVITATIONS_DESK, account)
-    conference_id = desk.get("conference_id")
-    if not isinstance(conference_id, int):
-        return END
-    await context.bot.send_message(
-        chat_id(update),
-        retry_note(context.t, len(FORMS)),
-        reply_markup=keyboard("xpf", form_options(context.t, conference_id)),
-    )
-    return INVITATIONS_FORM
+    conference = await _desk_conference(context)
+    return await _ask_form_again(update, context, conference, retry_note(context.t, len(FORMS)))
 
 
 async def _send_form(update: Update, context: BotContext, conference_id: int, form: str) -> int:
