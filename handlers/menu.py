@@ -37,7 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("substitutes", N_("Proposed substitutes: approve or reject"), Role.ORGANISER),
     Command("override", N_("Record a delegate's answer: /override NUMBER attend|decline reason"), Role.ORGANISER),
     Command("invite", N_("Invite approved exemplars: /invite CODE or /invite all"), Role.ORGANISER),
-    Command("invitations", N_("Excel file of the invitations: personal links and QR codes"), Role.ORGANISER),
+    Command("invitations", N_("Invitations: Excel list (links, QR codes) or letters to print (PDF)"), Role.ORGANISER),
     Command("attendance", N_("Attendance list (danh sách trích ngang) as an Excel file"), Role.ORGANISER),
     Command("delegates", N_("Delegates by pool and status, with counts"), Role.ORGANISER),
     Command("status", N_("Where things stand: deadlines, nominations, seats, balance"), Role.ORGANISER),
