@@ -378,6 +378,18 @@ async def _send_form(update: Update, context: BotContext, conference_id: int, fo
     return await _send_letters(update, context, conference_id, Per(form))
 
 
+def _link_list_args(context: BotContext) -> dict[str, Any]:
+    """What the lists of personal links are made with: the bot's language (they are official lists), the
+    link secret, the bot's name for the links, who asks and when."""
+    return {
+        "labels": context.services.translators.default,
+        "secret": context.services.link_secret,
+        "bot_username": context.bot.username,
+        "actor_id": account_id(context),
+        "now": context.now(),
+    }
+
+
 def _nobody_invited(t: Translator, conference: Conference) -> str:
     return t(
         "No one is invited to {title} yet. Type /invite to invite approved exemplars, or send me the guest list as an Excel or CSV file.",
@@ -388,15 +400,7 @@ def _nobody_invited(t: Translator, conference: Conference) -> str:
 async def _send_invitations(update: Update, context: BotContext, conference_id: int) -> int:
     t = context.t
     async with context.transaction() as db:
-        data = await exports.invitations_workbook(
-            db,
-            conference_id,
-            labels=context.services.translators.default,
-            secret=context.services.link_secret,
-            bot_username=context.bot.username,
-            actor_id=account_id(context),
-            now=context.now(),
-        )
+        data = await exports.invitations_workbook(db, conference_id, **_link_list_args(context))
         if not isinstance(data, NotAllowed):
             conference = await db.get_one(Conference, conference_id)
             count = sum(pool.invited for pool in await pool_counts(db, conference_id))
@@ -447,15 +451,7 @@ def letters_caption(t: Translator, letters: printing.Letters, made: printing.Pri
 async def _send_letters(update: Update, context: BotContext, conference_id: int, per: Per) -> int:
     t = context.t
     async with context.transaction() as db:
-        letters = await printing.invitation_letters(
-            db,
-            conference_id,
-            labels=context.services.translators.default,
-            secret=context.services.link_secret,
-            bot_username=context.bot.username,
-            actor_id=account_id(context),
-            now=context.now(),
-        )
+        letters = await printing.invitation_letters(db, conference_id, **_link_list_args(context))
         conference = await db.get_one(Conference, conference_id)
     if isinstance(letters, NotAllowed):
         return await refuse(update, context, letters)

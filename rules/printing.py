@@ -33,19 +33,17 @@ from typing import Protocol
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 from pypdf import PdfReader, PdfWriter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.accounts import acting
-from rules.delegates import unit_names
-from rules.exports import HANDED_OUT, conference_when, qr_png
 from rules.exports import Labels as ListLabels
+from rules.exports import conference_when, handed_out, qr_png
 from rules.files import safe_filename
 from rules.i18n import N_
 from rules.invitations import invitation_code, invitation_link
 from rules.roles import Actor, NotAllowed, Role, audit_actor
-from rules.text import name_sort_key, nfc, sort_key
-from storage.models import AuditEntry, Campaign, Conference, Invitation
+from rules.text import nfc
+from storage.models import AuditEntry, Campaign, Conference
 
 PDF = "application/pdf"
 ZIP = "application/zip"
@@ -248,17 +246,9 @@ async def invitation_letters(
         return NotAllowed(Role.ORGANISER)
     conference = await session.get_one(Conference, conference_id)
     campaign = await session.get_one(Campaign, conference.campaign_id)
-    invitations = list(
-        (
-            await session.scalars(
-                select(Invitation).where(Invitation.conference_id == conference_id, Invitation.status.in_(HANDED_OUT))
-            )
-        ).all()
-    )
+    invitations, units = await handed_out(session, conference_id)
     if not invitations:
         return None
-    units = await unit_names(session, (invitation.unit_id for invitation in invitations))
-    invitations.sort(key=lambda item: (sort_key(units.get(item.unit_id or 0, "\uffff")), name_sort_key(item.full_name)))
 
     letter = campaign.letter or {}
     issuer = campaign.issuer or labels(N_("The organising committee"))
