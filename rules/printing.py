@@ -334,6 +334,11 @@ class _Document(FPDF):
             self.multi_cell(width, size * 0.45, text, align=Align.C, new_x=XPos.LEFT, new_y=YPos.NEXT)
         return self.get_y()
 
+    def keep_room(self, height: float) -> None:
+        """A new page unless ``height`` millimetres are left on this one (a block that must stay whole)."""
+        if self.get_y() + height > self.h - self.b_margin:
+            self.add_page()
+
     def rule(self, x: float, width: float, length: float, y: float) -> None:
         middle = x + width / 2
         self.set_line_width(0.3)
@@ -388,6 +393,7 @@ def _draw(document: _Document, letter: Letter) -> None:
     document.ln(3)
 
     # How to answer on the left, the QR code and the typed code on the right.
+    document.keep_room(QR_SIZE + 8)
     top = document.get_y()
     qr_x = PAGE_WIDTH - RIGHT - QR_SIZE
     document.image(io.BytesIO(qr_png(letter.link)), x=qr_x, y=top, w=QR_SIZE, h=QR_SIZE)
@@ -404,6 +410,7 @@ def _draw(document: _Document, letter: Letter) -> None:
     document.ln(6)
 
     # Who it goes to (left, small) and the signature block (right).
+    document.keep_room(45)
     top = document.get_y()
     document.set_font(FONT_FAMILY, "B", 10)
     document.set_xy(LEFT, top)
