@@ -8,6 +8,9 @@
     dienhinh plan load FILE      create or update a campaign from a plan file
     dienhinh invitations import FILE [--conference CODE] [--yes]
                                  check a guest list (.xlsx or .csv) row by row; invite its good rows with --yes
+    dienhinh invitations print --bot USERNAME [--conference CODE] [--per unit|person] [--out DIR]
+                                 write the printable invitations (giấy mời) as PDF files: one per unit, or
+                                 one per person; USERNAME is the bot's Telegram username, for the QR codes
 
 A missing or malformed setting, a bad plan file, an unreadable guest list or an out-of-date database ends
 with one clear line and exit status 2, never a traceback.
@@ -21,10 +24,17 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, Translators
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from rules.printing import Letters
+    from storage.models import Conference
 
 logger = logging.getLogger("dienhinh")
 
@@ -162,12 +172,32 @@ class _CliProblem(Exception):
     """A problem the operator can fix, already worded for them."""
 
 
+async def _pick_conference(db: AsyncSession, t: Translator, code: str | None) -> Conference:
+    """The conference ``--conference`` names, or the only one; raises _CliProblem."""
+    from rules import delegates
+
+    conferences = await delegates.conferences(db)
+    codes = ", ".join(conference.code for conference in conferences)
+    if not conferences:
+        raise _CliProblem(t("No conference is set up yet. Load a plan first: dienhinh plan load FILE"))
+    if code:
+        conference = await delegates.find_conference(db, code)
+        if conference is None:
+            raise _CliProblem(t("There is no conference {code}. Conferences: {codes}.", code=code, codes=codes))
+        return conference
+    if len(conferences) == 1:
+        return conferences[0]
+    raise _CliProblem(
+        t("Several conferences take invitations: {codes}. Say which with --conference CODE.", codes=codes)
+    )
+
+
 async def _import_guest_list(
     settings: Settings, path: Path, data: bytes, conference_code: str | None, confirm: bool
 ) -> tuple[str, int | None, int]:
     """(the row report, invitations created or None without --yes, rows ready); raises _CliProblem."""
     from handlers.invite import import_report
-    from rules import delegates, guest_lists
+    from rules import guest_lists
     from rules.roles import OPERATOR, NotAllowed
     from rules.seats import pool_counts
     from storage.db import Database
@@ -179,22 +209,7 @@ async def _import_guest_list(
     database = Database(settings.database_url)
     try:
         async with database.transaction() as db:
-            conferences = await delegates.conferences(db)
-            codes = ", ".join(conference.code for conference in conferences)
-            if not conferences:
-                raise _CliProblem(t("No conference is set up yet. Load a plan first: dienhinh plan load FILE"))
-            if conference_code:
-                conference = await delegates.find_conference(db, conference_code)
-                if conference is None:
-                    raise _CliProblem(
-                        t("There is no conference {code}. Conferences: {codes}.", code=conference_code, codes=codes)
-                    )
-            elif len(conferences) == 1:
-                conference = conferences[0]
-            else:
-                raise _CliProblem(
-                    t("Several conferences take invitations: {codes}. Say which with --conference CODE.", codes=codes)
-                )
+            conference = await _pick_conference(db, t, conference_code)
             staged = await guest_lists.stage_import(db, conference.id, path.name, table, OPERATOR, now)
             if isinstance(staged, NotAllowed):  # the operator holds every role
                 raise _CliProblem(t("Sorry, only organisers can do this."))
@@ -246,6 +261,72 @@ def cmd_invitations_import(settings: Settings, path: Path, conference_code: str 
     return 0
 
 
+async def _read_letters(settings: Settings, conference_code: str | None, bot: str) -> Letters:
+    """The letters to print, read as the operator (audited); raises _CliProblem."""
+    from rules.printing import invitation_letters
+    from rules.roles import OPERATOR, NotAllowed
+    from storage.db import Database
+
+    t = _translator(settings)
+    await _prepare_database(settings)
+    database = Database(settings.database_url)
+    try:
+        async with database.transaction() as db:
+            conference = await _pick_conference(db, t, conference_code)
+            letters = await invitation_letters(
+                db,
+                conference.id,
+                labels=t,
+                secret=settings.link_secret_bytes(),
+                bot_username=bot,
+                actor_id=OPERATOR,
+                now=dt.datetime.now(dt.UTC),
+            )
+            if isinstance(letters, NotAllowed):  # the operator holds every role
+                raise _CliProblem(t("Sorry, only organisers can do this."))
+            if letters is None:
+                raise _CliProblem(t("No one is invited to {title} yet.", title=conference.title))
+            return letters
+    finally:
+        await database.dispose()
+
+
+def cmd_invitations_print(
+    settings: Settings, conference_code: str | None, per: str, bot: str | None, out: Path | None
+) -> int:
+    from rules.printing import Per, files
+
+    t = _translator(settings)
+    bot = (bot or "").strip().lstrip("@")
+    if not bot:
+        return _fail(t("Say the bot's Telegram username with --bot USERNAME: the QR codes on the letters open it."))
+    try:
+        letters = asyncio.run(_read_letters(settings, conference_code, bot))
+    except _CliProblem as problem:
+        return _fail(str(problem))
+    how = Per(per)
+    archive = letters.person_archive if how is Per.PERSON else letters.unit_archive
+    folder = out or Path(archive.removesuffix(".zip"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        made = files(letters, how)  # the event loop is over: the drawing blocks nothing
+        for name, data in made:
+            (folder / name).write_bytes(data)
+    except OSError as problem:
+        return _fail(t("The folder {path} cannot be written: {problem}", path=folder, problem=problem.strerror))
+    print(
+        t(
+            "Wrote {files} PDF files with the invitations of {count} people to {path}:",
+            files=len(made),
+            count=len(letters.letters),
+            path=folder,
+        )
+    )
+    for name, _ in made:
+        print(f"  {name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dienhinh", description="dienhinh operator commands")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -264,10 +345,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("action", choices=["load"])
     plan.add_argument("file", type=Path)
     invitations = commands.add_parser("invitations", help="invitations and guest lists")
-    invitations.add_argument("action", choices=["import"])
-    invitations.add_argument("file", type=Path, help="a guest list: .xlsx or .csv")
+    invitations.add_argument("action", choices=["import", "print"])
+    invitations.add_argument("file", type=Path, nargs="?", help="import: a guest list (.xlsx or .csv)")
     invitations.add_argument("--conference", help="the conference's code (needed when there are several)")
-    invitations.add_argument("--yes", action="store_true", help="invite the good rows (without it, only check)")
+    invitations.add_argument("--yes", action="store_true", help="import: invite the good rows (without it, only check)")
+    invitations.add_argument(
+        "--per", choices=["unit", "person"], default="unit", help="print: one PDF per unit (default) or per person"
+    )
+    invitations.add_argument("--bot", help="print: the bot's Telegram username, for the links in the QR codes")
+    invitations.add_argument("--out", type=Path, help="print: the folder to write to (default: giay-moi-…)")
     return parser
 
 
@@ -281,7 +367,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(settings)
         if args.command == "db":
             return cmd_db(settings, args.action)
+        if args.command == "invitations" and args.action == "print":
+            return cmd_invitations_print(settings, args.conference, args.per, args.bot, args.out)
         if args.command == "invitations":
+            if args.file is None:
+                t = _translator(settings)
+                return _fail(t("Say which guest list to import: dienhinh invitations import FILE"))
             return cmd_invitations_import(settings, args.file, args.conference, args.yes)
         return cmd_plan_load(settings, args.file)
     except SettingsError as problem:

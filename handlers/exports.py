@@ -1,7 +1,9 @@
 """/invitations, /attendance and /delegates for organisers, and the "which conference?" question.
 
-``/invitations`` sends the Excel file units hand out (personal links and QR codes: bots cannot write to
-people first), ``/attendance`` the "danh sách trích ngang" of the delegates who accepted, ``/delegates``
+``/invitations`` asks in which form (buttons, or typed; or named after the command, ``/invitations
+district excel``): the Excel file units hand out (personal links and QR codes: bots cannot write to people
+first), or the printable invitations (giấy mời, ``rules.printing``) as a PDF per person or a PDF per unit,
+several files in one ZIP, drawn off the event loop; ``/attendance`` the "danh sách trích ngang" of the delegates who accepted, ``/delegates``
 the seats and delegates by pool and status. Each takes the conference's code as an argument
 (``/attendance district``); without it, and with several conferences, it asks which one (buttons, or the
 number, title or code typed). The files are written in the bot's default language (they are official
@@ -10,8 +12,10 @@ lists), the replies in the organiser's.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
@@ -21,8 +25,10 @@ from bot.i18n import N_, Translator
 from handlers import clarify, presses
 from handlers.common import refuse
 from handlers.keyboards import keyboard
-from handlers.presses import ButtonData, Id, button
-from rules import delegates, exports
+from handlers.presses import ButtonData, Choice, Id, button
+from rules import delegates, exports, printing
+from rules.accounts import acting
+from rules.choices import Option, pick
 from rules.delegates import (
     DIMENSION_LABELS,
     STATUS_LABELS,
@@ -34,8 +40,9 @@ from rules.delegates import (
 )
 from rules.invitations import Status
 from rules.plans import DIMENSION_LISTS
+from rules.printing import Per
 from rules.refdata import reference
-from rules.roles import NotAllowed
+from rules.roles import NotAllowed, Role
 from rules.seats import PoolCount, pool_counts
 from storage.models import Conference
 
@@ -224,32 +231,181 @@ class ConferenceQuestion:
 
 # --- /invitations ------------------------------------------------------------------------------------
 
+# Kept in ptb_data per organiser while the question of the form is open: the conference, or the form
+# named after the command (``/invitations district excel``) until the conference is known.
+INVITATIONS_DESK = "invitations"
+INVITATIONS_FORM = "exports.invitations.form"
+FORMS = ("xlsx", Per.PERSON.value, Per.UNIT.value)
+# The letters are drawn in a thread of their own, one job at a time, so the event loop goes on answering.
+PRINT_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="print-letters")
+
+
+class FormPress(NamedTuple):
+    form: str
+    conference_id: int
+
+
+# Callback data: xpf:<xlsx|person|unit>:<conference id>.
+FORM_DATA = ButtonData("xpf", FormPress, Choice(*FORMS), Id())
+
+
+def form_options(t: Translator, conference_id: int) -> list[Option]:
+    """The forms /invitations offers: the Excel list, a printable letter per person, the letters by unit."""
+    return [
+        Option(f"xlsx:{conference_id}", t("Download the list (Excel)"), aliases=("excel", "xlsx", t("list"))),
+        Option(
+            f"person:{conference_id}",
+            t("Printable invitations (PDF) — one per person"),
+            aliases=(t("one per person"), t("each person")),
+        ),
+        Option(f"unit:{conference_id}", t("Invitations by unit (PDF)"), aliases=(t("by unit"), t("unit"))),
+    ]
+
+
+def _form_named(t: Translator, args: Sequence[str]) -> tuple[str | None, str]:
+    """The form named by the last words after the command, and the words before it (the conference)."""
+    for size in (3, 2, 1):
+        if len(args) >= size:
+            option = pick(form_options(t, 0), " ".join(args[-size:]))
+            if option is not None:
+                return option.key.split(":")[0], " ".join(args[:-size])
+    return None, " ".join(args)
+
+
+async def _invitations_command(update: Update, context: BotContext) -> str | int:
+    if not may_manage(context):
+        await context.bot.send_message(chat_id(update), organisers_only(context.t))
+        return END
+    form, rest = _form_named(context.t, context.args or [])
+    async with context.transaction() as db:
+        account = account_id(context)
+        assert account is not None
+        if form is None:
+            await delegates.forget(db, INVITATIONS_DESK, account)
+        else:
+            await delegates.remember(db, INVITATIONS_DESK, account, {"form": form})
+    return await QUESTIONS["invitations"].start(update, context, rest)
+
+
+async def _ask_form(update: Update, context: BotContext, conference_id: int) -> str | int:
+    """The conference is known: send the form named after the command, or ask which one."""
+    account = account_id(context)
+    async with context.transaction() as db:
+        allowed = account is not None and await acting(db, account, Role.ORGANISER) is not None
+        if account is not None and allowed:
+            desk = await delegates.recall(db, INVITATIONS_DESK, account)
+            form = desk.get("form")
+            await delegates.remember(db, INVITATIONS_DESK, account, {"conference_id": conference_id})
+            conference = await db.get_one(Conference, conference_id)
+        elif account is not None:
+            await delegates.forget(db, INVITATIONS_DESK, account)
+    if not allowed:
+        return await refuse(update, context, NotAllowed(Role.ORGANISER))
+    if form in FORMS:
+        return await _send_form(update, context, conference_id, str(form))
+    return await _ask_form_again(update, context, conference)
+
+
+async def _ask_form_again(
+    update: Update, context: BotContext, conference: Conference | None, note: str | None = None
+) -> str | int:
+    """The question of the form (after ``note``), with its buttons; the conference gone, the question ends."""
+    t = context.t
+    if conference is None:
+        await context.bot.send_message(chat_id(update), t("That choice is no longer available."))
+        return END
+    text = t("In which form do you want the invitations to {title}?", title=conference.title)
+    await context.bot.send_message(
+        chat_id(update),
+        f"{note}\n\n{text}" if note else text,
+        reply_markup=keyboard("xpf", form_options(t, conference.id)),
+    )
+    return INVITATIONS_FORM
+
+
+async def _desk_conference(context: BotContext) -> Conference | None:
+    """The conference whose form is being asked, as this organiser's desk keeps it."""
+    account = account_id(context)
+    if account is None:
+        return None
+    async with context.transaction() as db:
+        desk = await delegates.recall(db, INVITATIONS_DESK, account)
+        conference_id = desk.get("conference_id")
+        return await db.get(Conference, conference_id) if isinstance(conference_id, int) else None
+
+
+async def _form_pressed(update: Update, context: BotContext, chosen: FormPress) -> str | int:
+    if not may_manage(context):
+        await presses.answer(context, organisers_only(context.t))
+        return END
+    label = next(o.label for o in form_options(context.t, chosen.conference_id) if o.key.startswith(chosen.form))
+    await presses.answer(context)
+    if context.press is not None:
+        await context.press.close(label)
+    return await _send_form(update, context, chosen.conference_id, chosen.form)
+
+
+async def _form_typed(update: Update, context: BotContext) -> str | int:
+    assert update.message is not None
+    conference = await _desk_conference(context)
+    if conference is None:
+        return await _ask_form_again(update, context, None)
+    options = form_options(context.t, conference.id)
+    result = await clarify.answer(context, "xpf", update.message.text or "", options)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
+        return INVITATIONS_FORM
+    if isinstance(result, clarify.Again):
+        return await _ask_form_again(update, context, conference, result.note)
+    form, _, picked = result.option.key.partition(":")
+    return await _send_form(update, context, int(picked), form)
+
+
+async def _form_other(update: Update, context: BotContext) -> str | int:
+    conference = await _desk_conference(context)
+    return await _ask_form_again(update, context, conference, retry_note(context.t, len(FORMS)))
+
+
+async def _send_form(update: Update, context: BotContext, conference_id: int, form: str) -> int:
+    account = account_id(context)
+    if account is not None:
+        async with context.transaction() as db:
+            await delegates.forget(db, INVITATIONS_DESK, account)
+    if form == "xlsx":
+        return await _send_invitations(update, context, conference_id)
+    return await _send_letters(update, context, conference_id, Per(form))
+
+
+def _link_list_args(context: BotContext) -> dict[str, Any]:
+    """What the lists of personal links are made with: the bot's language (they are official lists), the
+    link secret, the bot's name for the links, who asks and when."""
+    return {
+        "labels": context.services.translators.default,
+        "secret": context.services.link_secret,
+        "bot_username": context.bot.username,
+        "actor_id": account_id(context),
+        "now": context.now(),
+    }
+
+
+def _nobody_invited(t: Translator, conference: Conference) -> str:
+    return t(
+        "No one is invited to {title} yet. Type /invite to invite approved exemplars, or send me the guest list as an Excel or CSV file.",
+        title=conference.title,
+    )
+
 
 async def _send_invitations(update: Update, context: BotContext, conference_id: int) -> int:
     t = context.t
     async with context.transaction() as db:
-        data = await exports.invitations_workbook(
-            db,
-            conference_id,
-            labels=context.services.translators.default,
-            secret=context.services.link_secret,
-            bot_username=context.bot.username,
-            actor_id=account_id(context),
-            now=context.now(),
-        )
+        data = await exports.invitations_workbook(db, conference_id, **_link_list_args(context))
         if not isinstance(data, NotAllowed):
             conference = await db.get_one(Conference, conference_id)
             count = sum(pool.invited for pool in await pool_counts(db, conference_id))
     if isinstance(data, NotAllowed):
         return await refuse(update, context, data)
     if data is None:
-        await context.bot.send_message(
-            chat_id(update),
-            t(
-                "No one is invited to {title} yet. Type /invite to invite approved exemplars, or send me the guest list as an Excel or CSV file.",
-                title=conference.title,
-            ),
-        )
+        await context.bot.send_message(chat_id(update), _nobody_invited(t, conference))
         return END
     file_name = context.services.translators.default(N_("invitations-{code}.xlsx"), code=conference.code)
     await context.bot.send_document(
@@ -260,6 +416,54 @@ async def _send_invitations(update: Update, context: BotContext, conference_id: 
             title=conference.title,
             count=t.number(count),
         ),
+    )
+    return END
+
+
+def letters_caption(t: Translator, letters: printing.Letters, made: printing.PrintedFile, per: Per) -> str:
+    """What comes with the printed invitations: how many, in which files, and that they are personal."""
+    values = {
+        "title": letters.conference_title,
+        "count": t.number(len(letters.letters)),
+        "files": t.number(made.files),
+    }
+    if made.files == 1:
+        text = t("Printable invitations to {title}: {count} people, one A4 page each.", **values)
+    elif per is Per.PERSON:
+        text = t("Printable invitations to {title}: {count} people, one PDF file each, in this ZIP file.", **values)
+    else:
+        text = t(
+            "Printable invitations to {title}: {count} people in {files} PDF files, one per unit (a page per person), in this ZIP file.",
+            **values,
+        )
+    return "\n".join(
+        [
+            text,
+            t(
+                "Each letter has the delegate's QR code and invitation code. Units print them and hand each delegate their own: a letter is personal, keep the file safe."
+            ),
+        ]
+    )
+
+
+async def _send_letters(update: Update, context: BotContext, conference_id: int, per: Per) -> int:
+    t = context.t
+    async with context.transaction() as db:
+        letters = await printing.invitation_letters(db, conference_id, **_link_list_args(context))
+        conference = await db.get_one(Conference, conference_id)
+    if isinstance(letters, NotAllowed):
+        return await refuse(update, context, letters)
+    if letters is None:
+        await context.bot.send_message(chat_id(update), _nobody_invited(t, conference))
+        return END
+    await context.bot.send_message(
+        chat_id(update), t("Preparing {count} invitations for printing…", count=t.number(len(letters.letters)))
+    )
+    made = await asyncio.get_running_loop().run_in_executor(PRINT_EXECUTOR, printing.bundle, letters, per)
+    await context.bot.send_document(
+        chat_id(update),
+        document=InputFile(made.data, filename=made.filename),
+        caption=letters_caption(t, letters, made, per),
     )
     return END
 
@@ -410,7 +614,7 @@ async def _send_delegates(update: Update, context: BotContext, conference_id: in
 
 QUESTIONS = {
     "invitations": ConferenceQuestion(
-        "xpi", "exports.invitations", N_("Which conference's invitations do you want?"), _send_invitations
+        "xpi", "exports.invitations", N_("Which conference's invitations do you want?"), _ask_form
     ),
     "attendance": ConferenceQuestion(
         "xpa", "exports.attendance", N_("Which conference's attendance list do you want?"), _send_attendance
@@ -439,10 +643,20 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 
 def conversation() -> ConversationHandler[BotContext]:
-    commands: list[BaseHandler[Update, BotContext, Any]] = [CommandHandler(name, _command(name)) for name in QUESTIONS]
+    commands: list[BaseHandler[Update, BotContext, Any]] = [
+        CommandHandler(name, _invitations_command if name == "invitations" else _command(name)) for name in QUESTIONS
+    ]
+    states: dict[object, list[BaseHandler[Update, BotContext, Any]]] = {
+        question.state: question.handlers() for question in QUESTIONS.values()
+    }
+    states[INVITATIONS_FORM] = [
+        button(FORM_DATA, _form_pressed),
+        MessageHandler(TEXT, _form_typed),
+        MessageHandler(OTHER, _form_other),
+    ]
     return ConversationHandler(
         entry_points=list(commands),
-        states={question.state: question.handlers() for question in QUESTIONS.values()},
+        states=states,
         fallbacks=[CommandHandler("cancel", cancel), *commands],
         name="exports",
         persistent=True,

@@ -56,7 +56,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("invite", N_("Invite approved exemplars: /invite CODE or /invite all"), Group.INVITATIONS, Role.ORGANISER),
     Command(
         "invitations",
-        N_("Excel file of the invitations: personal links and QR codes"),
+        N_("Invitations: Excel list (links, QR codes) or letters to print (PDF)"),
         Group.INVITATIONS,
         Role.ORGANISER,
     ),

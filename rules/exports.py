@@ -241,6 +241,21 @@ def conference_when(conference: Conference, labels: Labels) -> str | None:
 # --- the invitations and their links -------------------------------------------------------------------
 
 
+async def handed_out(session: AsyncSession, conference_id: int) -> tuple[list[Invitation], dict[int, str]]:
+    """The invitations of a conference whose links units hand out, by unit (those without one last) then
+    name, and the names of their units by id."""
+    invitations = list(
+        (
+            await session.scalars(
+                select(Invitation).where(Invitation.conference_id == conference_id, Invitation.status.in_(HANDED_OUT))
+            )
+        ).all()
+    )
+    units = await unit_names(session, (invitation.unit_id for invitation in invitations))
+    invitations.sort(key=lambda item: (sort_key(units.get(item.unit_id or 0, "\uffff")), name_sort_key(item.full_name)))
+    return invitations, units
+
+
 async def invitations_workbook(
     session: AsyncSession,
     conference_id: int,
@@ -261,21 +276,13 @@ async def invitations_workbook(
     if await acting(session, actor_id, Role.ORGANISER) is None:
         return NotAllowed(Role.ORGANISER)
     conference = await session.get_one(Conference, conference_id)
-    invitations = list(
-        (
-            await session.scalars(
-                select(Invitation).where(Invitation.conference_id == conference_id, Invitation.status.in_(HANDED_OUT))
-            )
-        ).all()
-    )
+    invitations, units = await handed_out(session, conference_id)
     if not invitations:
         return None
-    units = await unit_names(session, (invitation.unit_id for invitation in invitations))
     pools = {
         pool.code: pool.title
         for pool in await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference_id))
     }
-    invitations.sort(key=lambda item: (sort_key(units.get(item.unit_id or 0, "\uffff")), name_sort_key(item.full_name)))
 
     workbook = Workbook()
     sheet = workbook.active
@@ -429,6 +436,7 @@ __all__ = [
     "Labels",
     "attendance_workbook",
     "conference_when",
+    "handed_out",
     "invitations_workbook",
     "labelled_qr_png",
     "qr_png",

@@ -220,6 +220,24 @@ class UnitSpec(StrictModel):
     allowances: dict[SnakeCode, AllowanceSpec] = Field(default_factory=dict)
 
 
+class LetterSpec(StrictModel):
+    """How the printed invitations (giấy mời) are headed and signed, as the office writes its letters.
+
+    Everything is optional, so a plan without a ``letter`` section still prints: ``issuer`` heads the
+    letter alone, the place line starts at "ngày …", and the signature is "TM. BAN TỔ CHỨC" with room to
+    sign. ``parent_body`` is the body above the issuer (cơ quan chủ quản), printed over it; ``place`` the
+    place name of the date line ("Tây Hồ, ngày … tháng … năm …"); ``number`` the document's number sign
+    after "Số:", typically ``/GM-UBND`` with the number written in by the clerk; ``signer_title`` the lines
+    above the signature ("TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"); ``signer_name`` who signs.
+    """
+
+    parent_body: Label | None = None
+    place: Label | None = None
+    number: Label | None = None
+    signer_title: tuple[Label, ...] = ()
+    signer_name: Label | None = None
+
+
 class PlanFile(StrictModel):
     """A whole plan file. ``path`` and ``sha256`` say which file it was read from, when it was."""
 
@@ -227,6 +245,7 @@ class PlanFile(StrictModel):
     version: Version
     title: Label
     issuer: Label | None = None
+    letter: LetterSpec = Field(default_factory=LetterSpec)
     source: Text
     legal_basis: LegalBasis
     valid_from: Date
@@ -670,6 +689,7 @@ async def _apply_campaign(session: AsyncSession, plan: PlanFile) -> tuple[Campai
     values = {
         "title": plan.title,
         "issuer": plan.issuer,
+        "letter": plan.letter.model_dump(mode="json", exclude_defaults=True) or None,
         "legal_basis": "\n".join(plan.legal_basis.texts),
         "source": plan.source,
         "valid_from": plan.valid_from,
@@ -903,6 +923,7 @@ __all__ = [
     "ConferenceSpec",
     "ConferenceSummary",
     "LegalBasis",
+    "LetterSpec",
     "PlanFile",
     "PlanSummary",
     "SeatPoolSpec",

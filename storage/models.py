@@ -206,6 +206,8 @@ class Campaign(Timestamped, Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(Text)
     issuer: Mapped[str | None] = mapped_column(String(255))
+    # How printed invitations are headed and signed (rules.plans.LetterSpec as JSON); None: the defaults.
+    letter: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     legal_basis: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
     valid_from: Mapped[dt.date | None] = mapped_column(Date)

@@ -127,3 +127,54 @@ async def test_a_zip_bomb_is_refused_naming_the_limit(cli_database, tmp_path, ca
         "Vui lòng chỉ gửi danh sách khách mời."
     )
     assert await _invited(cli_database) == []
+
+
+@pytest.mark.sqlite_only
+async def test_invitations_print_writes_a_pdf_per_unit_or_per_person_with_names_and_codes(
+    cli_database, tmp_path, capsys
+):
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    from rules.invitations import invitation_code
+
+    file = _workbook(tmp_path / "khach-moi.xlsx")
+    assert await _run("plan", "load", str(SEED_PLAN)) == 0
+    assert await _run("invitations", "import", str(file), "--conference", "district", "--yes") == 0
+    capsys.readouterr()
+
+    assert await _run("invitations", "print", "--conference", "district") == 2
+    assert capsys.readouterr().err.strip() == (
+        "Vui lòng cho biết tên Telegram của bot bằng --bot TÊN: mã QR trên giấy mời mở bot này."
+    )
+
+    by_unit = tmp_path / "theo-don-vi"
+    assert (
+        await _run("invitations", "print", "--conference", "district", "--bot", "@dienhinh_bot", "--out", str(by_unit))
+        == 0
+    )
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == f"Đã ghi 2 tệp PDF giấy mời của 2 người vào thư mục {by_unit}:"
+    assert sorted(path.name for path in by_unit.iterdir()) == [
+        "Giấy mời – Phường Bưởi.pdf",
+        "Giấy mời – Phường Tứ Liên.pdf",
+    ]
+
+    database = Database(cli_database)
+    async with database.transaction() as db:
+        invitations = {i.full_name: i for i in (await db.scalars(select(Invitation))).all()}
+    await database.dispose()
+    page = PdfReader(by_unit / "Giấy mời – Phường Bưởi.pdf").pages[0].extract_text()
+    text = " ".join(unicodedata.normalize("NFC", page).split())
+    assert "Kính gửi: Ông Nguyễn Văn An" in text
+    assert f"Mã mời: {invitation_code(invitations['Nguyễn Văn An'], b'cli-test-secret')}" in text
+
+    assert (
+        await _run("invitations", "print", "--per", "person", "--conference", "district", "--bot", "dienhinh_bot") == 0
+    )
+    capsys.readouterr()
+    assert sorted(path.name for path in (tmp_path / "giay-moi-district").iterdir()) == [
+        "Giấy mời – Nguyễn Văn An.pdf",
+        "Giấy mời – Phạm Thu Hà.pdf",
+    ]

@@ -89,7 +89,7 @@ async def test_names_and_positions_that_look_like_formulas_stay_text_in_every_fi
             invitation.status = "accepted"
 
     files = {
-        "/invitations district": {NAME},
+        "/invitations district excel": {NAME},
         "/attendance district": {NAME, "=1+1", "=A1*2"},
         "/export district": {NAME, "=1+1", "=A1*2", "@SUM(A1:A2)", "+84912345678"},
     }

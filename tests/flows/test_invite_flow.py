@@ -359,7 +359,14 @@ async def test_invitations_come_as_an_excel_file_with_links_and_qr_codes(playgro
 
     asked = await organiser.send("/invitations")
     assert asked[-1].text == "Bạn cần danh sách thư mời của hội nghị nào?"
-    sent = await organiser.press(DISTRICT)
+    form = await organiser.press(DISTRICT)
+    assert form[-1].text == f"Bạn cần thư mời dự {DISTRICT} ở dạng nào?"
+    assert form[-1].button_labels == [
+        "Tải danh sách (Excel)",
+        "Giấy mời in (PDF) — từng người",
+        "Giấy mời theo đơn vị (PDF)",
+    ]
+    sent = await organiser.press("Tải danh sách (Excel)")
 
     document = sent[-1]
     assert document.method == "sendDocument"
@@ -381,7 +388,7 @@ async def test_invitations_come_as_an_excel_file_with_links_and_qr_codes(playgro
         assert sheet.cell(row=row, column=6).value == link
     assert len(sheet._images) == 3
 
-    by_code = await organiser.send("/invitations district")
+    by_code = await organiser.send("/invitations district excel")
     assert by_code[-1].file_name == "thu-moi-district.xlsx"
     async with playground.services.database.transaction() as db:
         exported = await db.scalar(

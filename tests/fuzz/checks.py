@@ -34,8 +34,9 @@ def formula_cells(content: bytes) -> list[tuple[str, str, str]]:
 
 
 def is_organisers_file(file_name: str) -> bool:
-    """Spreadsheets (exports, attendance, invitations with every link) and the status chart."""
-    return file_name.endswith(".xlsx") or file_name.startswith("status-")
+    """Spreadsheets (exports, attendance, invitations with every link), the printed invitations (PDF, or a
+    ZIP of them) and the status chart."""
+    return file_name.endswith((".xlsx", ".pdf", ".zip")) or file_name.startswith("status-")
 
 
 # Audited acts (AuditEntry.action) and the role they need; the rest of "nomination.*" needs a reviewer.

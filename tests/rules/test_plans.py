@@ -570,7 +570,9 @@ BROKEN_DOCUMENTS = [
     pytest.param("", NOT_A_MAPPING, id="empty"),
     pytest.param("# only a comment\n", NOT_A_MAPPING, id="comment"),
     pytest.param(
-        SEED_TEXT + "---\ncode: second\n", "line 223: expected valid YAML (but found another document)", id="two"
+        SEED_TEXT + "---\ncode: second\n",
+        f"line {SEED_TEXT.count(chr(10)) + 1}: expected valid YAML (but found another document)",
+        id="two",
     ),
     pytest.param(
         # a "billion laughs": 10 ** 7 values from a few hundred bytes
