@@ -39,6 +39,7 @@ from bot.services import Services
 from handlers import (
     clarify,
     common,
+    conference,
     endorse,
     gate,
     language,
@@ -302,6 +303,7 @@ def register_handlers(app: DienhinhApplication) -> None:
         review.conversation(),
         *inviting.conversations(),
         export_commands.conversation(),
+        conference.conversation(),
         # Deep links (/start unit_…, /start end_…) before the generic /start.
         *roles.handlers(),
         *endorse.handlers(),

@@ -30,6 +30,11 @@ from bot.settings import Settings, SettingsError, load_settings
 logger = logging.getLogger("dienhinh")
 
 
+def clock() -> dt.datetime:
+    """The operator's clock: what is open now (``rules.conferences``) is judged at this moment."""
+    return dt.datetime.now(dt.UTC)
+
+
 def _translator(settings: Settings | None) -> Translator:
     if settings is None:
         return Translators("vi", ZoneInfo("Asia/Ho_Chi_Minh")).default
@@ -163,31 +168,37 @@ async def _import_guest_list(
     settings: Settings, path: Path, data: bytes, conference_code: str | None, confirm: bool
 ) -> tuple[str, int | None, int]:
     """(the row report, invitations created or None without --yes, rows ready); raises _CliProblem."""
+    from handlers.conference import closed_text
     from handlers.invite import import_report
     from rules import delegates, guest_lists
+    from rules.conferences import Closed, Use, open_for
     from rules.roles import OPERATOR, NotAllowed
     from rules.seats import pool_counts
     from storage.db import Database
 
     t = _translator(settings)
-    now = dt.datetime.now(dt.UTC)
+    now = clock()
     table = await guest_lists.read_guest_list(path.name, data)  # before the transaction, as the bot does
     await _prepare_database(settings)
     database = Database(settings.database_url)
     try:
         async with database.transaction() as db:
-            conferences = await delegates.conferences(db)
-            codes = ", ".join(conference.code for conference in conferences)
-            if not conferences:
+            planned = await delegates.conferences(db)
+            if not planned:
                 raise _CliProblem(t("No conference is set up yet. Load a plan first: dienhinh plan load FILE"))
+            conferences = await open_for(db, Use.GUEST_LISTS, now)
+            codes = ", ".join(conference.code for conference in conferences)
             if conference_code:
                 conference = await delegates.find_conference(db, conference_code)
                 if conference is None:
+                    every = ", ".join(conference.code for conference in planned)
                     raise _CliProblem(
-                        t("There is no conference {code}. Conferences: {codes}.", code=conference_code, codes=codes)
+                        t("There is no conference {code}. Conferences: {codes}.", code=conference_code, codes=every)
                     )
             elif len(conferences) == 1:
                 conference = conferences[0]
+            elif not conferences:
+                raise _CliProblem(t("No conference takes guest lists now: the conferences of the plan have ended."))
             else:
                 raise _CliProblem(
                     t("Several conferences take invitations: {codes}. Say which with --conference CODE.", codes=codes)
@@ -195,6 +206,8 @@ async def _import_guest_list(
             staged = await guest_lists.stage_import(db, conference.id, path.name, table, OPERATOR, now)
             if isinstance(staged, NotAllowed):  # the operator holds every role
                 raise _CliProblem(t("Sorry, only organisers can do this."))
+            if isinstance(staged, Closed):
+                raise _CliProblem(closed_text(t, staged, Use.GUEST_LISTS))
             report = import_report(
                 t,
                 staged,

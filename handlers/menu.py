@@ -40,6 +40,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("invitations", N_("Excel file of the invitations: personal links and QR codes"), Role.ORGANISER),
     Command("attendance", N_("Attendance list (danh sách trích ngang) as an Excel file"), Role.ORGANISER),
     Command("delegates", N_("Delegates by pool and status, with counts"), Role.ORGANISER),
+    Command("conference", N_("Set a conference's day, time and venue"), Role.ORGANISER),
     Command("status", N_("Where things stand: deadlines, nominations, seats, balance"), Role.ORGANISER),
     Command("export", N_("Excel workbook: nominations, delegates, attendance, balance"), Role.ORGANISER),
 )

@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from rules import choices
+from rules import choices, conferences
 from rules.choices import Option
+from rules.conferences import Use
 from rules.i18n import N_
 from rules.nominations import COUNTS_AGAINST_ALLOWANCE, Status, next_code, transition
 from rules.refdata import ReferenceData, reference
@@ -336,14 +337,8 @@ class Context:
 
 
 async def open_conferences(session: AsyncSession, now: dt.datetime) -> list[Conference]:
-    """Conferences accepting nominations now, soonest deadline first."""
-    statement = (
-        select(Conference)
-        .where(Conference.status == "open")
-        .where((Conference.nomination_deadline.is_(None)) | (Conference.nomination_deadline > now))
-        .order_by(Conference.nomination_deadline, Conference.id)
-    )
-    return list((await session.scalars(statement)).all())
+    """Conferences accepting nominations now, soonest deadline first (``rules.conferences``)."""
+    return await conferences.open_for(session, Use.NOMINATIONS, now)
 
 
 async def current_draft(session: AsyncSession, account_id: int) -> Nomination | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from rules.plans import SEED_PLAN
 from storage.db import Database
 from storage.models import Invitation
 
+NOW = dt.datetime(2020, 3, 1, 3, 0, tzinfo=dt.UTC)
 ROWS = [
     ["STT", "Họ và tên", "Năm sinh", "Giới tính", "Đơn vị", "Chức vụ"],
     [1, "Nguyễn Văn An", 1968, "Nam", "Phường Bưởi", "Bí thư Đảng ủy phường"],
@@ -57,6 +59,8 @@ def cli_database(monkeypatch, tmp_path) -> str:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LINK_SECRET", "cli-test-secret")
+    # 10:00 on 1/3/2020 in Hà Nội: both conferences of the seed plan still take guest lists.
+    monkeypatch.setattr(cli, "clock", lambda: NOW)
     return url
 
 
