@@ -310,6 +310,8 @@ def register_handlers(app: DienhinhApplication) -> None:
         # /start inv_… and chk_… (personal invitation and check-in links) and the RSVP conversations; the
         # delegate's conversation, last of all conversations, takes the typed codes of every kind of link.
         *delegate_rsvp.handlers(typed_codes=typed_codes.entry_points()),
+        # /share's offer to revoke takes its typed "1" only when no conversation above asks a question.
+        endorse.share_conversation(),
         endorse.late_press(),
         *common.command_handlers(),
         # "No" under a did-you-mean and "the whole list" under a short list, whatever the question.

@@ -192,7 +192,8 @@ async def _say(
 
 async def _show_menu(update: Update, context: BotContext, conference: Conference, note: str | None = None) -> str:
     t = context.t
-    text = f"{_current(t, conference)}\n\n{t('What do you want to set?')}"
+    question = t("What do you want to set?")
+    text = f"{_current(t, conference)}\n\n{question}"
     if note:
         text = f"{note}\n\n{text}"
     await _say(update, context, text, _menu_options(t, conference), MENU_DATA.prefix)

@@ -722,7 +722,7 @@ async def _try_send(
             return [await _question(db, draft, step, t, who.now, note)], step
         return [Reply(note + "\n" + t("Your draft is kept; type /nominate to see it."))], END
     nomination = result.nomination
-    share = await endorsements.new_share_link(db, nomination, context.services.link_secret)
+    share = await endorsements.share_link(db, nomination, context.services.link_secret)
     await _notify_staff(db, nomination, result.event.id, context, resubmitted=result.resubmitted)
     if context.channel == identities.ZALO:
         # Zalo has no deep links: a t.me link is no use there, the typed code does what it does.
