@@ -330,6 +330,9 @@ async def _typed_value(update: Update, context: BotContext, field: str) -> str |
         if isinstance(day, Problem):
             return await _ask(update, context, field, _problem(t, day))
         if day.time is None:
+            problem = arrangements.check_day(conference, day.day, context.now(), tz)
+            if problem is not None:
+                return await _ask(update, context, field, _problem(t, problem))
             async with context.transaction() as db:
                 await scratch.remember(db, DESK, _account(context), {**desk, "field": WHEN, "day": day.day.isoformat()})
             return await _ask(update, context, HOUR)

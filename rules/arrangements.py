@@ -121,27 +121,43 @@ def local_start(day: dt.date, time: dt.time, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, time, tzinfo=tz).astimezone(dt.UTC)
 
 
+def check_day(conference: Conference, day: dt.date, now: dt.datetime, tz: ZoneInfo) -> Problem | None:
+    """Why no start on ``day`` could do (see :func:`check_start`), asked before the time is: the day has
+    passed, is before the day the delegates' answers close, or lies outside the plan's window."""
+    if day < now.astimezone(tz).date():
+        return Problem(N_("That moment has passed already. Please type a day and time ahead."))
+    if conference.rsvp_deadline is not None and day < conference.rsvp_deadline.astimezone(tz).date():
+        return _before_answers_close(conference.rsvp_deadline)
+    first = conference.window_start.astimezone(tz).date() if conference.window_start else None
+    last = conference.window_end.astimezone(tz).date() if conference.window_end else None
+    if (first is not None and day < first) or (last is not None and day > last):
+        return Problem(
+            N_("The plan holds {conference} between {first} and {last}. Please type a day within that time."),
+            {"conference": conference.title, "first": first or day, "last": last or day},
+        )
+    return None
+
+
+def _before_answers_close(deadline: dt.datetime) -> Problem:
+    return Problem(
+        N_(
+            "Delegates may answer their invitations until {deadline}: the conference must start after that. "
+            "Please type a later day."
+        ),
+        {"deadline": deadline},
+    )
+
+
 def check_start(conference: Conference, starts_at: dt.datetime, now: dt.datetime, tz: ZoneInfo) -> Problem | None:
     """Why ``starts_at`` cannot be the conference's start, or None: it lies ahead, after the delegates'
     answers close, and within the window the plan sets ("Quý II/2020")."""
+    problem = check_day(conference, starts_at.astimezone(tz).date(), now, tz)
+    if problem is not None:
+        return problem
     if starts_at <= now:
         return Problem(N_("That moment has passed already. Please type a day and time ahead."))
     if conference.rsvp_deadline is not None and starts_at <= conference.rsvp_deadline:
-        return Problem(
-            N_(
-                "Delegates may answer their invitations until {deadline}: the conference must start after that. "
-                "Please type a later day."
-            ),
-            {"deadline": conference.rsvp_deadline},
-        )
-    local = starts_at.astimezone(tz).date()
-    first = conference.window_start.astimezone(tz).date() if conference.window_start else None
-    last = conference.window_end.astimezone(tz).date() if conference.window_end else None
-    if (first is not None and local < first) or (last is not None and local > last):
-        return Problem(
-            N_("The plan holds {conference} between {first} and {last}. Please type a day within that time."),
-            {"conference": conference.title, "first": first or local, "last": last or local},
-        )
+        return _before_answers_close(conference.rsvp_deadline)
     return None
 
 
@@ -307,6 +323,7 @@ __all__ = [
     "Notice",
     "Saved",
     "arrangement_of",
+    "check_day",
     "check_start",
     "layer",
     "local_start",
