@@ -85,7 +85,9 @@ def hung(playground: Playground) -> ChatUser:
 
 async def _conference(playground: Playground, code: str) -> Conference:
     async with playground.services.database.transaction() as db:
-        return await db.scalar(select(Conference).where(Conference.code == code).execution_options(populate_existing=True))
+        return await db.scalar(
+            select(Conference).where(Conference.code == code).execution_options(populate_existing=True)
+        )
 
 
 async def _drain(playground: Playground, clock: Clock) -> None:
@@ -153,9 +155,7 @@ async def test_when_every_conference_is_over_nothing_is_offered(playground, orga
         "Hiện không có hội nghị nào nhận danh sách khách mời: các hội nghị trong kế hoạch đều đã diễn ra."
     )
     assert invite[-1].text == "Hiện không có hội nghị nào nhận giấy mời: các hội nghị trong kế hoạch đều đã diễn ra."
-    assert arrange[-1].text == (
-        "Hiện không có hội nghị nào thay đổi được: các hội nghị trong kế hoạch đều đã diễn ra."
-    )
+    assert arrange[-1].text == ("Hiện không có hội nghị nào thay đổi được: các hội nghị trong kế hoạch đều đã diễn ra.")
     assert nominate[-1].text.startswith("Hiện không có hội nghị nào đang nhận đề cử")
     # The lists are still there after the conference: an attendance list is wanted afterwards too.
     attendance = await organiser.send("/attendance")

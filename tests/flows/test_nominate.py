@@ -294,8 +294,7 @@ async def test_a_unit_without_allowance_left_is_refused(playground, plan, focal_
     assert f"Phường Bưởi còn được gửi 20 đề cử cho {grassroots}." in only_grassroots[0].text
     # Said, and asked: the draft does not go to the grassroots conference by itself.
     assert only_grassroots[-1].text == (
-        "Phường Bưởi đã dùng hết 0 đề cử được gửi cho Hội nghị Điển hình tiên tiến.\n"
-        "Đề cử này dành cho hội nghị nào?"
+        "Phường Bưởi đã dùng hết 0 đề cử được gửi cho Hội nghị Điển hình tiên tiến.\nĐề cử này dành cho hội nghị nào?"
     )
     assert [label.split(" (")[0] for label in only_grassroots[-1].button_labels] == [grassroots]
     asked = await focal_point.press("Hội nghị tuyên dương")

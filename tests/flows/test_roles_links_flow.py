@@ -393,9 +393,7 @@ async def test_a_stale_endorse_button_after_withdrawal_is_refused(playground, ci
 TYPED_CODE = re.compile(r"\b([0-9A-Z]{4}-[0-9A-Z]{4})\b")
 
 
-async def test_the_share_link_handed_out_keeps_working_until_the_nominator_revokes_it(
-    playground, citizen, minh, tuan
-):
+async def test_the_share_link_handed_out_keeps_working_until_the_nominator_revokes_it(playground, citizen, minh, tuan):
     nomination_id = await _nomination(playground, citizen)
     first = await citizen.send("/share DH-2020-0001")
     old = SHARE.search(first[-1].text).group(1)
