@@ -429,7 +429,7 @@ async def _shared_code(context: BotContext) -> str | None:
 
 
 async def revoke_typed(update: Update, context: BotContext) -> str | int:
-    """ "1" or "thu hồi" under the link: the same as the button (Zalo has none)."""
+    """A typed "1" or "thu hồi" under the link: the same as the button (Zalo has none)."""
     assert update.message is not None
     code = await _shared_code(context)
     if code is None:

@@ -131,3 +131,21 @@ async def test_a_zip_bomb_is_refused_naming_the_limit(cli_database, tmp_path, ca
         "Vui lòng chỉ gửi danh sách khách mời."
     )
     assert await _invited(cli_database) == []
+
+
+@pytest.mark.sqlite_only
+async def test_in_may_an_ended_conference_takes_no_guest_list(cli_database, tmp_path, capsys, monkeypatch):
+    assert await _run("plan", "load", str(SEED_PLAN)) == 0
+    capsys.readouterr()
+    file = _workbook(tmp_path / "khach-moi.xlsx")
+    monkeypatch.setattr(cli, "clock", lambda: dt.datetime(2020, 5, 20, 3, 0, tzinfo=dt.UTC))
+
+    assert await _run("invitations", "import", str(file), "--conference", "grassroots", "--yes") == 2
+    assert capsys.readouterr().err.strip() == (
+        "Hội nghị tuyên dương điển hình tiên tiến, người tốt - việc tốt đã kết thúc ngày 14 tháng 3, 2020, "
+        "không nhận danh sách khách mời nữa."
+    )
+    assert await _invited(cli_database) == []
+    # Without --conference the one still ahead is taken: there is nothing to choose between.
+    assert await _run("invitations", "import", str(file)) == 0
+    assert "cho Hội nghị Điển hình tiên tiến: đã đọc 6 dòng." in capsys.readouterr().out
