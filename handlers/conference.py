@@ -439,7 +439,7 @@ async def _decided(update: Update, context: BotContext, key: str) -> str | int:
         return await _gone(update, context)
     if key == AGAIN:
         return await _ask(update, context, desk["field"])
-    if key == DROP:
+    if key == DROP or result is None:
         return await _show_menu(update, context, conference, t("Nothing was changed."))
     if isinstance(result, NotAllowed):
         return await refuse(update, context, result)

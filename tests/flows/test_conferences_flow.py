@@ -370,6 +370,11 @@ async def test_an_organiser_sets_the_day_time_and_venue_and_accepted_delegates_a
     assert audit[0].detail["starts_at"] == [None, "2020-06-20T01:30:00+00:00"]
     assert arrangement.venue == "Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân"
 
+    # The delegate's invitation card shows the new day and venue.
+    card = await hung.send("/rsvp")
+    assert "Thời gian: 08:30, 20 tháng 6, 2020" in card[-1].text or "08:30" in card[-1].text
+    assert "Địa điểm: Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân" in card[-1].text
+
     # Loading the plan again keeps what was set in chat; the calendar file reads it.
     async with playground.services.database.transaction() as db:
         await apply_plan(db, load_plan_file(SEED_PLAN))
