@@ -428,19 +428,28 @@ async def _shared_code(context: BotContext) -> str | None:
     return code if isinstance(code, str) else None
 
 
+async def _lost_track(update: Update, context: BotContext) -> int:
+    assert update.message is not None
+    await update.message.reply_text(
+        context.t("Sorry, I lost track of which nomination this was. Type /share and its code again.")
+    )
+    return ConversationHandler.END
+
+
 async def revoke_typed(update: Update, context: BotContext) -> str | int:
     """A typed "1" or "thu hồi" under the link: the same as the button (Zalo has none)."""
     assert update.message is not None
     code = await _shared_code(context)
     if code is None:
-        return ConversationHandler.END
+        return await _lost_track(update, context)
     options = _offer_options(context.t, code)
     answer = await clarify.answer(context, OFFER_DATA.prefix, update.message.text or "", options)
     if isinstance(answer, clarify.Ask):
         await clarify.send(update, context, answer)
         return SHARE_OFFERED
-    if not isinstance(answer, clarify.Chosen):
-        return ConversationHandler.END
+    if isinstance(answer, clarify.Again):
+        await update.message.reply_text(answer.note, reply_markup=keyboard(OFFER_DATA.prefix, options))
+        return SHARE_OFFERED
     return await _ask_to_revoke(update, context, code)
 
 
@@ -448,7 +457,7 @@ async def revoke_confirm_typed(update: Update, context: BotContext) -> str | int
     assert update.message is not None
     code = await _shared_code(context)
     if code is None:
-        return ConversationHandler.END
+        return await _lost_track(update, context)
     options = _confirm_options(context.t, code)
     answer = await clarify.answer(context, CONFIRM_DATA.prefix, update.message.text or "", options)
     if isinstance(answer, clarify.Ask):

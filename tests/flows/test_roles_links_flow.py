@@ -442,6 +442,14 @@ async def test_revoking_a_share_link_works_typed_and_can_be_declined(playground,
     await _nomination(playground, citizen)
     old = await _share_link(citizen)
 
+    # The offer under the link is not a question that holds the chat: an answer off its list is not taken
+    # for "revoke" (the link stays), and a "1" afterwards still asks to revoke.
+    off = await citizen.send("7")
+    assert off[-1].text.startswith("Tôi chưa hiểu ý bạn.")
+    still = await minh.send(f"/start {old}")
+    assert still[-1].button_labels == ["Ủng hộ", "Để sau"]
+    await minh.send("/cancel")
+
     asked = await citizen.send("1")
     assert asked[-1].button_labels == ["Thu hồi và tạo liên kết mới", "Không, giữ liên kết hiện tại"]
     kept = await citizen.send("2")
