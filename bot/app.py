@@ -39,6 +39,7 @@ from bot.services import Services
 from handlers import (
     clarify,
     common,
+    conference,
     desk,
     endorse,
     gate,
@@ -303,6 +304,7 @@ def register_handlers(app: DienhinhApplication) -> None:
         review.conversation(),
         *inviting.conversations(),
         export_commands.conversation(),
+        conference.conversation(),
         # Deep links (/start unit_…, /start end_…) before the generic /start.
         *roles.handlers(),
         *endorse.handlers(),
@@ -311,6 +313,8 @@ def register_handlers(app: DienhinhApplication) -> None:
         # /start inv_… and chk_… (personal invitation and check-in links) and the RSVP conversations; the
         # delegate's conversation, last of all conversations, takes the typed codes of every kind of link.
         *delegate_rsvp.handlers(typed_codes=typed_codes.entry_points()),
+        # /share's offer to revoke takes its typed "1" only when no conversation above asks a question.
+        endorse.share_conversation(),
         endorse.late_press(),
         # "tiếp" or a page number after /status units, and its page buttons: after every conversation, whose
         # questions take their own typed numbers.

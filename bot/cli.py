@@ -33,10 +33,16 @@ from bot.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from rules.conferences import Use
     from rules.printing import Letters
     from storage.models import Conference
 
 logger = logging.getLogger("dienhinh")
+
+
+def clock() -> dt.datetime:
+    """The operator's clock: what is open now (``rules.conferences``) is judged at this moment."""
+    return dt.datetime.now(dt.UTC)
 
 
 def _translator(settings: Settings | None) -> Translator:
@@ -172,21 +178,29 @@ class _CliProblem(Exception):
     """A problem the operator can fix, already worded for them."""
 
 
-async def _pick_conference(db: AsyncSession, t: Translator, code: str | None) -> Conference:
-    """The conference ``--conference`` names, or the only one; raises _CliProblem."""
+async def _pick_conference(
+    db: AsyncSession, t: Translator, code: str | None, open_now: tuple[Use, dt.datetime] | None = None
+) -> Conference:
+    """The conference ``--conference`` names, or the only one there is (with ``open_now``, the only one
+    open for that use now: an ended conference takes no guest list); raises _CliProblem."""
     from rules import delegates
+    from rules.conferences import open_for
 
-    conferences = await delegates.conferences(db)
-    codes = ", ".join(conference.code for conference in conferences)
-    if not conferences:
+    planned = await delegates.conferences(db)
+    if not planned:
         raise _CliProblem(t("No conference is set up yet. Load a plan first: dienhinh plan load FILE"))
     if code:
         conference = await delegates.find_conference(db, code)
         if conference is None:
-            raise _CliProblem(t("There is no conference {code}. Conferences: {codes}.", code=code, codes=codes))
+            every = ", ".join(conference.code for conference in planned)
+            raise _CliProblem(t("There is no conference {code}. Conferences: {codes}.", code=code, codes=every))
         return conference
+    conferences = planned if open_now is None else await open_for(db, *open_now)
     if len(conferences) == 1:
         return conferences[0]
+    if not conferences:
+        raise _CliProblem(t("No conference takes guest lists now: the conferences of the plan have ended."))
+    codes = ", ".join(conference.code for conference in conferences)
     raise _CliProblem(
         t("Several conferences take invitations: {codes}. Say which with --conference CODE.", codes=codes)
     )
@@ -196,23 +210,27 @@ async def _import_guest_list(
     settings: Settings, path: Path, data: bytes, conference_code: str | None, confirm: bool
 ) -> tuple[str, int | None, int]:
     """(the row report, invitations created or None without --yes, rows ready); raises _CliProblem."""
+    from handlers.conference import closed_text
     from handlers.invite import import_report
     from rules import guest_lists
+    from rules.conferences import Closed, Use
     from rules.roles import OPERATOR, NotAllowed
     from rules.seats import pool_counts
     from storage.db import Database
 
     t = _translator(settings)
-    now = dt.datetime.now(dt.UTC)
+    now = clock()
     table = await guest_lists.read_guest_list(path.name, data)  # before the transaction, as the bot does
     await _prepare_database(settings)
     database = Database(settings.database_url)
     try:
         async with database.transaction() as db:
-            conference = await _pick_conference(db, t, conference_code)
+            conference = await _pick_conference(db, t, conference_code, open_now=(Use.GUEST_LISTS, now))
             staged = await guest_lists.stage_import(db, conference.id, path.name, table, OPERATOR, now)
             if isinstance(staged, NotAllowed):  # the operator holds every role
                 raise _CliProblem(t("Sorry, only organisers can do this."))
+            if isinstance(staged, Closed):
+                raise _CliProblem(closed_text(t, staged, Use.GUEST_LISTS))
             report = import_report(
                 t,
                 staged,

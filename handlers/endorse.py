@@ -25,6 +25,7 @@ from rules.endorsements import EndorseOutcome, EndorseResult, PublicSummary, Sha
 from rules.guesses import GuessKind
 from rules.link_codes import TypedCode, format_code
 from rules.tokens import split_payload
+from storage import scratch
 
 CONFIRMING = "endorse.confirming"
 # In user_data while the question is open (not persisted: after a restart the person opens the link again).
@@ -313,9 +314,37 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 # --- /share CODE -------------------------------------------------------------------------------------
 
+SHARE_OFFERED = "share.offered"
+SHARE_DESK = "share"  # scratch row: {"code": the nomination whose link was shown}
+SHARE_CONFIRMING = "share.confirming"
+REVOKE = "revoke"
+# "Revoke the old link…" under the link (``shr:revoke:<nomination code>``), then the confirmation
+# (``shc:yes|no:<nomination code>``); each press is checked again by the rule (the nominator's own).
+OFFER_DATA = ButtonData("shr", lambda answer, code: code, Choice(REVOKE), Key(r"[A-Za-z0-9-]{1,32}"))
+CONFIRM_DATA = ButtonData("shc", EndorseAnswer, Choice("yes", "no"), Key(r"[A-Za-z0-9-]{1,32}"))
+# A typed answer to the offer: its number or its words; anything else is not for this question.
+OFFER_TYPED = filters.Regex(r"(?i)^\s*(1|thu\s*h[ồoô]i.*|revoke.*)\s*$")
 
-async def share(update: Update, context: BotContext) -> None:
-    """The nominator asks for a (new) share link for one of their nominations."""
+
+def _offer_options(t: Translator, code: str) -> list[Option]:
+    return [
+        Option(
+            f"{REVOKE}:{code}",
+            t("Revoke the old link, make a new one"),
+            aliases=("thu hồi", "thu hồi liên kết", "revoke"),
+        )
+    ]
+
+
+def _confirm_options(t: Translator, code: str) -> list[Option]:
+    return [
+        Option(f"yes:{code}", t("Revoke it and make a new link"), aliases=("thu hồi", "revoke"), means=YES),
+        Option(f"no:{code}", t("No, keep the current link"), aliases=("giữ", "keep"), means=NO),
+    ]
+
+
+async def share(update: Update, context: BotContext) -> str | int:
+    """The nominator asks for the share link of one of their nominations: the same link every time."""
     assert update.message is not None and context.account is not None
     t = context.t
     code = " ".join(context.args or ())
@@ -324,43 +353,155 @@ async def share(update: Update, context: BotContext) -> None:
             mine = await endorsements.shareable_nominations(db, context.account.id)
         if len(mine) != 1:
             await update.message.reply_text(_which_nomination(t, mine))
-            return
+            return ConversationHandler.END
         code = mine[0].code
     async with context.transaction() as db:
         result = await endorsements.share_link_for(
             db, code=code, account_id=context.account.id, secret=context.services.link_secret
         )
+        if result.outcome is ShareOutcome.CREATED:
+            # Which nomination a typed "1" (revoke) is about; kept across a restart.
+            await scratch.remember(db, SHARE_DESK, context.account.id, {"code": result.code})
+    if result.outcome is not ShareOutcome.CREATED or result.token is None:
+        await update.message.reply_text(_share_refusal(t, result))
+        return ConversationHandler.END
+    await update.message.reply_text(
+        _share_text(context, result), reply_markup=keyboard(OFFER_DATA.prefix, _offer_options(t, result.code))
+    )
+    return SHARE_OFFERED
+
+
+def _share_refusal(t: Translator, result: endorsements.ShareResult) -> str:
     if result.outcome is ShareOutcome.NOT_FOUND:
-        await update.message.reply_text(
-            t(
-                "I cannot find a nomination with the code {code} among those you sent. Please check the code "
-                "(for example DH-2020-0001).",
-                code=result.code,
-            )
+        return t(
+            "I cannot find a nomination with the code {code} among those you sent. Please check the code "
+            "(for example DH-2020-0001).",
+            code=result.code,
         )
-        return
-    if result.outcome is ShareOutcome.NOT_SHAREABLE or result.token is None:
-        await update.message.reply_text(
-            t(
-                "Nomination {code} cannot gather endorsements now: only nominations that have been sent in and "
-                "are under consideration or approved can.",
-                code=result.code,
-            )
-        )
-        return
-    text = share_message(
-        t,
+    return t(
+        "Nomination {code} cannot gather endorsements now: only nominations that have been sent in and "
+        "are under consideration or approved can.",
+        code=result.code,
+    )
+
+
+def _share_text(context: BotContext, result: endorsements.ShareResult) -> str:
+    return share_message(
+        context.t,
         bot_username=context.bot.username,
         code=result.code,
         nominee_name=result.nominee_name or "",
-        token=result.token,
+        token=result.token or "",
         short_code=result.short_code or "",
         count=result.count,
         channel=context.channel,
     )
-    if result.replaced:
-        text += "\n\n" + t("The link you had before for this nomination no longer works.")
-    await update.message.reply_text(text)
+
+
+async def _ask_to_revoke(update: Update, context: BotContext, code: str) -> str:
+    t = context.t
+    assert update.effective_chat is not None
+    await context.bot.send_message(
+        update.effective_chat.id,
+        t(
+            "If you revoke the link of {code}, the link and the code you handed out stop working: people who "
+            "have them can no longer endorse. Endorsements given so far stay. Revoke it and make a new link?",
+            code=code,
+        ),
+        reply_markup=keyboard(CONFIRM_DATA.prefix, _confirm_options(t, code)),
+    )
+    return SHARE_CONFIRMING
+
+
+async def revoke_pressed(update: Update, context: BotContext, code: str) -> str:
+    assert context.press is not None
+    await context.press.close()
+    return await _ask_to_revoke(update, context, code)
+
+
+async def _shared_code(context: BotContext) -> str | None:
+    """The nomination whose link the person was shown last (/share)."""
+    assert context.account is not None
+    async with context.transaction() as db:
+        desk = await scratch.recall(db, SHARE_DESK, context.account.id)
+    code = desk.get("code")
+    return code if isinstance(code, str) else None
+
+
+async def _lost_track(update: Update, context: BotContext) -> int:
+    assert update.message is not None
+    await update.message.reply_text(
+        context.t("Sorry, I lost track of which nomination this was. Type /share and its code again.")
+    )
+    return ConversationHandler.END
+
+
+async def revoke_typed(update: Update, context: BotContext) -> str | int:
+    """A typed "1" or "thu hồi" under the link: the same as the button (Zalo has none)."""
+    assert update.message is not None
+    code = await _shared_code(context)
+    if code is None:
+        return await _lost_track(update, context)
+    options = _offer_options(context.t, code)
+    answer = await clarify.answer(context, OFFER_DATA.prefix, update.message.text or "", options)
+    if isinstance(answer, clarify.Ask):
+        await clarify.send(update, context, answer)
+        return SHARE_OFFERED
+    if isinstance(answer, clarify.Again):
+        await update.message.reply_text(answer.note, reply_markup=keyboard(OFFER_DATA.prefix, options))
+        return SHARE_OFFERED
+    return await _ask_to_revoke(update, context, code)
+
+
+async def revoke_confirm_typed(update: Update, context: BotContext) -> str | int:
+    assert update.message is not None
+    code = await _shared_code(context)
+    if code is None:
+        return await _lost_track(update, context)
+    options = _confirm_options(context.t, code)
+    answer = await clarify.answer(context, CONFIRM_DATA.prefix, update.message.text or "", options)
+    if isinstance(answer, clarify.Ask):
+        await clarify.send(update, context, answer)
+        return SHARE_CONFIRMING
+    if isinstance(answer, clarify.Again):
+        await update.message.reply_text(answer.note, reply_markup=keyboard(CONFIRM_DATA.prefix, options))
+        return SHARE_CONFIRMING
+    choice, _ = answer.option.key.split(":", 1)
+    return await _revoke_decided(update, context, EndorseAnswer(choice, code))
+
+
+async def _revoke_decided(update: Update, context: BotContext, chosen: EndorseAnswer) -> int:
+    assert context.account is not None and update.effective_chat is not None
+    t = context.t
+    async with context.transaction() as db:
+        await scratch.forget(db, SHARE_DESK, context.account.id)
+    if chosen.answer == "no":
+        await context.bot.send_message(update.effective_chat.id, t("All right: the current link keeps working."))
+        return ConversationHandler.END
+    async with context.transaction() as db:
+        result = await endorsements.revoke_share_link(
+            db,
+            code=chosen.token,
+            account_id=context.account.id,
+            secret=context.services.link_secret,
+            now=context.now(),
+        )
+    if result.outcome is not ShareOutcome.CREATED or result.token is None:
+        await context.bot.send_message(update.effective_chat.id, _share_refusal(t, result))
+        return ConversationHandler.END
+    text = (
+        t("Done: the old link and its code no longer work. This is the new one.")
+        + "\n\n"
+        + _share_text(context, result)
+    )
+    await context.bot.send_message(update.effective_chat.id, text)
+    return ConversationHandler.END
+
+
+async def confirm_pressed(update: Update, context: BotContext, chosen: EndorseAnswer) -> int:
+    assert context.press is not None
+    await context.press.close()
+    return await _revoke_decided(update, context, chosen)
 
 
 def _which_nomination(t: Translator, mine: list[endorsements.Shareable]) -> str:
@@ -396,7 +537,28 @@ def handlers() -> list[Any]:
         persistent=True,
         allow_reentry=True,
     )
-    return [conversation, CommandHandler("share", share)]
+    return [conversation]
+
+
+def share_conversation() -> ConversationHandler[BotContext]:
+    """/share, and the offer under the link to revoke it. It goes after every other conversation (see
+    bot.app): the offer takes only its own typed answer ("1", "thu hồi"), when no other question does."""
+    offered: list[BaseHandler[Update, BotContext, Any]] = [
+        button(OFFER_DATA, revoke_pressed),
+        MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & OFFER_TYPED, revoke_typed),
+    ]
+    confirming: list[BaseHandler[Update, BotContext, Any]] = [
+        button(CONFIRM_DATA, confirm_pressed),
+        MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, revoke_confirm_typed),
+    ]
+    return ConversationHandler(
+        entry_points=[CommandHandler("share", share), *offered[:1], confirming[0]],
+        states={SHARE_OFFERED: offered, SHARE_CONFIRMING: confirming},
+        fallbacks=[CommandHandler("share", share), CommandHandler("cancel", cancel)],
+        name="share",
+        persistent=True,
+        allow_reentry=True,
+    )
 
 
 def late_press() -> BaseHandler[Update, BotContext, Any]:

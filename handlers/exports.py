@@ -13,10 +13,12 @@ lists), the replies in the organiser's.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
@@ -53,6 +55,14 @@ TEXT = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
 OTHER = filters.UpdateType.MESSAGE & ~filters.COMMAND
 
 OnPick = Callable[[Update, BotContext, int], Awaitable[str | int]]
+# The conferences a question offers at a moment (the application's clock): every conference of the plan
+# for lists and files, only those open for it (``rules.conferences``) for what changes a conference.
+Offered = Callable[[AsyncSession, dt.datetime], Awaitable[list[Conference]]]
+
+
+async def every_conference(session: AsyncSession, now: dt.datetime) -> list[Conference]:
+    """Every conference, ended or not: an attendance list is wanted after the conference too."""
+    return await delegates.conferences(session)
 
 
 # --- small helpers shared with handlers.invite -------------------------------------------------------
@@ -147,19 +157,39 @@ def over_seats_line(t: Translator, pool: PoolCount, adding: int) -> str | None:
 class ConferenceQuestion:
     """Asks which conference a command is about (buttons, or the number, title or code typed)."""
 
-    def __init__(self, prefix: str, state: str, question: str, on_pick: OnPick) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        state: str,
+        question: str,
+        on_pick: OnPick,
+        *,
+        offered: Offered = every_conference,
+        none_offered: str | None = None,
+    ) -> None:
         self.prefix = prefix
         self.data = ButtonData(prefix, int, Id())
         self.state = state
         self.question = question  # a msgid
         self.on_pick = on_pick
+        self.offered = offered
+        # What to say when the plan has conferences but none is offered now (a msgid).
+        self.none_offered = none_offered
+
+    async def _items(self, context: BotContext) -> list[Conference]:
+        async with context.transaction() as db:
+            return await self.offered(db, context.now())
 
     async def start(self, update: Update, context: BotContext, text: str) -> str | int:
         """With ``text`` (the command's argument), that conference; with one conference, it; else ask."""
         t = context.t
-        async with context.transaction() as db:
-            items = await delegates.conferences(db)
+        items = await self._items(context)
         if not items:
+            async with context.transaction() as db:
+                planned = bool(await delegates.conferences(db))
+            if planned and self.none_offered:
+                await context.bot.send_message(chat_id(update), t(self.none_offered))
+                return END
             await context.bot.send_message(
                 chat_id(update), t("No conference is set up yet. Load a plan first: dienhinh plan load FILE")
             )
@@ -187,8 +217,7 @@ class ConferenceQuestion:
         if not may_manage(context):
             await presses.answer(context, organisers_only(context.t))
             return END
-        async with context.transaction() as db:
-            items = await delegates.conferences(db)
+        items = await self._items(context)
         if not any(item.id == conference_id for item in items):
             await answer_query(context, context.t("That choice is no longer available."))
             return await self.ask(update, context, items) if items else END
@@ -197,8 +226,7 @@ class ConferenceQuestion:
 
     async def _typed(self, update: Update, context: BotContext) -> str | int | None:
         assert update.message is not None
-        async with context.transaction() as db:
-            items = await delegates.conferences(db)
+        items = await self._items(context)
         return await self._answered(update, context, items, update.message.text or "")
 
     async def _answered(
@@ -217,8 +245,7 @@ class ConferenceQuestion:
         return await self.on_pick(update, context, int(result.option.key))
 
     async def _other(self, update: Update, context: BotContext) -> str | int | None:
-        async with context.transaction() as db:
-            items = await delegates.conferences(db)
+        items = await self._items(context)
         return await self.ask(update, context, items, retry_note(context.t, len(items)))
 
     def handlers(self) -> list[BaseHandler[Update, BotContext, Any]]:

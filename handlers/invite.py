@@ -14,9 +14,11 @@ organisers. What a confirmation covers is kept in the database, so a restart res
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
@@ -25,10 +27,12 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from handlers import clarify, presses
 from handlers.common import refuse
+from handlers.conference import closed_text
 from handlers.exports import (
     OTHER,
     TEXT,
     ConferenceQuestion,
+    Offered,
     answer_query,
     chat_id,
     may_manage,
@@ -40,8 +44,9 @@ from handlers.exports import (
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Count, Id, button
 from handlers.review import status_label
-from rules import delegates, guest_lists
+from rules import conferences, delegates, guest_lists
 from rules.choices import NO, YES, Option
+from rules.conferences import Closed, Use
 from rules.delegates import InvitePreview
 from rules.guest_lists import UnreadableFile
 from rules.roles import NotAllowed
@@ -122,6 +127,8 @@ def _refusal_text(t: Translator, preview: InvitePreview) -> str:
         return t("{code} is not for any conference, so there is nothing to invite it to.", code=preview.code)
     if refusal == "no_pool":
         return t("{title} has no pool of exemplar seats in its plan.", title=preview.conference_title)
+    if refusal == "ended":
+        return t("{title} has ended, so nobody can be invited to it any more.", title=preview.conference_title)
     if preview.already_invited and preview.code:
         nominee = preview.already_invited[0]
         return t(
@@ -186,12 +193,26 @@ async def _show_preview(update: Update, context: BotContext, preview: InvitePrev
 
 async def _preview_conference(update: Update, context: BotContext, conference_id: int) -> str | int:
     async with context.transaction() as db:
-        preview = await delegates.preview_conference(db, conference_id, actor_id=_account_id(context))
+        preview = await delegates.preview_conference(
+            db, conference_id, actor_id=_account_id(context), now=context.now()
+        )
     return await _show_preview(update, context, preview)
 
 
+def _open_for(use: Use) -> Offered:
+    async def offered(session: AsyncSession, now: dt.datetime) -> list[Conference]:
+        return await conferences.open_for(session, use, now)
+
+    return offered
+
+
 INVITE_QUESTION = ConferenceQuestion(
-    "ivk", INVITE_CONFERENCE, N_("Which conference do you want to invite approved exemplars to?"), _preview_conference
+    "ivk",
+    INVITE_CONFERENCE,
+    N_("Which conference do you want to invite approved exemplars to?"),
+    _preview_conference,
+    offered=_open_for(Use.INVITATIONS),
+    none_offered=N_("No conference takes invitations now: the conferences of the plan have ended."),
 )
 
 
@@ -216,7 +237,9 @@ async def invite(update: Update, context: BotContext) -> str | int:
     if rest is not None:
         return await INVITE_QUESTION.start(update, context, " ".join(rest))
     async with context.transaction() as db:
-        preview = await delegates.preview_nomination(db, " ".join(args), actor_id=_account_id(context))
+        preview = await delegates.preview_nomination(
+            db, " ".join(args), actor_id=_account_id(context), now=context.now()
+        )
     return await _show_preview(update, context, preview)
 
 
@@ -424,7 +447,7 @@ async def _stage(update: Update, context: BotContext, conference_id: int) -> str
     async with context.transaction() as db:
         await delegates.forget(db, GUEST_DESK, account_id)
         staged = await guest_lists.stage_import(db, conference_id, file_name, table, account_id, context.now())
-        if not isinstance(staged, NotAllowed):
+        if not isinstance(staged, NotAllowed | Closed):
             earlier = await guest_lists.earlier_import(db, staged)
             pools = await pool_counts(db, conference_id)
             conference = await db.get_one(Conference, conference_id)
@@ -432,6 +455,9 @@ async def _stage(update: Update, context: BotContext, conference_id: int) -> str
                 await guest_lists.cancel_import(db, staged.id)
     if isinstance(staged, NotAllowed):
         return await refuse(update, context, staged)
+    if isinstance(staged, Closed):
+        await context.bot.send_message(chat_id(update), closed_text(t, staged, Use.GUEST_LISTS))
+        return END
     report = import_report(t, staged, conference_title=conference.title, pools=pools, earlier=earlier)
     if not staged.rows:
         await send_long(
@@ -449,7 +475,14 @@ async def _stage(update: Update, context: BotContext, conference_id: int) -> str
     return GUEST_CONFIRM
 
 
-GUEST_QUESTION = ConferenceQuestion("glk", GUEST_CONFERENCE, N_("Which conference is this guest list for?"), _stage)
+GUEST_QUESTION = ConferenceQuestion(
+    "glk",
+    GUEST_CONFERENCE,
+    N_("Which conference is this guest list for?"),
+    _stage,
+    offered=_open_for(Use.GUEST_LISTS),
+    none_offered=N_("No conference takes guest lists now: the conferences of the plan have ended."),
+)
 
 
 async def guest_list_received(update: Update, context: BotContext) -> str | int:
@@ -476,6 +509,8 @@ async def guest_list_received(update: Update, context: BotContext) -> str | int:
             {"file_id": document.file_id, "file_name": document.file_name or "guest-list"},
         )
         named = await delegates.find_conference(db, message.caption) if message.caption else None
+        if named is not None and not conferences.is_open_for(named, Use.GUEST_LISTS, context.now()):
+            named = None  # an ended conference named in the caption: asked among those open
     if named is not None:
         return await _stage(update, context, named.id)
     return await GUEST_QUESTION.start(update, context, "")
@@ -483,7 +518,7 @@ async def guest_list_received(update: Update, context: BotContext) -> str | int:
 
 async def _import_decided(update: Update, context: BotContext, answer: str, import_id: int) -> int:
     t = context.t
-    created: int | NotAllowed = 0
+    created: int | NotAllowed | Closed = 0
     rows = 0
     async with context.transaction() as db:
         staged = await guest_lists.get_import(db, import_id)
@@ -497,6 +532,10 @@ async def _import_decided(update: Update, context: BotContext, answer: str, impo
             await guest_lists.cancel_import(db, import_id)
     if isinstance(created, NotAllowed):
         return await refuse(update, context, created)
+    if isinstance(created, Closed):
+        await answer_query(context)
+        await context.bot.send_message(chat_id(update), closed_text(context.t, created, Use.GUEST_LISTS))
+        return END
     if status != guest_lists.PENDING:
         stale = t("This guest list was already imported or cancelled.")
         await answer_query(context, stale)

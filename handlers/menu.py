@@ -61,6 +61,7 @@ COMMANDS: tuple[Command, ...] = (
         Role.ORGANISER,
     ),
     Command("delegates", N_("Delegates by pool and status, with counts"), Group.INVITATIONS, Role.ORGANISER),
+    Command("conference", N_("Set a conference's day, time and venue"), Group.INVITATIONS, Role.ORGANISER),
     Command("substitutes", N_("Proposed substitutes: approve or reject"), Group.INVITATIONS, Role.ORGANISER),
     Command(
         "override",

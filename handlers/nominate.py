@@ -46,6 +46,8 @@ END = ConversationHandler.END
 CONTINUE, START_OVER = "continue", "restart"
 SEND, EDIT_FIELD, DISCARD = "send", "edit", "discard"
 SEND_ANYWAY, BACK_TO_SUMMARY = "anyway", "summary"
+ALLOWANCE = "nominate.allowance"
+KEEP = "keep"
 
 QUESTIONS: dict[Step, str] = {
     Step.CONFERENCE: N_("Which conference is this nomination for?"),
@@ -151,6 +153,11 @@ async def _options(
     conference = await db.get(Conference, draft.conference_id) if draft.conference_id else None
     day = intake.conference_day(conference)
     if step == Step.CONFERENCE:
+        offered = await intake.open_conferences(db, now)
+        if draft.source == "focal_point" and draft.unit_id is not None:
+            offered = [
+                c for c in offered if await intake.allowance_left(db, c.id, draft.unit_id, excluding=draft.id) != 0
+            ]
         return tuple(
             Option(
                 str(c.id),
@@ -159,7 +166,7 @@ async def _options(
                 else c.title,
                 aliases=(c.title, c.code),
             )
-            for c in await intake.open_conferences(db, now)
+            for c in offered
         )
     if step == Step.KIND:
         return (
@@ -206,6 +213,8 @@ async def _question(
         text = t(QUESTIONS[step], min=low, max=high)
     if step == Step.EVIDENCE and draft.evidence:
         text += "\n" + t("Files received so far: {count}.", count=len(draft.evidence))
+    if step == Step.CONFERENCE:
+        text = "\n".join([*await _allowance_notes(db, draft, t, now), text])
     if note:
         text = f"{note}\n\n{text}"
     options = await _options(db, draft, step, t, now)
@@ -337,25 +346,46 @@ async def _new_draft(db: AsyncSession, who: intake.Context, t: Translator) -> tu
     conferences = await intake.open_conferences(db, who.now)
     if not conferences:
         return [Reply(t("No conference is accepting nominations now. Type /deadlines to see the dates."))], END
-    if who.is_focal_point and who.unit_id is not None:
-        conferences = [
-            c for c in conferences if await intake.allowance_left(db, c.id, who.unit_id, excluding=None) != 0
-        ]
-        if not conferences:
-            unit = await db.get(OrgUnit, who.unit_id)
-            return [Reply(t("{unit} has used all the nominations it may send.", unit=unit.name if unit else ""))], END
-    draft = await intake.start_draft(db, who, conferences)
-    first = Step.CONFERENCE if len(conferences) > 1 else Step.KIND
-    draft.draft_step = first
     intro = t("Let's nominate an exemplar. Each answer is saved as you go; /back returns one question, /cancel stops.")
-    if who.is_focal_point:
-        unit = await db.get(OrgUnit, who.unit_id)
-        left = await intake.allowance_left(db, conferences[0].id, who.unit_id or 0, excluding=draft.id)
-        if unit and left is not None:
-            intro += "\n" + t(
-                "{unit} may still send {left} nomination(s) to this conference.", unit=unit.name, left=left
-            )
+    choose = True
+    if who.is_focal_point and who.unit_id is not None:
+        unit = await intake.unit_conferences(db, who.unit_id, conferences, who.now)
+        if not unit.available:
+            return [Reply("\n".join(_problem_text(t, used.problem) for used in unit.used_up))], END
+        # A conference whose allowance is used up is said so and left out; the person then chooses among
+        # the others, even when one is left: a draft never goes to another conference by itself.
+        conferences = [conference for conference, _ in unit.available]
+        choose = not unit.used_up
+        ward = await db.get(OrgUnit, who.unit_id)
+        for conference, left in unit.available:
+            if left is not None:
+                intro += "\n" + t(
+                    "{unit} may still send {left} nomination(s) to {conference}.",
+                    unit=ward.name if ward else "",
+                    left=left,
+                    conference=conference.title,
+                )
+    draft = await intake.start_draft(db, who, conferences, choose=choose)
+    first = Step.CONFERENCE if draft.conference_id is None else Step.KIND
+    draft.draft_step = first
     return [Reply(intro), await _question(db, draft, first, t, who.now)], first
+
+
+def _problem_text(t: Translator, problem: Problem) -> str:
+    values = {k: t.datetime(v) if isinstance(v, dt.datetime) else v for k, v in problem.values.items()}
+    return t(problem.msgid, **values)
+
+
+async def _allowance_notes(db: AsyncSession, draft: Nomination, t: Translator, now: dt.datetime) -> list[str]:
+    """For a unit's draft: the open conferences whose allowance the unit has used up (they are not offered)."""
+    if draft.source != "focal_point" or draft.unit_id is None:
+        return []
+    notes = []
+    for conference in await intake.open_conferences(db, now):
+        used = await intake.allowance_used(db, draft.unit_id, conference, now, excluding=draft.id)
+        if used is not None:
+            notes.append(_problem_text(t, used.problem))
+    return notes
 
 
 def _changes_note(draft: Nomination, t: Translator) -> str:
@@ -710,6 +740,8 @@ async def _try_send(
             text = t("This nominee may already have been nominated:\n{list}\nSend anyway?", list="\n".join(lines))
             return [Reply(text, keyboard(f"{PREFIX}:dup", _duplicate_options(t)))], DUPLICATE
     result = await intake.send(db, draft, who)
+    if isinstance(result, intake.Refused) and result.allowance is not None and result.allowance.elsewhere:
+        return [_allowance_question(t, result.allowance)], ALLOWANCE
     if isinstance(result, intake.Refused):
         problem = result.problem
         values = dict(problem.values)
@@ -722,7 +754,7 @@ async def _try_send(
             return [await _question(db, draft, step, t, who.now, note)], step
         return [Reply(note + "\n" + t("Your draft is kept; type /nominate to see it."))], END
     nomination = result.nomination
-    share = await endorsements.new_share_link(db, nomination, context.services.link_secret)
+    share = await endorsements.share_link(db, nomination, context.services.link_secret)
     await _notify_staff(db, nomination, result.event.id, context, resubmitted=result.resubmitted)
     if context.channel == identities.ZALO:
         # Zalo has no deep links: a t.me link is no use there, the typed code does what it does.
@@ -744,6 +776,59 @@ async def _try_send(
         or_code=or_type_code(t, share.shown_code),
     )
     return [Reply(receipt)], END
+
+
+def _allowance_options(t: Translator, used: intake.AllowanceUsed) -> tuple[Option, ...]:
+    return (
+        *(
+            Option(str(c.id), t("Send it to {conference}", conference=c.title), aliases=(c.title, c.code))
+            for c in used.elsewhere
+        ),
+        Option(KEEP, t("Keep the draft"), aliases=("giữ bản nháp", "giữ", "keep"), means=NO),
+    )
+
+
+def _allowance_question(t: Translator, used: intake.AllowanceUsed, note: str | None = None) -> Reply:
+    """The unit's allowance for the draft's conference is used up: send it elsewhere, or keep it."""
+    text = _problem_text(t, used.problem) + "\n" + t("What would you like to do with this nomination?")
+    if note:
+        text = f"{note}\n\n{text}"
+    return Reply(text, keyboard(f"{PREFIX}:allowance", _allowance_options(t, used)))
+
+
+async def on_allowance(update: Update, context: BotContext) -> str | int:
+    """The answer to "the allowance is used up: send it to another conference, or keep the draft"."""
+    who = _who(context)
+    async with context.transaction() as db:
+        draft = await intake.current_draft(db, who.account_id)
+        replies, state = await _allowance_answer(db, draft, update, context, who)
+    await _send(update, context, replies)
+    return state
+
+
+async def _allowance_answer(
+    db: AsyncSession, draft: Nomination | None, update: Update, context: BotContext, who: intake.Context
+) -> tuple[list[Reply], str | int]:
+    t = context.t
+    conference = await db.get(Conference, draft.conference_id) if draft and draft.conference_id else None
+    if draft is None or conference is None or draft.unit_id is None:
+        return [_not_open(t)], END
+    used = await intake.allowance_used(db, draft.unit_id, conference, who.now, excluding=draft.id)
+    if used is None or not used.elsewhere:
+        # Meanwhile a place came free (or the other conference closed): the summary again, to send or keep.
+        return [await _question(db, draft, Step.SUMMARY, t, who.now)], Step.SUMMARY
+    choice = await _read_choice(db, update, context, f"{PREFIX}:allowance", _allowance_options(t, used))
+    if isinstance(choice, clarify.Ask):
+        return [Reply(choice.text, choice.markup)], ALLOWANCE
+    if isinstance(choice, clarify.Again):
+        return [_allowance_question(t, used, choice.note)], ALLOWANCE
+    if choice.key == KEEP:
+        expiry = draft.draft_expires_at or who.now
+        return [Reply(t("Your draft is kept until {date}; type /nominate to see it.", date=t.datetime(expiry)))], END
+    problem = await intake.choose_conference(db, draft, int(choice.key), who)
+    if problem is not None:
+        return [_allowance_question(t, used, _problem_text(t, problem))], ALLOWANCE
+    return await _try_send(db, draft, t, who, context, confirmed=True)
 
 
 async def _notify_staff(
@@ -881,6 +966,7 @@ def conversation() -> ConversationHandler[BotContext]:
     states[RESUME] = _choice_handlers("resume", resume)
     states[EDIT] = _choice_handlers("edit", on_edit)
     states[DUPLICATE] = _choice_handlers("dup", on_duplicate)
+    states[ALLOWANCE] = _choice_handlers("allowance", on_allowance)
     return ConversationHandler(
         entry_points=[
             CommandHandler("nominate", begin),

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.accounts import acting
 from rules.choices import Option, pick
+from rules.conferences import Use, is_open_for
 from rules.i18n import N_
 from rules.invitations import EXEMPLAR_POOL, Status, create_invitation, person_from_nomination
 from rules.nominations import Status as NominationStatus
@@ -187,8 +188,15 @@ def _nominee(nomination: Nomination) -> Nominee:
 
 
 async def _preview(
-    session: AsyncSession, conference: Conference, nominations: Iterable[Nomination], *, code: str = ""
+    session: AsyncSession,
+    conference: Conference,
+    nominations: Iterable[Nomination],
+    *,
+    now: dt.datetime,
+    code: str = "",
 ) -> InvitePreview:
+    if not is_open_for(conference, Use.INVITATIONS, now):
+        return InvitePreview(conference.id, conference.title, refusal="ended", code=code)
     pools = {pool.code: pool for pool in await pool_counts(session, conference.id)}
     if EXEMPLAR_POOL not in pools:
         return InvitePreview(conference.id, conference.title, refusal="no_pool", code=code)
@@ -211,7 +219,9 @@ async def _preview(
     )
 
 
-async def preview_nomination(session: AsyncSession, code: str, *, actor_id: Actor | None) -> InvitePreview | NotAllowed:
+async def preview_nomination(
+    session: AsyncSession, code: str, *, actor_id: Actor | None, now: dt.datetime
+) -> InvitePreview | NotAllowed:
     """``/invite DH-2020-0042``: that approved nomination into its conference's exemplar pool (organisers)."""
     if await acting(session, actor_id, Role.ORGANISER) is None:
         return NotAllowed(Role.ORGANISER)
@@ -224,7 +234,7 @@ async def preview_nomination(session: AsyncSession, code: str, *, actor_id: Acto
     conference = await session.get(Conference, nomination.conference_id) if nomination.conference_id else None
     if conference is None:
         return InvitePreview(refusal="no_conference", code=wanted)
-    return await _preview(session, conference, [nomination], code=wanted)
+    return await _preview(session, conference, [nomination], now=now, code=wanted)
 
 
 async def _approved(session: AsyncSession, conference_id: int) -> list[Nomination]:
@@ -238,7 +248,7 @@ async def _approved(session: AsyncSession, conference_id: int) -> list[Nominatio
 
 
 async def preview_conference(
-    session: AsyncSession, conference_id: int, *, actor_id: Actor | None
+    session: AsyncSession, conference_id: int, *, actor_id: Actor | None, now: dt.datetime
 ) -> InvitePreview | NotAllowed:
     """``/invite all``: every approved nomination of the conference not invited yet (organisers)."""
     if await acting(session, actor_id, Role.ORGANISER) is None:
@@ -246,7 +256,7 @@ async def preview_conference(
     conference = await session.get(Conference, conference_id)
     if conference is None:
         return InvitePreview(refusal="no_conference")
-    return await _preview(session, conference, await _approved(session, conference_id))
+    return await _preview(session, conference, await _approved(session, conference_id), now=now)
 
 
 @dataclass(frozen=True)
@@ -274,7 +284,7 @@ async def invite_nominations(
     if await acting(session, actor_id, Role.ORGANISER) is None:
         return NotAllowed(Role.ORGANISER)
     conference = await session.get(Conference, conference_id)
-    if conference is None or not nomination_ids:
+    if conference is None or not nomination_ids or not is_open_for(conference, Use.INVITATIONS, now):
         return InviteResult()
     nominations = (await session.scalars(select(Nomination).where(Nomination.id.in_(nomination_ids)))).all()
     already = await invited(session, conference_id)

@@ -5,7 +5,9 @@ Whoever opens it sees a short public summary — never the phone number, ethnici
 any other personal detail — and may endorse the nomination once. Reviewers see how many endorsed and who.
 
 The link has a typed code too (``rules.link_codes``), for Zalo, which has no deep links; both are derived
-from a nonce on the nomination and stored only hashed. Making a new link stops the old one and its code.
+from a nonce on the nomination and stored only hashed. The link is stable: /share and a resubmission show
+the same link and code again (:func:`share_link`), so those handed out keep working. Only when the
+nominator asks for it (:func:`revoke_share_link`, audited) does a new nonce replace the old link and code.
 Only nominations that are sent in and not thrown out can be endorsed (submitted, changes requested,
 approved), and not by their own nominator. One endorsement per person is guaranteed by the database
 (unique nomination and account), so two presses at the same moment still make one row.
@@ -21,7 +23,7 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules import links
+from rules import link_codes, links
 from rules.link_codes import TypedCode, format_code
 from rules.nominations import Status, by_code, normalise_code
 from rules.refdata import reference
@@ -29,7 +31,7 @@ from rules.text import clean
 from rules.tokens import deep_link_payload, token_hash
 from storage import link_codes as link_store
 from storage.db import insert_for
-from storage.models import Account, Endorsement, Nomination, OrgUnit
+from storage.models import Account, AuditEntry, Endorsement, Nomination, OrgUnit
 
 PAYLOAD_PREFIX = links.ENDORSEMENT
 # Sent in and still in the running: these can be shared and endorsed.
@@ -65,14 +67,25 @@ class ShareLink:
         return format_code(self.code)
 
 
-async def new_share_link(session: AsyncSession, nomination: Nomination, secret: bytes) -> ShareLink:
-    """A new share link for ``nomination``, with its typed code; the earlier link and code stop working.
+async def share_link(session: AsyncSession, nomination: Nomination, secret: bytes) -> ShareLink:
+    """The share link of ``nomination`` and its typed code: the one it has, shown again, or a first one.
 
-    Both are derived from a new nonce on the nomination (``rules.links``), only their hashes stored, so the
-    same link can be shown again from the nonce until a new one replaces it.
+    Both are derived from the nonce on the nomination (``rules.links``), only their hashes stored, so the
+    same link is shown every time until the nominator revokes it (:func:`revoke_share_link`).
     """
     await session.flush()  # the nomination has its id
-    nomination.share_nonce, code = await links.ensure_code(session, secret, links.ENDORSEMENT, nomination.id)
+    nonce = nomination.share_nonce
+    if nonce is not None:
+        token, hashed = links.derive(secret, links.ENDORSEMENT, nomination.id, nonce)
+        if hashed == nomination.share_token_hash:
+            return ShareLink(token, link_codes.derive_code(secret, links.ENDORSEMENT, nomination.id, nonce))
+        # A link from before codes existed (a random token that cannot be shown again): from now on the
+        # link derived from the nonce, whose code the nominator has already.
+    return await _new_share_link(session, nomination, secret, nonce)
+
+
+async def _new_share_link(session: AsyncSession, nomination: Nomination, secret: bytes, nonce: str | None) -> ShareLink:
+    nomination.share_nonce, code = await links.ensure_code(session, secret, links.ENDORSEMENT, nomination.id, nonce)
     token, nomination.share_token_hash = links.derive(secret, links.ENDORSEMENT, nomination.id, nomination.share_nonce)
     await session.flush()
     return ShareLink(token, code)
@@ -166,7 +179,7 @@ class EndorseOutcome(StrEnum):
     ALREADY = "already"  # endorsed before (``endorsed_at``)
     OWN = "own"  # the nominator's own nomination
     CLOSED = "closed"  # withdrawn, rejected, a duplicate…: no longer open to endorsements
-    UNKNOWN = "unknown"  # no such link, or a link replaced by a newer one
+    UNKNOWN = "unknown"  # no such link, or a link its nominator revoked
 
 
 @dataclass(frozen=True)
@@ -274,24 +287,28 @@ class ShareResult:
     token: str | None = None
     nominee_name: str | None = None
     status: str | None = None
-    # A link made before stopped working.
+    # The link made before was revoked: it and its code no longer work.
     replaced: bool = False
     count: int = 0
     # The link's typed code (canonical), beside ``code``, the nomination's own code.
     short_code: str | None = None
 
 
-async def share_link_for(session: AsyncSession, *, code: str, account_id: int, secret: bytes) -> ShareResult:
-    """A new share link for the asker's own nomination ``code`` (any spelling ``normalise_code`` knows)."""
+async def _own_shareable(
+    session: AsyncSession, code: str, account_id: int
+) -> tuple[Nomination | None, ShareResult | None]:
+    """The asker's own nomination ``code`` when it can be shared, else the refusal to return."""
     nomination = await by_code(session, code)
     if nomination is None or nomination.nominator_id != account_id:
-        return ShareResult(ShareOutcome.NOT_FOUND, normalise_code(code))
+        return None, ShareResult(ShareOutcome.NOT_FOUND, normalise_code(code))
     assert nomination.code is not None
     if nomination.status not in ENDORSABLE:
-        return ShareResult(ShareOutcome.NOT_SHAREABLE, nomination.code, status=nomination.status)
-    replaced = nomination.share_token_hash is not None
-    link = await new_share_link(session, nomination, secret)
-    count = await endorsement_count(session, nomination.id)
+        return None, ShareResult(ShareOutcome.NOT_SHAREABLE, nomination.code, status=nomination.status)
+    return nomination, None
+
+
+async def _shared(session: AsyncSession, nomination: Nomination, link: ShareLink, *, replaced: bool) -> ShareResult:
+    assert nomination.code is not None
     return ShareResult(
         ShareOutcome.CREATED,
         nomination.code,
@@ -299,9 +316,46 @@ async def share_link_for(session: AsyncSession, *, code: str, account_id: int, s
         nomination.nominee_name,
         nomination.status,
         replaced,
-        count,
+        await endorsement_count(session, nomination.id),
         short_code=link.code,
     )
+
+
+async def share_link_for(session: AsyncSession, *, code: str, account_id: int, secret: bytes) -> ShareResult:
+    """The share link of the asker's own nomination ``code`` (any spelling ``normalise_code`` knows): the
+    same one every time, so links handed out before keep working."""
+    nomination, refusal = await _own_shareable(session, code, account_id)
+    if nomination is None:
+        assert refusal is not None
+        return refusal
+    return await _shared(session, nomination, await share_link(session, nomination, secret), replaced=False)
+
+
+async def revoke_share_link(
+    session: AsyncSession, *, code: str, account_id: int, secret: bytes, now: dt.datetime
+) -> ShareResult:
+    """Stop the share link of the asker's own nomination ``code`` and its typed code, and make a new one.
+
+    Only the nominator may, and only while the nomination can gather endorsements. Endorsements already
+    given stay. Audited (who, when, which nomination; never the link).
+    """
+    nomination, refusal = await _own_shareable(session, code, account_id)
+    if nomination is None:
+        assert refusal is not None
+        return refusal
+    link = await _new_share_link(session, nomination, secret, None)
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_id=account_id,
+            action="endorsement_link.revoke",
+            entity="nomination",
+            entity_id=str(nomination.id),
+            detail={"code": nomination.code},
+        )
+    )
+    await session.flush()
+    return await _shared(session, nomination, link, replaced=True)
 
 
 @dataclass(frozen=True)
@@ -338,9 +392,10 @@ __all__ = [
     "endorsement_count",
     "endorsers",
     "excerpt",
-    "new_share_link",
     "open_share_link",
     "public_summary",
+    "revoke_share_link",
+    "share_link",
     "share_link_for",
     "share_url",
     "shareable_nominations",

@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.accounts import acting
 from rules.choices import Option, pick
+from rules.conferences import Closed, Use, closed, is_open_for
 from rules.delegates import Invited, invited
 from rules.i18n import N_
 from rules.intake import OLDEST_BIRTH_YEAR, YOUNGEST_AGE, Problem, Step, parse_birth_year, parse_phone, parse_text
@@ -839,16 +840,19 @@ async def stage_import(
     table: Table,
     actor_id: Actor | None,
     now: dt.datetime,
-) -> InvitationImport | NotAllowed:
+) -> InvitationImport | NotAllowed | Closed:
     """Check a guest list, read already (:func:`read_guest_list`, outside the transaction), and keep it pending.
 
-    Organisers only (their role read now). The same organiser's earlier pending import for the conference
+    Organisers only (their role read now), and only for a conference open for guest lists at ``now``
+    (``rules.conferences``: not ended). The same organiser's earlier pending import for the conference
     is cancelled, so only the latest file can be confirmed.
     """
     if await acting(session, actor_id, Role.ORGANISER) is None:
         return NotAllowed(Role.ORGANISER)
     creator = audit_actor(actor_id)
     conference = await session.get_one(Conference, conference_id)
+    if not is_open_for(conference, Use.GUEST_LISTS, now):
+        return closed(conference, now)
     units = (await session.scalars(select(OrgUnit).order_by(OrgUnit.id))).all()
     pools = (await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference.id))).all()
     already = await invited(session, conference.id)
@@ -923,12 +927,12 @@ def _person(row: dict[str, Any]) -> Person:
 
 async def confirm_import(
     session: AsyncSession, import_id: int, actor_id: Actor | None, now: dt.datetime, secret: bytes
-) -> int | NotAllowed:
+) -> int | NotAllowed | Closed:
     """Invite the good rows of a pending import; the number of invitations created.
 
     The actor must be an organiser now (not only when the file was sent). An import that is no longer
     pending (confirmed already, cancelled) creates nothing; a person invited since the file was checked
-    is skipped. Audited.
+    is skipped; a conference that has ended since takes nobody. Audited.
     """
     if await acting(session, actor_id, Role.ORGANISER) is None:
         return NotAllowed(Role.ORGANISER)
@@ -941,6 +945,8 @@ async def confirm_import(
     if staged is None or staged.status != PENDING:
         return 0
     conference = await session.get_one(Conference, staged.conference_id)
+    if not is_open_for(conference, Use.GUEST_LISTS, now):
+        return closed(conference, now)
     already = await invited(session, conference.id)
     created = 0
     for row in staged.rows:

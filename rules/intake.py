@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from rules import choices, counts
+from rules import choices, conferences, counts
 from rules.choices import Option
+from rules.conferences import Use
 from rules.i18n import N_
 from rules.nominations import Status, next_code, transition
 from rules.refdata import ReferenceData, reference
@@ -336,14 +337,8 @@ class Context:
 
 
 async def open_conferences(session: AsyncSession, now: dt.datetime) -> list[Conference]:
-    """Conferences accepting nominations now, soonest deadline first."""
-    statement = (
-        select(Conference)
-        .where(Conference.status == "open")
-        .where((Conference.nomination_deadline.is_(None)) | (Conference.nomination_deadline > now))
-        .order_by(Conference.nomination_deadline, Conference.id)
-    )
-    return list((await session.scalars(statement)).all())
+    """Conferences accepting nominations now, soonest deadline first (``rules.conferences``)."""
+    return await conferences.open_for(session, Use.NOMINATIONS, now)
 
 
 async def current_draft(session: AsyncSession, account_id: int) -> Nomination | None:
@@ -360,15 +355,18 @@ async def current_draft(session: AsyncSession, account_id: int) -> Nomination | 
     return await session.scalar(statement)
 
 
-async def start_draft(session: AsyncSession, who: Context, conferences: Sequence[Conference]) -> Nomination:
-    """A new draft; with one open conference it is chosen already, a focal point's unit is filled in."""
+async def start_draft(
+    session: AsyncSession, who: Context, conferences: Sequence[Conference], *, choose: bool = True
+) -> Nomination:
+    """A new draft; with one open conference it is chosen already (unless ``choose`` is False: the person
+    must be asked, e.g. because another conference was left out), a focal point's unit is filled in."""
     draft = Nomination(
         campaign_id=conferences[0].campaign_id,
         nominator_id=who.account_id,
         source="focal_point" if who.is_focal_point else "citizen",
         unit_id=who.unit_id if who.is_focal_point else None,
         status=Status.DRAFT,
-        conference_id=conferences[0].id if len(conferences) == 1 else None,
+        conference_id=conferences[0].id if len(conferences) == 1 and choose else None,
         draft_expires_at=who.now + who.draft_ttl,
         created_at=who.now,
         updated_at=who.now,
@@ -501,6 +499,17 @@ def _stored_value(step: Step, value: Any) -> Any:
     return str(value)
 
 
+async def choose_conference(
+    session: AsyncSession, draft: Nomination, conference_id: int, who: Context
+) -> Problem | None:
+    """Put the draft to another conference the person chose (its allowance used up where it was)."""
+    problem = await _store_conference(session, draft, conference_id, who)
+    if problem is None:
+        draft.updated_at = who.now
+        await session.flush()
+    return problem
+
+
 async def _store_conference(
     session: AsyncSession, draft: Nomination, conference_id: int, who: Context
 ) -> Problem | None:
@@ -571,8 +580,29 @@ class Sent:
 
 
 @dataclass(frozen=True)
+class AllowanceUsed:
+    """A unit's allowance for a conference is used up; ``elsewhere``: the conferences open for nominations
+    now that still take the unit's (allowance left, or no limit), for the person to choose from."""
+
+    unit_name: str
+    conference_id: int
+    conference_title: str
+    allowance: int
+    elsewhere: tuple[Conference, ...] = ()
+
+    @property
+    def problem(self) -> Problem:
+        return Problem(
+            N_("{unit} has used all {allowance} nominations it may send to {conference}."),
+            {"unit": self.unit_name, "allowance": self.allowance, "conference": self.conference_title},
+        )
+
+
+@dataclass(frozen=True)
 class Refused:
     problem: Problem
+    # Set when the refusal is the unit's allowance: where else the draft may go (nothing moves by itself).
+    allowance: AllowanceUsed | None = None
 
 
 async def allowance_left(session: AsyncSession, conference_id: int, unit_id: int, excluding: int | None) -> int | None:
@@ -589,8 +619,66 @@ async def allowance_left(session: AsyncSession, conference_id: int, unit_id: int
     return max(int(allowance) - used, 0)
 
 
-async def check_can_send(session: AsyncSession, draft: Nomination, who: Context) -> Problem | None:
-    """Deadline and (for a unit's focal point) allowance; a resubmission after changes is not a new one."""
+async def unit_allowance(session: AsyncSession, conference_id: int, unit_id: int) -> int | None:
+    """How many nominations the plan lets the unit send to the conference; None: no limit."""
+    return await session.scalar(
+        select(UnitAllowance.nominations).where(
+            UnitAllowance.conference_id == conference_id, UnitAllowance.unit_id == unit_id
+        )
+    )
+
+
+async def allowance_used(
+    session: AsyncSession, unit_id: int, conference: Conference, now: dt.datetime, *, excluding: int | None
+) -> AllowanceUsed | None:
+    """The unit's allowance for ``conference`` when it is used up (``excluding`` a draft of its own), with
+    the other conferences open for nominations now that still take the unit's; None while some is left."""
+    if await allowance_left(session, conference.id, unit_id, excluding=excluding) != 0:
+        return None
+    unit = await session.get(OrgUnit, unit_id)
+    elsewhere: list[Conference] = []
+    for other in await open_conferences(session, now):
+        if other.id != conference.id and await allowance_left(session, other.id, unit_id, excluding=excluding) != 0:
+            elsewhere.append(other)
+    return AllowanceUsed(
+        unit_name=unit.name if unit else "",
+        conference_id=conference.id,
+        conference_title=conference.title,
+        allowance=await unit_allowance(session, conference.id, unit_id) or 0,
+        elsewhere=tuple(elsewhere),
+    )
+
+
+@dataclass(frozen=True)
+class UnitConferences:
+    """For a focal point starting a nomination: the open conferences the unit may still send to, with how
+    many are left (None: no limit), and those whose allowance is used up."""
+
+    available: tuple[tuple[Conference, int | None], ...]
+    used_up: tuple[AllowanceUsed, ...]
+
+
+async def unit_conferences(
+    session: AsyncSession, unit_id: int, conferences: Sequence[Conference], now: dt.datetime
+) -> UnitConferences:
+    available: list[tuple[Conference, int | None]] = []
+    used_up: list[AllowanceUsed] = []
+    for conference in conferences:
+        left = await allowance_left(session, conference.id, unit_id, excluding=None)
+        if left == 0:
+            used = await allowance_used(session, unit_id, conference, now, excluding=None)
+            assert used is not None
+            used_up.append(used)
+        else:
+            available.append((conference, left))
+    return UnitConferences(tuple(available), tuple(used_up))
+
+
+async def check_can_send(session: AsyncSession, draft: Nomination, who: Context) -> Problem | AllowanceUsed | None:
+    """Deadline and (for a unit's focal point) allowance; a resubmission after changes is not a new one.
+
+    A used-up allowance comes back as :class:`AllowanceUsed`, with the conferences the draft could go to
+    instead: the draft is never moved to another conference without the person choosing it."""
     conference = await session.get(Conference, draft.conference_id) if draft.conference_id else None
     if conference is None:
         return Problem(N_("Please choose the conference first."))
@@ -610,18 +698,9 @@ async def check_can_send(session: AsyncSession, draft: Nomination, who: Context)
                 ),
                 {"unit": unit.name if unit else ""},
             )
-        left = await allowance_left(session, conference.id, draft.unit_id, excluding=draft.id)
-        if left == 0:
-            unit = await session.get(OrgUnit, draft.unit_id)
-            allowance = await session.scalar(
-                select(UnitAllowance.nominations).where(
-                    UnitAllowance.conference_id == conference.id, UnitAllowance.unit_id == draft.unit_id
-                )
-            )
-            return Problem(
-                N_("{unit} has used all {allowance} nominations it may send to {conference}."),
-                {"unit": unit.name if unit else "", "allowance": allowance, "conference": conference.title},
-            )
+        used = await allowance_used(session, draft.unit_id, conference, who.now, excluding=draft.id)
+        if used is not None:
+            return used
     return None
 
 
@@ -631,6 +710,8 @@ async def send(session: AsyncSession, draft: Nomination, who: Context) -> Sent |
     if missing:
         return Refused(Problem(N_("Some questions are not answered yet."), {"step": missing[0]}))
     problem = await check_can_send(session, draft, who)
+    if isinstance(problem, AllowanceUsed):
+        return Refused(problem.problem, problem)
     if problem is not None:
         return Refused(problem)
     resubmitted = draft.status == Status.CHANGES_REQUESTED

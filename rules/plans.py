@@ -26,6 +26,7 @@ from pydantic import Field, PlainValidator, PrivateAttr, ValidationError, model_
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.arrangements import arrangement_of, layer
 from rules.refdata import (
     DATA_DIR,
     AwareDateTime,
@@ -773,6 +774,9 @@ async def _apply_conference(
         select(Conference).where(Conference.campaign_id == campaign.id, Conference.code == spec.code)
     )
     created = conference is None
+    if conference is not None:
+        # A day, time or venue organisers set in chat stays over the plan's (rules.arrangements).
+        values = layer(values, await arrangement_of(session, conference.id))
     if conference is None:
         conference = Conference(campaign_id=campaign.id, code=spec.code, **values)
         session.add(conference)

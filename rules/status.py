@@ -45,6 +45,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import counts, invitations, seats
+from rules.conferences import ends_at as conference_ends_at
 from rules.i18n import N_
 from rules.refdata import reference
 from rules.seats import PoolCount
@@ -274,8 +275,10 @@ async def find_conferences(session: AsyncSession, code: str) -> list[Conference]
 
 def _last_day(conference: Conference) -> dt.datetime | None:
     """The moment after whose local day the conference is over: its day, else the last day it may be held
-    (the window's end), else the nomination deadline; None when the plan dates nothing."""
-    return conference.starts_at or conference.window_end or conference.nomination_deadline
+    (the window's end), else the nomination deadline; None when the plan dates nothing. The same end as
+    ``rules.conferences.ends_at`` (which decides what is still offered), taken here by local day so /status
+    keeps showing a conference through the day it is held."""
+    return conference_ends_at(conference) or conference.nomination_deadline
 
 
 def is_over(conference: Conference, now: dt.datetime) -> bool:

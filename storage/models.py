@@ -260,6 +260,25 @@ class Conference(Timestamped, Base):
     )
 
 
+class ConferenceArrangement(Base):
+    """The day, time and venue of a conference as organisers set them in chat (``/conference``).
+
+    Layered over the plan: a value here wins over the plan file's, and loading the plan again keeps it
+    (``rules.plans`` applies the plan, then this). The conference row holds the effective values, so
+    every place that shows them (invitation cards, reminders, .ics files, /status) reads one column.
+    A None here means "as the plan says".
+    """
+
+    __tablename__ = "conference_arrangement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"), unique=True)
+    starts_at: Mapped[dt.datetime | None]
+    venue: Mapped[str | None] = mapped_column(Text)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    set_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class SeatPool(Base):
     """A category of seats: exemplars (at least 70%) or guests and leaders (at most 30%)."""
 

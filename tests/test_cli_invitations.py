@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from rules.plans import SEED_PLAN
 from storage.db import Database
 from storage.models import Invitation
 
+NOW = dt.datetime(2020, 3, 1, 3, 0, tzinfo=dt.UTC)
 ROWS = [
     ["STT", "Họ và tên", "Năm sinh", "Giới tính", "Đơn vị", "Chức vụ"],
     [1, "Nguyễn Văn An", 1968, "Nam", "Phường Bưởi", "Bí thư Đảng ủy phường"],
@@ -57,6 +59,8 @@ def cli_database(monkeypatch, tmp_path) -> str:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LINK_SECRET", "cli-test-secret")
+    # 10:00 on 1/3/2020 in Hà Nội: both conferences of the seed plan still take guest lists.
+    monkeypatch.setattr(cli, "clock", lambda: NOW)
     return url
 
 
@@ -178,3 +182,20 @@ async def test_invitations_print_writes_a_pdf_per_unit_or_per_person_with_names_
         "Giấy mời – Nguyễn Văn An.pdf",
         "Giấy mời – Phạm Thu Hà.pdf",
     ]
+
+
+async def test_in_may_an_ended_conference_takes_no_guest_list(cli_database, tmp_path, capsys, monkeypatch):
+    assert await _run("plan", "load", str(SEED_PLAN)) == 0
+    capsys.readouterr()
+    file = _workbook(tmp_path / "khach-moi.xlsx")
+    monkeypatch.setattr(cli, "clock", lambda: dt.datetime(2020, 5, 20, 3, 0, tzinfo=dt.UTC))
+
+    assert await _run("invitations", "import", str(file), "--conference", "grassroots", "--yes") == 2
+    assert capsys.readouterr().err.strip() == (
+        "Hội nghị tuyên dương điển hình tiên tiến, người tốt - việc tốt đã kết thúc ngày 14 tháng 3, 2020, "
+        "không nhận danh sách khách mời nữa."
+    )
+    assert await _invited(cli_database) == []
+    # Without --conference the one still ahead is taken: there is nothing to choose between.
+    assert await _run("invitations", "import", str(file)) == 0
+    assert "cho Hội nghị Điển hình tiên tiến: đã đọc 6 dòng." in capsys.readouterr().out

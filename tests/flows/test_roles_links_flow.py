@@ -381,15 +381,78 @@ async def test_a_stale_endorse_button_after_withdrawal_is_refused(playground, ci
     assert await _endorsements(playground) == 0
 
 
-async def test_a_new_share_link_replaces_the_old_one(playground, citizen, minh):
+TYPED_CODE = re.compile(r"\b([0-9A-Z]{4}-[0-9A-Z]{4})\b")
+
+
+async def test_the_share_link_handed_out_keeps_working_until_the_nominator_revokes_it(playground, citizen, minh, tuan):
+    nomination_id = await _nomination(playground, citizen)
+    first = await citizen.send("/share DH-2020-0001")
+    old = SHARE.search(first[-1].text).group(1)
+    old_code = TYPED_CODE.search(first[-1].text).group(1)
+    assert first[-1].button_labels == ["Thu hồi liên kết cũ, tạo liên kết mới"]
+
+    # Asking again, and a resubmission after changes, show the same link: the one handed out still works.
+    again = await citizen.send("/share DH-2020-0001")
+    assert SHARE.search(again[-1].text).group(1) == old and old_code in again[-1].text
+    assert "không còn dùng được" not in again[-1].text
+    async with playground.services.database.transaction() as db:
+        nomination = await db.get_one(Nomination, nomination_id)
+        nomination.gender, nomination.sensitive_consent, nomination.publicity_consent = "nu", True, True
+        nomination.occupation_group, nomination.position = "cong_nhan", "Tổ trưởng tổ dân phố số 5"
+        transition(db, nomination, Status.CHANGES_REQUESTED, actor_id=None, now=NOW, reason="Bổ sung ảnh")
+    await citizen.send("/nominate")
+    resent = await citizen.press("Gửi")
+    assert f"start={old}" in resent[-1].text
+    opened = await minh.send(f"/start {old}")
+    assert opened[-1].button_labels == ["Ủng hộ", "Để sau"]
+    await minh.press("Ủng hộ")
+
+    # Revoking: a button, a confirmation, then a new link; the old link and its code are refused politely.
+    await citizen.send("/share DH-2020-0001")
+    asked = await citizen.press("Thu hồi liên kết cũ, tạo liên kết mới")
+    assert "những người đang có chúng sẽ không ủng hộ được nữa" in asked[-1].text
+    assert asked[-1].button_labels == ["Thu hồi và tạo liên kết mới", "Không, giữ liên kết hiện tại"]
+    renewed = await citizen.press("Thu hồi và tạo liên kết mới")
+    assert renewed[-1].text.startswith("Đã xong: liên kết và mã cũ không còn dùng được nữa.")
+    new = SHARE.search(renewed[-1].text).group(1)
+    assert new != old
+
+    refused = await tuan.send(f"/start {old}")
+    assert refused[-1].text.startswith("Xin lỗi, đường dẫn này không còn hiệu lực")
+    typed = await tuan.send(old_code)
+    assert typed[-1].text.startswith("Xin lỗi, không có giấy mời hay đường dẫn cá nhân nào có mã")
+    works = await tuan.send(f"/start {new}")
+    assert works[-1].button_labels == ["Ủng hộ", "Để sau"]
+    assert await _endorsements(playground) == 1  # Minh's endorsement stays
+    async with playground.services.database.transaction() as db:
+        audit = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "endorsement_link.revoke"))).all()
+    assert [entry.entity_id for entry in audit] == [str(nomination_id)]
+
+
+async def test_revoking_a_share_link_works_typed_and_can_be_declined(playground, citizen, minh):
     await _nomination(playground, citizen)
     old = await _share_link(citizen)
-    renewed = await citizen.send("/share dh-2020-1")
-    assert renewed[-1].text.endswith("Đường dẫn bạn có trước đây cho đề cử này không còn dùng được nữa.")
 
-    replies = await minh.send(f"/start {old}")
+    # The offer under the link is not a question that holds the chat: an answer off its list is not taken
+    # for "revoke" (the link stays), and a "1" afterwards still asks to revoke.
+    off = await citizen.send("7")
+    assert off[-1].text.startswith("Tôi chưa hiểu ý bạn.")
+    still = await minh.send(f"/start {old}")
+    assert still[-1].button_labels == ["Ủng hộ", "Để sau"]
+    await minh.send("/cancel")
 
-    assert replies[-1].text.startswith("Xin lỗi, đường dẫn này không còn hiệu lực")
+    asked = await citizen.send("1")
+    assert asked[-1].button_labels == ["Thu hồi và tạo liên kết mới", "Không, giữ liên kết hiện tại"]
+    kept = await citizen.send("2")
+    assert kept[-1].text == "Vâng, liên kết hiện tại vẫn dùng được."
+    still = await minh.send(f"/start {old}")
+    assert still[-1].button_labels == ["Ủng hộ", "Để sau"]
+
+    await citizen.send("/share")
+    await citizen.send("thu hồi")
+    renewed = await citizen.send("1")
+    assert renewed[-1].text.startswith("Đã xong: liên kết và mã cũ không còn dùng được nữa.")
+    assert SHARE.search(renewed[-1].text).group(1) != old
 
 
 async def test_share_is_only_for_your_own_nominations(playground, citizen, minh):

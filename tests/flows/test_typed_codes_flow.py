@@ -286,7 +286,10 @@ async def test_an_endorsement_code_shows_the_summary_and_the_question_takes_a_ty
     assert (await tuan.send("xin chào"))[-1].text.startswith(STRAY)  # the question ended with the press
     assert await _endorsements(playground) == 2
 
-    renewed = await citizen.send("/share DH-2020-0001")
+    again = await citizen.send("/share DH-2020-0001")
+    assert _code_in(again[-1].text) == code  # the code handed out keeps working
+    await citizen.press("Thu hồi liên kết cũ, tạo liên kết mới")
+    renewed = await citizen.press("Thu hồi và tạo liên kết mới")
     assert _code_in(renewed[-1].text) != code
     stale = await minh.send(code)
     assert stale[-1].text.startswith(UNKNOWN)
@@ -395,7 +398,10 @@ def test_the_conversation_that_takes_typed_codes_comes_after_every_other_convers
         handler for handler in playground.application.handlers[0] if isinstance(handler, ConversationHandler)
     ]
 
-    last = conversations[-1]
+    # Only /share's offer to revoke comes after it: it takes "1" or "thu hồi" under the link and its
+    # confirmation, never a code, so a typed code reaches the delegate's conversation first.
+    assert conversations[-1].name == "share"
+    last = conversations[-2]
     assert last.name == "rsvp"
     typed = [handler for handler in last.entry_points if getattr(handler, "callback", None) is open_typed_code]
     assert len(typed) == 2  # /start CODE and a typed code

@@ -42,6 +42,7 @@ def is_organisers_file(file_name: str) -> bool:
 # Audited acts (AuditEntry.action) and the role they need; the rest of "nomination.*" needs a reviewer.
 ORGANISERS_ACTS = frozenset(
     {
+        "conference.arrangements",
         "guest_list.import",
         "invitation.cancel",
         "invitation.invite_nominations",

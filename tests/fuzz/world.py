@@ -247,7 +247,7 @@ async def _nominations(playground: Playground, world: World, account_ids: dict[i
             _events(db, nomination, status, account_ids[9001], now)
             world.nomination_codes.append(code)
             if status == "submitted" and seq <= 2:
-                share = await endorsements.new_share_link(db, nomination, playground.services.link_secret)
+                share = await endorsements.share_link(db, nomination, playground.services.link_secret)
                 world.payloads.append(f"end_{share.token}")
         # The intake numbers the next nomination after these.
         campaign.nomination_seq = max(campaign.nomination_seq, len(_NOMINATIONS))

@@ -105,9 +105,11 @@ USE_CASES: dict[str, UseCase] = {
         db, ids["conference"], labels=VI, actor_id=actor, now=NOW
     ),
     "delegates summary": lambda db, actor, ids: delegates.delegates_summary(db, ids["conference"], actor_id=actor),
-    "invite preview by code": lambda db, actor, ids: delegates.preview_nomination(db, "DH-2020-0001", actor_id=actor),
+    "invite preview by code": lambda db, actor, ids: delegates.preview_nomination(
+        db, "DH-2020-0001", actor_id=actor, now=NOW
+    ),
     "invite preview of a conference": lambda db, actor, ids: delegates.preview_conference(
-        db, ids["conference"], actor_id=actor
+        db, ids["conference"], actor_id=actor, now=NOW
     ),
     "invite nominations": lambda db, actor, ids: delegates.invite_nominations(
         db, conference_id=ids["conference"], nomination_ids=[ids["nomination"]], secret=SECRET, actor_id=actor, now=NOW

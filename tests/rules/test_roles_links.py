@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from rules import endorsements, grants, unit_links
+from rules import endorsements, grants, link_codes, unit_links
 from rules.accounts import AccountSnapshot, ensure_telegram_account
 from rules.endorsements import EndorseOutcome, ShareOutcome
 from rules.grants import GrantOutcome, Target
@@ -344,7 +344,7 @@ async def _nomination(database: Database, nominator: AccountSnapshot, **override
 
 async def _share(database: Database, nomination_id: int) -> str:
     async with database.transaction() as db:
-        link = await endorsements.new_share_link(db, await db.get_one(Nomination, nomination_id), SECRET)
+        link = await endorsements.share_link(db, await db.get_one(Nomination, nomination_id), SECRET)
         return link.token
 
 
@@ -381,16 +381,35 @@ def test_excerpts_are_short_and_mask_phone_numbers_and_citizen_ids():
     assert "1.500.000.000" in short
 
 
-async def test_a_new_share_link_replaces_the_old_one(database, people):
+async def test_the_share_link_is_stable_until_the_nominator_revokes_it(database, people):
     nomination_id = await _nomination(database, people["lan"])
-    old = await _share(database, nomination_id)
-    new = await _share(database, nomination_id)
+    first = await _share(database, nomination_id)
+    again = await _share(database, nomination_id)
+    assert again == first  # /share and a resubmission show the link already handed out
 
     async with database.transaction() as db:
-        stale = await endorsements.endorse(db, token=old, account_id=people["minh"].id, now=NOW)
-        fresh = await endorsements.endorse(db, token=new, account_id=people["minh"].id, now=NOW)
+        code = (await db.get_one(Nomination, nomination_id)).code or ""
+        shown = await endorsements.share_link_for(db, code=code, account_id=people["lan"].id, secret=SECRET)
+        foreign = await endorsements.revoke_share_link(
+            db, code=code, account_id=people["minh"].id, secret=SECRET, now=NOW
+        )
+    assert shown.token == first and not shown.replaced
+    assert foreign.outcome is ShareOutcome.NOT_FOUND  # only the nominator may revoke
 
-    assert stale.outcome is EndorseOutcome.UNKNOWN
+    async with database.transaction() as db:
+        revoked = await endorsements.revoke_share_link(
+            db, code=code, account_id=people["lan"].id, secret=SECRET, now=NOW
+        )
+        [audit] = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "endorsement_link.revoke"))).all()
+    assert revoked.replaced and revoked.token not in (None, first)
+    assert (audit.actor_id, audit.entity_id) == (people["lan"].id, str(nomination_id))
+    old_code = link_codes.typed_code(SECRET, shown.short_code or "")
+    async with database.transaction() as db:
+        stale = await endorsements.endorse(db, token=first, account_id=people["minh"].id, now=NOW)
+        stale_code = await endorsements.endorse(db, token="", code=old_code, account_id=people["tuan"].id, now=NOW)
+        fresh = await endorsements.endorse(db, token=revoked.token or "", account_id=people["minh"].id, now=NOW)
+
+    assert stale.outcome is EndorseOutcome.UNKNOWN and stale_code.outcome is EndorseOutcome.UNKNOWN
     assert fresh.outcome is EndorseOutcome.ENDORSED and fresh.count == 1
 
 
