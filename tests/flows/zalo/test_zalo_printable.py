@@ -64,7 +64,8 @@ async def test_printable_invitations_on_zalo_come_as_a_link_or_a_note(playground
     assert link.startswith("Giấy mời in dự Hội nghị Điển hình tiên tiến: 2 người trong 2 tệp PDF")
     url = re.search(r"https://\S+", link).group(0)  # type: ignore[union-attr]
     assert url.startswith(f"{PUBLIC_BASE_URL}/files/") and url.endswith("/giay-moi-theo-don-vi-district.zip")
-    opened = playground.file_store.opened(url)
-    assert opened is not None and opened.owner == await hoa.address()
-    with zipfile.ZipFile(io.BytesIO(opened.file.data)) as archive:
+    opened = await playground.shared_file(url)
+    assert opened is not None and opened.data is not None
+    assert opened.filename == "giay-moi-theo-don-vi-district.zip"
+    with zipfile.ZipFile(io.BytesIO(opened.data)) as archive:
         assert sorted(archive.namelist()) == ["Giấy mời – Phường Bưởi.pdf", "Giấy mời – Phường Nhật Tân.pdf"]
