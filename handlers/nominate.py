@@ -467,11 +467,18 @@ async def on_answer(step: Step, update: Update, context: BotContext) -> str | in
     t = context.t
     async with context.transaction() as db:
         draft = await intake.current_draft(db, who.account_id)
+        # The step is saved just after its reply goes out: a process that died in between (kill -9, a lost
+        # machine) comes back one question behind what the person sees. The draft, committed before the
+        # reply, names the question shown, and the answer is taken for that one.
+        shown = Step(draft.draft_step) if draft is not None and draft.draft_step else step
+        summary_shown = shown == Step.SUMMARY != step
         if draft is None:
             replies: list[Reply] = [_not_open(t)]
             state: str | int = END
-        else:
-            replies, state = await _handle(db, draft, step, update, context, who)
+        elif not summary_shown:
+            replies, state = await _handle(db, draft, shown, update, context, who)
+    if summary_shown:
+        return await on_summary(update, context)  # it reads the answer to the summary itself
     await _send(update, context, replies)
     return state
 

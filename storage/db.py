@@ -13,11 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, exc
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage.sqlite_driver import OneTripConnection
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# sqlite+aiosqlite URLs are served by storage.sqlite_driver: one crossing to SQLite's thread per statement.
+registry.register("sqlite.dienhinh_aiosqlite", "storage.sqlite_driver", "OneTripDialect")
 
 
 def is_sqlite(url: str) -> bool:
@@ -46,6 +51,8 @@ def _sqlite_begin(conn: Connection) -> None:
     # It goes straight to aiosqlite, one trip to its thread; exec_driver_sql would open a cursor, execute
     # and close it, three trips (~0.15 ms here), and this runs before every SQLite transaction.
     adapted = conn.connection.dbapi_connection
+    if isinstance(adapted, OneTripConnection) and adapted.defer_begin():
+        return  # sent with the transaction's first statement, in the same trip (storage.sqlite_driver)
     run_async = getattr(adapted, "run_async", None)
     if run_async is None:  # a synchronous pysqlite engine
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -63,7 +70,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        if parsed.drivername == "sqlite+aiosqlite":
+            parsed = parsed.set(drivername="sqlite+dienhinh_aiosqlite")
+        engine = create_async_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine

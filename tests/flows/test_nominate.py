@@ -14,7 +14,7 @@ from bot.playground.transport import Persona
 from rules import accounts
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
 from rules.roles import Role
-from storage.models import Conference, Evidence, Nomination, OrgUnit, OutboxMessage, UnitAllowance
+from storage.models import Conference, ConversationState, Evidence, Nomination, OrgUnit, OutboxMessage, UnitAllowance
 
 ACHIEVEMENTS = (
     "Mười năm liền vận động bà con giữ vệ sinh ngõ xóm, lập tổ tự quản môi trường, "
@@ -180,6 +180,30 @@ async def test_a_restart_midway_resumes_at_the_same_question(playground, plan, c
     assert asked[-1].text == "Năm sinh? (bốn chữ số, ví dụ 1985)"
     [draft] = await _nominations(playground)
     assert (draft.nominee_name, draft.gender, draft.status) == ("Lê Thị Hoa", "nu", "draft")
+
+
+async def test_a_crash_between_the_reply_and_saving_the_step_takes_the_next_answer_for_the_question_shown(
+    playground, plan, citizen
+):
+    """The step a conversation is at is saved just after its reply goes out; a process that dies in between
+    (kill -9, a lost machine) comes back one question behind what the person sees. The draft, committed
+    before the reply, knows the question shown: a typed "1" is the answer to it, not to the one before."""
+    await citizen.send("/nominate")
+    asked = await citizen.press("Hội nghị Điển hình tiên tiến")
+    assert asked[-1].text.startswith("Bạn đề cử một cá nhân hay một tập thể")
+    async with playground.services.database.transaction() as db:
+        saved = await db.execute(
+            update(ConversationState).where(ConversationState.name == "nominate").values(state="conference")
+        )
+        assert saved.rowcount == 1  # as if the process died before saving "kind"
+    await playground.restart()
+
+    name_question = await citizen.send("1")  # "1. Cá nhân", as shown
+    assert name_question[-1].text.startswith("Họ và tên đầy đủ của cá nhân")
+    [draft] = await _nominations(playground)
+    async with playground.services.database.transaction() as db:
+        district = await db.scalar(select(Conference.id).where(Conference.code == "district"))
+    assert (draft.kind, draft.conference_id) == ("individual", district)  # not conference 1
 
 
 async def test_nominate_with_a_draft_offers_continue_or_start_over(playground, plan, citizen):
