@@ -34,6 +34,7 @@ from rules.arrangements import Change, Day, Saved
 from rules.choices import NO, YES, Option
 from rules.conferences import Closed, Use
 from rules.intake import Problem
+from rules.plans import LOCAL_TZ
 from rules.roles import NotAllowed
 from storage import scratch
 from storage.models import Conference
@@ -115,7 +116,7 @@ def _confirm_options(t: Translator) -> list[Option]:
 
 
 QUESTIONS = {
-    WHEN: N_("On which day? Type it like 15/4/2020, or with the time: 15/4/2020 8h30."),
+    WHEN: N_("On which day? Type it like {day}, or with the time: {day} 8h30."),
     HOUR: N_("At what time does it start? Type it like 8h30, 8:30 or 14 giờ."),
     PLACE: N_("Where is it held? Type the venue, for example: Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân."),
 }
@@ -201,7 +202,9 @@ async def _show_menu(update: Update, context: BotContext, conference: Conference
 
 
 async def _ask(update: Update, context: BotContext, field: str, note: str | None = None) -> str:
-    text = context.t(QUESTIONS[field])
+    # The example is a day of this year (a 2020 example reads as a mistake to an officer in 2027).
+    today = context.now().astimezone(LOCAL_TZ).date()
+    text = context.t(QUESTIONS[field], day=f"{today.day}/{today.month}/{today.year}")
     await _say(update, context, f"{note}\n\n{text}" if note else text)
     return {WHEN: DAY, HOUR: TIME, PLACE: VENUE}[field]
 

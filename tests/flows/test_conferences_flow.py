@@ -325,7 +325,8 @@ async def test_an_organiser_sets_the_day_time_and_venue_and_accepted_delegates_a
     assert menu[-1].button_labels == ["Ngày và giờ", "Địa điểm", "Xong"]
 
     day = await organiser.send("1")
-    assert day[-1].text == "Hội nghị họp ngày nào? Gõ như 15/4/2020, hoặc kèm giờ: 15/4/2020 8h30."
+    # The example is a day of this year: today, by the bot's clock (20/5/2020 here).
+    assert day[-1].text == "Hội nghị họp ngày nào? Gõ như 20/5/2020, hoặc kèm giờ: 20/5/2020 8h30."
     wrong = await organiser.send("31/6/2020")
     assert wrong[-1].text.startswith("“31/6/2020” không phải là một ngày có thật.")
     early = await organiser.send("5/6/2020")
