@@ -661,7 +661,7 @@ async def show(update: Update, context: BotContext, request: Request, *, note: s
 
 # --- pages of /status units: typed ("tiếp", "2") everywhere, buttons on Telegram --------------------------
 
-PAGE_KIND = "status_units_page"
+PAGE_KIND = "status_page"  # at most 16 characters (storage.scratch)
 PAGE_BUTTONS = ButtonData("stu", lambda conference_id, page: (conference_id, page), Id(), Count())
 # A row of page numbers as buttons up to this many pages (button N is page N, as typing N is); beyond it,
 # typing only.

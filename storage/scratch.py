@@ -15,8 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import insert_for
 from storage.models import PersistedData, utcnow
 
+KIND_LENGTH = 16  # ptb_data.kind is VARCHAR(16): PostgreSQL refuses a longer one, SQLite would not say
+
 
 async def remember(session: AsyncSession, kind: str, account_id: int, data: Mapping[str, Any]) -> None:
+    if len(kind) > KIND_LENGTH:
+        raise ValueError(f"scratch kind {kind!r} is longer than {KIND_LENGTH} characters")
     values = {"kind": kind, "key": str(account_id), "data": dict(data), "updated_at": utcnow()}
     statement = insert_for(session.get_bind().dialect.name)(PersistedData).values(**values)
     await session.execute(
