@@ -44,7 +44,7 @@ from handlers.exports import (
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Count, Id, button
 from handlers.review import status_label
-from rules import conferences, delegates, guest_lists
+from rules import conferences, delegates, guest_lists, identities
 from rules.choices import NO, YES, Option
 from rules.conferences import Closed, Use
 from rules.delegates import InvitePreview
@@ -97,13 +97,23 @@ def _account_id(context: BotContext) -> int:
 # --- /invite -----------------------------------------------------------------------------------------
 
 
-def _usage(t: Translator) -> str:
-    return t(
+def _usage(t: Translator, channel: str) -> str:
+    exemplars = t(
         "To invite approved exemplars, type for example:\n"
         "/invite DH-2020-0001 — one approved nomination\n"
-        "/invite all — every approved nomination of a conference not invited yet\n\n"
-        "To invite guests and leaders, send me their list as an Excel (.xlsx) or CSV file with the columns Họ và tên, Năm sinh, Giới tính, Dân tộc, Đơn vị, Chức vụ, Thành phần, Số điện thoại (and Nhóm if some are not guests)."
+        "/invite all — every approved nomination of a conference not invited yet"
     )
+    if channel == identities.ZALO:
+        # Zalo delivers no documents: asking for the file there would leave the organiser waiting.
+        guests = t(
+            "Guest lists cannot be sent on Zalo: send the Excel file to the bot on Telegram, or import it "
+            "with the command line (dienhinh invitations import FILE)."
+        )
+    else:
+        guests = t(
+            "To invite guests and leaders, send me their list as an Excel (.xlsx) or CSV file with the columns Họ và tên, Năm sinh, Giới tính, Dân tộc, Đơn vị, Chức vụ, Thành phần, Số điện thoại (and Nhóm if some are not guests)."
+        )
+    return exemplars + "\n\n" + guests
 
 
 def _nominee_lines(nominees: Sequence[delegates.Nominee], t: Translator) -> list[str]:
@@ -231,7 +241,7 @@ async def invite(update: Update, context: BotContext) -> str | int:
         return END
     args = context.args or []
     if not args:
-        await context.bot.send_message(chat_id(update), _usage(t))
+        await context.bot.send_message(chat_id(update), _usage(t, context.channel))
         return END
     rest = _after_all(args)
     if rest is not None:

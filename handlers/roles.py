@@ -84,10 +84,12 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 
 def _grant_usage(t: Translator) -> str:
+    # The account number is the example: every person sees theirs in /start, on Telegram and on Zalo alike
+    # (Zalo has no usernames and its ids are long hexadecimal strings nobody reads out).
     return t(
         "To give someone a role, type for example:\n"
-        "/grant @username reviewer\n"
-        "/grant 123456789 organiser\n\n"
+        "/grant #12 reviewer — #12 is the account number the person sees in /start and /help\n"
+        "/grant @username organiser — a Telegram username\n\n"
         "Roles: organiser, reviewer, citizen. The person must have opened the bot before. "
         "A unit's focal point gets the role by opening a unit link (/unitlink)."
     )
@@ -164,7 +166,8 @@ async def grant_command(update: Update, context: BotContext) -> str | int:
     if target is None:
         await update.message.reply_text(
             t(
-                "Sorry, “{target}” is neither a @username nor a numeric Telegram id.",
+                "Sorry, I cannot tell who “{target}” is: type the person's account number (#12), a @username "
+                "or a Telegram or Zalo id.",
                 target=target_text,
             )
             + "\n\n"

@@ -288,6 +288,7 @@ async def test_invite_one_nomination_by_code_shows_the_pool_and_no_creates_nothi
     assert unknown[-1].text == "Không tìm thấy đề cử nào có mã DH-2020-0099."
     usage = await organiser.send("/invite")
     assert usage[-1].text.startswith("Để mời các điển hình đã được duyệt, vui lòng gõ ví dụ:")
+    assert "vui lòng gửi cho tôi danh sách dạng tệp Excel (.xlsx) hoặc CSV" in usage[-1].text
     assert await _count(playground) == 1
 
 

@@ -146,7 +146,10 @@ async def test_grant_explains_unknown_people_focal_points_and_usage(playground, 
     assert unknown[-1].text.startswith("Tôi chưa biết @chua_mo_bot.")
     assert "mở bot" in unknown[-1].text
     assert focal[-1].text.startswith("Đầu mối của đơn vị không được giao bằng /grant")
-    assert "/grant @username reviewer" in usage[-1].text
+    assert "/grant #12 xét duyệt — #12 là số tài khoản người đó thấy khi gõ /start hoặc /help" in usage[-1].text
+    assert "/grant @username ban tổ chức" in usage[-1].text
+    odd = await organiser.send("/grant lan! reviewer")
+    assert odd[-1].text.startswith("Xin lỗi, tôi không xác định được “lan!” là ai: vui lòng gõ số tài khoản")
 
 
 async def test_a_citizen_cannot_grant_or_make_unit_links(playground, citizen, organiser):

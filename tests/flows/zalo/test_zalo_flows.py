@@ -189,6 +189,22 @@ async def test_export_on_zalo_is_a_link_with_a_public_url_and_a_note_without(
     assert opened is not None and opened.data is not None and opened.data.startswith(b"PK")  # a workbook is a zip
 
 
+async def test_invite_on_zalo_says_where_guest_lists_go_instead_of_asking_for_a_file(
+    playground: Playground, plan: None
+) -> None:
+    hoa = await zalo_organiser(playground)
+
+    [usage] = await hoa.send("/invite")
+
+    assert usage.startswith("Để mời các điển hình đã được duyệt, vui lòng gõ ví dụ:")
+    assert "/invite all" in usage
+    assert usage.endswith(
+        "Không gửi được danh sách khách mời qua Zalo: vui lòng gửi tệp Excel cho bot trên Telegram, "
+        "hoặc nhập bằng dòng lệnh (dienhinh invitations import TỆP)."
+    )
+    assert "gửi cho tôi danh sách dạng tệp" not in usage
+
+
 async def test_a_sticker_and_unsupported_content_mid_form_get_a_polite_prompt_and_the_same_question(
     playground: Playground, plan: None, lan: ZaloChatUser
 ) -> None:
