@@ -546,13 +546,13 @@ async def test_every_invitation_without_a_check_in_code_gets_one_and_the_others_
 _AUDIT_AT_0010 = [
     "INSERT INTO account (id, display_name, role, created_at, updated_at) "
     f"VALUES (2, 'Phạm Thu Hoà', 'organiser', {_AT}, {_AT})",
-    "INSERT INTO audit_log (id, at, actor_id, action, entity, entity_id, detail) "
-    f"VALUES (1, {_AT}, 2, 'role.grant', 'account', '2', '{{\"role\": \"organiser\"}}')",
-    "INSERT INTO audit_log (id, at, actor_id, action, entity, entity_id, detail) "
-    f"VALUES (2, '2020-05-01 10:30:00.250000+00:00', 2, 'nomination.approve', 'nomination', '5', "
+    "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail) "
+    f"VALUES ({_AT}, 2, 'role.grant', 'account', '2', '{{\"role\": \"organiser\"}}')",
+    "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail) "
+    "VALUES ('2020-05-01 10:30:00.250000+00:00', 2, 'nomination.approve', 'nomination', '5', "
     "'{\"reason\": \"Đủ tiêu chuẩn\"}')",
-    "INSERT INTO audit_log (id, at, actor_id, action, entity, entity_id, detail) "
-    f"VALUES (3, {_AT}, NULL, 'status.export', 'conference', '1', '{{}}')",
+    "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail) "
+    f"VALUES ({_AT}, NULL, 'status.export', 'conference', '1', '{{}}')",
 ]
 
 
