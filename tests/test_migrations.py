@@ -550,7 +550,7 @@ _AUDIT_AT_0010 = [
     f"VALUES ({_AT}, 2, 'role.grant', 'account', '2', '{{\"role\": \"organiser\"}}')",
     "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail) "
     "VALUES ('2020-05-01 10:30:00.250000+00:00', 2, 'nomination.approve', 'nomination', '5', "
-    "'{\"reason\": \"Đủ tiêu chuẩn\"}')",
+    '\'{"reason": "Đủ tiêu chuẩn"}\')',
     "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail) "
     f"VALUES ({_AT}, NULL, 'status.export', 'conference', '1', '{{}}')",
 ]
