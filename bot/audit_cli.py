@@ -67,8 +67,11 @@ def _entry(t: Translator, ref: EntryRef | None) -> str:
 def problem_text(t: Translator, problem: Problem, expected: str | None) -> str:
     """What went wrong, in the operator's language."""
     first, last = problem.first_missing, problem.last_missing
+    msgid = _FINDINGS[problem.finding]
+    if problem.finding is Finding.REMOVED and first == last:
+        msgid = N_("Entry no. {first} was removed (the chain goes from entry {previous} to entry {entry}).")
     return t(
-        _FINDINGS[problem.finding],
+        msgid,
         entry=_entry(t, problem.entry),
         previous=_entry(t, problem.previous),
         first=first if first is not None else "—",

@@ -16,7 +16,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.services import Services
 from handlers.link_codes import or_type_invitation_code
-from rules import links, schedule
+from rules import audit, links, schedule
 from rules.invitations import Status as InvitationStatus
 from rules.invitations import code_of
 from rules.nominations import Status as NominationStatus
@@ -200,7 +200,19 @@ class Renderer:
             )
         ]
         parts.extend(_conference_digest(t, item, intent.digest_at) for item in intent.conferences)
+        if intent.audit_head is not None:
+            parts.append(audit_head_line(t, intent.audit_head))
         return "\n\n".join(parts)
+
+
+def audit_head_line(t: Translator, head: audit.Head) -> str:
+    """The audit chain's head, so that a rewrite of the trail after this message is detectable from it."""
+    return t(
+        "🔒 Audit trail: {count} entries, last hash {hash}. To check that nothing before it was changed: "
+        "dienhinh audit verify --expect-head {hash}",
+        count=t.number(head.count),
+        hash=head.short,
+    )
 
 
 def _unit_line(t: Translator, unit: UnitProgress) -> str:
