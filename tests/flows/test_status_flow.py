@@ -309,3 +309,24 @@ def test_long_texts_are_split_under_telegrams_limit_between_paragraphs_then_line
     assert pieces[0] == "Đầu"
     assert pieces[-1].endswith("Cuối")
     assert "\n".join("\n\n".join(pieces).split("\n\n")) == "\n".join(text.split("\n\n"))
+
+
+async def test_the_attendance_list_has_ethnicity_only_when_asked_for_with_a_reason(playground, organiser):
+    plain = await organiser.send("/attendance district")
+    [refusal] = await organiser.send("/attendance district nhạy cảm")
+    asked = await organiser.send("/attendance district nhạy cảm báo cáo cơ cấu dân tộc của đại biểu")
+
+    assert plain[-1].text.endswith(
+        "Không có cột dân tộc. Để có cột này, xin nêu lý do: /attendance district nhạy cảm LÝ DO"
+    )
+    assert "Dân tộc" not in [c.value for c in load_workbook(io.BytesIO(plain[-1].file_bytes or b"")).active[5]]
+    assert refusal.text.startswith("Dân tộc là dữ liệu cá nhân nhạy cảm: xin nêu lý do cần dùng sau chữ “nhạy cảm”")
+    assert asked[-1].method == "sendDocument"
+    assert asked[-1].text.endswith("Danh sách có dữ liệu cá nhân nhạy cảm (dân tộc): vui lòng bảo quản cẩn thận.")
+    assert "Dân tộc" in [c.value for c in load_workbook(io.BytesIO(asked[-1].file_bytes or b"")).active[5]]
+    async with playground.services.database.transaction() as db:
+        entries = list((await db.scalars(select(AuditEntry).where(AuditEntry.action == "export.attendance"))).all())
+    assert [(e.detail["sensitive"], e.detail["sensitive_reason"]) for e in entries] == [
+        ([], None),
+        (["ethnicity"], "báo cáo cơ cấu dân tộc của đại biểu"),
+    ]
