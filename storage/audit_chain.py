@@ -27,7 +27,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, event, insert, select, text, update
@@ -137,26 +137,49 @@ def _has_head_row(connection: Connection) -> bool:
     return connection.execute(select(AuditChainHead.id).where(AuditChainHead.id == HEAD_ROW)).first() is not None
 
 
-def chain(connection: Connection, entries: Iterable[AuditEntry]) -> None:
-    """Link ``entries`` (not yet inserted), in order, after the chain's head, and move the head."""
-    entries = list(entries)
+def chain(connection: Connection, entries: Sequence[AuditEntry], *, after: tuple[int, str] | None = None) -> None:
+    """Link ``entries``, in order, after ``after`` (seq, hash; by default the chain's head), and move the
+    head to the last of them."""
     if not entries:
         return
     lock_chain(connection)
-    head = read_head(connection)
-    seq, prev_hash = head if head is not None else (0, GENESIS)
+    start = after if after is not None else read_head(connection)
+    seq, prev_hash = start if start is not None else (0, GENESIS)
     for entry in entries:
         seq += 1
         prev_hash = link(entry, seq, prev_hash)
     write_head(connection, seq, prev_hash, existed=_has_head_row(connection))
 
 
+# The entries this session linked in its current transaction, in chain order (see _chain_pending).
+_LINKED = "audit_chain.linked"
+
+
 @event.listens_for(Session, "before_flush")
-def _chain_new_entries(session: Session, _flush: UOWTransaction, _instances: object) -> None:
-    # session.new keeps the order entries were added in: that is their order in the chain.
+def _chain_pending(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    """Link the entries added since the last flush. An entry of this transaction changed after it was
+    linked (code that writes the entry, flushes for its id, then adds a count to its detail) is linked
+    again, with the ones after it: the transaction still holds the chain, so nobody has appended since.
+    An entry of an earlier transaction is never relinked: changing it is what verify reports."""
+    linked: list[AuditEntry] = session.info.setdefault(_LINKED, [])
+    changed = next((index for index, entry in enumerate(linked) if session.is_modified(entry)), None)
     new = [obj for obj in session.new if isinstance(obj, AuditEntry) and obj.entry_hash is None]
+    after = None
+    if changed is not None:
+        again = linked[changed:]
+        del linked[changed:]
+        after = (int(again[0].seq or 1) - 1, again[0].prev_hash or GENESIS)
+        new = again + new
     if new:
-        chain(session.connection(), new)
+        # session.new keeps the order entries were added in: that is their order in the chain.
+        chain(session.connection(), new, after=after)
+        linked.extend(new)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_linked(session: Session) -> None:
+    session.info.pop(_LINKED, None)
 
 
 __all__ = [

@@ -86,6 +86,24 @@ async def test_several_entries_in_one_transaction_keep_the_order_they_were_added
     assert (await _verify(database)).problem is None
 
 
+async def test_an_entry_completed_later_in_its_own_transaction_stays_linked(database: Database) -> None:
+    """As /conference does: the entry is flushed for its id, the delegates are told, then the count is added."""
+    await _write(database, 2)
+    async with database.transaction() as db:
+        entry = AuditEntry(at=T0, actor_id=1, action="conference.arrangements", entity="conference", detail={})
+        db.add(entry)
+        await db.flush()
+        db.add(AuditEntry(at=T0, actor_id=1, action="invitation.check_in", entity="invitation", detail={}))
+        await db.flush()
+        entry.detail = {**entry.detail, "told": 12}
+    async with database.transaction() as db:
+        stored = (await db.scalars(select(AuditEntry).where(AuditEntry.seq == 3))).one()
+
+    assert stored.detail == {"told": 12}
+    verdict = await _verify(database)
+    assert verdict.problem is None and verdict.entries == 4
+
+
 async def test_an_edited_action_names_the_entry(database: Database) -> None:
     await _write(database)
     await _sql(database, "UPDATE audit_log SET action = 'nomination.reject' WHERE seq = 1")
