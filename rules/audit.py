@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -87,8 +87,7 @@ class Verdict:
     head: Head | None = None
     problem: Problem | None = None
     expected_at: int | None = None  # where the expected head hash was found
-    erased: int = 0
-    _erased_seqs: set[int] = field(default_factory=set, repr=False)
+    erased: int = 0  # entries whose details were erased (each recorded by an erasure entry)
 
 
 def normal_hash(text: str) -> str | None:
@@ -160,7 +159,8 @@ async def verify(session: AsyncSession, *, expect_head: str | None = None) -> Ve
     """Walk the chain; the verdict names the first problem found (None: intact), and where ``expect_head``
     (a hash or its first characters, as a digest shows it) is in the chain."""
     verdict = Verdict()
-    recorded: set[int] = set()
+    erased: set[int] = set()  # places of the entries whose details are blank
+    recorded: set[int] = set()  # places the erasure entries name
     previous: AuditEntry | None = None
     async for entry in chained_entries(session):
         verdict.problem = _check(entry, previous, verdict.entries + 1)
@@ -168,16 +168,16 @@ async def verify(session: AsyncSession, *, expect_head: str | None = None) -> Ve
             return verdict
         verdict.entries += 1
         if entry.detail_salt is None:
-            verdict._erased_seqs.add(verdict.entries)
+            erased.add(verdict.entries)
         if entry.action == ERASED:
             recorded.update(seq for seq in entry.detail.get("entries", []) if isinstance(seq, int))
         if expect_head and verdict.expected_at is None and (entry.entry_hash or "").startswith(expect_head):
             verdict.expected_at = entry.seq
         previous = entry
-    verdict.erased = len(verdict._erased_seqs)
+    verdict.erased = len(erased)
     if previous is not None:
         verdict.head = Head(verdict.entries, previous.entry_hash or "")
-    unrecorded = sorted(verdict._erased_seqs - recorded)
+    unrecorded = sorted(erased - recorded)
     if unrecorded:
         entry = (await session.scalars(select(AuditEntry).where(AuditEntry.seq == unrecorded[0]))).one()
         verdict.problem = Problem(Finding.ERASED_UNRECORDED, entry=EntryRef.of(entry))

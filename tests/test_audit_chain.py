@@ -56,6 +56,13 @@ async def _verify(database: Database, expect_head: str | None = None) -> audit.V
         return await audit.verify(db, expect_head=expect_head)
 
 
+async def _found(database: Database, finding: Finding, expect_head: str | None = None) -> audit.Problem:
+    """What verify names, which must be ``finding``."""
+    problem = (await _verify(database, expect_head)).problem
+    assert problem is not None and problem.finding is finding, problem
+    return problem
+
+
 async def _sql(database: Database, statement: str, **values: object) -> None:
     async with database.engine.begin() as connection:
         await connection.execute(text(statement), values)
@@ -108,11 +115,9 @@ async def test_an_edited_action_names_the_entry(database: Database) -> None:
     await _write(database)
     await _sql(database, "UPDATE audit_log SET action = 'nomination.reject' WHERE seq = 1")
 
-    verdict = await _verify(database)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.CHANGED
-    assert verdict.problem.entry is not None and verdict.problem.entry.seq == 1
-    assert verdict.problem.entry.action == "nomination.reject"
+    problem = await _found(database, Finding.CHANGED)
+    assert problem.entry is not None and problem.entry.seq == 1
+    assert problem.entry.action == "nomination.reject"
 
 
 async def test_an_edited_time_or_actor_names_the_entry(database: Database) -> None:
@@ -120,10 +125,8 @@ async def test_an_edited_time_or_actor_names_the_entry(database: Database) -> No
     async with database.transaction() as db:
         await db.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(actor_id=999))
 
-    verdict = await _verify(database)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.CHANGED
-    assert verdict.problem.entry is not None and verdict.problem.entry.seq == 4
+    problem = await _found(database, Finding.CHANGED)
+    assert problem.entry is not None and problem.entry.seq == 4
 
 
 async def test_an_edited_detail_names_the_entry(database: Database) -> None:
@@ -131,10 +134,8 @@ async def test_an_edited_detail_names_the_entry(database: Database) -> None:
     async with database.transaction() as db:
         await db.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(detail={"rows": {"nominations": 1}}))
 
-    verdict = await _verify(database)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.DETAIL_CHANGED
-    assert verdict.problem.entry is not None and verdict.problem.entry.seq == 3
+    problem = await _found(database, Finding.DETAIL_CHANGED)
+    assert problem.entry is not None and problem.entry.seq == 3
 
 
 async def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(database: Database) -> None:
@@ -144,33 +145,27 @@ async def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(database: D
         entry.action = "role.revoke"
         entry.entry_hash = digest_of(entry)
 
-    verdict = await _verify(database)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.BROKEN_LINK
-    assert verdict.problem.entry is not None and verdict.problem.entry.seq == 3
-    assert verdict.problem.previous is not None and verdict.problem.previous.seq == 2
+    problem = await _found(database, Finding.BROKEN_LINK)
+    assert problem.entry is not None and problem.entry.seq == 3
+    assert problem.previous is not None and problem.previous.seq == 2
 
 
 async def test_a_deleted_entry_is_named(database: Database) -> None:
     await _write(database)
     await _sql(database, "DELETE FROM audit_log WHERE seq = 3")
 
-    verdict = await _verify(database)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.REMOVED
-    assert (verdict.problem.first_missing, verdict.problem.last_missing) == (3, 3)
-    assert verdict.problem.previous is not None and verdict.problem.previous.seq == 2
-    assert verdict.problem.entry is not None and verdict.problem.entry.seq == 4
+    problem = await _found(database, Finding.REMOVED)
+    assert (problem.first_missing, problem.last_missing) == (3, 3)
+    assert problem.previous is not None and problem.previous.seq == 2
+    assert problem.entry is not None and problem.entry.seq == 4
 
 
 async def test_entries_cut_off_the_end_are_named_by_the_head(database: Database) -> None:
     await _write(database)
     await _sql(database, "DELETE FROM audit_log WHERE seq >= 5")
 
-    verdict = await _verify(database)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.CUT_OFF
-    assert (verdict.problem.first_missing, verdict.problem.last_missing) == (5, 6)
+    problem = await _found(database, Finding.CUT_OFF)
+    assert (problem.first_missing, problem.last_missing) == (5, 6)
 
 
 async def test_a_row_inserted_without_a_place_in_the_chain_is_named(database: Database) -> None:
@@ -182,10 +177,8 @@ async def test_a_row_inserted_without_a_place_in_the_chain_is_named(database: Da
         at=T0,
     )
 
-    verdict = await _verify(database)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.OUTSIDE
-    assert verdict.problem.entry is not None and verdict.problem.entry.entity_id == "9"
+    problem = await _found(database, Finding.OUTSIDE)
+    assert problem.entry is not None and problem.entry.entity_id == "9"
 
 
 async def test_a_forged_entry_put_in_the_middle_with_correct_hashes_is_named(database: Database) -> None:
@@ -206,11 +199,9 @@ async def test_a_forged_entry_put_in_the_middle_with_correct_hashes_is_named(dat
         forged.seq, forged.prev_hash = 3, second.entry_hash
         forged.entry_hash = digest_of(forged)
 
-    verdict = await _verify(database)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.INSERTED
-    assert verdict.problem.entry is not None
-    assert (verdict.problem.entry.seq, verdict.problem.entry.entity_id) == (3, "77")
+    problem = await _found(database, Finding.INSERTED)
+    assert problem.entry is not None
+    assert (problem.entry.seq, problem.entry.entity_id) == (3, "77")
 
 
 async def test_a_trail_rewritten_with_every_hash_recomputed_is_caught_by_the_digests_head(database: Database) -> None:
@@ -228,9 +219,7 @@ async def test_a_trail_rewritten_with_every_hash_recomputed_is_caught_by_the_dig
     await _sql(database, "UPDATE audit_chain_head SET entry_hash = :hash", hash=previous)
 
     assert (await _verify(database)).problem is None  # link by link, a full rewrite looks whole
-    verdict = await _verify(database, expect_head=shown.short)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.NOT_FOUND
+    await _found(database, Finding.NOT_FOUND, expect_head=shown.short)
     assert (await _verify(database, expect_head=previous[:16])).expected_at == 6
 
 
@@ -260,10 +249,8 @@ async def test_details_blanked_without_an_erasure_entry_are_named(database: Data
     await _write(database)
     await _sql(database, "UPDATE audit_log SET detail = '{}', detail_salt = NULL WHERE seq = 4")
 
-    verdict = await _verify(database)
-
-    assert verdict.problem is not None and verdict.problem.finding is Finding.ERASED_UNRECORDED
-    assert verdict.problem.entry is not None and verdict.problem.entry.seq == 4
+    problem = await _found(database, Finding.ERASED_UNRECORDED)
+    assert problem.entry is not None and problem.entry.seq == 4
 
 
 @pytest.mark.postgres
