@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.roles import Actor, audit_actor
@@ -254,6 +254,22 @@ def record_export(session: AsyncSession, *, actor_id: Actor | None, now: dt.date
             detail={"rows": rows, "format": form},
         )
     )
+
+
+async def entries_about(
+    session: AsyncSession,
+    *,
+    actor_id: int | None = None,
+    records: Sequence[tuple[str, str]] = (),
+) -> list[AuditEntry]:
+    """The entries written by ``actor_id`` or about any of ``records`` (kind, id), in chain order: what an
+    erasure request may blank with :func:`erase_details`."""
+    conditions = [AuditEntry.actor_id == actor_id] if actor_id is not None else []
+    conditions += [(AuditEntry.entity == kind) & (AuditEntry.entity_id == str(key)) for kind, key in records]
+    if not conditions:
+        return []
+    statement = select(AuditEntry).where(or_(*conditions), AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq)
+    return list((await session.scalars(statement)).all())
 
 
 async def erase_details(

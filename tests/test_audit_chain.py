@@ -226,9 +226,11 @@ async def test_a_trail_rewritten_with_every_hash_recomputed_is_caught_by_the_dig
 async def test_erasure_blanks_details_and_keeps_the_chain(database: Database) -> None:
     await _write(database)
     async with database.transaction() as db:
-        about_person = list(
-            (await db.scalars(select(AuditEntry).where(AuditEntry.action == "invitation.substitute.reject"))).all()
-        )
+        about_person = await audit.entries_about(db, records=[("invitation", "43")])
+        assert [entry.seq for entry in await audit.entries_about(db, actor_id=101, records=[("invitation", "43")])] == [
+            2,
+            6,
+        ]
         record = await audit.erase_details(db, about_person, actor_id=None, now=T0, reason="erasure_request")
     assert record is not None
 
