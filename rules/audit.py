@@ -124,7 +124,10 @@ def _check(entry: AuditEntry, previous: AuditEntry | None, expected_seq: int) ->
         )
     if entry.prev_hash != (previous.entry_hash if previous is not None else GENESIS):
         return Problem(Finding.BROKEN_LINK, entry=here, previous=before)
-    if entry.detail_salt is not None and detail_digest(entry.detail_salt, entry.detail) != entry.detail_hash:
+    if entry.detail_salt is None:
+        if entry.detail:  # erased details are blank: anything there was written afterwards
+            return Problem(Finding.DETAIL_CHANGED, entry=here, previous=before)
+    elif detail_digest(entry.detail_salt, entry.detail) != entry.detail_hash:
         return Problem(Finding.DETAIL_CHANGED, entry=here, previous=before)
     if entry.detail_hash is None or digest_of(entry) != entry.entry_hash:
         return Problem(Finding.CHANGED, entry=here, previous=before)

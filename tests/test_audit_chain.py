@@ -254,6 +254,11 @@ async def test_details_blanked_without_an_erasure_entry_are_named(database: Data
     problem = await _found(database, Finding.ERASED_UNRECORDED)
     assert problem.entry is not None and problem.entry.seq == 4
 
+    # Details put back where erased ones were blank are no erasure at all.
+    await _sql(database, """UPDATE audit_log SET detail = '{"reason": "khác"}' WHERE seq = 4""")
+    problem = await _found(database, Finding.DETAIL_CHANGED)
+    assert problem.entry is not None and problem.entry.seq == 4
+
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not os.environ.get("DIENHINH_TEST_PG_URL"), reason="needs DIENHINH_TEST_PG_URL")
