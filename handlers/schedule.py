@@ -200,9 +200,12 @@ class Renderer:
             )
         ]
         parts.extend(_conference_digest(t, item, intent.digest_at) for item in intent.conferences)
-        if intent.audit_head is not None:
-            parts.append(audit_head_line(t, intent.audit_head))
-        return "\n\n".join(parts)
+        body = "\n\n".join(parts)
+        if intent.audit_head is None:
+            return body
+        # The head line goes last and is never the part cut off a digest too long for one message.
+        head = audit_head_line(t, intent.audit_head)
+        return f"{_clip(body, MAX_TEXT_CHARS - len(head) - 2)}\n\n{head}"
 
 
 def audit_head_line(t: Translator, head: audit.Head) -> str:
@@ -292,9 +295,9 @@ def _conference_digest(t: Translator, item: ConferenceDigest, now: dt.datetime) 
     return "\n".join(lines)
 
 
-def _clip(text: str) -> str:
+def _clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     # A digest of many conferences could outgrow one Telegram message; the end is the least important.
-    return text if len(text) <= MAX_TEXT_CHARS else text[: MAX_TEXT_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- running the planner --------------------------------------------------------------------------------

@@ -555,6 +555,31 @@ async def test_the_digest_carries_the_audit_chains_head_for_a_later_check(bot, c
     assert verdict.problem is None and verdict.expected_at == head.count
 
 
+async def test_a_digest_too_long_for_one_message_keeps_the_audit_head_and_cuts_the_conferences(world, database):
+    from zoneinfo import ZoneInfo
+
+    from bot.i18n import Translators
+    from handlers.schedule import Renderer
+    from rules.outbox import MAX_TEXT_CHARS
+
+    until = _utc("2020-05-14 07:30")
+    async with database.transaction() as db:
+        content = await schedule.digest_content(
+            db, since=until - dt.timedelta(days=1), until=until, config=ScheduleConfig()
+        )
+    assert content is not None
+    head = audit.Head(1234, "6e372d438ca48440" + "0" * 48)
+    digest = schedule.Digest(
+        "digest:1:20200514", "digest:1", until, schedule.Recipient(1, "vi"), until, until, content * 40, head
+    )
+
+    text = Renderer.digest(Translators("vi", ZoneInfo("Asia/Ho_Chi_Minh")).get("vi"), digest)
+
+    assert len(text) <= MAX_TEXT_CHARS
+    assert "…\n\n🔒 Nhật ký kiểm tra: 1.234 mục, mã cuối 6e372d438ca48440." in text
+    assert text.endswith("dienhinh audit verify --expect-head 6e372d438ca48440")
+
+
 # --- the planner's rules without a bot --------------------------------------------------------------------
 
 
