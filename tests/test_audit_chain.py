@@ -10,6 +10,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from storage.db import Database
 from storage.models import AuditEntry
 
 T0 = dt.datetime(2026, 3, 1, 1, 0, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = [
     ("nomination.approve", "nomination", "5", {"reason": "Đủ tiêu chuẩn"}),
     ("role.grant", "account", "7", {"role": "reviewer"}),
@@ -284,6 +286,59 @@ async def test_two_processes_appending_at_once_on_postgresql_make_one_chain(data
     async with database.transaction() as db:
         seqs = list((await db.scalars(select(AuditEntry.seq).order_by(AuditEntry.id))).all())
     assert seqs == list(range(1, 161))
+
+
+_APPENDER = """
+import asyncio, datetime as dt, sys
+from storage.db import Database
+from storage.models import AuditEntry
+
+async def main(url, name):
+    database = Database(url)
+    async with database.transaction() as db:  # connected and imported: wait for the other one
+        pass
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for number in range(100):
+        async with database.transaction() as db:
+            db.add(AuditEntry(actor_id=None, action=f"{name}.{number}", entity="test", detail={"n": number}))
+    await database.dispose()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("DIENHINH_TEST_PG_URL"), reason="needs DIENHINH_TEST_PG_URL")
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_operating_system_processes_appending_on_postgresql_make_one_chain(database: Database) -> None:
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _APPENDER,
+            database.url,
+            name,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for name in ("first", "second")
+    ]
+    for process in processes:  # both ready, then both go
+        assert process.stdout is not None and await process.stdout.readline() == b"ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(b"go\n")
+        await process.stdin.drain()
+    assert [await process.wait() for process in processes] == [0, 0]
+
+    verdict = await _verify(database)
+    assert verdict.problem is None and verdict.entries == 200
+    async with database.transaction() as db:
+        actions = list((await db.scalars(select(AuditEntry.action).order_by(AuditEntry.seq))).all())
+    assert sorted(actions) == sorted(f"{name}.{n}" for name in ("first", "second") for n in range(100))
+    assert actions[:100] != [f"first.{n}" for n in range(100)]  # they did take turns
 
 
 async def _in_thread(function, argv):  # type: ignore[no-untyped-def]
