@@ -21,6 +21,7 @@ from bot.settings import Settings
 from rules import audit
 from rules.audit import EntryRef, Finding, Problem, Verdict
 from rules.roles import OPERATOR
+from storage.migrate import OutOfDateDatabase
 
 PROBLEM_EXIT = 1
 
@@ -138,7 +139,10 @@ def cmd_verify(settings: Settings, t: Translator, expect_head: str | None) -> in
         if expected is None:
             print(t("--expect-head takes the head hash a digest shows (at least 8 hex characters)."), file=sys.stderr)
             return 2
-    verdict = asyncio.run(_verify(settings, expected))
+    try:
+        verdict = asyncio.run(_verify(settings, expected))
+    except OutOfDateDatabase as problem:
+        return _out_of_date(t, problem)
     print(verdict_text(t, verdict, expected))
     return PROBLEM_EXIT if verdict.problem is not None else 0
 
@@ -168,13 +172,20 @@ async def _export(settings: Settings, form: str, out: TextIO) -> int:
     return rows
 
 
+def _out_of_date(t: Translator, problem: Exception) -> int:
+    print(t("The database is not up to date: {problem}", problem=problem), file=sys.stderr)
+    return 2
+
+
 def cmd_export(settings: Settings, t: Translator, form: str, out: Path | None) -> int:
-    if out is None:
-        rows = asyncio.run(_export(settings, form, sys.stdout))
-        return 0
     try:
+        if out is None:
+            asyncio.run(_export(settings, form, sys.stdout))
+            return 0
         with out.open("w", encoding="utf-8", newline="") as handle:
             rows = asyncio.run(_export(settings, form, handle))
+    except OutOfDateDatabase as problem:
+        return _out_of_date(t, problem)
     except OSError as problem:
         print(t("The file {path} cannot be written: {problem}", path=out, problem=problem.strerror), file=sys.stderr)
         return 2
