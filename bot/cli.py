@@ -11,6 +11,10 @@
     dienhinh invitations print --bot USERNAME [--conference CODE] [--per unit|person] [--out DIR]
                                  write the printable invitations (giấy mời) as PDF files: one per unit, or
                                  one per person; USERNAME is the bot's Telegram username, for the QR codes
+    dienhinh audit verify [--expect-head HASH]
+                                 walk the audit chain; name the first entry changed, removed or inserted (exit 1)
+    dienhinh audit export [--format csv|jsonl] [--out FILE]
+                                 write the audit trail with its hashes for an inspector
 
 A missing or malformed setting, a bad plan file, an unreadable guest list or an out-of-date database ends
 with one clear line and exit status 2, never a traceback.
@@ -372,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invitations.add_argument("--bot", help="print: the bot's Telegram username, for the links in the QR codes")
     invitations.add_argument("--out", type=Path, help="print: the folder to write to (default: giay-moi-…)")
+    audit = commands.add_parser("audit", help="the tamper-evident audit trail")
+    audit.add_argument("action", choices=["verify", "export"])
+    audit.add_argument("--expect-head", help="verify: the head hash a digest showed")
+    audit.add_argument("--format", choices=["csv", "jsonl"], default="jsonl", help="export: the file's format")
+    audit.add_argument("--out", type=Path, help="export: the file to write (default: standard output)")
     return parser
 
 
@@ -385,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(settings)
         if args.command == "db":
             return cmd_db(settings, args.action)
+        if args.command == "audit":
+            from bot import audit_cli
+
+            if args.action == "verify":
+                return audit_cli.cmd_verify(settings, _translator(settings), args.expect_head)
+            return audit_cli.cmd_export(settings, _translator(settings), args.format, args.out)
         if args.command == "invitations" and args.action == "print":
             return cmd_invitations_print(settings, args.conference, args.per, args.bot, args.out)
         if args.command == "invitations":

@@ -28,7 +28,7 @@ from handlers import clarify, presses
 from handlers.common import refuse
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Id, button
-from rules import delegates, exports, printing
+from rules import delegates, exports, printing, workbook
 from rules.accounts import acting
 from rules.choices import Option, pick
 from rules.delegates import (
@@ -498,15 +498,58 @@ async def _send_letters(update: Update, context: BotContext, conference_id: int,
 # --- /attendance -------------------------------------------------------------------------------------
 
 
+# Kept in ptb_data per organiser from /attendance … sensitive REASON until the list is sent: the reason.
+ATTENDANCE_DESK = "attendance"
+
+
+async def _attendance_command(update: Update, context: BotContext) -> str | int:
+    """``/attendance [CODE] [sensitive|nhạy cảm REASON]``: ethnicity is in the list only when asked for, with
+    a reason (kept in the audit trail)."""
+    t = context.t
+    if not may_manage(context):
+        await context.bot.send_message(chat_id(update), organisers_only(t))
+        return END
+    asked = workbook.export_request(context.args or [])
+    if asked.reason_missing:
+        await context.bot.send_message(
+            chat_id(update),
+            t(
+                "Ethnicity is sensitive personal data: say why you need it after the word “sensitive”, for "
+                "example: /attendance district sensitive delegate structure report. The reason is kept in the "
+                "audit trail."
+            ),
+        )
+        return END
+    account = account_id(context)
+    assert account is not None
+    async with context.transaction() as db:
+        if asked.sensitive:
+            await delegates.remember(db, ATTENDANCE_DESK, account, {"reason": asked.reason})
+        else:
+            await delegates.forget(db, ATTENDANCE_DESK, account)
+    return await QUESTIONS["attendance"].start(update, context, asked.code or "")
+
+
+async def _attendance_reason(db: AsyncSession, account: int | None) -> str | None:
+    """The reason given with /attendance … sensitive, taken off the desk (it serves one list)."""
+    if account is None:
+        return None
+    reason = (await delegates.recall(db, ATTENDANCE_DESK, account)).get("reason")
+    await delegates.forget(db, ATTENDANCE_DESK, account)
+    return reason if isinstance(reason, str) and reason else None
+
+
 async def _send_attendance(update: Update, context: BotContext, conference_id: int) -> int:
     t = context.t
     async with context.transaction() as db:
+        reason = await _attendance_reason(db, account_id(context))
         data = await exports.attendance_workbook(
             db,
             conference_id,
             labels=context.services.translators.default,
             actor_id=account_id(context),
             now=context.now(),
+            sensitive_reason=reason,
         )
         if not isinstance(data, NotAllowed):
             conference = await db.get_one(Conference, conference_id)
@@ -521,16 +564,19 @@ async def _send_attendance(update: Update, context: BotContext, conference_id: i
         )
         return END
     file_name = context.services.translators.default(N_("attendance-{code}.xlsx"), code=conference.code)
-    await context.bot.send_document(
-        chat_id(update),
-        document=InputFile(data, filename=file_name),
-        caption=t(
+    values = {"title": conference.title, "count": t.number(accepted), "checked_in": t.number(checked_in)}
+    if reason:
+        caption = t(
             "The attendance list of {title}: {count} delegates who accepted, {checked_in} checked in. It holds sensitive personal data (ethnicity): please keep it safe.",
-            title=conference.title,
-            count=t.number(accepted),
-            checked_in=t.number(checked_in),
-        ),
-    )
+            **values,
+        )
+    else:
+        caption = t(
+            "The attendance list of {title}: {count} delegates who accepted, {checked_in} checked in. Ethnicity is left out; to include it, say why: /attendance {code} sensitive REASON",
+            code=conference.code,
+            **values,
+        )
+    await context.bot.send_document(chat_id(update), document=InputFile(data, filename=file_name), caption=caption)
     return END
 
 
@@ -652,6 +698,9 @@ QUESTIONS = {
 }
 
 
+COMMANDS = {"invitations": _invitations_command, "attendance": _attendance_command}
+
+
 def _command(name: str) -> Callable[[Update, BotContext], Coroutine[Any, Any, str | int]]:
     question = QUESTIONS[name]
 
@@ -671,7 +720,7 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 def conversation() -> ConversationHandler[BotContext]:
     commands: list[BaseHandler[Update, BotContext, Any]] = [
-        CommandHandler(name, _invitations_command if name == "invitations" else _command(name)) for name in QUESTIONS
+        CommandHandler(name, COMMANDS[name] if name in COMMANDS else _command(name)) for name in QUESTIONS
     ]
     states: dict[object, list[BaseHandler[Update, BotContext, Any]]] = {
         question.state: question.handlers() for question in QUESTIONS.values()

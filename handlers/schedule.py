@@ -16,7 +16,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.services import Services
 from handlers.link_codes import or_type_invitation_code
-from rules import links, schedule
+from rules import audit, links, schedule
 from rules.invitations import Status as InvitationStatus
 from rules.invitations import code_of
 from rules.nominations import Status as NominationStatus
@@ -200,7 +200,22 @@ class Renderer:
             )
         ]
         parts.extend(_conference_digest(t, item, intent.digest_at) for item in intent.conferences)
-        return "\n\n".join(parts)
+        body = "\n\n".join(parts)
+        if intent.audit_head is None:
+            return body
+        # The head line goes last and is never the part cut off a digest too long for one message.
+        head = audit_head_line(t, intent.audit_head)
+        return f"{_clip(body, MAX_TEXT_CHARS - len(head) - 2)}\n\n{head}"
+
+
+def audit_head_line(t: Translator, head: audit.Head) -> str:
+    """The audit chain's head, so that a rewrite of the trail after this message is detectable from it."""
+    return t(
+        "🔒 Audit trail: {count} entries, last hash {hash}. To check that nothing before it was changed: "
+        "dienhinh audit verify --expect-head {hash}",
+        count=t.number(head.count),
+        hash=head.short,
+    )
 
 
 def _unit_line(t: Translator, unit: UnitProgress) -> str:
@@ -280,9 +295,9 @@ def _conference_digest(t: Translator, item: ConferenceDigest, now: dt.datetime) 
     return "\n".join(lines)
 
 
-def _clip(text: str) -> str:
+def _clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     # A digest of many conferences could outgrow one Telegram message; the end is the least important.
-    return text if len(text) <= MAX_TEXT_CHARS else text[: MAX_TEXT_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- running the planner --------------------------------------------------------------------------------

@@ -760,26 +760,53 @@ async def export_command(update: Update, context: BotContext) -> None:
     if not is_organiser(context) or context.account is None:
         await update.message.reply_text(t("Sorry, only organisers can export the lists."))
         return
-    code = " ".join(context.args) if context.args else None
-    wanted, known = await _conferences(context, code)
+    asked = workbook.export_request(context.args or [])
+    if asked.reason_missing:
+        await update.message.reply_text(
+            t(
+                "Ethnicity and religion are sensitive personal data: say why you need them after the word "
+                "“sensitive”, for example: /export district sensitive balance report for the district "
+                "committee. The reason is kept in the audit trail."
+            )
+        )
+        return
+    wanted, known = await _conferences(context, asked.code)
     if not wanted:
-        await _no_conference_reply(context, update, code, known)
+        await _no_conference_reply(context, update, asked.code, known)
         return
     async with context.transaction() as db:
-        export = await workbook.build_export(db, wanted, t=t, actor_id=context.account.id, now=context.now())
+        export = await workbook.build_export(
+            db,
+            wanted,
+            t=t,
+            actor_id=context.account.id,
+            now=context.now(),
+            sensitive_reason=asked.reason if asked.sensitive else None,
+        )
     if isinstance(export, NotAllowed):
         await refuse(update, context, export)
         return
     await update.message.reply_document(
-        export.content,
-        filename=export.file_name,
-        caption=t(
-            "Workbook: {nominations} nominations, {delegates} invitations, {attendance} delegates who accepted. It holds personal data: keep it safe.",
-            nominations=t.number(export.rows["nominations"]),
-            delegates=t.number(export.rows["delegates"]),
-            attendance=t.number(export.rows["attendance"]),
-        ),
+        export.content, filename=export.file_name, caption=_export_caption(t, export, asked.code)
     )
+
+
+def _export_caption(t: Translator, export: workbook.Export, code: str | None) -> str:
+    counts = t(
+        "Workbook: {nominations} nominations, {delegates} invitations, {attendance} delegates who accepted. It holds personal data: keep it safe.",
+        nominations=t.number(export.rows["nominations"]),
+        delegates=t.number(export.rows["delegates"]),
+        attendance=t.number(export.rows["attendance"]),
+    )
+    if export.sensitive:
+        note = t("Ethnicity and religion are included, as you asked; your reason is in the audit trail.")
+    elif code:
+        note = t(
+            "Ethnicity and religion are left out. To include them, say why: /export {code} sensitive REASON", code=code
+        )
+    else:
+        note = t("Ethnicity and religion are left out. To include them, say why: /export sensitive REASON")
+    return f"{counts}\n{note}"
 
 
 def handlers() -> list[CommandHandler[BotContext, None]]:

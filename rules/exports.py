@@ -76,6 +76,8 @@ ATTENDANCE_COLUMNS: tuple[tuple[str, int], ...] = (
     (N_("Signature"), 14),
     (N_("Notes"), 14),
 )
+# Sensitive personal data (Law 91/2025/QH15): in the list only when an organiser asks, with a reason.
+ATTENDANCE_SENSITIVE = frozenset({N_("Ethnicity")})
 
 
 class Labels(Protocol):
@@ -346,12 +348,15 @@ async def attendance_workbook(
     labels: Labels,
     actor_id: Actor | None,
     now: dt.datetime,
+    sensitive_reason: str | None = None,
 ) -> bytes | NotAllowed | None:
     """The "danh sách trích ngang" of the delegates who accepted, in Vietnamese name order.
 
     A title naming the conference, its date, then Số giấy mời (the invitation's number, as every list
-    prints it), Họ và tên, Năm sinh, Giới tính, Dân tộc, Đơn vị, Chức vụ, Thành phần (the occupation group;
-    empty when it is not known), Ký tên, and a note for those checked in; a total at the end. Organisers only; None when nobody has accepted. Audited (it holds ethnicity).
+    prints it), Họ và tên, Năm sinh, Giới tính, Dân tộc (only with a ``sensitive_reason``: the organiser
+    asked for it and said why), Đơn vị, Chức vụ, Thành phần (the occupation group; empty when it is not
+    known), Ký tên, and a note for those checked in; a total at the end. Organisers only; None when nobody
+    has accepted. Audited, with what sensitive data it holds and why.
     """
     if await acting(session, actor_id, Role.ORGANISER) is None:
         return NotAllowed(Role.ORGANISER)
@@ -376,7 +381,13 @@ async def attendance_workbook(
     sheet = workbook.active
     assert sheet is not None
     sheet.title = labels(N_("Attendance list"))[:31]
-    width = len(ATTENDANCE_COLUMNS)
+    keep = [
+        index
+        for index, (msgid, _width) in enumerate(ATTENDANCE_COLUMNS)
+        if sensitive_reason or msgid not in ATTENDANCE_SENSITIVE
+    ]
+    columns = [ATTENDANCE_COLUMNS[index] for index in keep]
+    width = len(columns)
     _title(sheet, 1, labels(N_("LIST OF DELEGATES ATTENDING {title}"), title=conference.title.upper()), width, size=14)
     when = conference_when(conference, labels)
     if when:
@@ -384,7 +395,7 @@ async def attendance_workbook(
     if conference.venue:
         _title(sheet, 3, labels(N_("Venue: {venue}"), venue=conference.venue), width, size=11, bold=False)
     header_row = 5
-    _header(sheet, header_row, ATTENDANCE_COLUMNS, labels)
+    _header(sheet, header_row, columns, labels)
     checked_in = 0
     for index, delegate in enumerate(delegates, start=1):
         row = header_row + index
@@ -406,7 +417,7 @@ async def attendance_workbook(
             "",
             note,
         )
-        for column, value in enumerate(values, start=1):
+        for column, value in enumerate((values[index] for index in keep), start=1):
             cell = _cell(sheet, row, column, value)
             cell.alignment = _CENTRE if column in (1, 3, 4) else _WRAP
             cell.border = _BOX
@@ -424,7 +435,8 @@ async def attendance_workbook(
         audit_actor(actor_id),
         now,
         rows=len(delegates),
-        sensitive=["ethnicity"],
+        sensitive=["ethnicity"] if sensitive_reason else [],
+        sensitive_reason=sensitive_reason or None,
     )
     return _bytes(workbook)
 

@@ -37,7 +37,7 @@ from rules.nominations import (
     transition,
 )
 from rules.roles import Role, can_organise, can_review
-from rules.text import is_meaningful
+from rules.text import format_phone, is_meaningful
 from storage import scratch
 from storage.models import (
     Account,
@@ -88,7 +88,8 @@ async def as_now(session: AsyncSession, viewer: Viewer) -> Viewer:
 
 
 def may_see_sensitive(account: Viewer) -> bool:
-    """Ethnicity, religion and phone are sensitive personal data (Decree 13/2023): organisers only."""
+    """Ethnicity and religion are sensitive personal data (Law 91/2025/QH15): organisers only; so is the
+    full phone number (others see it masked, ``0912 *** 678``)."""
     return can_organise(account.role)
 
 
@@ -329,8 +330,18 @@ async def view(session: AsyncSession, nomination: Nomination, viewer: Viewer) ->
         ),
         ethnicity=nomination.ethnicity if sensitive else None,
         religion=nomination.religion if sensitive else None,
-        phone=nomination.phone_e164 if sensitive else None,
+        phone=_phone_for(viewer, nomination.phone_e164, sensitive=sensitive),
     )
+
+
+def _phone_for(viewer: Viewer, e164: str | None, *, sensitive: bool) -> str | None:
+    """Organisers see the number in full (they may call); reviewers and the nominator see it masked
+    (``0912 *** 678``); a public story never shows it."""
+    if sensitive:
+        return e164
+    if isinstance(viewer, _Public):
+        return None
+    return format_phone(e164, masked=True) or None
 
 
 class LookupRefusal(StrEnum):

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules import counts, outbox
+from rules import audit, counts, outbox
 from rules.invitations import Status as InvitationStatus
 from rules.invitations import issue_checkin
 from rules.nominations import Status as NominationStatus
@@ -252,6 +252,9 @@ class Digest(Intent):
     digest_at: dt.datetime
     since: dt.datetime
     conferences: tuple[ConferenceDigest, ...]
+    # The audit chain's head when the digest was made: a rewrite of the trail after it is detectable from
+    # the message alone (``dienhinh audit verify --expect-head``).
+    audit_head: audit.Head | None = None
 
 
 @dataclass(frozen=True)
@@ -622,7 +625,8 @@ async def _build_digest(
     conferences = cache[period]
     if conferences is None:
         return None
-    return Digest(slot.key, slot.topic, slot.digest_at, slot.recipient, slot.digest_at, since, conferences)
+    head = await audit.head(session)
+    return Digest(slot.key, slot.topic, slot.digest_at, slot.recipient, slot.digest_at, since, conferences, head)
 
 
 def _has_news(conference: Conference, until: dt.datetime) -> bool:

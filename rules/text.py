@@ -100,3 +100,30 @@ def parse_id(text: str) -> int | None:
         return None
     value = int(digits)
     return value if 1 <= value <= MAX_ID else None
+
+
+_E164_VN = re.compile(r"\+84(\d{9,10})")
+
+
+def format_phone(e164: str | None, masked: bool = False) -> str:
+    """A stored Vietnamese number (+84…) as people write it: ``0912 345 678``, ``024 3825 3536``.
+
+    ``masked`` hides the middle group (``0912 *** 678``) where the full number is not needed. A number
+    that is not a Vietnamese E.164 one is shown as stored (masked: all but its last three digits); None
+    shows as an empty string. (The same function as the language-forms branch's; the merger keeps one.)
+    """
+    if not e164:
+        return ""
+    match = _E164_VN.fullmatch(e164.strip())
+    if match is None:
+        return "*" * max(len(e164) - 3, 0) + e164[-3:] if masked else e164
+    national = "0" + match.group(1)
+    if len(national) == 10:  # a mobile: 0912 345 678
+        groups = [national[:4], national[4:7], national[7:]]
+    elif national[:3] in {"024", "028"}:  # Hà Nội, Hồ Chí Minh City: 024 3825 3536
+        groups = [national[:3], national[3:7], national[7:]]
+    else:  # another province's landline: 0236 382 2123
+        groups = [national[:4], national[4:7], national[7:]]
+    if masked:
+        groups[1] = "*" * len(groups[1])
+    return " ".join(groups)

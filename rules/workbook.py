@@ -1,7 +1,8 @@
 """The organisers' /export: one XLSX workbook with the nominations, the delegates, the attendance and the balance.
 
-Sheets (names and headers in the reader's language): nominations sent in (every field, sensitive ones
-included: only organisers may export, and every export is written to the audit log), invitations with
+Sheets (names and headers in the reader's language): nominations sent in (every field; only organisers
+may export, and every export is written to the audit log; ethnicity and religion only when the organiser
+asks for them with a reason, ``/export sensitive REASON``, which the audit entry keeps), invitations with
 their pool and status, the attendance list (accepted delegates and whether they checked in), and the
 balance table (seats per pool, then every balance target and spread, as /status computes them), and the units
 with their nominations against the number expected and their allowance (``rules.counts``, as /status counts).
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ from rules.status import (
     dimension_label,
     value_label,
 )
-from rules.text import name_sort_key
+from rules.text import fold, name_sort_key
 from storage.models import AuditEntry, Conference, Endorsement, Evidence, Invitation, Nomination, OrgUnit
 
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
@@ -60,6 +61,10 @@ NOMINATION_STATUS: dict[str, str] = {
     NominationStatus.EXPIRED: N_("Expired draft"),
 }
 SOURCES = {"citizen": N_("Citizen"), "focal_point": N_("Unit's focal point")}
+# Sensitive personal data (Law 91/2025/QH15): in the workbook only when an organiser asks, with a reason.
+SENSITIVE_COLUMNS = (N_("Ethnic group"), N_("Religion"))
+SENSITIVE_WORDS = ("sensitive", "nhay cam")  # folded: "nhạy cảm" typed with or without tone marks
+MIN_REASON_CHARS = 5
 KINDS = {"individual": N_("Individual"), "collective": N_("Collective")}
 
 
@@ -68,6 +73,33 @@ class Export:
     content: bytes
     file_name: str
     rows: dict[str, int]  # sheet key → data rows written
+    sensitive: bool = False  # whether ethnicity and religion are in it
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What ``/export`` was asked for: the conference's code (None: every open one), and whether the
+    sensitive columns were asked for, with the reason given (empty when none was)."""
+
+    code: str | None
+    sensitive: bool = False
+    reason: str = ""
+
+    @property
+    def reason_missing(self) -> bool:
+        return self.sensitive and len(self.reason) < MIN_REASON_CHARS
+
+
+def export_request(words: Sequence[str]) -> ExportRequest:
+    """``/export``'s words: ``[CODE] [sensitive|nhạy cảm REASON…]``."""
+    folded = [fold(word) for word in words]
+    for index, word in enumerate(folded):
+        two = " ".join(folded[index : index + 2])
+        width = 2 if two in SENSITIVE_WORDS else 1 if word in SENSITIVE_WORDS else 0
+        if width:
+            code = " ".join(words[:index]).strip() or None
+            return ExportRequest(code, sensitive=True, reason=" ".join(words[index + width :]).strip())
+    return ExportRequest(" ".join(words).strip() or None)
 
 
 def _local(moment: dt.datetime | None) -> dt.datetime | None:
@@ -79,23 +111,33 @@ class _Sheet:
     """A write-only sheet with a bold header row, frozen below it; dates and shares formatted, text as text
     (:func:`rules.cells.put`: a name like "=1+1" never becomes a formula)."""
 
-    def __init__(self, workbook: Workbook, title: str, headers: Sequence[str], widths: Sequence[int]) -> None:
+    def __init__(
+        self,
+        workbook: Workbook,
+        title: str,
+        headers: Sequence[str],
+        widths: Sequence[int],
+        *,
+        hide: Collection[str] = (),
+    ) -> None:
         self.sheet: WriteOnlyWorksheet = workbook.create_sheet(title[:31])
-        for index, width in enumerate(widths):
-            self.sheet.column_dimensions[_column(index)].width = width
+        # The columns written: all but those whose header is in ``hide`` (sensitive ones not asked for).
+        self.keep = [index for index, text in enumerate(headers) if text not in hide]
+        for place, index in enumerate(self.keep):
+            self.sheet.column_dimensions[_column(place)].width = widths[index]
         self.sheet.freeze_panes = "A2"
         self.rows = 0
         header = []
-        for text in headers:
+        for text in (headers[index] for index in self.keep):
             cell = put(WriteOnlyCell(self.sheet), text)
             cell.font = BOLD
             header.append(cell)
         self.sheet.append(header)
 
-    def append(self, values: Iterable[Any], *, shares: Iterable[int] = ()) -> None:
+    def append(self, values: Sequence[Any], *, shares: Iterable[int] = ()) -> None:
         share_columns = set(shares)
         row: list[Any] = []
-        for index, value in enumerate(values):
+        for index, value in ((index, values[index]) for index in self.keep):
             if value is None:
                 row.append(None)
                 continue
@@ -147,8 +189,18 @@ async def _counts_by_nomination(session: AsyncSession, model: Any, ids: Sequence
     return {nomination_id: count for nomination_id, count in (await session.execute(statement)).all()}
 
 
+def _hidden(t: Translate, sensitive: bool) -> set[str]:
+    return set() if sensitive else {t(msgid) for msgid in SENSITIVE_COLUMNS}
+
+
 async def _nominations_sheet(
-    session: AsyncSession, workbook: Workbook, t: Translate, titles: dict[int, str], ids: Sequence[int]
+    session: AsyncSession,
+    workbook: Workbook,
+    t: Translate,
+    titles: dict[int, str],
+    ids: Sequence[int],
+    *,
+    sensitive: bool,
 ) -> int:
     data = reference()
     headers = [
@@ -213,7 +265,7 @@ async def _nominations_sheet(
         16,
         16,
     ]
-    sheet = _Sheet(workbook, t(N_("Nominations")), headers, widths)
+    sheet = _Sheet(workbook, t(N_("Nominations")), headers, widths, hide=_hidden(t, sensitive))
     endorsements = await _counts_by_nomination(session, Endorsement, ids)
     evidence = await _counts_by_nomination(session, Evidence, ids)
     statement = (
@@ -297,6 +349,8 @@ async def _delegates_sheet(
     t: Translate,
     titles: dict[int, str],
     statuses: Sequence[ConferenceStatus],
+    *,
+    sensitive: bool,
 ) -> int:
     data = reference()
     headers = [
@@ -323,7 +377,7 @@ async def _delegates_sheet(
         t(N_("Checked in")),
     ]
     widths = [30, 8, 26, 20, 26, 8, 8, 12, 14, 20, 16, 16, 24, 28, 14, 14, 16, 30, 16, 12, 16]
-    sheet = _Sheet(workbook, t(N_("Delegates")), headers, widths)
+    sheet = _Sheet(workbook, t(N_("Delegates")), headers, widths, hide=_hidden(t, sensitive))
     pools = _pool_order(statuses)
     order = {status.conference_id: index for index, status in enumerate(statuses)}
     rows = _sorted(await _invitation_rows(session, list(order), accepted_only=False), order, pools)
@@ -510,9 +564,12 @@ async def build_export(
     actor_id: Actor | None,
     now: dt.datetime,
     youth: YouthBand | None = None,
+    sensitive_reason: str | None = None,
 ) -> Export | NotAllowed:
     """The workbook of ``conferences`` for an organiser (checked now, in the database), and an audit entry
-    saying who exported what."""
+    saying who exported what. Ethnicity and religion are in it only with a ``sensitive_reason`` (the
+    organiser asked for them and said why); the reason is in the audit entry. Phones are in full: this is
+    the organisers' own list."""
     if await acting(session, actor_id, Role.ORGANISER) is None:
         return NotAllowed(Role.ORGANISER)
     today = now.astimezone(LOCAL_TZ).date()
@@ -523,10 +580,11 @@ async def build_export(
     ]
     titles = {status.conference_id: status.title for status in statuses}
     ids = list(titles)
+    sensitive = bool(sensitive_reason)
     workbook = Workbook(write_only=True)
     rows = {
-        "nominations": await _nominations_sheet(session, workbook, t, titles, ids),
-        "delegates": await _delegates_sheet(session, workbook, t, titles, statuses),
+        "nominations": await _nominations_sheet(session, workbook, t, titles, ids, sensitive=sensitive),
+        "delegates": await _delegates_sheet(session, workbook, t, titles, statuses, sensitive=sensitive),
         "attendance": await _attendance_sheet(session, workbook, t, titles, statuses),
         "units": _units_sheet(workbook, t, statuses),
         "balance": _balance_sheet(workbook, t, statuses),
@@ -542,9 +600,15 @@ async def build_export(
             action="status.export",
             entity="conference",
             entity_id=",".join(str(i) for i in ids)[:64] or None,
-            # Sensitive fields (ethnicity, religion, phone) leave the system in this file: say so.
-            detail={"conferences": codes, "rows": rows, "sensitive_fields": True},
+            # What personal data left the system in this file, and why the sensitive part did.
+            detail={
+                "conferences": codes,
+                "rows": rows,
+                "phones": True,
+                "sensitive_fields": ["ethnicity", "religion"] if sensitive else [],
+                "sensitive_reason": sensitive_reason if sensitive else None,
+            },
         )
     )
     await session.flush()
-    return Export(buffer.getvalue(), f"dienhinh-{today:%Y%m%d}{suffix}.xlsx", rows)
+    return Export(buffer.getvalue(), f"dienhinh-{today:%Y%m%d}{suffix}.xlsx", rows, sensitive)

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+import storage.audit_chain  # noqa: F401  (links every audit entry into the chain when it is flushed)
 from storage.sqlite_driver import OneTripConnection
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000

@@ -610,17 +610,41 @@ class OutboxMessage(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which record, for inspection (decisions, grants, exports, overrides)."""
+    """Who did what to which record, for inspection (decisions, grants, exports, overrides, check-ins).
+
+    Every entry is a link of a hash chain (``storage.audit_chain``), filled in when it is flushed: its place
+    (``seq``), the salted hash of its free-text ``detail``, the previous entry's hash and its own hash over
+    who, what, when, which record and those two. Erasure blanks ``detail`` and its salt and keeps the rest,
+    so the chain still verifies. ``actor_id`` is a plain number: the trail outlives the account.
+    """
 
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(64))
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    detail_salt: Mapped[str | None] = mapped_column(String(32))
+    detail_hash: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+    detail_erased_at: Mapped[dt.datetime | None]
+
+
+class AuditChainHead(Base):
+    """The last link of the audit chain (one row, id 1): its place and hash, moved with every append. A
+    trail cut short at its end still verifies link by link; this row (and the digests) tell it."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # --- PTB persistence ---------------------------------------------------------------------------------
@@ -650,6 +674,7 @@ class PersistedData(Base):
 
 __all__ = [
     "Account",
+    "AuditChainHead",
     "AuditEntry",
     "BalanceTarget",
     "Base",

@@ -539,3 +539,57 @@ async def test_every_invitation_without_a_check_in_code_gets_one_and_the_others_
 
     await migrate.downgrade(db_url, "0007")
     assert (await _run(db_url, _state))["invitations"] == after["invitations"]  # 0007 reads them as they are
+
+
+# --- 0011: the audit chain ------------------------------------------------------------------------------
+
+_AUDIT_AT_0010 = [
+    "INSERT INTO account (id, display_name, role, created_at, updated_at) "
+    f"VALUES (2, 'Phạm Thu Hoà', 'organiser', {_AT}, {_AT})",
+    "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail) "
+    f"VALUES ({_AT}, 2, 'role.grant', 'account', '2', '{{\"role\": \"organiser\"}}')",
+    "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail) "
+    "VALUES ('2020-05-01 10:30:00.250000+00:00', 2, 'nomination.approve', 'nomination', '5', "
+    '\'{"reason": "Đủ tiêu chuẩn"}\')',
+    "INSERT INTO audit_log (at, actor_id, action, entity, entity_id, detail) "
+    f"VALUES ({_AT}, NULL, 'status.export', 'conference', '1', '{{}}')",
+]
+
+
+async def test_existing_audit_entries_are_chained_in_order_and_the_downgrade_takes_the_chain_away(
+    db_url: str,
+) -> None:
+    from rules import audit
+    from storage.db import Database
+    from storage.models import AuditEntry
+
+    await migrate.upgrade(db_url, "0010")
+    await _execute(db_url, _AUDIT_AT_0010)
+
+    await migrate.upgrade(db_url, "0011")
+    chain = await _rows(db_url, "SELECT id, seq, prev_hash, entry_hash FROM audit_log ORDER BY id")
+    assert [(row[0], row[1]) for row in chain] == [(1, 1), (2, 2), (3, 3)]
+    assert chain[1][2] == chain[0][3] and chain[2][2] == chain[1][3]
+    assert await _rows(db_url, "SELECT seq, entry_hash FROM audit_chain_head") == [(3, chain[2][3])]
+    database = Database(db_url)
+    try:
+        async with database.transaction() as db:
+            verdict = await audit.verify(db)
+            db.add(AuditEntry(actor_id=2, action="invitation.check_in", entity="invitation", entity_id="1"))
+        async with database.transaction() as db:
+            after = await audit.verify(db)
+    finally:
+        await database.dispose()
+    assert verdict.problem is None and verdict.entries == 3
+    assert after.problem is None and after.entries == 4  # the bot goes on from the migrated head
+
+    await migrate.downgrade(db_url, "0010")
+    assert await _rows(db_url, "SELECT id, actor_id, action FROM audit_log ORDER BY id") == [
+        (1, 2, "role.grant"),
+        (2, 2, "nomination.approve"),
+        (3, None, "status.export"),
+        (4, 2, "invitation.check_in"),
+    ]
+    columns = await _run(db_url, lambda c: {col["name"] for col in inspect(c).get_columns("audit_log")})
+    assert "entry_hash" not in columns and "seq" not in columns
+    assert "audit_chain_head" not in await _run(db_url, _table_names)

@@ -10,6 +10,7 @@ from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona
 from bot.services import Services
 from bot.settings import Settings
+from rules import audit
 from storage.db import Database
 
 ORGANISER_ID = 9001
@@ -32,6 +33,10 @@ async def playground(settings: Settings) -> AsyncIterator[Playground]:
     await pg.start()
     try:
         yield pg
+        # Whatever the conversation did, the audit trail it left is one intact chain.
+        async with pg.services.database.transaction() as db:
+            problem = (await audit.verify(db)).problem
+        assert problem is None, f"the audit chain is broken: {problem}"
     finally:
         await pg.stop()
 

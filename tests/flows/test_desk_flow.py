@@ -72,7 +72,8 @@ async def test_a_delegate_accepted_by_phone_is_checked_in_by_the_number_in_the_l
     assert sheet is not None
     assert sheet.cell(row=5, column=1).value == "Số giấy mời"
     assert [sheet.cell(row=6, column=1).value, sheet.cell(row=6, column=2).value] == [mai_id, "Lê Thị Mai"]
-    assert sheet.cell(row=6, column=8).value is None  # Thành phần: her occupation is not known
+    assert sheet.cell(row=5, column=7).value == "Thành phần"  # no Dân tộc column: it was not asked for
+    assert sheet.cell(row=6, column=7).value is None  # Thành phần: her occupation is not known
 
     # At the door: by the number printed in the list, then again by her code.
     at_door = await organiser.send(f"/checkin {mai_id}")

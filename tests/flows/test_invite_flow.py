@@ -426,7 +426,8 @@ async def test_attendance_list_and_delegates_summary(playground, plan, organiser
             if invitation.full_name == "Đỗ Thị Hạnh":
                 invitation.checked_in_at = _now()
 
-    sent = await organiser.send("/attendance district")
+    # The customary list has Dân tộc: asked for, with a reason (least exposure, issue 12).
+    sent = await organiser.send("/attendance district nhạy cảm báo cáo cơ cấu đại biểu")
 
     document = sent[-1]
     assert document.file_name == "danh-sach-trich-ngang-district.xlsx"

@@ -427,8 +427,9 @@ async def test_sensitive_fields_are_shown_to_organisers_only(playground, plan, r
     reviewers_card = (await reviewer.send("/review"))[-1].text
     organisers_details = (await organiser.send("/nomination DH-2020-0001"))[-1].text
 
-    for hidden in ("Dân tộc", "Tôn giáo", "Điện thoại", "Tày", "+84912345678"):
+    for hidden in ("Dân tộc", "Tôn giáo", "Tày", "+84912345678", "345"):
         assert hidden not in reviewers_card
+    assert "Điện thoại: 0912 *** 678" in reviewers_card  # masked: a reviewer needs no full number
     for shown in ("Dân tộc: Tày", "Tôn giáo: Phật giáo", "Điện thoại: +84912345678"):
         assert shown in organisers_details
 
@@ -467,8 +468,9 @@ async def test_nomination_details_for_the_nominator_and_refusal_for_a_stranger(
     assert "Tình trạng: Được đề nghị chỉnh sửa" in details
     assert "Quá trình xử lý:" in details and "“Bổ sung ảnh giấy khen.”" in details
     assert "Tuấn" not in details  # reviewers' names are not shown to nominators
-    for hidden in ("Dân tộc", "Tôn giáo", "Điện thoại"):
+    for hidden in ("Dân tộc", "Tôn giáo", "+84912345678"):
         assert hidden not in details
+    assert "Điện thoại: 0912 *** 678" in details
     assert not any(m.method == "sendPhoto" for m in own)
     assert refused[-1].text == "Xin lỗi, bạn chỉ xem được các đề cử do chính bạn gửi."
     assert unknown[-1].text == "Không tìm thấy đề cử nào có mã DH-2020-0042."

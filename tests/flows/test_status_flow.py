@@ -213,6 +213,9 @@ async def test_export_sends_a_workbook_that_opens_with_the_expected_rows(playgro
     assert document.method == "sendDocument"
     assert document.file_name == "dienhinh-20200512-district.xlsx"
     assert document.text.startswith("Tệp Excel gồm 4 đề cử, 4 giấy mời, 3 đại biểu đã nhận lời.")
+    assert document.text.endswith(
+        "Không có cột dân tộc và tôn giáo. Để có các cột này, xin nêu lý do: /export district nhạy cảm LÝ DO"
+    )
     assert document.file_bytes is not None
     book = load_workbook(io.BytesIO(document.file_bytes))
     assert book.sheetnames == ["Đề cử", "Đại biểu", "Điểm danh", "Đơn vị", "Cơ cấu"]
@@ -221,8 +224,11 @@ async def test_export_sends_a_workbook_that_opens_with_the_expected_rows(playgro
     assert nominations[0][:4] == ("Mã", "Hội nghị", "Tình trạng", "Đơn vị")
     assert [row[0] for row in nominations[1:]] == ["DH-2020-0001", "DH-2020-0002", "DH-2020-0003", "DH-2020-0004"]
     assert nominations[2][2:4] == ("Đã được duyệt", "Phường Bưởi")
-    assert "Tày" in nominations[1]  # sensitive fields are in the organisers' file
+    # Ethnicity and religion only when asked for with a reason (below); the phone is in full.
+    assert "Dân tộc" not in nominations[0] and "Tôn giáo" not in nominations[0] and "Tày" not in nominations[1]
+    assert "Điện thoại" in nominations[0]
     delegates = list(book["Đại biểu"].iter_rows(values_only=True))
+    assert "Dân tộc" not in delegates[0] and "Tôn giáo" not in delegates[0]
     assert [row[4] for row in delegates[1:]] == ["Trần Thị Hoa", "Lê Thị Mai", "Phạm Văn Nam", "Đỗ Văn Khách"]
     assert delegates[4][2:4] == ("Đại biểu khách mời và lãnh đạo các cấp, các ngành", "Đã mời, chưa trả lời")
     attendance = list(book["Điểm danh"].iter_rows(values_only=True))
@@ -260,8 +266,36 @@ async def test_export_sends_a_workbook_that_opens_with_the_expected_rows(playgro
     assert entry.detail == {
         "conferences": ["district"],
         "rows": {"nominations": 4, "delegates": 4, "attendance": 3, "units": 39, "balance": 14},
-        "sensitive_fields": True,
+        "phones": True,
+        "sensitive_fields": [],
+        "sensitive_reason": None,
     }
+    assert entry.entry_hash is not None and entry.seq is not None  # in the chain
+
+
+async def test_ethnicity_and_religion_are_exported_only_when_asked_for_with_a_reason(playground, organiser):
+    [refusal] = await organiser.send("/export district nhạy cảm")
+    assert refusal.text.startswith("Dân tộc và tôn giáo là dữ liệu cá nhân nhạy cảm: xin nêu lý do cần dùng sau chữ")
+    assert refusal.method == "sendMessage"
+
+    replies = await organiser.send("/export district nhay cam báo cáo cơ cấu đại biểu cho Thường trực Quận ủy")
+
+    document = replies[-1]
+    assert document.method == "sendDocument"
+    assert document.text.endswith(
+        "Có các cột dân tộc và tôn giáo theo yêu cầu của bạn; lý do đã được ghi vào nhật ký kiểm tra."
+    )
+    book = load_workbook(io.BytesIO(document.file_bytes or b""))
+    nominations = list(book["Đề cử"].iter_rows(values_only=True))
+    assert "Dân tộc" in nominations[0] and "Tôn giáo" in nominations[0]
+    assert "Tày" in nominations[1]
+    delegates = list(book["Đại biểu"].iter_rows(values_only=True))
+    assert "Dân tộc" in delegates[0] and "Tôn giáo" in delegates[0]
+    async with playground.services.database.transaction() as db:
+        entries = list((await db.scalars(select(AuditEntry).where(AuditEntry.action == "status.export"))).all())
+    [entry] = entries  # the refusal exported nothing
+    assert entry.detail["sensitive_fields"] == ["ethnicity", "religion"]
+    assert entry.detail["sensitive_reason"] == "báo cáo cơ cấu đại biểu cho Thường trực Quận ủy"
 
 
 def test_long_texts_are_split_under_telegrams_limit_between_paragraphs_then_lines():
@@ -275,3 +309,24 @@ def test_long_texts_are_split_under_telegrams_limit_between_paragraphs_then_line
     assert pieces[0] == "Đầu"
     assert pieces[-1].endswith("Cuối")
     assert "\n".join("\n\n".join(pieces).split("\n\n")) == "\n".join(text.split("\n\n"))
+
+
+async def test_the_attendance_list_has_ethnicity_only_when_asked_for_with_a_reason(playground, organiser):
+    plain = await organiser.send("/attendance district")
+    [refusal] = await organiser.send("/attendance district nhạy cảm")
+    asked = await organiser.send("/attendance district nhạy cảm báo cáo cơ cấu dân tộc của đại biểu")
+
+    assert plain[-1].text.endswith(
+        "Không có cột dân tộc. Để có cột này, xin nêu lý do: /attendance district nhạy cảm LÝ DO"
+    )
+    assert "Dân tộc" not in [c.value for c in load_workbook(io.BytesIO(plain[-1].file_bytes or b"")).active[5]]
+    assert refusal.text.startswith("Dân tộc là dữ liệu cá nhân nhạy cảm: xin nêu lý do cần dùng sau chữ “nhạy cảm”")
+    assert asked[-1].method == "sendDocument"
+    assert asked[-1].text.endswith("Danh sách có dữ liệu cá nhân nhạy cảm (dân tộc): vui lòng bảo quản cẩn thận.")
+    assert "Dân tộc" in [c.value for c in load_workbook(io.BytesIO(asked[-1].file_bytes or b"")).active[5]]
+    async with playground.services.database.transaction() as db:
+        entries = list((await db.scalars(select(AuditEntry).where(AuditEntry.action == "export.attendance"))).all())
+    assert [(e.detail["sensitive"], e.detail["sensitive_reason"]) for e in entries] == [
+        ([], None),
+        (["ethnicity"], "báo cáo cơ cấu dân tộc của đại biểu"),
+    ]

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from rules import audit
 from rules.intake import MAX_EVIDENCE, OTHER
 from rules.invitations import person_key
 from rules.nominations import COUNTS_AGAINST_ALLOWANCE
@@ -364,6 +365,15 @@ async def outbox_rows_are_delivered_or_waiting(db: AsyncSession) -> list[Violati
     ]
 
 
+async def audit_trail_is_one_intact_chain(db: AsyncSession) -> list[Violation]:
+    """Whatever was done, every audit entry is linked into one chain that verifies (``rules.audit``)."""
+    problem = (await audit.verify(db)).problem
+    if problem is None:
+        return []
+    where = f"audit entry {problem.entry.seq} ({problem.entry.action})" if problem.entry else "audit chain"
+    return [Violation("audit chain broken", where, problem.finding.value)]
+
+
 CHECKS: tuple[Check, ...] = (
     sent_nominations_are_complete,
     decided_nominations_have_a_time,
@@ -379,6 +389,7 @@ CHECKS: tuple[Check, ...] = (
     accounts_are_whole,
     no_orphans,
     outbox_rows_are_delivered_or_waiting,
+    audit_trail_is_one_intact_chain,
 )
 
 

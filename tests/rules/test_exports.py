@@ -169,7 +169,9 @@ def test_the_qr_code_is_a_png_that_encodes_the_link():
 async def test_the_attendance_list_is_the_customary_danh_sach_trich_ngang(database):
     ids = await _world(database)
     async with database.transaction() as db:
-        data = await exports.attendance_workbook(db, ids["conference"], labels=VI, actor_id=OPERATOR, now=NOW)
+        data = await exports.attendance_workbook(
+            db, ids["conference"], labels=VI, actor_id=OPERATOR, now=NOW, sensitive_reason="báo cáo cơ cấu dân tộc"
+        )
         audit = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "export.attendance"))).one()
 
     sheet = _sheet(data)
@@ -220,6 +222,30 @@ async def test_the_attendance_list_is_the_customary_danh_sach_trich_ngang(databa
     assert sheet.cell(row=10, column=2).value == "Tổng số: 3 đại biểu; đã điểm danh: 1"
     assert sheet.page_setup.orientation == "landscape"
     assert audit.detail["sensitive"] == ["ethnicity"] and audit.detail["rows"] == 3
+    assert audit.detail["sensitive_reason"] == "báo cáo cơ cấu dân tộc"
+
+
+async def test_the_attendance_list_leaves_ethnicity_out_unless_asked_for_with_a_reason(database):
+    ids = await _world(database)
+    async with database.transaction() as db:
+        data = await exports.attendance_workbook(db, ids["conference"], labels=VI, actor_id=OPERATOR, now=NOW)
+        audit = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "export.attendance"))).one()
+
+    sheet = _sheet(data)
+    assert [c.value for c in sheet[5]] == [
+        "Số giấy mời",
+        "Họ và tên",
+        "Năm sinh",
+        "Giới tính",
+        "Đơn vị",
+        "Chức vụ",
+        "Thành phần",
+        "Ký tên",
+        "Ghi chú",
+    ]
+    values = {c.value for row in sheet.iter_rows(min_row=6) for c in row}
+    assert "Tày" not in values and "Kinh" not in values
+    assert audit.detail["sensitive"] == [] and audit.detail["sensitive_reason"] is None
 
 
 async def test_a_conference_known_only_by_its_quarter_says_so(database):

@@ -20,13 +20,14 @@ from bot.playground.harness import Playground
 from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.schedule import plan_and_queue
-from rules import schedule
+from rules import audit, schedule
 from rules.intake import Context, Refused, send
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.schedule import ScheduleConfig
 from storage.db import Database
 from storage.models import (
     Account,
+    AuditEntry,
     Conference,
     Invitation,
     Nomination,
@@ -522,6 +523,61 @@ async def test_the_digest_counts_changes_since_the_previous_digest_only(bot, clo
     assert "Từ lần tổng hợp trước" not in first  # the five of 1/5 are older than a day
     assert "• Từ lần tổng hợp trước: 1 đề cử mới" in second
     assert "Thay đổi được tính từ 07:30, 13 tháng 5, 2020." in second
+
+
+async def test_the_digest_carries_the_audit_chains_head_for_a_later_check(bot, clock, world, database):
+    async with database.transaction() as db:
+        for number in (1, 2, 3):
+            db.add(
+                AuditEntry(
+                    at=_utc("2020-05-13 10:00"),
+                    actor_id=world.accounts[ORGANISER],
+                    action="nomination.approve",
+                    entity="nomination",
+                    entity_id=str(number),
+                    detail={},
+                )
+            )
+    clock.set("2020-05-14 07:30")
+    await bot.start()
+    await bot.services.outbox.drain()
+
+    [digest] = [text for text in _texts(bot, ORGANISER) if text.startswith("Tin tổng hợp")]
+    async with database.transaction() as db:
+        head = await audit.head(db)
+        assert head is not None and head.count >= 3
+        shown = digest.rsplit("--expect-head ", 1)[-1]
+        verdict = await audit.verify(db, expect_head=shown)
+    assert digest.endswith(
+        f"🔒 Nhật ký kiểm tra: {head.count} mục, mã cuối {head.short}. Để kiểm tra không có mục nào trước đó bị sửa: "
+        f"dienhinh audit verify --expect-head {head.short}"
+    )
+    assert verdict.problem is None and verdict.expected_at == head.count
+
+
+async def test_a_digest_too_long_for_one_message_keeps_the_audit_head_and_cuts_the_conferences(world, database):
+    from zoneinfo import ZoneInfo
+
+    from bot.i18n import Translators
+    from handlers.schedule import Renderer
+    from rules.outbox import MAX_TEXT_CHARS
+
+    until = _utc("2020-05-14 07:30")
+    async with database.transaction() as db:
+        content = await schedule.digest_content(
+            db, since=until - dt.timedelta(days=1), until=until, config=ScheduleConfig()
+        )
+    assert content is not None
+    head = audit.Head(1234, "6e372d438ca48440" + "0" * 48)
+    digest = schedule.Digest(
+        "digest:1:20200514", "digest:1", until, schedule.Recipient(1, "vi"), until, until, content * 40, head
+    )
+
+    text = Renderer.digest(Translators("vi", ZoneInfo("Asia/Ho_Chi_Minh")).get("vi"), digest)
+
+    assert len(text) <= MAX_TEXT_CHARS
+    assert "…\n\n🔒 Nhật ký kiểm tra: 1.234 mục, mã cuối 6e372d438ca48440." in text
+    assert text.endswith("dienhinh audit verify --expect-head 6e372d438ca48440")
 
 
 # --- the planner's rules without a bot --------------------------------------------------------------------

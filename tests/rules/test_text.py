@@ -61,3 +61,13 @@ def test_a_database_id_is_1_to_2_63_minus_1_in_ascii_digits():
     assert parse_id(str(MAX_ID)) == MAX_ID
     for not_an_id in ("", "0", "-5", "4.2", "42a", "٤٢", "²", str(MAX_ID + 1), "9" * 25, "9" * 5000):
         assert parse_id(not_an_id) is None, not_an_id
+
+
+def test_phones_are_written_as_people_write_them_and_masked_where_the_full_number_is_not_needed():
+    from rules.text import format_phone
+
+    assert format_phone("+84912345678") == "0912 345 678"
+    assert format_phone("+84912345678", masked=True) == "0912 *** 678"
+    assert format_phone("+842438253536", masked=True) == "024 **** 3536"
+    assert format_phone("+4930123456", masked=True) == "********456"
+    assert format_phone(None, masked=True) == ""
