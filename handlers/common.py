@@ -20,6 +20,7 @@ from handlers import presses
 from handlers.menu import GROUP_TITLES, Group, bot_commands, help_lines
 from rules import accounts, identities
 from rules.roles import NotAllowed, Role, can_organise
+from rules.text import person_name
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ async def load_account(update: Update, context: BotContext) -> None:
             account = await accounts.ensure_telegram_account(
                 db,
                 telegram_user_id=user.id,
-                display_name=user.full_name,
+                display_name=person_name(user.first_name, user.last_name),
                 username=user.username,
                 organiser_ids=context.services.settings.organiser_ids,
                 now=context.now(),

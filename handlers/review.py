@@ -31,6 +31,7 @@ from rules.nominations import Status
 from rules.refdata import RefEntry, RefList, reference
 from rules.review import Action, Decision, NominationView, QueueGroup, Refusal
 from rules.roles import can_review
+from rules.text import format_phone
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def _field_lines(t: Translator, view: NominationView) -> list[str]:
         (N_("Occupation: {value}"), ref_label(t, data.occupation_groups, view.occupation_group)),
         (N_("Position: {value}"), view.position),
         (N_("Workplace: {value}"), view.workplace),
-        (N_("Phone: {value}"), view.phone),
+        (N_("Phone: {value}"), format_phone(view.phone)),
         (N_("Title sought: {value}"), ref_label(t, data.titles, view.title_code)),
         (N_("Movement: {value}"), _movement(t, view)),
         (N_("Achievements: {value}"), review.shorten(view.achievements or "", ACHIEVEMENTS_SHOWN)),

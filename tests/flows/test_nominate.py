@@ -94,7 +94,7 @@ async def test_an_individual_nomination_end_to_end(playground, plan, citizen, or
         "Tày",
         "Công nhân",
         "Phường Bưởi",
-        "+84912345678",
+        "Điện thoại: 0912 345 678",
         "Điển hình tiên tiến",
         "Văn minh đô thị",
         "1 tệp",

@@ -470,7 +470,7 @@ async def test_a_role_granted_from_an_old_message(scene):
 
     done = await press_old(scene.organiser, "Người xét duyệt")
 
-    assert done[-1].text.startswith("Xong. Vai trò của Minh Trần Văn từ nay là: Người xét duyệt.")
+    assert done[-1].text.startswith("Xong. Vai trò của Trần Văn Minh từ nay là: Người xét duyệt.")
     assert await scene.scalar(select(Account.role).where(reached_at(MINH))) == Role.REVIEWER
 
 
