@@ -148,7 +148,9 @@ def _history_lines(t: Translator, view: NominationView) -> list[str]:
             lines.append(t("• {when}: {status} — {name}", when=when, status=status, name=entry.actor_name))
         else:
             lines.append(t("• {when}: {status}", when=when, status=status))
-        if entry.reason:
+        if entry.system_reason:
+            lines.append("   " + t(entry.system_reason))
+        elif entry.reason:
             lines.append(f"   “{entry.reason}”")
     return lines
 
@@ -337,7 +339,7 @@ async def _send_card(update: Update, context: BotContext, view: NominationView, 
     t = context.t
     text = "\n\n".join(
         [
-            card_text(t, view, history=any(entry.reason for entry in view.history)),
+            card_text(t, view, history=any(entry.reason or entry.system_reason for entry in view.history)),
             t("Waiting in this queue: {count}. Press a button or type its number.", count=t.number(waiting))
             if t.buttons
             else t("Waiting in this queue: {count}. Type the number of your choice.", count=t.number(waiting)),

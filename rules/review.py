@@ -28,6 +28,7 @@ from rules import accounts, outbox
 from rules.nominations import (
     AWAITING_REVIEW,
     DECIDED,
+    SYSTEM_REASONS,
     Status,
     TransitionError,
     by_code,
@@ -220,6 +221,20 @@ class HistoryEntry:
     at: dt.datetime
     actor_name: str | None
     reason: str | None
+    # A reason the system gave (a msgid, e.g. "resubmitted after changes"), shown translated, not quoted.
+    system_reason: str | None = None
+
+
+def _history_entry(event: NominationEvent, actor_name: str | None) -> HistoryEntry:
+    # Only a submission carries a system reason; a reviewer's typed reason is never taken for one.
+    system = SYSTEM_REASONS.get(event.reason or "") if event.to_status == Status.SUBMITTED else None
+    return HistoryEntry(
+        to_status=event.to_status,
+        at=event.at,
+        actor_name=actor_name,
+        reason=None if system else event.reason,
+        system_reason=system,
+    )
 
 
 @dataclass(frozen=True)
@@ -319,12 +334,7 @@ async def view(session: AsyncSession, nomination: Nomination, viewer: Viewer) ->
         duplicates=tuple(other.code for other in duplicates if other.code),
         duplicate_of=original.code if original else None,
         history=tuple(
-            HistoryEntry(
-                to_status=event.to_status,
-                at=event.at,
-                actor_name=names.get(event.actor_id) if reviewer and event.actor_id else None,
-                reason=event.reason,
-            )
+            _history_entry(event, names.get(event.actor_id) if reviewer and event.actor_id else None)
             for event in events
         ),
         ethnicity=nomination.ethnicity if sensitive else None,

@@ -14,7 +14,16 @@ from bot.playground.transport import Persona
 from rules import accounts
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
 from rules.roles import Role
-from storage.models import Conference, ConversationState, Evidence, Nomination, OrgUnit, OutboxMessage, UnitAllowance
+from storage.models import (
+    Conference,
+    ConversationState,
+    Evidence,
+    Nomination,
+    NominationEvent,
+    OrgUnit,
+    OutboxMessage,
+    UnitAllowance,
+)
 
 ACHIEVEMENTS = (
     "Mười năm liền vận động bà con giữ vệ sinh ngõ xóm, lập tổ tự quản môi trường, "
@@ -419,3 +428,21 @@ async def test_changes_requested_then_edited_and_resubmitted_with_the_same_code(
     assert nomination.achievements.endswith("36 nhân khẩu.")
     await playground.services.outbox.drain()
     assert f"Đề cử {code} đã được gửi lại sau khi chỉnh sửa" in organiser.last.text
+
+    # The history line of the resubmission: before, the stored English "resubmitted after changes".
+    card = (await citizen.send(f"/nomination {code}"))[-1].text
+    history = card[card.index("Quá trình xử lý:") :]
+    assert "   gửi lại sau khi chỉnh sửa" in history
+    assert "resubmitted" not in card
+    assert "   “Vui lòng bổ sung số liệu cụ thể về số hộ được giúp đỡ.”" in history  # the reviewer's own words
+    english = await _english_card(playground, citizen, code)
+    assert "   resubmitted after changes" in english
+    async with playground.services.database.transaction() as db:
+        reasons = (await db.scalars(select(NominationEvent.reason).order_by(NominationEvent.id))).all()
+    assert reasons[-1] == "resubmitted"  # a code, worded by the catalog for each reader
+
+
+async def _english_card(playground: Playground, citizen: ChatUser, code: str) -> str:
+    await citizen.send("/lang")
+    await citizen.press("English")
+    return (await citizen.send(f"/nomination {code}"))[-1].text
