@@ -51,6 +51,8 @@ from storage.models import (
     OrgUnit,
 )
 
+# A reason or a change request says something the nominator can act on: "ok" or "không" does not.
+MIN_TEXT_CHARS = 10
 MAX_TEXT_CHARS = 1000  # a reason or a change request: read on a phone, quoted in the nominator's notice
 BULK_LIMIT = 50  # nominations one bulk approval may cover: the confirmation lists them all
 ENDORSER_NAMES_SHOWN = 10
@@ -414,6 +416,7 @@ class Refusal(StrEnum):
     NOT_AWAITING_REVIEW = "not_awaiting_review"  # waiting for changes, withdrawn, a draft, …
     TEXT_REQUIRED = "text_required"  # a rejection needs a reason, a change request a message
     TEXT_TOO_LONG = "text_too_long"
+    TEXT_TOO_SHORT = "text_too_short"  # fewer than MIN_TEXT_CHARS letters and digits
     UNKNOWN_ORIGINAL = "unknown_original"  # mark_duplicate: no nomination has that code
     SAME_NOMINATION = "same_nomination"
     ORIGINAL_UNUSABLE = "original_unusable"  # not sent in, withdrawn, expired or a duplicate itself
@@ -484,11 +487,15 @@ def _text(value: str | None) -> str:
     return unicodedata.normalize("NFC", value or "").strip()
 
 
-def _check_text(text: str) -> Refusal | None:
+def check_text(raw_text: str) -> Refusal | None:
+    """Why a reviewer's reason or message cannot be sent as typed (None: it can), before it is shown back."""
+    text = _text(raw_text)
     if not is_meaningful(text):
         return Refusal.TEXT_REQUIRED
     if len(text) > MAX_TEXT_CHARS:
         return Refusal.TEXT_TOO_LONG
+    if sum(1 for ch in text if ch.isalnum()) < MIN_TEXT_CHARS:
+        return Refusal.TEXT_TOO_SHORT
     return None
 
 
@@ -622,7 +629,7 @@ async def _decide_with_text(
         return refusal
     assert nomination is not None
     text = _text(raw_text)
-    if problem := _check_text(text):
+    if problem := check_text(text):
         return _about(nomination, action, refusal=problem)
     return await _decide(session, nomination, action, actor=actor, now=now, notice=notice, reason=text)
 
@@ -705,6 +712,8 @@ class ReviewDesk:
     unit_id: int | None = None
     card_id: int | None = None
     card_message_id: int | None = None
+    # A rejection's reason shown back to the reviewer, sent when they confirm it.
+    reason: str | None = None
     skipped: list[int] = field(default_factory=list)
     bulk: list[int] = field(default_factory=list)
 

@@ -265,7 +265,26 @@ async def test_rejecting_asks_for_a_reason_and_the_nominator_reads_it_in_english
     assert blank[-1].text.startswith("Cần ghi rõ lý do khi từ chối một đề cử.\n\nVì sao DH-2020-0001")
     assert (await _stored(playground, nomination.id)).status == "submitted"
 
-    done = await reviewer.send("Thành tích chưa có xác nhận của UBND phường.")
+    # Before: "ok" was sent to the nominator as the reason, at once.
+    short = await reviewer.send("ok")
+    assert short[-1].text.startswith(
+        "Lý do này quá ngắn để người đề cử hiểu được: vui lòng viết ít nhất 10 chữ, ví dụ “Thành tích chưa có "
+        "số liệu hoặc minh chứng.”\n\nVì sao DH-2020-0001"
+    )
+    shown = await reviewer.send("Thành tích chưa có xác nhận của UBND phường")
+    assert shown[-1].text == (
+        "Từ chối DH-2020-0001 (Nguyễn Văn An) với lý do này? Người đề cử sẽ đọc được:\n"
+        "“Thành tích chưa có xác nhận của UBND phường”"
+    )
+    assert shown[-1].button_labels == ["Gửi quyết định từ chối", "Sửa lý do"]
+    assert (await _stored(playground, nomination.id)).status == "submitted"
+    assert await _notices(playground) == []
+    again = await reviewer.press("Sửa lý do")
+    assert again[-1].text.startswith("Vì sao DH-2020-0001 không được chấp nhận?")
+    await reviewer.send("Thành tích chưa có xác nhận của UBND phường.")
+    assert (await _stored(playground, nomination.id)).status == "submitted"
+
+    done = await reviewer.press("Gửi quyết định từ chối")
 
     assert done[0].text == "Đã từ chối DH-2020-0001 (Nguyễn Văn An). Người đề cử sẽ được thông báo lý do."
     async with playground.services.database.transaction() as db:
@@ -328,9 +347,15 @@ async def test_a_restart_while_the_reason_is_asked_keeps_the_card(playground, pl
     await reviewer.press("Từ chối")
 
     await playground.restart()
-    done = await reviewer.send("Hồ sơ thiếu xác nhận.")
+    shown = await reviewer.send("Hồ sơ thiếu xác nhận.")
+    await playground.restart()
+    done = await reviewer.send("1")  # typed, after another restart: the reason shown is the one sent
 
+    assert shown[-1].text.endswith("“Hồ sơ thiếu xác nhận.”")
     assert done[0].text.startswith("Đã từ chối DH-2020-0001")
+    async with playground.services.database.transaction() as db:
+        event = await db.scalar(select(NominationEvent).where(NominationEvent.nomination_id == nomination.id))
+    assert event is not None and event.reason == "Hồ sơ thiếu xác nhận."
     assert (await _stored(playground, nomination.id)).status == "rejected"
 
 
