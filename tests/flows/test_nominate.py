@@ -446,3 +446,28 @@ async def _english_card(playground: Playground, citizen: ChatUser, code: str) ->
     await citizen.send("/lang")
     await citizen.press("English")
     return (await citizen.send(f"/nomination {code}"))[-1].text
+
+
+async def test_start_with_a_draft_pending_mentions_it_and_how_to_go_on(playground, plan, citizen):
+    before = (await citizen.send("/start"))[-1].text
+    await citizen.send("/nominate")
+    await citizen.press("Hội nghị Điển hình tiên tiến")
+    await citizen.press("Cá nhân")
+    await citizen.send("Nguyễn Văn Bình")
+    await citizen.send("/cancel")
+
+    after = (await citizen.send("/start"))[-1].text
+
+    # Before: the same welcome, with or without a draft waiting.
+    assert "chưa gửi" not in before
+    assert "Bạn có một đề cử chưa gửi: Nguyễn Văn Bình. Gõ /nominate để tiếp tục." in after
+    going_on = await citizen.send("/nominate")
+    assert "Nguyễn Văn Bình" in _texts(going_on)
+
+
+async def test_start_tells_a_focal_point_the_name_of_their_unit(playground, plan, focal_point):
+    welcome = (await focal_point.send("/start"))[-1].text
+
+    # Before: "Bạn là đầu mối của đơn vị: …" without saying which unit.
+    assert "Bạn là đầu mối của Phường Bưởi: bạn gửi các đề cử của đơn vị này." in welcome
+    assert "đầu mối của đơn vị:" not in welcome

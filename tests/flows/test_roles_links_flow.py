@@ -218,7 +218,7 @@ async def test_a_unit_link_makes_a_focal_point_once_and_the_organiser_hears_of_a
 
     assert welcome[-1].text.startswith("Chào mừng! Từ nay bạn là đầu mối của Phường Bưởi")
     assert "/share" in welcome[-1].text
-    assert "Bạn là đầu mối của đơn vị" in (await minh.send("/start"))[-1].text
+    assert "Bạn là đầu mối của Phường Bưởi" in (await minh.send("/start"))[-1].text
     async with playground.services.database.transaction() as db:
         buoi = await db.scalar(select(OrgUnit.id).where(OrgUnit.code == "buoi"))
     account = await _account(playground, minh)
