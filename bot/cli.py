@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from rules.conferences import Use
     from rules.printing import Letters
+    from storage.migrate import OutOfDateDatabase
     from storage.models import Conference
 
 logger = logging.getLogger("dienhinh")
@@ -58,6 +59,31 @@ def _translator(settings: Settings | None) -> Translator:
 def _fail(message: str) -> int:
     print(message, file=sys.stderr)
     return 2
+
+
+def out_of_date_text(t: Translator, problem: OutOfDateDatabase) -> str:
+    """Why the database does not fit this version, and what to run, in the operator's language."""
+    from storage.migrate import UPGRADE_COMMAND
+
+    if problem.current is None:
+        return t(
+            "the database has no schema yet (revision: none) but this version needs revision {head}; run: {command}",
+            head=problem.head,
+            command=UPGRADE_COMMAND,
+        )
+    if not problem.known:
+        return t(
+            "the database is at revision {current}, which this version does not know (its newest is {head}); "
+            "the database was upgraded by a newer dienhinh: run that version",
+            current=problem.current,
+            head=problem.head,
+        )
+    return t(
+        "the database is at revision {current} but this version needs revision {head}; run: {command}",
+        current=problem.current,
+        head=problem.head,
+        command=UPGRADE_COMMAND,
+    )
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -98,7 +124,7 @@ def cmd_run(settings: Settings) -> int:
     try:
         lost = asyncio.run(_serve_while_active(settings))
     except OutOfDateDatabase as problem:
-        return _fail(t("The database is not up to date: {problem}", problem=problem))
+        return _fail(t("The database is not up to date: {problem}", problem=out_of_date_text(t, problem)))
     if lost:
         logger.error("the lease was lost: stopped so that only one process serves; start again as a standby")
         return LEASE_LOST_EXIT
@@ -148,19 +174,19 @@ def cmd_db(settings: Settings, action: str) -> int:
         else:
             asyncio.run(ensure_up_to_date(settings.database_url))
     except OutOfDateDatabase as problem:
-        return _fail(t("The database is not up to date: {problem}", problem=problem))
+        return _fail(t("The database is not up to date: {problem}", problem=out_of_date_text(t, problem)))
     print(t("The database is at the current schema ({revision}).", revision=head_revision()))
     return 0
 
 
 def cmd_plan_load(settings: Settings, path: Path) -> int:
-    from rules.plans import load_plan
+    from rules.plans import PlanSummary, load_plan
     from rules.refdata import DataFileError
     from storage.db import Database
 
     t = _translator(settings)
 
-    async def load() -> object:
+    async def load() -> PlanSummary:
         await _prepare_database(settings)
         database = Database(settings.database_url)
         try:
@@ -174,7 +200,7 @@ def cmd_plan_load(settings: Settings, path: Path) -> int:
         return _fail(t("The plan was not loaded; nothing was changed. {problem}", problem=problem))
     except FileNotFoundError:
         return _fail(t("No such file: {path}", path=path))
-    print(t("Plan loaded: {summary}", summary=summary))
+    print(t("Plan loaded: {summary}", summary="\n".join(summary.lines(t))))
     return 0
 
 

@@ -16,10 +16,14 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
+from bot.i18n import Translator
 from handlers import presses
 from handlers.menu import GROUP_TITLES, Group, bot_commands, help_lines
 from rules import accounts, identities
+from rules.nominations import Status
 from rules.roles import NotAllowed, Role, can_organise
+from rules.text import person_name
+from rules.welcome import Welcome, welcome
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +53,7 @@ async def load_account(update: Update, context: BotContext) -> None:
             account = await accounts.ensure_telegram_account(
                 db,
                 telegram_user_id=user.id,
-                display_name=user.full_name,
+                display_name=person_name(user.first_name, user.last_name),
                 username=user.username,
                 organiser_ids=context.services.settings.organiser_ids,
                 now=context.now(),
@@ -62,13 +66,35 @@ def _role(context: BotContext) -> str:
     return context.account.role if context.account else Role.CITIZEN
 
 
-def _welcome(context: BotContext, first_name: str) -> str:
+def _draft_line(t: Translator, facts: Welcome) -> str:
+    """The unfinished form the person left, and how to go on with it (empty when there is none)."""
+    if facts.draft_status == Status.CHANGES_REQUESTED:
+        return t(
+            "Your nomination {code} ({name}) was sent back for changes. Type /nominate to edit it and send it again.",
+            code=facts.draft_code or "",
+            name=facts.draft_nominee or "—",
+        )
+    if facts.draft_status is None:
+        return ""
+    if facts.draft_nominee:
+        return t(
+            "You have a nomination not sent yet: {name}. Type /nominate to go on with it.", name=facts.draft_nominee
+        )
+    return t("You have a nomination you began and did not send. Type /nominate to go on with it.")
+
+
+def _welcome(context: BotContext, first_name: str, facts: Welcome) -> str:
     t = context.t
-    role = _role(context)
+    role = facts.role
+    focal_point = (
+        t("You are the focal point of {unit}: you send its nominations.", unit=facts.unit_name)
+        if facts.unit_name
+        else t("You are the focal point of your unit: you send your unit's nominations.")
+    )
     intros: dict[str, str] = {
         Role.ORGANISER: t("You are an organiser: you can review nominations, invite delegates and follow progress."),
         Role.REVIEWER: t("You are a reviewer: you can review the nominations sent in."),
-        Role.FOCAL_POINT: t("You are the focal point of your unit: you send your unit's nominations."),
+        Role.FOCAL_POINT: focal_point,
     }
     intro = intros.get(
         role,
@@ -76,20 +102,25 @@ def _welcome(context: BotContext, first_name: str) -> str:
             "I help units and citizens put forward exemplars and good deeds, and invited delegates answer their invitations."
         ),
     )
-    return "\n\n".join(
-        [
-            t("Hello {name}! I am the assistant of the emulation and commendation work.", name=first_name),
-            intro,
-            t("What you can do:") + "\n" + help_lines(role, t),
-            # What an organiser needs to give this person a role (/grant #42), on any channel.
-            t("Your account number: #{number}.", number=context.account.id) if context.account else "",
-        ]
-    ).rstrip()
+    parts = [
+        t("Hello {name}! I am the assistant of the emulation and commendation work.", name=first_name),
+        intro,
+        _draft_line(t, facts),
+        t("What you can do:") + "\n" + help_lines(role, t),
+        # What an organiser needs to give this person a role (/grant #42), on any channel.
+        t("Your account number: #{number}.", number=context.account.id) if context.account else "",
+    ]
+    return "\n\n".join(part for part in parts if part)
 
 
 async def start(update: Update, context: BotContext) -> None:
     assert update.message is not None and update.effective_user is not None
-    text = _welcome(context, update.effective_user.first_name)
+    if context.account is None:
+        facts = Welcome(role=Role.CITIZEN)
+    else:
+        async with context.transaction() as db:
+            facts = await welcome(db, context.account.id)
+    text = _welcome(context, update.effective_user.first_name, facts)
     if context.args:
         # Deep links that no feature claimed: expired or mistyped.
         text = context.t("This link is not valid or has expired. Please ask whoever sent it for a new one.") + (

@@ -34,6 +34,7 @@ from rules.intake import Answered, Problem, Step
 from rules.nominations import Status
 from rules.refdata import reference
 from rules.review import possible_duplicates
+from rules.text import format_phone
 from storage.models import Campaign, Conference, Nomination, OrgUnit
 
 logger = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ async def _display_value(
     if step == Step.ACHIEVEMENTS:
         return draft.achievements
     if step == Step.PHONE:
-        return draft.phone_e164 or t("not given")
+        return format_phone(draft.phone_e164) or t("not given")
     if step == Step.EVIDENCE:
         return t("{count} file(s)", count=len(draft.evidence)) if draft.evidence else t("none")
     if step == Step.UNIT:

@@ -31,6 +31,7 @@ from rules.nominations import Status
 from rules.refdata import RefEntry, RefList, reference
 from rules.review import Action, Decision, NominationView, QueueGroup, Refusal
 from rules.roles import can_review
+from rules.text import clean, format_phone
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ REASON = "review.reason"
 CHANGES = "review.changes"
 ORIGINAL = "review.original"
 CONFIRMING = "review.confirming"
+REASON_SHOWN = "review.reason_shown"  # the rejection's reason shown back: send it, or change it
 END = ConversationHandler.END
 
 
@@ -53,17 +55,23 @@ class OriginalPress(NamedTuple):
     code: str
 
 
+class ReasonPress(NamedTuple):
+    nomination_id: int
+    answer: str
+
+
 class BulkPress(NamedTuple):
     answer: str
     shown: int  # how many the question showed
 
 
 # Callback data, versioned: rv1:<action>:<nomination id>; rvq:<conference id>.<unit id> (0 = none) or rvq:all;
-# rvd:<nomination id>:<code of the original>; rvb:<yes|no>:<count>.
+# rvd:<nomination id>:<code of the original>; rvb:<yes|no>:<count>; rvr:<nomination id>:<send|edit>.
 CARD = ButtonData("rv1", CardPress, Choice(*"arcdnb"), Id())
 QUEUE = ButtonData("rvq", str, Key(r"all|[0-9]{1,10}\.[0-9]{1,10}"))
 ORIGINAL_CODE = ButtonData("rvd", OriginalPress, Id(), Key(r"[A-Za-z0-9-]{1,32}"))
 BULK = ButtonData("rvb", BulkPress, Choice("yes", "no"), Count())
+REASON_CHECK = ButtonData("rvr", ReasonPress, Id(), Choice("send", "edit"))
 EVIDENCE_SHOWN = 5
 ACHIEVEMENTS_SHOWN = 2000
 
@@ -120,7 +128,7 @@ def _field_lines(t: Translator, view: NominationView) -> list[str]:
         (N_("Occupation: {value}"), ref_label(t, data.occupation_groups, view.occupation_group)),
         (N_("Position: {value}"), view.position),
         (N_("Workplace: {value}"), view.workplace),
-        (N_("Phone: {value}"), view.phone),
+        (N_("Phone: {value}"), format_phone(view.phone)),
         (N_("Title sought: {value}"), ref_label(t, data.titles, view.title_code)),
         (N_("Movement: {value}"), _movement(t, view)),
         (N_("Achievements: {value}"), review.shorten(view.achievements or "", ACHIEVEMENTS_SHOWN)),
@@ -147,7 +155,9 @@ def _history_lines(t: Translator, view: NominationView) -> list[str]:
             lines.append(t("• {when}: {status} — {name}", when=when, status=status, name=entry.actor_name))
         else:
             lines.append(t("• {when}: {status}", when=when, status=status))
-        if entry.reason:
+        if entry.system_reason:
+            lines.append("   " + t(entry.system_reason))
+        elif entry.reason:
             lines.append(f"   “{entry.reason}”")
     return lines
 
@@ -284,6 +294,17 @@ def refusal_text(t: Translator, decision: Decision) -> str:
         )
     if refusal == Refusal.TEXT_TOO_LONG:
         return t("That is too long: please keep it under {limit} characters.", limit=t.number(review.MAX_TEXT_CHARS))
+    if refusal == Refusal.TEXT_TOO_SHORT:
+        if decision.action == Action.REJECT:
+            return t(
+                "That reason is too short for the nominator to understand: please write at least {count} "
+                "letters, e.g. “The achievements have no figures or evidence.”",
+                count=t.number(review.MIN_TEXT_CHARS),
+            )
+        return t(
+            "That message is too short for the nominator to act on: please write at least {count} letters.",
+            count=t.number(review.MIN_TEXT_CHARS),
+        )
     if refusal == Refusal.TEXT_REQUIRED:
         if decision.action == Action.REJECT:
             return t("A reason is required to reject a nomination.")
@@ -336,7 +357,7 @@ async def _send_card(update: Update, context: BotContext, view: NominationView, 
     t = context.t
     text = "\n\n".join(
         [
-            card_text(t, view, history=any(entry.reason for entry in view.history)),
+            card_text(t, view, history=any(entry.reason or entry.system_reason for entry in view.history)),
             t("Waiting in this queue: {count}. Press a button or type its number.", count=t.number(waiting))
             if t.buttons
             else t("Waiting in this queue: {count}. Type the number of your choice.", count=t.number(waiting)),
@@ -671,7 +692,7 @@ async def _skip(update: Update, context: BotContext, nomination_id: int) -> str 
 
 # --- follow-up questions -----------------------------------------------------------------------------
 
-_TEXT_PROBLEMS = frozenset({Refusal.TEXT_REQUIRED, Refusal.TEXT_TOO_LONG})
+_TEXT_PROBLEMS = frozenset({Refusal.TEXT_REQUIRED, Refusal.TEXT_TOO_LONG, Refusal.TEXT_TOO_SHORT})
 _ORIGINAL_PROBLEMS = frozenset(
     {Refusal.UNKNOWN_ORIGINAL, Refusal.SAME_NOMINATION, Refusal.ORIGINAL_UNUSABLE, Refusal.OTHER_CAMPAIGN}
 )
@@ -711,8 +732,93 @@ async def _answered(
 
 
 async def _reason(update: Update, context: BotContext) -> str | int | None:
+    """The rejection's reason: checked, then shown back before anything is sent (the nominator reads it)."""
     assert update.message is not None
-    return await _answered(update, context, Action.REJECT, update.message.text or "")
+    return await _show_reason(update, context, update.message.text or "")
+
+
+def _reason_options(t: Translator) -> list[Option]:
+    return [
+        Option("send", t("Send the rejection"), means=YES),
+        Option("edit", t("Change the reason"), means=NO),
+    ]
+
+
+async def _show_reason(update: Update, context: BotContext, typed: str) -> str | int | None:
+    nomination_id = await _desk_card(context)
+    if nomination_id is None:
+        return await _show_next(update, context)
+    account = _account(context)
+    problem = review.check_text(typed)
+    async with context.transaction() as db:
+        check = await review.check_open(db, nomination_id, Action.REJECT, actor=account)
+        view = await review.card(db, nomination_id, account) if check.ok else None
+        if view is not None and problem is None:
+            desk = await review.open_desk(db, account.id)
+            desk.reason = clean(typed)
+            await review.keep_desk(db, account.id, desk)
+    if not check.ok:  # decided by someone else meanwhile: say so, and move on
+        return await _refused(update, context, check)
+    if view is None:
+        return await _show_next(update, context)
+    if problem is not None:
+        note = refusal_text(context.t, Decision(Action.REJECT, nomination_id, refusal=problem))
+        return await _ask(update, context, Action.REJECT, view, note=note)
+    t = context.t
+    text = t(
+        "Reject {code} ({name}) with this reason? The nominator will read it:\n“{reason}”",
+        code=view.code or "",
+        name=view.nominee_name or "—",
+        reason=clean(typed),
+    )
+    markup = keyboard(f"rvr:{nomination_id}", _reason_options(t))
+    await context.bot.send_message(_chat_id(update), text, reply_markup=markup)
+    return REASON_SHOWN
+
+
+async def _reason_checked(update: Update, context: BotContext, answer: str) -> str | int | None:
+    """Send the rejection with the reason shown, or ask for the reason again."""
+    account = _account(context)
+    async with context.transaction() as db:
+        desk = await review.open_desk(db, account.id)
+        reason, desk.reason = desk.reason, None
+        await review.keep_desk(db, account.id, desk)
+        view = await review.card(db, desk.card_id, account) if desk.card_id else None
+    if answer == "send" and reason:
+        return await _answered(update, context, Action.REJECT, reason)
+    await _answer(context)
+    if view is None:
+        return await _show_next(update, context)
+    return await _ask(update, context, Action.REJECT, view)
+
+
+async def _reason_pressed(update: Update, context: BotContext, press: ReasonPress) -> str | int | None:
+    if press.nomination_id != await _desk_card(context):
+        await _answer(context, context.t("This confirmation is out of date."))
+        return None
+    state = await _reason_checked(update, context, press.answer)
+    assert context.press is not None
+    await context.press.close()
+    return state
+
+
+async def _reason_typed(update: Update, context: BotContext) -> str | int | None:
+    """1/2 or the labels; a whole new reason instead is shown back too (nothing is sent without a yes)."""
+    assert update.message is not None
+    typed = update.message.text or ""
+    options = _reason_options(context.t)
+    nomination_id = await _desk_card(context)
+    result = await clarify.answer(context, f"rvr:{nomination_id}", typed, options)
+    if isinstance(result, clarify.Again) and result.unmatched and review.check_text(typed) is None:
+        return await _show_reason(update, context, typed)
+    if isinstance(result, clarify.Ask):
+        await clarify.send(update, context, result)
+        return None
+    if isinstance(result, clarify.Again):
+        markup = keyboard(f"rvr:{nomination_id}", options)
+        await context.bot.send_message(_chat_id(update), result.note, reply_markup=markup)
+        return None
+    return await _reason_checked(update, context, result.option.key)
 
 
 async def _changes(update: Update, context: BotContext) -> str | int | None:
@@ -862,6 +968,11 @@ def conversation() -> ConversationHandler[BotContext]:
         CONFIRMING: [
             button(BULK, _confirm_pressed),
             MessageHandler(text, _confirm_typed),
+            MessageHandler(other, _text_please),
+        ],
+        REASON_SHOWN: [
+            button(REASON_CHECK, _reason_pressed),
+            MessageHandler(text, _reason_typed),
             MessageHandler(other, _text_please),
         ],
     }

@@ -25,7 +25,7 @@ from rules import choices, conferences, counts
 from rules.choices import Option
 from rules.conferences import Use
 from rules.i18n import N_
-from rules.nominations import Status, next_code, transition
+from rules.nominations import RESUBMITTED, Status, next_code, transition
 from rules.refdata import ReferenceData, reference
 from rules.roles import Role
 from rules.text import clean, fold, is_meaningful
@@ -728,7 +728,7 @@ async def send(session: AsyncSession, draft: Nomination, who: Context) -> Sent |
         Status.SUBMITTED,
         actor_id=who.account_id,
         now=who.now,
-        reason="resubmitted after changes" if resubmitted else None,
+        reason=RESUBMITTED if resubmitted else None,
     )
     await session.flush()
     return Sent(draft, event, resubmitted)

@@ -16,7 +16,16 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from rules.i18n import N_
 from storage.models import Campaign, Nomination, NominationEvent
+
+# Reasons the system records (not typed by a person) are stored as codes and shown through the catalog, so a
+# history reads in its reader's language. The English sentence is what rows written before the code hold.
+RESUBMITTED = "resubmitted"
+SYSTEM_REASONS = {
+    RESUBMITTED: N_("resubmitted after changes"),
+    "resubmitted after changes": N_("resubmitted after changes"),
+}
 
 
 class Status(StrEnum):

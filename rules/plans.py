@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.arrangements import arrangement_of, layer
+from rules.i18n import N_
 from rules.refdata import (
     DATA_DIR,
     AwareDateTime,
@@ -583,6 +584,10 @@ class ConferenceSummary:
     updated: bool
 
 
+def _english(msgid: str, **values: object) -> str:
+    return msgid.format(**values) if values else msgid
+
+
 @dataclass(frozen=True)
 class PlanSummary:
     """What :func:`apply_plan` did, for a CLI or a log line."""
@@ -615,21 +620,79 @@ class PlanSummary:
     def __str__(self) -> str:
         return "\n".join(self.lines())
 
-    def lines(self) -> list[str]:
-        """A short human-readable report, one line per item."""
-        state = "created" if self.created else "updated" if self.changed else "unchanged"
-        sha = f", sha256 {self.plan_sha256[:12]}" if self.plan_sha256 else ""
-        lines = [f"campaign {self.campaign_code} (version {self.plan_version}{sha}): {state}"]
-        for conference in self.conferences:
-            capacity = "no capacity" if conference.capacity is None else f"capacity {conference.capacity}"
-            pools = ", ".join(
-                f"{code} {'share only' if seats is None else f'{seats} seats'}" for code, seats in conference.pool_seats
+    def lines(self, t: Callable[..., str] = _english) -> list[str]:
+        """A short report, one line per item, worded by ``t`` (a translator; English without one)."""
+        state = t(N_("created")) if self.created else t(N_("updated")) if self.changed else t(N_("unchanged"))
+        lines = [
+            t(
+                N_("campaign {code} (version {version}, sha256 {sha}): {state}"),
+                code=self.campaign_code,
+                version=self.plan_version,
+                sha=self.plan_sha256[:12],
+                state=state,
             )
-            lines.append(f"  conference {conference.code}: {capacity}; {pools}")
-        lines.append(f"  units: {self.units} ({self.units_created} created, {self.units_updated} updated)")
-        lines.extend(f"  removed: {item}" for item in self.removed)
-        lines.extend(f"  in the database but not in the file: {item}" for item in self.not_in_file)
+            if self.plan_sha256
+            else t(
+                N_("campaign {code} (version {version}): {state}"),
+                code=self.campaign_code,
+                version=self.plan_version,
+                state=state,
+            )
+        ]
+        for conference in self.conferences:
+            capacity = (
+                t(N_("no capacity"))
+                if conference.capacity is None
+                else t(N_("capacity {count}"), count=conference.capacity)
+            )
+            pools = ", ".join(
+                t(N_("{pool} share only"), pool=code)
+                if seats is None
+                else t(N_("{pool} {count} seats"), pool=code, count=seats)
+                for code, seats in conference.pool_seats
+            )
+            lines.append(
+                "  "
+                + t(N_("conference {code}: {capacity}; {pools}"), code=conference.code, capacity=capacity, pools=pools)
+            )
+        lines.append(
+            "  "
+            + t(
+                N_("units: {count} ({created} created, {updated} updated)"),
+                count=self.units,
+                created=self.units_created,
+                updated=self.units_updated,
+            )
+        )
+        lines.extend("  " + t(N_("removed: {item}"), item=_removed_item(t, item)) for item in self.removed)
+        lines.extend(
+            "  " + t(N_("in the database but not in the file: {item}"), item=_removed_item(t, item))
+            for item in self.not_in_file
+        )
         return lines
+
+
+# What a load removed, as the summary keeps it ("conference district: pool guest"), in words of the reader.
+_REMOVED = (
+    (re.compile(r"conference (?P<code>\S+): pool (?P<item>.+)"), N_("conference {code}: pool {item}")),
+    (
+        re.compile(r"conference (?P<code>\S+): balance target (?P<item>.+)"),
+        N_("conference {code}: balance target {item}"),
+    ),
+    (
+        re.compile(r"conference (?P<code>\S+): allowance of unit id (?P<item>.+)"),
+        N_("conference {code}: allowance of unit id {item}"),
+    ),
+    (re.compile(r"conference (?P<code>\S+)"), N_("conference {code}")),
+)
+
+
+def _removed_item(t: Callable[..., str], item: str) -> str:
+    for pattern, msgid in _REMOVED:
+        match = pattern.fullmatch(item)
+        if match:
+            return t(msgid, **match.groupdict(""))
+    return item
 
 
 def _assign(row: Any, values: Mapping[str, Any]) -> bool:
@@ -831,6 +894,7 @@ async def _apply_conference(
         },
         lambda unit_id: UnitAllowance(conference_id=conference_id, unit_id=unit_id),
     )
+    # Kept as plain text for logs; PlanSummary.lines words them for the reader (_REMOVED).
     removed = [f"conference {spec.code}: pool {code}" for code in pools.removed]
     removed += [f"conference {spec.code}: balance target {dim} {value}".rstrip() for dim, value in targets.removed]
     removed += [f"conference {spec.code}: allowance of unit id {unit_id}" for unit_id in allowances.removed]

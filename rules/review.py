@@ -28,6 +28,7 @@ from rules import accounts, outbox
 from rules.nominations import (
     AWAITING_REVIEW,
     DECIDED,
+    SYSTEM_REASONS,
     Status,
     TransitionError,
     by_code,
@@ -50,6 +51,8 @@ from storage.models import (
     OrgUnit,
 )
 
+# A reason or a change request says something the nominator can act on: "ok" or "không" does not.
+MIN_TEXT_CHARS = 10
 MAX_TEXT_CHARS = 1000  # a reason or a change request: read on a phone, quoted in the nominator's notice
 BULK_LIMIT = 50  # nominations one bulk approval may cover: the confirmation lists them all
 ENDORSER_NAMES_SHOWN = 10
@@ -221,6 +224,20 @@ class HistoryEntry:
     at: dt.datetime
     actor_name: str | None
     reason: str | None
+    # A reason the system gave (a msgid, e.g. "resubmitted after changes"), shown translated, not quoted.
+    system_reason: str | None = None
+
+
+def _history_entry(event: NominationEvent, actor_name: str | None) -> HistoryEntry:
+    # Only a submission carries a system reason; a reviewer's typed reason is never taken for one.
+    system = SYSTEM_REASONS.get(event.reason or "") if event.to_status == Status.SUBMITTED else None
+    return HistoryEntry(
+        to_status=event.to_status,
+        at=event.at,
+        actor_name=actor_name,
+        reason=None if system else event.reason,
+        system_reason=system,
+    )
 
 
 @dataclass(frozen=True)
@@ -320,12 +337,7 @@ async def view(session: AsyncSession, nomination: Nomination, viewer: Viewer) ->
         duplicates=tuple(other.code for other in duplicates if other.code),
         duplicate_of=original.code if original else None,
         history=tuple(
-            HistoryEntry(
-                to_status=event.to_status,
-                at=event.at,
-                actor_name=names.get(event.actor_id) if reviewer and event.actor_id else None,
-                reason=event.reason,
-            )
+            _history_entry(event, names.get(event.actor_id) if reviewer and event.actor_id else None)
             for event in events
         ),
         ethnicity=nomination.ethnicity if sensitive else None,
@@ -415,6 +427,7 @@ class Refusal(StrEnum):
     NOT_AWAITING_REVIEW = "not_awaiting_review"  # waiting for changes, withdrawn, a draft, …
     TEXT_REQUIRED = "text_required"  # a rejection needs a reason, a change request a message
     TEXT_TOO_LONG = "text_too_long"
+    TEXT_TOO_SHORT = "text_too_short"  # fewer than MIN_TEXT_CHARS letters and digits
     UNKNOWN_ORIGINAL = "unknown_original"  # mark_duplicate: no nomination has that code
     SAME_NOMINATION = "same_nomination"
     ORIGINAL_UNUSABLE = "original_unusable"  # not sent in, withdrawn, expired or a duplicate itself
@@ -485,11 +498,15 @@ def _text(value: str | None) -> str:
     return unicodedata.normalize("NFC", value or "").strip()
 
 
-def _check_text(text: str) -> Refusal | None:
+def check_text(raw_text: str) -> Refusal | None:
+    """Why a reviewer's reason or message cannot be sent as typed (None: it can), before it is shown back."""
+    text = _text(raw_text)
     if not is_meaningful(text):
         return Refusal.TEXT_REQUIRED
     if len(text) > MAX_TEXT_CHARS:
         return Refusal.TEXT_TOO_LONG
+    if sum(1 for ch in text if ch.isalnum()) < MIN_TEXT_CHARS:
+        return Refusal.TEXT_TOO_SHORT
     return None
 
 
@@ -623,7 +640,7 @@ async def _decide_with_text(
         return refusal
     assert nomination is not None
     text = _text(raw_text)
-    if problem := _check_text(text):
+    if problem := check_text(text):
         return _about(nomination, action, refusal=problem)
     return await _decide(session, nomination, action, actor=actor, now=now, notice=notice, reason=text)
 
@@ -706,6 +723,8 @@ class ReviewDesk:
     unit_id: int | None = None
     card_id: int | None = None
     card_message_id: int | None = None
+    # A rejection's reason shown back to the reviewer, sent when they confirm it.
+    reason: str | None = None
     skipped: list[int] = field(default_factory=list)
     bulk: list[int] = field(default_factory=list)
 

@@ -102,6 +102,92 @@ def parse_id(text: str) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
+# Family names common enough in Vietnam that a Telegram first name starting with one is already a full name
+# in Vietnamese order ("Lê Văn" + "Hùng"), not a given name ("Hùng" + "Lê Văn").
+FAMILY_NAMES = frozenset(
+    fold(name)
+    for name in [
+        "Nguyễn",
+        "Trần",
+        "Lê",
+        "Phạm",
+        "Hoàng",
+        "Huỳnh",
+        "Phan",
+        "Vũ",
+        "Võ",
+        "Đặng",
+        "Bùi",
+        "Đỗ",
+        "Hồ",
+        "Ngô",
+        "Dương",
+        "Lý",
+        "Đào",
+        "Đoàn",
+        "Vương",
+        "Trịnh",
+        "Trương",
+        "Đinh",
+        "Lâm",
+        "Phùng",
+        "Mai",
+        "Tô",
+        "Hà",
+        "Tạ",
+        "Chu",
+        "Cao",
+        "Lương",
+        "Triệu",
+        "Kiều",
+        "Quách",
+        "Thái",
+        "Lục",
+        "Đàm",
+        "Khổng",
+        "Mạc",
+        "Tăng",
+        "La",
+        "Hứa",
+        "Lưu",
+        "Nông",
+        "Lò",
+        "Thân",
+        "Tống",
+        "Giáp",
+        "Ông",
+        "Âu",
+        "Doãn",
+        "Lại",
+        "Kim",
+        "Bạch",
+        "Nghiêm",
+        "Đồng",
+        "Trình",
+        "Hàn",
+    ]
+)
+
+
+def person_name(first_name: str, last_name: str | None) -> str:
+    """A display name in Vietnamese order (family name first) from a first and a last name.
+
+    Telegram asks for a first name and a last name separately; a Vietnamese person usually gives the given
+    name as the first ("Hùng") and the family and middle names as the last ("Lê Văn"): shown "Lê Văn Hùng",
+    never "Hùng Lê Văn". When the first name already begins with a family name ("Lê Văn" + "Hùng", or the
+    whole name in the first field), the order given is kept.
+    """
+    first = clean(first_name)
+    last = clean(last_name or "")
+    if not last:
+        return first
+    if not first:
+        return last
+    if fold(first.split(" ")[0]) in FAMILY_NAMES and fold(last.split(" ")[0]) not in FAMILY_NAMES:
+        return f"{first} {last}"
+    return f"{last} {first}"
+
+
 _E164_VN = re.compile(r"\+84(\d{9,10})")
 
 
@@ -110,7 +196,7 @@ def format_phone(e164: str | None, masked: bool = False) -> str:
 
     ``masked`` hides the middle group (``0912 *** 678``) where the full number is not needed. A number
     that is not a Vietnamese E.164 one is shown as stored (masked: all but its last three digits); None
-    shows as an empty string. (The same function as the language-forms branch's; the merger keeps one.)
+    shows as an empty string.
     """
     if not e164:
         return ""

@@ -43,7 +43,7 @@ from rules.status import (
     dimension_label,
     value_label,
 )
-from rules.text import fold, name_sort_key
+from rules.text import fold, format_phone, name_sort_key
 from storage.models import AuditEntry, Conference, Endorsement, Evidence, Invitation, Nomination, OrgUnit
 
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
@@ -292,7 +292,7 @@ async def _nominations_sheet(
                 _ref(t, data.occupation_groups, nomination.occupation_group),
                 nomination.position,
                 nomination.workplace,
-                nomination.phone_e164,
+                format_phone(nomination.phone_e164) or None,
                 nomination.member_count,
                 _ref(t, data.economic_sectors, nomination.economic_sector),
                 _ref(t, data.titles, nomination.title_code),
@@ -398,7 +398,7 @@ async def _delegates_sheet(
                 invitation.sector,
                 invitation.position,
                 unit_name,
-                invitation.phone_e164,
+                format_phone(invitation.phone_e164) or None,
                 nomination_code,
                 invitation.responded_at,
                 invitation.decline_reason,
@@ -442,7 +442,7 @@ async def _attendance_sheet(
                 pools.get((invitation.conference_id, invitation.pool_code), (0, invitation.pool_code))[1],
                 unit_name,
                 invitation.position,
-                invitation.phone_e164,
+                format_phone(invitation.phone_e164) or None,
                 invitation.checkin_code,
                 _yes_no(t, invitation.checked_in_at is not None),
                 invitation.checked_in_at,

@@ -39,6 +39,7 @@ class OutOfDateDatabase(Exception):
     def __init__(self, current: str | None, head: str, *, known: bool = True) -> None:
         self.current = current
         self.head = head
+        self.known = known
         if current is None:
             message = (
                 f"the database has no schema yet (revision: none) but this version needs revision {head}; "

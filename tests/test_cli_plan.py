@@ -94,3 +94,30 @@ async def _in_thread(function, *args):
     import asyncio
 
     return await asyncio.to_thread(function, *args)
+
+
+@pytest.mark.sqlite_only
+async def test_plan_load_and_db_status_speak_vietnamese(monkeypatch, tmp_path, capsys):
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    # Before: "campaign tay-ho-2020 (version …): created", "conference district: capacity 300; exemplar 210 seats".
+    assert await _in_thread(cli.main, ["db", "status"]) == 2
+    missing = capsys.readouterr().err
+    assert await _in_thread(cli.main, ["plan", "load", str(SEED_PLAN)]) == 0
+    loaded = capsys.readouterr().out
+    assert await _in_thread(cli.main, ["plan", "load", str(SEED_PLAN)]) == 0
+    again = capsys.readouterr().out
+    assert await _in_thread(cli.main, ["db", "status"]) == 0
+    status = capsys.readouterr().out
+
+    assert missing.startswith("Cơ sở dữ liệu chưa được cập nhật: cơ sở dữ liệu chưa có cấu trúc (phiên bản: chưa có)")
+    assert "hãy chạy: dienhinh db upgrade" in missing
+    assert "đợt thi đua tay-ho-2020 (phiên bản " in loaded and "): tạo mới" in loaded
+    assert "  hội nghị district: tối đa 300 đại biểu; exemplar 210 chỗ, guest_leader 90 chỗ" in loaded
+    assert "  đơn vị: " in loaded and " tạo mới, 0 cập nhật)" in loaded
+    assert "): không thay đổi" in again
+    assert status.startswith("Cơ sở dữ liệu đã ở phiên bản lược đồ hiện hành")
+    for english in ("campaign", "version", "capacity", "seats", "units", "created", "updated", "schema yet", "run:"):
+        assert english not in missing + loaded + again + status, english

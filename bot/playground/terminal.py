@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import fcntl
 import logging
 import os
 import shlex
@@ -30,7 +31,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.zalo.fake_server import DeliveredMessage
-from bot.i18n import Translator
+from bot.i18n import N_, Translator, Translators
 from bot.playground.harness import ChatUser, Playground, ZaloChatUser, shown
 from bot.playground.transport import InProcessBotAPI, Persona, SentMessage
 from bot.services import Services
@@ -39,9 +40,12 @@ from rules import accounts, identities, invitations
 from rules.roles import Role
 from rules.text import fold
 from storage.db import Database
-from storage.models import Conference, OrgUnit, OutboxMessage
+from storage.models import Conference, Invitation, OrgUnit, OutboxMessage
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+# Held while a playground runs: a second one in the same folder neither shares nor deletes its files.
+LOCK_FILE = "playground.lock"
+DELEGATE_NAME = "Lê Văn Hùng"
 SEED_PLAN = PROJECT_ROOT / "data" / "plans" / "tay-ho-2020.yaml"
 
 
@@ -64,31 +68,33 @@ class DemoPersona:
 
 
 PERSONAS = (
-    DemoPersona("lan", Persona(1001, "Lan", "Nguyễn Thị"), Role.CITIZEN, about="người dân / citizen"),
+    DemoPersona("lan", Persona(1001, "Lan", "Nguyễn Thị"), Role.CITIZEN, about=N_("citizen")),
     DemoPersona(
         "minh",
         Persona(1002, "Minh", "Trần Văn"),
         Role.FOCAL_POINT,
         unit_hint="buoi",
-        about="đầu mối UBND phường Bưởi / unit focal point",
+        about=N_("focal point of UBND phường Bưởi"),
     ),
-    DemoPersona("hoa", Persona(1003, "Hoà", "Phạm Thu"), Role.ORGANISER, about="ban tổ chức / organiser"),
-    DemoPersona("hung", Persona(1004, "Hùng", "Lê Văn"), Role.CITIZEN, about="đại biểu được mời / delegate"),
+    DemoPersona("hoa", Persona(1003, "Hoà", "Phạm Thu"), Role.ORGANISER, about=N_("organiser")),
+    DemoPersona("hung", Persona(1004, "Hùng", "Lê Văn"), Role.CITIZEN, about=N_("invited delegate")),
 )
 
-HELP = """Playground commands:
-  :as NAME          switch person ({names})
-  :channel zalo     write on Zalo as the current person's Zalo twin (`:channel telegram` goes back)
-  :who              who is who, and on which channel
-  :press N          press button N of the last message with buttons (typing N works too; Zalo has none)
-  :photo PATH [caption]   send a photo from a file
-  :doc PATH         send a document (e.g. a spreadsheet; Zalo delivers none: the bot hears "unsupported")
-  :sticker          send a sticker
-  :link             open the demo invitation link (as whoever you are now; it was made for hung)
-  :restart          restart the bot process (the database and Telegram's side stay)
-  :help             this list
-  :quit             leave (end of input works too)
-Anything else is sent to the bot as text, e.g. /start or /lang."""
+HELP = N_(
+    "Playground commands:\n"
+    "  :as NAME          switch person ({names})\n"
+    "  :channel zalo     write on Zalo as the current person's Zalo twin (`:channel telegram` goes back)\n"
+    "  :who              who is who, and on which channel\n"
+    "  :press N          press button N of the last message with buttons (typing N works too; Zalo has none)\n"
+    "  :photo PATH [caption]   send a photo from a file\n"
+    "  :doc PATH         send a document (e.g. a spreadsheet; Zalo delivers none: the bot hears “unsupported”)\n"
+    "  :sticker          send a sticker\n"
+    "  :link             open the demo invitation link (as whoever you are now; it was made for hung)\n"
+    "  :restart          restart the bot process (the database and Telegram's side stay)\n"
+    "  :help             this list\n"
+    "  :quit             leave (end of input works too)\n"
+    "Anything else is sent to the bot as text, e.g. /start or /lang."
+)
 
 
 class Terminal:
@@ -117,6 +123,11 @@ class Terminal:
         assert playground.zalo_server is not None, "the demo runs the Zalo channel too"
         playground.zalo_server.listeners.append(self._on_zalo_message)
         self._toasts_seen: dict[int, int] = {}
+
+    @property
+    def t(self) -> Translator:
+        """The playground speaks the bot's default language (its lines are not the bot's, but read alike)."""
+        return self.playground.services.translators.default
 
     @property
     def on_zalo(self) -> bool:
@@ -150,7 +161,7 @@ class Terminal:
                 saved = self.directory / "received" / message.file_name
                 saved.parent.mkdir(parents=True, exist_ok=True)
                 saved.write_bytes(message.file_bytes)
-                body += f"\n   (saved to {saved})"
+                body += "\n   " + self.t(N_("(saved to {path})"), path=saved)
         self.say(f"🤖{to} {body}".replace("\n", "\n   "))
         for index, label in enumerate(message.button_labels, start=1):
             self.say(f"   [{index}] {label}")
@@ -191,6 +202,7 @@ class Terminal:
         except ValueError:
             words = line[1:].split()
         name, args = (words[0].lower(), words[1:]) if words else ("help", [])
+        t = self.t
         try:
             if name in {"quit", "exit", "q"}:
                 return False
@@ -201,7 +213,7 @@ class Terminal:
             elif name == "channel":
                 self._switch_channel(args[0] if args else "")
             elif name == "press" and self.on_zalo:
-                self.say("(Zalo has no buttons: type the number or the name of your answer)")
+                self.say(t("(Zalo has no buttons: type the number or the name of your answer)"))
             elif name == "press":
                 await self.user.press(args[0] if args else "1")
                 self._show_toasts()
@@ -211,7 +223,7 @@ class Terminal:
                 await (self.zalo_user if self.on_zalo else self.user).send_photo(photo, caption)
             elif name in {"doc", "document"} and self.on_zalo:
                 Path(args[0]).expanduser().read_bytes()  # a missing file is still the playground's complaint
-                self.say("(Zalo does not deliver documents to bots: the bot receives “unsupported content”)")
+                self.say(t("(Zalo does not deliver documents to bots: the bot receives “unsupported content”)"))
                 await self.zalo_user.send_unsupported()
             elif name in {"doc", "document"}:
                 await self.user.send_document(Path(args[0]).expanduser())
@@ -222,11 +234,15 @@ class Terminal:
                 self._show_toasts()
             elif name == "restart":
                 await self.playground.restart()
-                self.say("(bot restarted)")
+                self.say(t("(bot restarted)"))
             else:
-                self.say(HELP.format(names=", ".join(self.names)))
-        except (IndexError, FileNotFoundError, IsADirectoryError, AssertionError) as problem:
-            self.say(f"(playground: {problem or 'missing argument'}; :help lists the commands)")
+                self.say(t(HELP, names=", ".join(self.names)))
+        except IndexError:
+            self.say(t("(playground: missing argument; :help lists the commands)"))
+        except (FileNotFoundError, IsADirectoryError) as problem:
+            self.say(t("(playground: no file {path}; :help lists the commands)", path=problem.filename))
+        except AssertionError as problem:
+            self.say(t("(playground: {problem}; :help lists the commands)", problem=problem))
         return True
 
     def _switch(self, wanted: str) -> None:
@@ -235,29 +251,45 @@ class Terminal:
             None,
         )
         if key is None:
-            self.say(f"(no person {wanted!r}; choose one of: {', '.join(self.names)})")
+            self.say(
+                self.t(N_("(no person “{name}”; choose one of: {names})"), name=wanted, names=", ".join(self.names))
+            )
             return
         self.current = key
-        self.say(f"(now you are {self.label(key)})")
+        self.say(self.t(N_("(now you are {name})"), name=self.label(key)))
 
     def _who(self) -> None:
+        t = self.t
         for p in PERSONAS:
             mark = "*" if p.key == self.current else " "
-            where = "on Zalo" if self.channels[p.key] == identities.ZALO else "on Telegram"
-            self.say(f" {mark} {p.key:5} {p.full_name} — {p.about} — {where}")
+            where = t("on Zalo") if self.channels[p.key] == identities.ZALO else t("on Telegram")
+            self.say(f" {mark} {p.key:5} {p.full_name} — {t(p.about)} — {where}")
         self.say(
-            "   Each person is on Telegram and has a Zalo twin with the same name and role: a separate account "
-            "(its own language, drafts and nominations). `:channel zalo` / `:channel telegram` switches."
+            "   "
+            + t(
+                "Each person is on Telegram and has a Zalo twin with the same name and role: a separate account "
+                "(its own language, drafts and nominations). `:channel zalo` / `:channel telegram` switches."
+            )
         )
 
     def _switch_channel(self, wanted: str) -> None:
         channel = fold(wanted)
         if channel not in identities.CHANNELS:
-            self.say(f"(no channel {wanted!r}; choose one of: {', '.join(identities.CHANNELS)})")
+            self.say(
+                self.t(
+                    N_("(no channel “{name}”; choose one of: {names})"),
+                    name=wanted,
+                    names=", ".join(identities.CHANNELS),
+                )
+            )
             return
         self.channels[self.current] = channel
-        twin = " (the Zalo twin: a separate account)" if channel == identities.ZALO else ""
-        self.say(f"(now you are {self.label(self.current)}{twin})")
+        if channel == identities.ZALO:
+            self.say(
+                self.t(N_("(now you are {name}, the Zalo twin: a separate account)"), name=self.label(self.current))
+            )
+        else:
+            self.say(self.t(N_("(now you are {name})"), name=self.label(self.current)))
 
 
 DEMO_VENUE = "Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân"
@@ -326,7 +358,7 @@ async def _invite_delegate(session: AsyncSession, settings: Settings) -> str:
         conference=conference,
         pool_code=invitations.GUEST_POOL,
         person=invitations.Person(
-            "Lê Văn Hùng", gender="nam", birth_year=1962, position="Chủ tịch Hội Cựu chiến binh phường Bưởi"
+            DELEGATE_NAME, gender="nam", birth_year=1962, position="Chủ tịch Hội Cựu chiến binh phường Bưởi"
         ),
         secret=secret,
         now=dt.datetime.now(dt.UTC),
@@ -351,6 +383,38 @@ async def _wait_for_outbox(database: Database, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.2)
 
 
+def _hold(directory: Path) -> TextIO | None:
+    """The playground's lock on ``directory`` (kept open while it runs), or None when another holds it."""
+    handle = (directory / LOCK_FILE).open("a", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+async def existing_invitation_line(settings: Settings) -> str | None:
+    """The ``/start inv_…`` line of the demo delegate's invitation in a kept database (None: there is none)."""
+    from storage.migrate import upgrade_to_head
+
+    await upgrade_to_head(settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        async with database.transaction() as session:
+            invitation = await session.scalar(
+                select(Invitation)
+                .join(Conference, Conference.id == Invitation.conference_id)
+                .where(Conference.code == "district", Invitation.full_name == DELEGATE_NAME)
+                .order_by(Invitation.id)
+            )
+            if invitation is None:
+                return None
+            return f"/start inv_{invitations.link_token(invitation, settings.link_secret_bytes())}"
+    finally:
+        await database.dispose()
+
+
 async def run(
     keep: bool = False,
     stdin: TextIO = sys.stdin,
@@ -360,6 +424,30 @@ async def run(
     channel: str = identities.TELEGRAM,
 ) -> int:
     directory.mkdir(parents=True, exist_ok=True)
+    lock = _hold(directory)
+    if lock is None:
+        settings = load_settings(bot_token="", webhook_url="")
+        t = Translators(settings.default_locale, settings.tz).default
+        with contextlib.suppress(BrokenPipeError):
+            print(
+                t(
+                    N_(
+                        "Another playground is running in {path}. Please use that one, or close it first: "
+                        "its database was left as it is."
+                    ),
+                    path=directory,
+                ),
+                file=out,
+                flush=True,
+            )
+        return 1
+    try:
+        return await _run(keep, stdin, out, directory, channel)
+    finally:
+        lock.close()
+
+
+async def _run(keep: bool, stdin: TextIO, out: TextIO, directory: Path, channel: str) -> int:
     db_path = directory / "playground.sqlite3"
     if not keep:
         for suffix in ("", "-wal", "-shm"):
@@ -377,7 +465,9 @@ async def run(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    invitation_line = await prepare_database(settings, dt.datetime.now(settings.tz).date())
+    # --keep goes on with the database of last time as it is: its plan, people and invitation.
+    kept = await existing_invitation_line(settings) if keep and db_path.exists() else None
+    invitation_line = kept or await prepare_database(settings, dt.datetime.now(settings.tz).date())
     # No web server runs in the demo, so no file links: Zalo people get the note saying where files are.
     playground = Playground(lambda: Services.create(settings), api=InProcessBotAPI(), zalo=True)
     await playground.start(run_jobs=True)
@@ -385,10 +475,14 @@ async def run(
     terminal = Terminal(playground, out, echo_input=not interactive, directory=directory, channel=channel)
     t: Translator = playground.services.translators.default
     terminal.say(t("Offline playground: you are chatting with the real bot, without Telegram."))
-    terminal.say(HELP.format(names=", ".join(terminal.names)))
+    if kept:
+        terminal.say(t("(the database of last time is kept: {path})", path=db_path))
+    terminal.say(t(HELP, names=", ".join(terminal.names)))
     terminal.invitation_line = invitation_line
-    terminal.say(f"(Hùng is invited to the district conference: `:as hung`, then `:link` or {invitation_line})")
-    terminal.say(f"(now you are {terminal.label(terminal.current)}; try /start)")
+    terminal.say(
+        t("(Hùng is invited to the district conference: `:as hung`, then `:link` or {line})", line=invitation_line)
+    )
+    terminal.say(t("(now you are {name}; try /start)", name=terminal.label(terminal.current)))
     try:
         while True:
             prompt = f"{terminal.label(terminal.current)}> " if interactive else ""

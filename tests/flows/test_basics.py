@@ -28,7 +28,7 @@ async def test_start_welcomes_in_vietnamese_and_stores_the_account(playground, c
     assert "/lang" in replies[0].text
     account = await _account(playground, citizen)
     assert account.role == "citizen"
-    assert account.display_name == "Lan Nguyễn Thị"
+    assert account.display_name == "Nguyễn Thị Lan"
 
 
 async def test_lang_switches_the_language_of_the_replies(playground, citizen):

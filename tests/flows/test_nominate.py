@@ -14,7 +14,16 @@ from bot.playground.transport import Persona
 from rules import accounts
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
 from rules.roles import Role
-from storage.models import Conference, ConversationState, Evidence, Nomination, OrgUnit, OutboxMessage, UnitAllowance
+from storage.models import (
+    Conference,
+    ConversationState,
+    Evidence,
+    Nomination,
+    NominationEvent,
+    OrgUnit,
+    OutboxMessage,
+    UnitAllowance,
+)
 
 ACHIEVEMENTS = (
     "Mười năm liền vận động bà con giữ vệ sinh ngõ xóm, lập tổ tự quản môi trường, "
@@ -94,7 +103,7 @@ async def test_an_individual_nomination_end_to_end(playground, plan, citizen, or
         "Tày",
         "Công nhân",
         "Phường Bưởi",
-        "+84912345678",
+        "Điện thoại: 0912 345 678",
         "Điển hình tiên tiến",
         "Văn minh đô thị",
         "1 tệp",
@@ -419,3 +428,46 @@ async def test_changes_requested_then_edited_and_resubmitted_with_the_same_code(
     assert nomination.achievements.endswith("36 nhân khẩu.")
     await playground.services.outbox.drain()
     assert f"Đề cử {code} đã được gửi lại sau khi chỉnh sửa" in organiser.last.text
+
+    # The history line of the resubmission: before, the stored English "resubmitted after changes".
+    card = (await citizen.send(f"/nomination {code}"))[-1].text
+    history = card[card.index("Quá trình xử lý:") :]
+    assert "   gửi lại sau khi chỉnh sửa" in history
+    assert "resubmitted" not in card
+    assert "   “Vui lòng bổ sung số liệu cụ thể về số hộ được giúp đỡ.”" in history  # the reviewer's own words
+    english = await _english_card(playground, citizen, code)
+    assert "   resubmitted after changes" in english
+    async with playground.services.database.transaction() as db:
+        reasons = (await db.scalars(select(NominationEvent.reason).order_by(NominationEvent.id))).all()
+    assert reasons[-1] == "resubmitted"  # a code, worded by the catalog for each reader
+
+
+async def _english_card(playground: Playground, citizen: ChatUser, code: str) -> str:
+    await citizen.send("/lang")
+    await citizen.press("English")
+    return (await citizen.send(f"/nomination {code}"))[-1].text
+
+
+async def test_start_with_a_draft_pending_mentions_it_and_how_to_go_on(playground, plan, citizen):
+    before = (await citizen.send("/start"))[-1].text
+    await citizen.send("/nominate")
+    await citizen.press("Hội nghị Điển hình tiên tiến")
+    await citizen.press("Cá nhân")
+    await citizen.send("Nguyễn Văn Bình")
+    await citizen.send("/cancel")
+
+    after = (await citizen.send("/start"))[-1].text
+
+    # Before: the same welcome, with or without a draft waiting.
+    assert "chưa gửi" not in before
+    assert "Bạn có một đề cử chưa gửi: Nguyễn Văn Bình. Gõ /nominate để tiếp tục." in after
+    going_on = await citizen.send("/nominate")
+    assert "Nguyễn Văn Bình" in _texts(going_on)
+
+
+async def test_start_tells_a_focal_point_the_name_of_their_unit(playground, plan, focal_point):
+    welcome = (await focal_point.send("/start"))[-1].text
+
+    # Before: "Bạn là đầu mối của đơn vị: …" without saying which unit.
+    assert "Bạn là đầu mối của Phường Bưởi: bạn gửi các đề cử của đơn vị này." in welcome
+    assert "đầu mối của đơn vị:" not in welcome

@@ -32,11 +32,11 @@ async def test_personas_buttons_and_mistakes(tmp_path):
     await terminal.run(stdin=io.StringIO(script), out=out, directory=tmp_path)
 
     text = out.getvalue()
-    assert "(now you are Hoà)" in text
+    assert "(bây giờ bạn là Hoà)" in text
     assert "/outbox" in text  # the organiser's help
-    assert "(playground: no buttons to press" in text
-    assert "(no person 'nobody'" in text
-    assert "(playground: [Errno 2]" in text
+    assert "(sân thử: no buttons to press" in text
+    assert "(không có người “nobody”" in text
+    assert "(sân thử: không có tệp /no/such/file.jpg; :help để xem các lệnh)" in text
     assert "🤖 Done: I will use English from now on." in text
 
 
@@ -98,12 +98,83 @@ async def test_a_nomination_typed_on_zalo_in_the_terminal_without_buttons(tmp_pa
     # Menus are text with their hint; not one button line.
     assert "   1. Cá nhân\n   2. Tập thể\n   \n   Trả lời 1 hoặc 2." in zalo_part
     assert "[1]" not in zalo_part
-    assert "(Zalo has no buttons: type the number or the name of your answer)" in zalo_part
+    assert "(Zalo không có nút: hãy gõ số hoặc tên câu trả lời)" in zalo_part
     assert "Đã gửi. Mã đề cử của bạn là DH-" in zalo_part
-    assert " * lan   Nguyễn Thị Lan — người dân / citizen — on Zalo" in zalo_part
-    assert "a Zalo twin with the same name and role: a separate account" in zalo_part
+    assert " * lan   Nguyễn Thị Lan — người dân — trên Zalo" in zalo_part
+    assert "một tài khoản Zalo cùng tên, cùng vai trò: đó là một tài khoản riêng" in zalo_part
     # The organiser is told by the outbox, on Telegram and (her twin) on Zalo, while the session goes on.
     assert "🤖 → Hoà Đề cử mới DH-" in shown
     assert "🤖 → Hoà (Zalo) Đề cử mới DH-" in shown
     # Back on Telegram, Lan is another account: the Zalo twin's nomination is not hers.
     assert "Bạn chưa gửi đề cử nào" in shown[shown.index("Lan> /mine") :]
+
+
+@pytest.mark.sqlite_only
+async def test_the_playground_speaks_vietnamese_in_its_own_lines(tmp_path):
+    out = io.StringIO()
+
+    await terminal.run(
+        stdin=io.StringIO(":who\n:as hung\n:channel zalo\n:restart\n:help\n"), out=out, directory=tmp_path
+    )
+
+    text = out.getvalue()
+    # Before: "Playground commands:", "(now you are Lan; try /start)", "— on Telegram", "(bot restarted)".
+    assert "Lệnh của sân thử:\n  :as TÊN           đổi người (lan, minh, hoa, hung)" in text
+    assert "(bây giờ bạn là Lan; hãy thử /start)" in text
+    assert "(Hùng được mời dự hội nghị cấp quận: gõ `:as hung`, rồi `:link` hoặc /start inv_" in text
+    assert " * lan   Nguyễn Thị Lan — người dân — trên Telegram" in text
+    assert "   hung  Lê Văn Hùng — đại biểu được mời — trên Telegram" in text
+    assert "(bây giờ bạn là Hùng (Zalo), tài khoản Zalo: một tài khoản riêng)" in text
+    assert "(bot đã khởi động lại)" in text
+    for english in ("Playground commands", "now you are", "on Telegram", "bot restarted", "is invited"):
+        assert english not in text
+
+
+KEPT_NOMINATION = NOMINATE_AND_APPROVE.split(":as hoa")[0]
+
+
+@pytest.mark.sqlite_only
+async def test_keep_goes_on_with_the_database_of_last_time(tmp_path):
+    first = io.StringIO()
+    await terminal.run(stdin=io.StringIO(KEPT_NOMINATION), out=first, directory=tmp_path)
+    sent = first.getvalue()
+    code = sent[sent.index("Mã đề cử của bạn là DH-") :].split()[5].rstrip(".")
+    link = sent[sent.index("/start inv_") :].split(")")[0]
+
+    again = io.StringIO()
+    status = await terminal.run(keep=True, stdin=io.StringIO("/mine\n:as hung\n:link\n"), out=again, directory=tmp_path)
+
+    text = again.getvalue()
+    assert status == 0
+    assert "Traceback" not in text and "AssertionError" not in text
+    assert "(giữ nguyên cơ sở dữ liệu của lần trước:" in text
+    assert code in text.split("Lan> /mine", 1)[1]  # Lan's nomination of last time is still hers
+    assert link in text  # the same invitation, opened again by Hùng
+    assert "Lê Văn Hùng" in text.split("Hùng> :link", 1)[1]
+
+    fresh = io.StringIO()
+    await terminal.run(stdin=io.StringIO("/mine\n"), out=fresh, directory=tmp_path)
+    assert "Bạn chưa gửi đề cử nào" in fresh.getvalue()  # without --keep, a new database
+
+
+@pytest.mark.sqlite_only
+async def test_a_second_playground_neither_shares_nor_deletes_the_running_ones_files(tmp_path):
+    running = terminal._hold(tmp_path)  # the first playground, still running
+    assert running is not None
+    database = tmp_path / "playground.sqlite3"
+    database.write_bytes(b"the running playground's data")
+    out = io.StringIO()
+    try:
+        status = await terminal.run(stdin=io.StringIO("/start\n"), out=out, directory=tmp_path)
+        kept = await terminal.run(keep=True, stdin=io.StringIO("/start\n"), out=out, directory=tmp_path)
+    finally:
+        running.close()
+
+    assert status == kept == 1
+    assert out.getvalue().count("Một sân thử khác đang chạy trong") == 2
+    assert "Xin chào" not in out.getvalue()
+    assert database.read_bytes() == b"the running playground's data"
+    # Once the first has closed, a playground starts again in that folder.
+    after = io.StringIO()
+    assert await terminal.run(stdin=io.StringIO("/start\n"), out=after, directory=tmp_path) == 0
+    assert "🤖 Xin chào Lan!" in after.getvalue()

@@ -329,7 +329,9 @@ async def test_a_rejection_from_an_old_card_asks_for_the_reason_anew(scene):
     question = await press_old(scene.organiser, "Từ chối")
 
     assert question[-1].text.startswith("Vì sao DH-2020-0001 không được chấp nhận?")
-    done = await scene.organiser.send("Hồ sơ thiếu xác nhận của địa phương.")
+    shown = await scene.organiser.send("Hồ sơ thiếu xác nhận của địa phương.")
+    assert shown[-1].text.startswith("Từ chối DH-2020-0001 (Nguyễn Văn An) với lý do này?")
+    done = await scene.organiser.press("Gửi quyết định từ chối")
     assert done[0].text.startswith("Đã từ chối DH-2020-0001")
 
 
@@ -470,7 +472,7 @@ async def test_a_role_granted_from_an_old_message(scene):
 
     done = await press_old(scene.organiser, "Người xét duyệt")
 
-    assert done[-1].text.startswith("Xong. Vai trò của Minh Trần Văn từ nay là: Người xét duyệt.")
+    assert done[-1].text.startswith("Xong. Vai trò của Trần Văn Minh từ nay là: Người xét duyệt.")
     assert await scene.scalar(select(Account.role).where(reached_at(MINH))) == Role.REVIEWER
 
 

@@ -51,7 +51,7 @@ async def _ensure(
 
 @pytest.fixture
 async def reviewer(playground: Playground, plan: None) -> ChatUser:
-    await _ensure(playground, 3003, "Tuấn Lê Minh", Role.REVIEWER)
+    await _ensure(playground, 3003, "Lê Minh Tuấn", Role.REVIEWER)
     return playground.person(Persona(3003, "Tuấn", "Lê Minh"))
 
 
@@ -70,7 +70,7 @@ async def submit(
     **fields: Any,
 ) -> Nomination:
     """A nomination as the intake stores it when the citizen (Lan, 1001) sends it, with one photo."""
-    nominator_id = await _ensure(playground, NOMINATOR_ID, "Lan Nguyễn Thị", locale=nominator_locale)
+    nominator_id = await _ensure(playground, NOMINATOR_ID, "Nguyễn Thị Lan", locale=nominator_locale)
     async with playground.services.database.transaction() as db:
         campaign_id = await db.scalar(select(Campaign.id).where(Campaign.code == "tay-ho-2020"))
         conference_id = await db.scalar(select(Conference.id).where(Conference.code == "district"))
@@ -164,13 +164,13 @@ async def test_an_organiser_approves_and_the_nominator_is_told_in_vietnamese(pla
         "Đơn vị: Phường Bưởi",
         "Thành phần: Công nhân",
         "Chức vụ: Tổ trưởng tổ dân phố số 5",
-        "Điện thoại: +84912345678",
+        "Điện thoại: 0912 345 678",
         "Danh hiệu đề nghị: Lao động tiên tiến",
         "Phong trào: Người tốt, việc tốt",
         "Thành tích: Mười năm liền vận động bà con giữ vệ sinh ngõ xóm, trồng 300 cây xanh.",
         "Tệp minh chứng: 1",
         "Người ủng hộ: chưa có",
-        "Người gửi (người dân): Lan Nguyễn Thị",
+        "Người gửi (người dân): Nguyễn Thị Lan",
     ):
         assert line in card.text.splitlines(), line
     assert "Ngày gửi: " in card.text and "tháng" in card.text
@@ -206,7 +206,7 @@ async def test_an_old_button_after_the_decision_says_who_decided_and_changes_not
 
     assert replies == []
     toast = reviewer.toasts[-1]
-    assert toast.startswith("DH-2020-0001 đã được Hoà Phạm Thu duyệt lúc ")
+    assert toast.startswith("DH-2020-0001 đã được Phạm Thu Hoà duyệt lúc ")
     assert "tháng" in toast
     assert not reviewers_card.buttons
     async with playground.services.database.transaction() as db:
@@ -217,7 +217,7 @@ async def test_an_old_button_after_the_decision_says_who_decided_and_changes_not
     assert (await _stored(playground, nomination.id)).status == "approved"
 
     again = await organiser.press("Duyệt", organisers_card)
-    assert again == [] and organiser.toasts[-1].startswith("DH-2020-0001 đã được Hoà Phạm Thu duyệt lúc ")
+    assert again == [] and organiser.toasts[-1].startswith("DH-2020-0001 đã được Phạm Thu Hoà duyệt lúc ")
 
 
 async def test_a_reason_typed_after_someone_else_decided_is_refused_and_the_review_moves_on(
@@ -231,7 +231,7 @@ async def test_a_reason_typed_after_someone_else_decided_is_refused_and_the_revi
 
     replies = await reviewer.send("Hồ sơ thiếu xác nhận.")
 
-    assert replies[0].text.startswith("DH-2020-0001 đã được Hoà Phạm Thu duyệt lúc ")
+    assert replies[0].text.startswith("DH-2020-0001 đã được Phạm Thu Hoà duyệt lúc ")
     assert replies[-1].text == "Hàng chờ này không còn đề cử nào. Cảm ơn bạn!"
     assert (await _stored(playground, nomination.id)).status == "approved"
 
@@ -265,7 +265,26 @@ async def test_rejecting_asks_for_a_reason_and_the_nominator_reads_it_in_english
     assert blank[-1].text.startswith("Cần ghi rõ lý do khi từ chối một đề cử.\n\nVì sao DH-2020-0001")
     assert (await _stored(playground, nomination.id)).status == "submitted"
 
-    done = await reviewer.send("Thành tích chưa có xác nhận của UBND phường.")
+    # Before: "ok" was sent to the nominator as the reason, at once.
+    short = await reviewer.send("ok")
+    assert short[-1].text.startswith(
+        "Lý do này quá ngắn để người đề cử hiểu được: vui lòng viết ít nhất 10 chữ, ví dụ “Thành tích chưa có "
+        "số liệu hoặc minh chứng.”\n\nVì sao DH-2020-0001"
+    )
+    shown = await reviewer.send("Thành tích chưa có xác nhận của UBND phường")
+    assert shown[-1].text == (
+        "Từ chối DH-2020-0001 (Nguyễn Văn An) với lý do này? Người đề cử sẽ đọc được:\n"
+        "“Thành tích chưa có xác nhận của UBND phường”"
+    )
+    assert shown[-1].button_labels == ["Gửi quyết định từ chối", "Sửa lý do"]
+    assert (await _stored(playground, nomination.id)).status == "submitted"
+    assert await _notices(playground) == []
+    again = await reviewer.press("Sửa lý do")
+    assert again[-1].text.startswith("Vì sao DH-2020-0001 không được chấp nhận?")
+    await reviewer.send("Thành tích chưa có xác nhận của UBND phường.")
+    assert (await _stored(playground, nomination.id)).status == "submitted"
+
+    done = await reviewer.press("Gửi quyết định từ chối")
 
     assert done[0].text == "Đã từ chối DH-2020-0001 (Nguyễn Văn An). Người đề cử sẽ được thông báo lý do."
     async with playground.services.database.transaction() as db:
@@ -328,9 +347,15 @@ async def test_a_restart_while_the_reason_is_asked_keeps_the_card(playground, pl
     await reviewer.press("Từ chối")
 
     await playground.restart()
-    done = await reviewer.send("Hồ sơ thiếu xác nhận.")
+    shown = await reviewer.send("Hồ sơ thiếu xác nhận.")
+    await playground.restart()
+    done = await reviewer.send("1")  # typed, after another restart: the reason shown is the one sent
 
+    assert shown[-1].text.endswith("“Hồ sơ thiếu xác nhận.”")
     assert done[0].text.startswith("Đã từ chối DH-2020-0001")
+    async with playground.services.database.transaction() as db:
+        event = await db.scalar(select(NominationEvent).where(NominationEvent.nomination_id == nomination.id))
+    assert event is not None and event.reason == "Hồ sơ thiếu xác nhận."
     assert (await _stored(playground, nomination.id)).status == "rejected"
 
 
@@ -430,7 +455,7 @@ async def test_sensitive_fields_are_shown_to_organisers_only(playground, plan, r
     for hidden in ("Dân tộc", "Tôn giáo", "Tày", "+84912345678", "345"):
         assert hidden not in reviewers_card
     assert "Điện thoại: 0912 *** 678" in reviewers_card  # masked: a reviewer needs no full number
-    for shown in ("Dân tộc: Tày", "Tôn giáo: Phật giáo", "Điện thoại: +84912345678"):
+    for shown in ("Dân tộc: Tày", "Tôn giáo: Phật giáo", "Điện thoại: 0912 345 678"):
         assert shown in organisers_details
 
 

@@ -90,12 +90,12 @@ async def test_an_organiser_grants_reviewer_and_the_grantee_is_told_and_gets_the
 
     replies = await organiser.send("/grant @minh_tran organiser")
 
-    assert replies[-1].text == "Xong. Vai trò của Minh Trần Văn từ nay là: Thành viên Ban tổ chức. Tôi đã báo cho họ."
+    assert replies[-1].text == "Xong. Vai trò của Trần Văn Minh từ nay là: Thành viên Ban tổ chức. Tôi đã báo cho họ."
     assert (await _account(playground, minh)).role == "organiser"
     assert {"grant", "unitlink", "outbox"} <= _menu(playground, minh)
     await _drain(playground)
     assert minh.last.text == (
-        "Hoà Phạm Thu has changed your role to: Organiser. Type /help to see what you can do now."
+        "Phạm Thu Hoà has changed your role to: Organiser. Type /help to see what you can do now."
     )
     async with playground.services.database.transaction() as db:
         audit = await db.scalar(select(AuditEntry).where(AuditEntry.action == "role.grant"))
@@ -109,17 +109,17 @@ async def test_grant_without_a_role_asks_with_buttons_and_accepts_a_typed_role(p
 
     question = await organiser.send("/grant 1002")
 
-    assert question[-1].text == "Vai trò nào cho Minh Trần Văn? (hiện tại: Người dân (không có vai trò riêng))"
+    assert question[-1].text == "Vai trò nào cho Trần Văn Minh? (hiện tại: Người dân (không có vai trò riêng))"
     assert question[-1].button_labels == [
         "Thành viên Ban tổ chức",
         "Người xét duyệt",
         "Người dân (không có vai trò riêng)",
     ]
     answer = await organiser.send("xet duyet")
-    assert answer[-1].text.startswith("Xong. Vai trò của Minh Trần Văn từ nay là: Người xét duyệt.")
+    assert answer[-1].text.startswith("Xong. Vai trò của Trần Văn Minh từ nay là: Người xét duyệt.")
     assert (await _account(playground, minh)).role == "reviewer"
     await _drain(playground)
-    assert minh.last.text.startswith("Hoà Phạm Thu đã đổi vai trò của bạn thành: Người xét duyệt.")
+    assert minh.last.text.startswith("Phạm Thu Hoà đã đổi vai trò của bạn thành: Người xét duyệt.")
 
 
 async def test_an_old_grant_button_for_someone_else_is_not_applied_to_the_next_person(
@@ -221,7 +221,7 @@ async def test_a_unit_link_makes_a_focal_point_once_and_the_organiser_hears_of_a
 
     assert welcome[-1].text.startswith("Chào mừng! Từ nay bạn là đầu mối của Phường Bưởi")
     assert "/share" in welcome[-1].text
-    assert "Bạn là đầu mối của đơn vị" in (await minh.send("/start"))[-1].text
+    assert "Bạn là đầu mối của Phường Bưởi" in (await minh.send("/start"))[-1].text
     async with playground.services.database.transaction() as db:
         buoi = await db.scalar(select(OrgUnit.id).where(OrgUnit.code == "buoi"))
     account = await _account(playground, minh)
@@ -235,7 +235,7 @@ async def test_a_unit_link_makes_a_focal_point_once_and_the_organiser_hears_of_a
     assert (await _account(playground, citizen)).role == "citizen"
     await _drain(playground)
     notice = organiser.last.text
-    assert "Phường Bưởi" in notice and "Minh Trần Văn" in notice and "Lan Nguyễn Thị" in notice
+    assert "Phường Bưởi" in notice and "Trần Văn Minh" in notice and "Nguyễn Thị Lan" in notice
     assert f"tài khoản số {(await _account(playground, citizen)).id}" in notice
 
 

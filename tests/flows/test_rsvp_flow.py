@@ -352,7 +352,7 @@ async def test_an_organiser_rejects_a_substitute_by_typing_and_the_delegate_keep
     assert (await _invitation(playground, invitation_id)).status == "accepted"
     # The old card's button is refused with who decided and when.
     await organiser.press("Duyệt", card[-1])
-    assert organiser.toasts[-1].startswith("Đề xuất này đã được xử lý (bởi Hoà Phạm Thu, ")
+    assert organiser.toasts[-1].startswith("Đề xuất này đã được xử lý (bởi Phạm Thu Hoà, ")
 
 
 # --- the waitlist --------------------------------------------------------------------------------------
@@ -455,7 +455,7 @@ async def test_a_link_opened_from_a_second_chat_is_refused_and_the_organisers_ar
     notice = _one(organiser.messages, "Có người đã thử mở giấy mời")
     assert notice.text.startswith(
         f"Có người đã thử mở giấy mời cá nhân của Trần Văn Hùng ({CONFERENCE}) từ một tài khoản khác: "
-        f"Bình Trần (tài khoản số {await account_id_at(playground.services.database, BINH)})."
+        f"Trần Bình (tài khoản số {await account_id_at(playground.services.database, BINH)})."
     )
     assert (await _invitation(playground, invitation_id)).account_id == await account_id_at(
         playground.services.database, HUNG
@@ -475,7 +475,7 @@ async def test_an_organiser_scans_the_qr_then_a_second_check_in_says_when(playgr
     qr_token = links.derive_token(playground.services.link_secret, links.CHECK_IN, invitation_id, stored.checkin_nonce)
     async with playground.services.database.transaction() as db:
         await ensure_telegram_account(
-            db, telegram_user_id=BINH, display_name="Bình Trần", username=None, organiser_ids=(), now=clock.now
+            db, telegram_user_id=BINH, display_name="Trần Bình", username=None, organiser_ids=(), now=clock.now
         )
     clock.now = clock.now.replace(hour=1, minute=12, second=0)  # 08:12 in Hà Nội
 
@@ -489,7 +489,7 @@ async def test_an_organiser_scans_the_qr_then_a_second_check_in_says_when(playgr
     assert scanned[-1].text == (
         f"✅ Đã điểm danh: Trần Văn Hùng (Đại biểu điển hình tiên tiến), {CONFERENCE}, lúc 08:12."
     )
-    assert twice[-1].text == "Trần Văn Hùng đã điểm danh lúc 08:12 (người ghi nhận: Hoà Phạm Thu)."
+    assert twice[-1].text == "Trần Văn Hùng đã điểm danh lúc 08:12 (người ghi nhận: Phạm Thu Hoà)."
     assert unknown[-1].text == "Không có đại biểu nào có mã AAAA-BBBB. Vui lòng kiểm tra và gõ lại."
     stored = await _invitation(playground, invitation_id)
     assert stored.checked_in_at is not None and stored.checked_in_at.strftime("%H:%M") == "01:12"

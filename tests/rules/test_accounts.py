@@ -26,12 +26,12 @@ async def test_first_contact_creates_a_citizen_and_later_contacts_refresh_it(dat
     async with database.transaction() as db:
         await db.execute(Account.__table__.update().values(bot_blocked_at=NOW, locale="en"))
     async with database.transaction() as db:
-        again = await _ensure(db, 7, "Lan Nguyễn Thị")
+        again = await _ensure(db, 7, "Nguyễn Thị Lan")
         stored = await db.scalar(select(Account))
 
     assert first.role == "citizen" and first.display_name == "Lan Nguyễn"
     assert again.id == first.id and again.locale == "en"
-    assert stored.display_name == "Lan Nguyễn Thị"
+    assert stored.display_name == "Nguyễn Thị Lan"
     assert stored.bot_blocked_at is None
 
 

@@ -217,6 +217,8 @@ async def test_a_rejection_needs_a_reason_which_is_stored_and_quoted(database):
         nomination = await nominate(db, world, 1)
         blank = await review.reject(db, nomination.id, "  🙂 ", actor=world.reviewer, now=NOW, notice=notice)
         too_long = await review.reject(db, nomination.id, "x" * 1001, actor=world.reviewer, now=NOW, notice=notice)
+        too_short = await review.reject(db, nomination.id, " o k ! ", actor=world.reviewer, now=NOW, notice=notice)
+        seven = await review.reject(db, nomination.id, "Chưa đạt.!", actor=world.reviewer, now=NOW, notice=notice)
         assert (await db.get_one(Nomination, nomination.id)).status == "submitted"
         decision = await review.reject(
             db,
@@ -231,6 +233,9 @@ async def test_a_rejection_needs_a_reason_which_is_stored_and_quoted(database):
         messages = await _outbox(db)
 
     assert blank.refusal == Refusal.TEXT_REQUIRED and too_long.refusal == Refusal.TEXT_TOO_LONG
+    # At least 10 letters or digits: "ok" or "Chưa đạt." tells the nominator nothing they can act on.
+    assert too_short.refusal == seven.refusal == Refusal.TEXT_TOO_SHORT
+    assert review.check_text("Thiếu minh chứng") is None
     assert decision.ok and decision.reason == "Thành tích chưa có xác nhận của phường."
     assert [(e.to_status, e.reason) for e in events] == [("rejected", "Thành tích chưa có xác nhận của phường.")]
     assert [m.payload["text"] for m in messages] == [
@@ -302,7 +307,9 @@ async def test_approving_many_approves_those_still_waiting_and_tells_each_nomina
     async with database.transaction() as db:
         world = await seed(db)
         first, second, third = [await nominate(db, world, seq, f"Người {seq}") for seq in (1, 2, 3)]
-        await review.reject(db, second.id, "Trùng hồ sơ", actor=world.organiser, now=NOW, notice=notice)
+        await review.reject(
+            db, second.id, "Trùng hồ sơ với DH-2020-0001", actor=world.organiser, now=NOW, notice=notice
+        )
         result = await review.approve_many(
             db, [third.id, first.id, second.id, first.id], actor=world.reviewer, now=NOW, notice=notice
         )
@@ -386,7 +393,9 @@ async def test_organisers_and_reviewers_see_everything_nominators_their_own_and_
     async with database.transaction() as db:
         world = await seed(db)
         nomination = await nominate(db, world, 1)
-        await review.request_changes(db, nomination.id, "Bổ sung ảnh", actor=world.reviewer, now=NOW, notice=notice)
+        await review.request_changes(
+            db, nomination.id, "Bổ sung ảnh giấy khen", actor=world.reviewer, now=NOW, notice=notice
+        )
 
         as_organiser = await review.lookup(db, "dh-2020-1", world.organiser)
         as_reviewer = await review.lookup(db, "DH-2020-0001", world.reviewer)
@@ -409,7 +418,7 @@ async def test_organisers_and_reviewers_see_everything_nominators_their_own_and_
         assert (view.ethnicity, view.religion, view.phone) == (None, None, "0912 *** 678")  # masked
     assert as_reviewer.view is not None and as_reviewer.view.history[-1].actor_name == "Lê Minh Tuấn"
     assert as_nominator.view is not None and as_nominator.view.history[-1].actor_name is None
-    assert as_nominator.view.history[-1].reason == "Bổ sung ảnh"
+    assert as_nominator.view.history[-1].reason == "Bổ sung ảnh giấy khen"
     assert organiser_view.unit_name == "Phường Bưởi" and organiser_view.evidence[0].file_id == "photo-1"
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rules import text
 from rules.text import MAX_ID, clean, fold, is_meaningful, name_sort_key, parse_id, sort_key
 
 VIETNAMESE = st.text(
@@ -71,3 +73,33 @@ def test_phones_are_written_as_people_write_them_and_masked_where_the_full_numbe
     assert format_phone("+842438253536", masked=True) == "024 **** 3536"
     assert format_phone("+4930123456", masked=True) == "********456"
     assert format_phone(None, masked=True) == ""
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "shown"),
+    [
+        ("Hùng", "Lê Văn", "Lê Văn Hùng"),  # Telegram's usual split: given name first
+        ("Lê Văn", "Hùng", "Lê Văn Hùng"),  # already in Vietnamese order
+        ("Lê Văn Hùng", None, "Lê Văn Hùng"),  # the whole name in the first field
+        ("Mai", "Nguyễn Thị", "Nguyễn Thị Mai"),  # a given name that is also a family name
+        ("  Lan ", " nguyễn  thị ", "nguyễn thị Lan"),
+    ],
+)
+def test_person_name_puts_the_family_name_first(first, last, shown):
+    assert text.person_name(first, last) == shown
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown", "masked"),
+    [
+        ("+84912345678", "0912 345 678", "0912 *** 678"),
+        ("+84321234567", "0321 234 567", "0321 *** 567"),
+        ("+842438253536", "024 3825 3536", "024 **** 3536"),
+        ("+842363822123", "0236 382 2123", "0236 *** 2123"),
+        ("+33123456789", "+33123456789", "*********789"),
+        (None, "", ""),
+    ],
+)
+def test_format_phone_shows_a_stored_number_as_people_write_it(stored, shown, masked):
+    assert text.format_phone(stored) == shown
+    assert text.format_phone(stored, masked=True) == masked
