@@ -47,6 +47,7 @@ from handlers import (
     mine,
     nominate,
     outbox_status,
+    privacy,
     publish,
     review,
     roles,
@@ -185,6 +186,12 @@ async def _post_init(application: Application) -> None:
         )
         # Expired links are refused anyway; this is what deletes the bytes of files shared by link.
         app.job_queue.run_repeating(_purge_shared_files, interval=FILE_PURGE_SECONDS, first=60, name="purge-files")
+        app.job_queue.run_daily(
+            privacy.run_purge,
+            time=privacy.PURGE_TIME.replace(tzinfo=services.settings.tz),
+            name="privacy-purge",
+            job_kwargs={"max_instances": 1, "coalesce": True},
+        )
 
 
 async def _purge_shared_files(context: Any) -> None:
@@ -278,6 +285,7 @@ def plain_commands() -> list[BaseHandler[Any, BotContext, Any]]:
         *status_commands.handlers(),
         *publish.handlers(),
         *outbox_status.handlers(),
+        *privacy.handlers(),
     ]
 
 
@@ -305,6 +313,7 @@ def register_handlers(app: DienhinhApplication) -> None:
         *inviting.conversations(),
         export_commands.conversation(),
         conference.conversation(),
+        privacy.conversation(),
         # Deep links (/start unit_…, /start end_…) before the generic /start.
         *roles.handlers(),
         *endorse.handlers(),

@@ -8,6 +8,9 @@
     dienhinh plan load FILE      create or update a campaign from a plan file
     dienhinh invitations import FILE [--conference CODE] [--yes]
                                  check a guest list (.xlsx or .csv) row by row; invite its good rows with --yes
+    dienhinh privacy purge [--dry-run]
+                                 de-identify or delete what is past its retention period (data/reference/
+                                 retention.yaml); --dry-run only shows what would go
     dienhinh invitations print --bot USERNAME [--conference CODE] [--per unit|person] [--out DIR]
                                  write the printable invitations (giấy mời) as PDF files: one per unit, or
                                  one per person; USERNAME is the bot's Telegram username, for the QR codes
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Translator, Translators
+from bot.i18n import N_, Translator, Translators
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -201,6 +204,45 @@ def cmd_plan_load(settings: Settings, path: Path) -> int:
     except FileNotFoundError:
         return _fail(t("No such file: {path}", path=path))
     print(t("Plan loaded: {summary}", summary="\n".join(summary.lines(t))))
+    return 0
+
+
+PURGE_LINES = {
+    "draft": N_("• drafts to delete: {count}"),
+    "nomination_not_approved": N_("• nominations not approved to delete: {count}"),
+    "invitation": N_("• invitations to de-identify: {count}"),
+    "guest_list": N_("• uploaded guest lists to delete: {count}"),
+    "evidence": N_("• evidence files to delete: {count}"),
+    "export": N_("• shared files to delete: {count}"),
+    "audit": N_("• audit entries past their period (kept: the trail is not cut): {count}"),
+}
+
+
+def cmd_privacy_purge(settings: Settings, dry_run: bool) -> int:
+    """What is past its retention period (``data/reference/retention.yaml``); without --dry-run, purge it."""
+    from rules import retention
+    from storage.db import Database
+
+    t = _translator(settings)
+
+    async def run() -> retention.Due:
+        await _prepare_database(settings)
+        database = Database(settings.database_url)
+        try:
+            async with database.transaction() as db:
+                if dry_run:
+                    return await retention.due(db, now=clock())
+                return await retention.purge(db, now=clock())
+        finally:
+            await database.dispose()
+
+    found = asyncio.run(run())
+    if found.empty:
+        print(t("Nothing is past its retention period."))
+        return 0
+    heading = t("Dry run, nothing was changed. Past their retention period now:") if dry_run else t("Purged:")
+    lines = [t(PURGE_LINES[kind], count=count) for kind, count in found.counts().items()]
+    print("\n".join([heading, *lines]))
     return 0
 
 
@@ -407,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--expect-head", help="verify: the head hash a digest showed")
     audit.add_argument("--format", choices=["csv", "jsonl"], default="jsonl", help="export: the file's format")
     audit.add_argument("--out", type=Path, help="export: the file to write (default: standard output)")
+    privacy = commands.add_parser("privacy", help="personal data")
+    privacy.add_argument("action", choices=["purge"])
+    privacy.add_argument("--dry-run", action="store_true", help="only show what is past its retention period")
     return parser
 
 
@@ -426,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.action == "verify":
                 return audit_cli.cmd_verify(settings, _translator(settings), args.expect_head)
             return audit_cli.cmd_export(settings, _translator(settings), args.format, args.out)
+        if args.command == "privacy":
+            return cmd_privacy_purge(settings, args.dry_run)
         if args.command == "invitations" and args.action == "print":
             return cmd_invitations_print(settings, args.conference, args.per, args.bot, args.out)
         if args.command == "invitations":

@@ -84,12 +84,17 @@ COMMANDS: tuple[Command, ...] = (
         "export", N_("Excel workbook: nominations, delegates, attendance, balance"), Group.FOLLOW_UP, Role.ORGANISER
     ),
     Command("outbox", N_("Messages waiting to be sent"), Group.FOLLOW_UP, Role.ORGANISER),
+    Command("requests", N_("Personal-data requests to answer"), Group.ADMINISTRATION, Role.ORGANISER),
     Command("grant", N_("Give someone a role (organiser, reviewer)"), Group.ADMINISTRATION, Role.ORGANISER),
     Command("unitlink", N_("Make a link for a unit's focal point"), Group.ADMINISTRATION, Role.ORGANISER),
     Command("start", N_("Welcome and what I can do"), Group.GENERAL),
     Command("help", N_("How to use this bot"), Group.GENERAL),
     Command("lang", N_("Change language / Đổi ngôn ngữ"), Group.GENERAL),
     Command("cancel", N_("Stop what you are doing"), Group.GENERAL),
+    Command("privacy", N_("How your personal data is handled, and your rights"), Group.GENERAL),
+    Command("mydata", N_("See all the data the bot holds about you"), Group.GENERAL),
+    Command("request", N_("Ask the organisers to correct or erase your data, or object"), Group.GENERAL),
+    Command("erase", N_("Erase your data"), Group.GENERAL),
 )
 
 

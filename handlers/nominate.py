@@ -58,7 +58,7 @@ QUESTIONS: dict[Step, str] = {
     Step.BIRTH_YEAR: N_("Year of birth? (four digits, e.g. 1985)"),
     Step.SENSITIVE_CONSENT: N_(
         "To keep the conference balanced we record ethnicity and religion. Only the organisers see them. "
-        "Do you and the nominee agree to give them?"
+        "Do you and the nominee agree to give them? (How personal data is handled: /privacy)"
     ),
     Step.ETHNICITY: N_("Ethnicity? Choose one, or type its name (e.g. Tày, H'Mông)."),
     Step.RELIGION: N_("Religion? Choose one, or type its name."),

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.services import Services
 from handlers.link_codes import or_type_invitation_code
-from rules import audit, links, schedule
+from rules import audit, links, retention, schedule
 from rules.invitations import Status as InvitationStatus
 from rules.invitations import code_of
 from rules.nominations import Status as NominationStatus
@@ -200,6 +200,8 @@ class Renderer:
             )
         ]
         parts.extend(_conference_digest(t, item, intent.digest_at) for item in intent.conferences)
+        if intent.purged:
+            parts.append(purged_text(t, intent.purged))
         body = "\n\n".join(parts)
         if intent.audit_head is None:
             return body
@@ -216,6 +218,22 @@ def audit_head_line(t: Translator, head: audit.Head) -> str:
         count=t.number(head.count),
         hash=head.short,
     )
+
+
+PURGED: dict[str, str] = {
+    retention.Kind.DRAFT: N_("{count} old drafts deleted"),
+    retention.Kind.NOMINATION_NOT_APPROVED: N_("{count} nominations not approved deleted"),
+    retention.Kind.INVITATION: N_("{count} invitations de-identified"),
+    retention.Kind.GUEST_LIST: N_("{count} uploaded guest lists deleted"),
+    retention.Kind.EVIDENCE: N_("{count} evidence files deleted"),
+    retention.Kind.EXPORT: N_("{count} shared files deleted"),
+}
+
+
+def purged_text(t: Translator, purged: Mapping[str, int]) -> str:
+    """The retention purge's line of the digest: what went since the last summary, by kind."""
+    items = [t(PURGED[kind], count=t.number(count)) for kind, count in purged.items() if kind in PURGED]
+    return t("🗑 Personal data past its retention period: {items}.", items="; ".join(items))
 
 
 def _unit_line(t: Translator, unit: UnitProgress) -> str:

@@ -299,6 +299,14 @@ class DatabaseFileStore:
         )
 
 
+def kept_hash(file_id: str) -> str | None:
+    """The stored hash of the bytes kept under an evidence ``file_id`` (``zf_<token>``); None for a
+    Telegram file id, whose bytes stay on Telegram."""
+    if not file_id.startswith(FILE_ID_PREFIX):
+        return None
+    return _lookup_hash(file_id.removeprefix(FILE_ID_PREFIX))
+
+
 def _lookup_hash(token: str) -> str:
     return token_hash(token) if _TOKEN.fullmatch(token) else _NEVER_STORED_HASH
 

@@ -31,6 +31,7 @@ from rules.roles import Role
 from rules.text import clean, fold, is_meaningful
 from storage.models import (
     Account,
+    AuditEntry,
     Campaign,
     Conference,
     Evidence,
@@ -479,7 +480,19 @@ async def _store(session: AsyncSession, draft: Nomination, step: Step, value: An
     if step == Step.NAME:
         draft.nominee_fold = fold(str(value))
     if step == Step.SENSITIVE_CONSENT and value != YES:
-        # Consent withheld or withdrawn: nothing recorded under it stays.
+        # Consent withheld or withdrawn: nothing recorded under it stays, and a withdrawal is on record.
+        if draft.sensitive_consent:
+            erased = [name for name in ("ethnicity", "religion") if getattr(draft, name) is not None]
+            session.add(
+                AuditEntry(
+                    at=who.now,
+                    actor_id=who.account_id,
+                    action="consent.withdraw",
+                    entity="nomination",
+                    entity_id=str(draft.id),
+                    detail={"consents": ["sensitive"], "erased": erased},
+                )
+            )
         draft.ethnicity = None
         draft.religion = None
     if step == Step.MOVEMENT and value != OTHER:

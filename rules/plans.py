@@ -240,6 +240,18 @@ class LetterSpec(StrictModel):
     signer_name: Label | None = None
 
 
+class DataControllerSpec(StrictModel):
+    """Who is responsible for the personal data the bot holds under this plan (bên kiểm soát dữ liệu cá
+    nhân, Law 91/2025/QH15) and how a person reaches them: shown by /privacy. ``name`` defaults to the
+    plan's ``issuer``; ``contact`` is who answers requests (an office, its phone or e-mail)."""
+
+    name: Label | None = None
+    address: Label | None = None
+    contact: Label | None = None
+    phone: Label | None = None
+    email: Label | None = None
+
+
 class PlanFile(StrictModel):
     """A whole plan file. ``path`` and ``sha256`` say which file it was read from, when it was."""
 
@@ -248,6 +260,7 @@ class PlanFile(StrictModel):
     title: Label
     issuer: Label | None = None
     letter: LetterSpec = Field(default_factory=LetterSpec)
+    data_controller: DataControllerSpec = Field(default_factory=DataControllerSpec)
     source: Text
     legal_basis: LegalBasis
     valid_from: Date
@@ -754,6 +767,7 @@ async def _apply_campaign(session: AsyncSession, plan: PlanFile) -> tuple[Campai
         "title": plan.title,
         "issuer": plan.issuer,
         "letter": plan.letter.model_dump(mode="json", exclude_defaults=True) or None,
+        "data_controller": plan.data_controller.model_dump(mode="json", exclude_defaults=True) or None,
         "legal_basis": "\n".join(plan.legal_basis.texts),
         "source": plan.source,
         "valid_from": plan.valid_from,

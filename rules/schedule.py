@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules import audit, counts, outbox
+from rules import audit, counts, outbox, retention
 from rules.invitations import Status as InvitationStatus
 from rules.invitations import issue_checkin
 from rules.nominations import Status as NominationStatus
@@ -255,6 +255,8 @@ class Digest(Intent):
     # The audit chain's head when the digest was made: a rewrite of the trail after it is detectable from
     # the message alone (``dienhinh audit verify --expect-head``).
     audit_head: audit.Head | None = None
+    # What the retention purge removed in the period, by kind (``rules.retention.Kind``).
+    purged: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -623,10 +625,13 @@ async def _build_digest(
     if period not in cache:
         cache[period] = await digest_content(session, since=since, until=slot.digest_at, config=config)
     conferences = cache[period]
-    if conferences is None:
+    purged = await retention.purged_between(session, since, slot.digest_at)
+    if conferences is None and not purged:
         return None
     head = await audit.head(session)
-    return Digest(slot.key, slot.topic, slot.digest_at, slot.recipient, slot.digest_at, since, conferences, head)
+    return Digest(
+        slot.key, slot.topic, slot.digest_at, slot.recipient, slot.digest_at, since, conferences or (), head, purged
+    )
 
 
 def _has_news(conference: Conference, until: dt.datetime) -> bool:

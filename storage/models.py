@@ -126,6 +126,9 @@ class Account(Timestamped, Base):
     sensitive_data_consent_at: Mapped[dt.datetime | None]
     bot_blocked_at: Mapped[dt.datetime | None]
     last_seen_at: Mapped[dt.datetime | None]
+    # Set when the person erased their data (/erase): the row stays only as the nameless author of what must
+    # be kept (a decided nomination, audit entries); it has no identity, so nobody can reach or be it again.
+    erased_at: Mapped[dt.datetime | None]
 
     unit: Mapped[OrgUnit | None] = relationship()
     identities: Mapped[list[ChannelIdentity]] = relationship(
@@ -208,6 +211,8 @@ class Campaign(Timestamped, Base):
     issuer: Mapped[str | None] = mapped_column(String(255))
     # How printed invitations are headed and signed (rules.plans.LetterSpec as JSON); None: the defaults.
     letter: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Who is responsible for the personal data (rules.plans.DataControllerSpec as JSON), for /privacy.
+    data_controller: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     legal_basis: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
@@ -647,6 +652,30 @@ class AuditChainHead(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class PrivacyRequest(Base):
+    """A request about personal data that needs an organiser (a correction, an erasure of what the person
+    cannot erase themselves, an objection), queued with the date by which it must be answered.
+
+    ``account_id`` is who asked (they are told when it is handled); ``about`` names the record (a nomination
+    code) when they gave one. open → done | refused.
+    """
+
+    __tablename__ = "privacy_request"
+    __table_args__ = (Index("ix_privacy_request_queue", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # correct | erase | object | other
+    about: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[dt.datetime]
+    handled_at: Mapped[dt.datetime | None]
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    reply: Mapped[str | None] = mapped_column(Text)
+
+
 # --- PTB persistence ---------------------------------------------------------------------------------
 
 
@@ -692,6 +721,7 @@ __all__ = [
     "OrgUnitSuccession",
     "OutboxMessage",
     "PersistedData",
+    "PrivacyRequest",
     "SeatPool",
     "StoredFileRecord",
     "UnitAllowance",
