@@ -83,7 +83,7 @@ def options_from(args: argparse.Namespace) -> Options:
 # --- dienhinh -----------------------------------------------------------------------------------------
 
 
-async def _prepare(url: str, presses: int) -> list[int]:
+async def prepare(url: str, presses: int) -> list[int]:
     database = Database(url)
     async with database.engine.begin() as connection:
         await connection.run_sync(Base.metadata.drop_all)
@@ -128,10 +128,32 @@ def expected_accepted(presses: int) -> int:
     return min(exemplars, 210) + min(presses - exemplars, 90)
 
 
-async def _dienhinh_run(url: str, presses: int, order: Sequence[int]) -> tuple[float, float, dict[str, int]]:
-    """(minimal seat-safe press seconds, dienhinh seconds, statuses) on one freshly prepared database."""
-    ids = await _prepare(url, presses)
-    minimal = await _minimal_run(url, ids, order)
+@dataclass
+class Opened:
+    """The whole Application after every delegate opened their link and got the invitation card."""
+
+    app: Any
+    api: InProcessBotAPI
+    factory: UpdateFactory
+    people: list[Persona]
+    cards: list[SentMessage]
+
+    def presses(self, order: Sequence[int]) -> list[Update]:
+        """Each delegate's press on "Tham dự", in ``order``."""
+        return [self.factory.press(self.people[n], self.cards[n], _attend_data(self.cards[n])) for n in order]
+
+    async def statuses(self) -> dict[str, int]:
+        async with self.app.services.database.transaction() as db:
+            rows = (await db.execute(select(Invitation.status, func.count()).group_by(Invitation.status))).all()
+        return {str(status): int(count) for status, count in rows}
+
+    async def close(self) -> None:
+        await self.app.shutdown()
+        await self.app.services.database.dispose()
+
+
+async def open_cards(url: str, ids: Sequence[int]) -> Opened:
+    """The real Application on ``url`` (prepared by :func:`prepare`), each delegate's link opened."""
     settings = Settings(database_url=url, bot_token="", webhook_url="", link_secret=SECRET.decode())
     api = InProcessBotAPI()
     app = build_application(Services.create(settings), request=api)
@@ -139,28 +161,38 @@ async def _dienhinh_run(url: str, presses: int, order: Sequence[int]) -> tuple[f
     assert app.post_init is not None
     await app.post_init(app)
     factory = UpdateFactory(api, app.bot)
-    people = [Persona(FIRST_USER + n, f"Đại biểu {n}") for n in range(presses)]
+    people = [Persona(FIRST_USER + n, f"Đại biểu {n}") for n in range(len(ids))]
     async with app.services.database.transaction() as db:
         rows = (await db.scalars(select(Invitation).where(Invitation.id.in_(ids)).order_by(Invitation.id))).all()
         tokens = [invitations.link_token(row, SECRET) for row in rows]
     for person, token in zip(people, tokens, strict=True):
         await app.process_update(factory.text(person, f"/start inv_{token}"))
-    cards = _cards(api, people)
-    updates = [factory.press(people[n], cards[n], _attend_data(cards[n])) for n in order]
+    return Opened(app, api, factory, people, _cards(api, people))
+
+
+def check_outcome(counts: dict[str, int], presses: int) -> None:
+    if counts.get("accepted") != expected_accepted(presses) or sum(counts.values()) != presses:
+        raise BenchError(f"unexpected outcome {counts}")
+
+
+async def _dienhinh_run(url: str, presses: int, order: Sequence[int]) -> tuple[float, float, dict[str, int]]:
+    """(minimal seat-safe press seconds, dienhinh seconds, statuses) on one freshly prepared database."""
+    ids = await prepare(url, presses)
+    minimal = await _minimal_run(url, ids, order)
+    opened = await open_cards(url, ids)
+    api, people = opened.api, opened.people
+    updates = opened.presses(order)
     before = {person.user_id: len(api.chats[person.user_id]) for person in people}
     started = time.perf_counter()
     for update in updates:
-        await app.process_update(update)
+        await opened.app.process_update(update)
     elapsed = time.perf_counter() - started
     for person in people:
         if len(api.chats[person.user_id]) <= before[person.user_id]:
             raise BenchError(f"delegate {person.user_id}'s press got no answer")
-    async with app.services.database.transaction() as db:
-        counts = dict((await db.execute(select(Invitation.status, func.count()).group_by(Invitation.status))).all())
-    await app.shutdown()
-    await app.services.database.dispose()
-    if counts.get("accepted") != expected_accepted(presses) or sum(counts.values()) != presses:
-        raise BenchError(f"unexpected outcome {counts}")
+    counts = await opened.statuses()
+    await opened.close()
+    check_outcome(counts, presses)
     return minimal, elapsed, counts
 
 
