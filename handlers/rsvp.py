@@ -452,27 +452,59 @@ async def card_other(update: Update, context: BotContext) -> None:
 
 async def _act(update: Update, context: BotContext, action: str, invitation_id: int) -> str | int:
     """One action of a card, pressed or typed; the invitation is re-read and must be the person's."""
+    if action == "a":
+        return await _attend(update, context, invitation_id)
     t = context.t
     account = _account(context)
     async with context.transaction() as db:
         invitation = await rsvp.invitation_for(db, invitation_id, account.id, context.now())
-        if invitation is not None and action != "a":
+        if invitation is not None:
             # The decline reason and the substitute's details are asked next: remember which invitation.
             await rsvp.keep_form(db, account.id, RsvpForm(invitation_id=invitation.id))
     if invitation is None:
         await _answer_query(context, t("Sorry, this invitation is not yours or no longer exists."))
         return END
-    option = next((o for o in card_options(t, invitation) if o.key == f"{action}:{invitation_id}"), None)
+    option = _card_option(t, invitation, action)
     if option is None:
         await _answer_query(context, t("That choice is no longer available."))
         return await _send_card(update, context, invitation)
     await close_keyboard(context, option)
-    if action == "a":
-        return await _accept(update, context, invitation)
     if action == "d":
         await _say(update, context, _reason_question(t))
         return REASON
     return await _start_substitute(update, context, invitation)
+
+
+def _card_option(t: Translator, invitation: InvitationView, action: str) -> Option | None:
+    return next((o for o in card_options(t, invitation) if o.key == f"{action}:{invitation.id}"), None)
+
+
+async def _attend(update: Update, context: BotContext, invitation_id: int) -> str | int:
+    """ "Attend": one transaction (rules.rsvp.attend), then the card, the answer and the pass (its QR drawn
+    after the commit, so the seat lock is not held meanwhile)."""
+    t = context.t
+    async with context.transaction() as db:
+        attended = await rsvp.attend(
+            db,
+            invitation_id,
+            account_id=_account(context).id,
+            now=context.now(),
+            secret=context.services.link_secret,
+            bot_username=context.bot.username,
+        )
+    invitation = attended.invitation
+    if invitation is None:
+        await _answer_query(context, t("Sorry, this invitation is not yours or no longer exists."))
+        return END
+    option = _card_option(t, invitation, "a")
+    if not attended.offered or attended.result is None or option is None:
+        await _answer_query(context, t("That choice is no longer available."))
+        return await _send_card(update, context, invitation)
+    await close_keyboard(context, option)
+    await _say(update, context, _accept_text(t, attended.result, invitation))
+    if attended.delegate is not None:
+        await _send_pass(update, context, attended.delegate.render())
+    return END
 
 
 def _reason_question(t: Translator) -> str:
@@ -480,18 +512,6 @@ def _reason_question(t: Translator) -> str:
         "Please tell us briefly why you cannot attend (for example: “away on work”). Type /cancel to keep your "
         "answer as it is."
     )
-
-
-async def _accept(update: Update, context: BotContext, invitation: InvitationView) -> int:
-    account = _account(context)
-    async with context.transaction() as db:
-        result = await seats.accept(db, invitation.id, now=context.now(), actor_id=account.id)
-        delegate = await pass_if_seated(db, context, result)
-        await rsvp.close_form(db, account.id)
-    await _say(update, context, _accept_text(context.t, result, invitation))
-    if delegate is not None:
-        await _send_pass(update, context, delegate)
-    return END
 
 
 async def pass_if_seated(db: AsyncSession, context: BotContext, result: RsvpResult) -> DelegatePass | None:

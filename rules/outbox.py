@@ -100,7 +100,12 @@ async def cancel(session: AsyncSession, *, topic: str) -> int:
 
     Returns how many were cancelled. A message whose request is already on its way may still arrive.
     """
-    return await store.cancel_topic(session, topic=topic)
+    return await store.cancel_topics(session, [topic])
+
+
+async def cancel_topics(session: AsyncSession, topics: Collection[str]) -> int:
+    """:func:`cancel` for several topics at once, in one statement."""
+    return await store.cancel_topics(session, topics)
 
 
 async def cancel_keys(session: AsyncSession, keys: Collection[str]) -> int:
@@ -172,6 +177,7 @@ __all__ = [
     "SEND_PHOTO",
     "cancel",
     "cancel_keys",
+    "cancel_topics",
     "enqueue",
     "file_payload",
     "latest_due",

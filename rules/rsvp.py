@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 import qrcode
+from PIL import Image
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,9 +52,12 @@ from rules.roles import Actor, NotAllowed, Role
 from rules.seats import (
     ANSWERABLE,
     SEAT_PASSED_ON,
+    RsvpResult,
+    accept,
     holds_seat,
     is_holding_seat,
     is_locked,
+    lock_conference_of,
     lock_seats,
     transition,
     waitlist_position,
@@ -134,22 +138,29 @@ async def _pool_title(session: AsyncSession, conference_id: int, pool_code: str)
     return title or pool_code
 
 
-async def view(session: AsyncSession, invitation: Invitation, now: dt.datetime) -> InvitationView:
-    conference = await session.get_one(Conference, invitation.conference_id)
+def _view(
+    invitation: Invitation, conference: Conference, pool_title: str | None, position: int | None, now: dt.datetime
+) -> InvitationView:
     return InvitationView(
         id=invitation.id,
         full_name=invitation.full_name,
         status=invitation.status,
         pool_code=invitation.pool_code,
-        pool_title=await _pool_title(session, conference.id, invitation.pool_code),
+        pool_title=pool_title or invitation.pool_code,
         conference=_conference_view(conference),
         locked=is_locked(conference, now) or invitation.checked_in_at is not None,
-        position=await waitlist_position(session, invitation.id),
+        position=position,
         decline_reason=invitation.decline_reason,
         checked_in_at=invitation.checked_in_at,
         account_id=invitation.account_id,
         link_nonce=invitation.link_nonce,
     )
+
+
+async def view(session: AsyncSession, invitation: Invitation, now: dt.datetime) -> InvitationView:
+    conference = await session.get_one(Conference, invitation.conference_id)
+    pool_title = await _pool_title(session, conference.id, invitation.pool_code)
+    return _view(invitation, conference, pool_title, await waitlist_position(session, invitation.id), now)
 
 
 async def load_view(session: AsyncSession, invitation_id: int, now: dt.datetime) -> InvitationView | None:
@@ -161,11 +172,78 @@ async def load_view(session: AsyncSession, invitation_id: int, now: dt.datetime)
 async def invitation_for(
     session: AsyncSession, invitation_id: int, account_id: int, now: dt.datetime
 ) -> InvitationView | None:
-    """The invitation if it is bound to ``account_id`` (a button is re-checked here); else None."""
-    invitation = await session.get(Invitation, invitation_id, populate_existing=True)
-    if invitation is None or invitation.account_id != account_id:
+    """The invitation if it is bound to ``account_id`` (a button is re-checked here); else None.
+
+    One statement reads the invitation, its conference and its pool's title (a second counts the
+    waitlist ahead, for a waitlisted delegate only): a card's press reads this every time.
+    """
+    loaded = await _owned(session, invitation_id, account_id)
+    if loaded is None:
         return None
-    return await view(session, invitation, now)
+    invitation, conference, pool_title = loaded
+    return _view(invitation, conference, pool_title, await waitlist_position(session, invitation.id), now)
+
+
+async def _owned(
+    session: AsyncSession, invitation_id: int, account_id: int, *, for_update: bool = False
+) -> tuple[Invitation, Conference, str | None] | None:
+    """The invitation bound to ``account_id``, its conference and its pool's title, in one statement."""
+    statement = (
+        select(Invitation, Conference, SeatPool.title)
+        .join(Conference, Conference.id == Invitation.conference_id)
+        .outerjoin(
+            SeatPool, and_(SeatPool.conference_id == Invitation.conference_id, SeatPool.code == Invitation.pool_code)
+        )
+        .where(Invitation.id == invitation_id)
+        .execution_options(populate_existing=True)
+    )
+    if for_update:
+        statement = statement.with_for_update(of=Invitation)
+    row = (await session.execute(statement)).first()
+    if row is None or row[0].account_id != account_id:
+        return None
+    return row[0], row[1], row[2]
+
+
+def can_attend(invitation: InvitationView) -> bool:
+    """Whether "Attend" is one of the card's choices: answers open, pending or declined."""
+    return not invitation.locked and invitation.status in (Status.PENDING, Status.DECLINED)
+
+
+@dataclass(frozen=True)
+class AttendResult:
+    """A delegate's "Attend": the invitation as it stood (None: not theirs, or gone), whether attending was
+    on offer, what the answer did, and the pass to send when a seat was given (rendered after the commit)."""
+
+    invitation: InvitationView | None
+    offered: bool = False
+    result: RsvpResult | None = None
+    delegate: PassFacts | None = None
+
+
+async def attend(
+    session: AsyncSession, invitation_id: int, *, account_id: int, now: dt.datetime, secret: bytes, bot_username: str
+) -> AttendResult:
+    """The use case of a card's "Attend" (pressed or typed): the invitation must be the person's and
+    attending on offer; then the seat (or the waitlist) in the same transaction, the check-in pass issued,
+    the open form closed. The QR and the calendar file are drawn by the caller after the commit
+    (:meth:`PassFacts.render`), so the seat lock is not held while they are drawn."""
+    # The rows are held here for the whole use case: the session keeps unchanged rows only while someone
+    # refers to them, and the seat answer and the pass would otherwise read them again.
+    await lock_conference_of(session, invitation_id)
+    loaded = await _owned(session, invitation_id, account_id, for_update=True)
+    if loaded is None:
+        return AttendResult(None)
+    row, conference, pool_title = loaded
+    invitation = _view(row, conference, pool_title, await waitlist_position(session, row.id), now)
+    if not can_attend(invitation):
+        return AttendResult(invitation)
+    result = await accept(session, invitation.id, now=now, actor_id=account_id, locked=(row, conference))
+    delegate = None
+    if result.status == Status.ACCEPTED and result.invitation_id is not None:
+        delegate = await pass_facts(session, result.invitation_id, secret=secret, bot_username=bot_username)
+    await close_form(session, account_id)
+    return AttendResult(invitation, True, result, delegate)
 
 
 async def my_invitations(session: AsyncSession, account_id: int, now: dt.datetime) -> list[InvitationView]:
@@ -902,38 +980,78 @@ class DelegatePass:
     ics_filename: str
 
 
+@dataclass(frozen=True)
+class PassFacts:
+    """A :class:`DelegatePass` before its QR is drawn (what the transaction decides)."""
+
+    invitation_id: int
+    full_name: str
+    conference_title: str
+    checkin_url: str
+    code: str
+    ics: bytes | None
+    ics_filename: str
+
+    def render(self) -> DelegatePass:
+        """The pass with its QR drawn (a few milliseconds of CPU: outside the seat transaction)."""
+        return DelegatePass(
+            invitation_id=self.invitation_id,
+            full_name=self.full_name,
+            conference_title=self.conference_title,
+            checkin_url=self.checkin_url,
+            code=self.code,
+            qr_png=qr_png(self.checkin_url),
+            ics=self.ics,
+            ics_filename=self.ics_filename,
+        )
+
+
 def qr_png(data: str) -> bytes:
     """A QR code of ``data`` as a PNG, large enough to scan from a phone screen."""
     # A fixed mask: scanners read every mask, and searching all eight for the "best" costs ~8 ms a code.
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4, mask_pattern=0)
     code.add_data(data)
     code.make(fit=True)
+    # The same PNG as ``code.make_image()`` (one rectangle drawn per module, ~1 ms more): the module matrix
+    # (border included) as one byte per pixel, scaled by the box size.
+    matrix = code.get_matrix()
+    size = len(matrix)
+    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
+    image = Image.frombytes("L", (size, size), pixels).convert("1")
+    image = image.resize((size * code.box_size, size * code.box_size), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
-    code.make_image().save(buffer)
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-async def delegate_pass(
+async def pass_facts(
     session: AsyncSession, invitation_id: int, *, secret: bytes, bot_username: str
-) -> DelegatePass | None:
-    """The check-in pass of an accepted delegate (issued on first use, the same after); None otherwise."""
+) -> PassFacts | None:
+    """The check-in pass of an accepted delegate (issued on first use, the same after), QR not drawn yet;
+    None when the invitation is not accepted."""
     invitation = await session.get(Invitation, invitation_id)
     if invitation is None or invitation.status != Status.ACCEPTED:
         return None
     token, code = await issue_checkin(session, invitation, secret)
     await session.flush()
     conference = await session.get_one(Conference, invitation.conference_id)
-    url = links.deep_link(bot_username, links.CHECK_IN, token)
-    return DelegatePass(
+    return PassFacts(
         invitation_id=invitation.id,
         full_name=invitation.full_name,
         conference_title=conference.title,
-        checkin_url=url,
+        checkin_url=links.deep_link(bot_username, links.CHECK_IN, token),
         code=code,
-        qr_png=qr_png(url),
         ics=conference_ics(conference, uid=f"invitation-{invitation.id}@dienhinh"),
         ics_filename=f"hoi-nghi-{conference.id}.ics",
     )
+
+
+async def delegate_pass(
+    session: AsyncSession, invitation_id: int, *, secret: bytes, bot_username: str
+) -> DelegatePass | None:
+    """The check-in pass of an accepted delegate (issued on first use, the same after); None otherwise."""
+    facts = await pass_facts(session, invitation_id, secret=secret, bot_username=bot_username)
+    return None if facts is None else facts.render()
 
 
 # --- finding a delegate by what an organiser can see: number, code or name ----------------------------------
@@ -1073,6 +1191,7 @@ async def account_locale(session: AsyncSession, account_id: int | None) -> str |
 
 
 __all__ = [
+    "AttendResult",
     "BalanceEffect",
     "CheckInOutcome",
     "CheckInResult",
@@ -1086,6 +1205,7 @@ __all__ = [
     "OpenOutcome",
     "OpenResult",
     "Organiser",
+    "PassFacts",
     "ProposalDesk",
     "ProposalView",
     "RsvpForm",
@@ -1093,7 +1213,9 @@ __all__ = [
     "SubstituteResult",
     "account_locale",
     "approve_substitute",
+    "attend",
     "balance_effect",
+    "can_attend",
     "check_in",
     "close_desk",
     "close_errand",
@@ -1114,6 +1236,7 @@ __all__ = [
     "open_form",
     "open_link",
     "organisers",
+    "pass_facts",
     "proposals",
     "propose_substitute",
     "qr_png",

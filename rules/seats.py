@@ -172,20 +172,48 @@ async def lock_seats(session: AsyncSession, conference_id: int) -> Conference | 
 
 
 async def _lock_invitation(session: AsyncSession, invitation_id: int) -> tuple[Invitation, Conference] | None:
-    """The invitation and its conference, the seat lock taken first and the invitation read after it."""
-    conference_id = await session.scalar(select(Invitation.conference_id).where(Invitation.id == invitation_id))
-    if conference_id is None:
+    """The invitation and its conference, the seat lock taken first and the invitation read after it.
+
+    On SQLite the transaction began with BEGIN IMMEDIATE (storage.db), so it holds the write lock already
+    and one statement reads both; PostgreSQL locks the conference row, then reads the invitation.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        row = (
+            await session.execute(
+                select(Invitation, Conference)
+                .join(Conference, Conference.id == Invitation.conference_id)
+                .where(Invitation.id == invitation_id)
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+    conference_id = select(Invitation.conference_id).where(Invitation.id == invitation_id).scalar_subquery()
+    conference = await session.scalar(
+        select(Conference)
+        .where(Conference.id == conference_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if conference is None:
         return None
-    conference = await lock_seats(session, conference_id)
     invitation = await session.scalar(
         select(Invitation)
         .where(Invitation.id == invitation_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if conference is None or invitation is None:
+    if invitation is None:
         return None
     return invitation, conference
+
+
+async def lock_conference_of(session: AsyncSession, invitation_id: int) -> None:
+    """Take the seat lock of the invitation's conference before reading the invitation (PostgreSQL; on
+    SQLite the transaction's BEGIN IMMEDIATE holds the write lock already). Read the invitation after it
+    ``FOR UPDATE`` and pass it to :func:`accept` as ``locked``."""
+    if session.get_bind().dialect.name == "postgresql":
+        conference_id = select(Invitation.conference_id).where(Invitation.id == invitation_id).scalar_subquery()
+        await session.execute(select(Conference.id).where(Conference.id == conference_id).with_for_update())
 
 
 def _reserved() -> ColumnElement[bool]:
@@ -236,34 +264,53 @@ async def free_seats(
     ``excluding``: an invitation not to count (the one asking for a seat, if it holds one already).
     Exact only under the seat lock.
     """
+    return (await _pool_facts(session, conference, pool_code, excluding=excluding)).free
+
+
+@dataclass(frozen=True)
+class _PoolFacts:
+    free: int | None  # None: unlimited
+    waiting: int  # waitlisted in the pool
+    latest_waitlisted: dt.datetime | None
+
+
+async def _pool_facts(
+    session: AsyncSession, conference: Conference, pool_code: str, *, excluding: int | None = None
+) -> _PoolFacts:
+    """Free seats, the waitlist's length and its latest stamp, in one statement (exact under the seat lock)."""
+    in_pool = Invitation.pool_code == pool_code
+    holding = holds_seat() if excluding is None else and_(holds_seat(), Invitation.id != excluding)
+    waiting = and_(in_pool, Invitation.status == Status.WAITLISTED)
+    pool_seats = (
+        select(SeatPool.seats).where(SeatPool.conference_id == conference.id, SeatPool.code == pool_code)
+    ).scalar_subquery()
+    row = (
+        await session.execute(
+            select(
+                pool_seats,
+                func.count().filter(and_(in_pool, holding)),
+                func.count().filter(holding),
+                func.count().filter(waiting),
+                func.max(Invitation.waitlisted_at).filter(waiting),
+            ).where(Invitation.conference_id == conference.id)
+        )
+    ).one()
+    seats, held_in_pool, held, waitlisted, latest = row
     free: int | None = None
-    seats = await pool_capacity(session, conference.id, pool_code)
     if seats is not None:
-        free = seats - await _held(session, conference.id, pool_code, excluding)
+        free = seats - int(held_in_pool or 0)
     if conference.capacity is not None:
-        overall = conference.capacity - await _held(session, conference.id, None, excluding)
+        overall = conference.capacity - int(held or 0)
         free = overall if free is None else min(free, overall)
-    return None if free is None else max(free, 0)
+    if isinstance(latest, str):  # SQLite hands a filtered aggregate back as text
+        latest = dt.datetime.fromisoformat(latest)
+    if latest is not None and latest.tzinfo is None:
+        latest = latest.replace(tzinfo=dt.UTC)
+    return _PoolFacts(None if free is None else max(free, 0), int(waitlisted or 0), latest)
 
 
 def _waitlist_order() -> tuple[ColumnElement[dt.datetime], ColumnElement[int]]:
     return Invitation.waitlisted_at.asc(), Invitation.id.asc()  # type: ignore[return-value]
-
-
-async def _waitlist_stamp(session: AsyncSession, conference_id: int, pool_code: str, now: dt.datetime) -> dt.datetime:
-    """When a delegate joins the waitlist: now, or just after the last one (commit order, no ties)."""
-    latest = await session.scalar(
-        select(func.max(Invitation.waitlisted_at)).where(
-            Invitation.conference_id == conference_id,
-            Invitation.pool_code == pool_code,
-            Invitation.status == Status.WAITLISTED,
-        )
-    )
-    if latest is None:
-        return now
-    if latest.tzinfo is None:  # SQLite hands aggregates back without the column type
-        latest = latest.replace(tzinfo=dt.UTC)
-    return max(now, latest + _TICK)
 
 
 async def waitlist_position(session: AsyncSession, invitation_id: int) -> int | None:
@@ -384,14 +431,17 @@ async def accept(
     now: dt.datetime,
     actor_id: int | None = None,
     override_reason: str | None = None,
+    locked: tuple[Invitation, Conference] | None = None,
 ) -> RsvpResult:
     """The delegate will attend: a seat if the pool (and the capacity) has one, else the pool's waitlist.
 
     ``actor_id``: who answers; when given without ``override_reason`` it must be the account the invitation
     is bound to. ``override_reason``: an organiser records the answer (also after the deadline); required
     non-empty, kept on the event and audited. Already accepted or waitlisted: ``UNCHANGED``.
+    ``locked``: the invitation (``invitation_id``'s) and its conference, read in this transaction after
+    :func:`lock_conference_of` — they are not read again.
     """
-    loaded = await _lock_invitation(session, invitation_id)
+    loaded = locked if locked is not None else await _lock_invitation(session, invitation_id)
     if loaded is None:
         return RsvpResult(Outcome.NOT_FOUND)
     invitation, conference = loaded
@@ -401,31 +451,28 @@ async def accept(
     if isinstance(check, RsvpResult):
         return check
     if invitation.status in (Status.ACCEPTED, Status.WAITLISTED):
-        position = await waitlist_position(session, invitation.id)
-        return _result(Outcome.UNCHANGED, invitation, conference, previous=invitation.status, position=position)
+        waiting = await waitlist_position(session, invitation.id)
+        return _result(Outcome.UNCHANGED, invitation, conference, previous=invitation.status, position=waiting)
     previous = invitation.status
-    free = await free_seats(session, conference, invitation.pool_code, excluding=invitation.id)
-    if free is None or free > 0:
+    facts = await _pool_facts(session, conference, invitation.pool_code, excluding=invitation.id)
+    position: int | None = None
+    if facts.free is None or facts.free > 0:
         event = transition(session, invitation, Status.ACCEPTED, actor_id=actor_id, now=now, reason=check)
         outcome = Outcome.ACCEPTED
     else:
-        invitation.waitlisted_at = await _waitlist_stamp(session, conference.id, invitation.pool_code, now)
+        # Commit order (see the module docstring): after everyone waiting, so they are all ahead.
+        latest = facts.latest_waitlisted
+        invitation.waitlisted_at = now if latest is None else max(now, latest + _TICK)
         event = transition(session, invitation, Status.WAITLISTED, actor_id=actor_id, now=now, reason=check)
         outcome = Outcome.WAITLISTED
+        position = facts.waiting + 1
     invitation.responded_at = now
     invitation.decline_reason = None
     if check is not None:
         _audit(session, invitation, event, actor_id, now)
-    await _stop_reminders(session, invitation.id)
+    await _stop_reminders(session, invitation)
     await session.flush()
-    return _result(
-        outcome,
-        invitation,
-        conference,
-        previous=previous,
-        position=await waitlist_position(session, invitation.id),
-        event_id=event.id,
-    )
+    return _result(outcome, invitation, conference, previous=previous, position=position, event_id=event.id)
 
 
 async def decline(
@@ -500,7 +547,7 @@ async def _decline(
     invitation.decline_reason = cleaned
     if check is not None:
         _audit(session, invitation, event, actor_id, now)
-    await _stop_reminders(session, invitation.id)
+    await _stop_reminders(session, invitation)
     await session.flush()
     promoted = await promote_waitlisted(session, conference, invitation.pool_code, now=now) if freed else []
     return _result(
@@ -528,7 +575,7 @@ async def cancel(
     freed = await is_holding_seat(session, invitation.id)
     event = transition(session, invitation, Status.CANCELLED, actor_id=actor_id, now=now, reason=cleaned)
     _audit(session, invitation, event, actor_id, now, action="invitation.cancel")
-    await _stop_reminders(session, invitation.id)
+    await _stop_reminders(session, invitation)
     await session.flush()
     promoted = await promote_waitlisted(session, conference, invitation.pool_code, now=now) if freed else []
     return _result(
@@ -536,13 +583,13 @@ async def cancel(
     )
 
 
-async def _stop_reminders(session: AsyncSession, invitation_id: int) -> None:
+async def _stop_reminders(session: AsyncSession, invitation: Invitation) -> None:
     """Reminders to answer (or, after a decline, of the day before) waiting in the outbox are moot now;
     the planner would cancel them on its next run, this makes sure none goes out in between."""
-    await outbox.cancel(session, topic=rsvp_topic(invitation_id))
-    invitation = await session.get(Invitation, invitation_id)
-    if invitation is not None and invitation.status != Status.ACCEPTED:
-        await outbox.cancel(session, topic=day_before_topic(invitation_id))
+    topics = [rsvp_topic(invitation.id)]
+    if invitation.status != Status.ACCEPTED:
+        topics.append(day_before_topic(invitation.id))
+    await outbox.cancel_topics(session, topics)
 
 
 async def promote_waitlisted(
@@ -704,6 +751,7 @@ __all__ = [
     "free_seats",
     "holds_seat",
     "is_locked",
+    "lock_conference_of",
     "lock_seats",
     "pool_capacity",
     "pool_counts",

@@ -108,9 +108,14 @@ async def cancel_topic(session: AsyncSession, *, topic: str) -> int:
     Rows being sent right now are cancelled too, so a retry cannot bring them back; a request already
     on its way to Telegram may still arrive, and is then recorded as sent.
     """
+    return await cancel_topics(session, [topic])
+
+
+async def cancel_topics(session: AsyncSession, topics: Collection[str]) -> int:
+    """:func:`cancel_topic` for several topics, in one statement."""
     statement = (
         update(OutboxMessage)
-        .where(OutboxMessage.topic == topic, OutboxMessage.status.in_((PENDING, SENDING)))
+        .where(OutboxMessage.topic.in_(list(topics)), OutboxMessage.status.in_((PENDING, SENDING)))
         .values(status=CANCELLED, lease_until=None)
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
@@ -395,6 +400,7 @@ __all__ = [
     "ClaimedRow",
     "cancel_keys",
     "cancel_topic",
+    "cancel_topics",
     "claim",
     "count_by_status",
     "hold_chat",

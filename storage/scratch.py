@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_for
@@ -36,6 +37,5 @@ async def recall(session: AsyncSession, kind: str, account_id: int) -> dict[str,
 
 
 async def forget(session: AsyncSession, kind: str, account_id: int) -> None:
-    row = await session.get(PersistedData, (kind, str(account_id)))
-    if row is not None:
-        await session.delete(row)
+    # One DELETE (no read first); a row this session loaded leaves the session with it.
+    await session.execute(delete(PersistedData).where(PersistedData.kind == kind, PersistedData.key == str(account_id)))
