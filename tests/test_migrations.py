@@ -593,3 +593,36 @@ async def test_existing_audit_entries_are_chained_in_order_and_the_downgrade_tak
     columns = await _run(db_url, lambda c: {col["name"] for col in inspect(c).get_columns("audit_log")})
     assert "entry_hash" not in columns and "seq" not in columns
     assert "audit_chain_head" not in await _run(db_url, _table_names)
+
+
+# --- 0012: personal-data requests and erasure -------------------------------------------------------------
+
+
+async def test_privacy_migration_adds_the_request_queue_and_erasure_and_goes_down_keeping_accounts(
+    db_url: str,
+) -> None:
+    await migrate.upgrade(db_url, "0011")
+    await _execute(
+        db_url,
+        [
+            "INSERT INTO account (id, display_name, role, created_at, updated_at) "
+            f"VALUES (7, 'Nguyễn Thị Lan', 'citizen', {_AT}, {_AT})"
+        ],
+    )
+
+    await migrate.upgrade(db_url, "0012")
+    assert "privacy_request" in await _run(db_url, _table_names)
+    assert await _rows(db_url, "SELECT id, display_name, erased_at FROM account") == [(7, "Nguyễn Thị Lan", None)]
+    await _execute(
+        db_url,
+        [
+            "INSERT INTO privacy_request (account_id, kind, detail, status, created_at, due_at) "
+            f"VALUES (7, 'correct', 'Năm sinh ghi sai', 'open', {_AT}, {_AT})"
+        ],
+    )
+
+    await migrate.downgrade(db_url, "0011")
+    assert "privacy_request" not in await _run(db_url, _table_names)
+    columns = await _run(db_url, lambda c: {col["name"] for col in inspect(c).get_columns("account")})
+    assert "erased_at" not in columns
+    assert await _rows(db_url, "SELECT id, display_name FROM account") == [(7, "Nguyễn Thị Lan")]
