@@ -81,7 +81,13 @@ COMMANDS: tuple[Command, ...] = (
         "status", N_("Where things stand: deadlines, nominations, seats, balance"), Group.FOLLOW_UP, Role.ORGANISER
     ),
     Command(
-        "export", N_("Excel workbook: nominations, delegates, attendance, balance"), Group.FOLLOW_UP, Role.ORGANISER
+        "export",
+        N_(
+            "Excel workbook: nominations, delegates, attendance, balance (ethnicity and religion only with "
+            "/export sensitive REASON)"
+        ),
+        Group.FOLLOW_UP,
+        Role.ORGANISER,
     ),
     Command("outbox", N_("Messages waiting to be sent"), Group.FOLLOW_UP, Role.ORGANISER),
     Command("requests", N_("Personal-data requests to answer"), Group.ADMINISTRATION, Role.ORGANISER),

@@ -367,6 +367,10 @@ async def test_help_is_grouped_by_task(organiser, playground):
     assert text.index("/nominate —") < positions[1] < text.index("/invite —") < positions[2]
     assert positions[2] < text.index("/status —") < positions[3] < text.index("/grant —") < positions[4]
     assert text.count("\n/") + text.startswith("/") == len(COMMANDS)
+    assert (
+        "\n/export — Tệp Excel: đề cử, đại biểu, điểm danh, cơ cấu (dân tộc, tôn giáo chỉ khi gõ /export nhạy cảm LÝ DO)\n"
+        in text
+    )
 
     citizen = playground.person(Persona(CITIZEN_ID, "Lan", "Nguyễn Thị"))
     [reply] = await citizen.send("/help")
