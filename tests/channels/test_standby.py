@@ -126,11 +126,13 @@ async def pair(database_url: str, server: FakeZaloServer, tmp_path: Path) -> Asy
             await process.stop()
 
 
-async def _answer(server: FakeZaloServer, person: FakeUser, words: str, *processes: BotProcess) -> str:
-    """Send ``words`` as ``person`` and wait for the bot's next message to them."""
+async def _answer(
+    server: FakeZaloServer, person: FakeUser, words: str, *processes: BotProcess, replies: int = 1
+) -> str:
+    """Send ``words`` as ``person``, wait for the bot's next ``replies`` messages to them, return the last."""
     before = len(server.received(person.id))
     server.queue(server.text_event(person, words))
-    await until(lambda: len(server.received(person.id)) > before, f"an answer to {words!r}", *processes)
+    await until(lambda: len(server.received(person.id)) >= before + replies, f"an answer to {words!r}", *processes)
     return server.received(person.id)[-1].text or ""
 
 
@@ -157,7 +159,7 @@ async def test_killed_in_the_middle_of_a_nomination_the_standby_goes_on_at_the_s
 ) -> None:
     active, standby = pair
     lan = await _active_and_standby(server, pair, database_url)
-    assert "Đề cử này dành cho hội nghị nào?" in await _answer(server, lan, "/nominate", active)
+    assert "Đề cử này dành cho hội nghị nào?" in await _answer(server, lan, "/nominate", active, replies=2)
     assert (await _answer(server, lan, "2", active)).startswith("Bạn đề cử một cá nhân hay một tập thể")
     assert not standby.said("taking over")
 

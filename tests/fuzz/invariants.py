@@ -316,7 +316,11 @@ async def accounts_are_whole(db: AsyncSession) -> list[Violation]:
     reachable = set(await db.scalars(select(ChannelIdentity.account_id)))
     for account in await db.scalars(select(Account)):
         record = f"account {account.id}"
-        if account.id not in reachable:
+        # /erase leaves the account as a row nobody can be found by: no identity, no name.
+        if account.erased_at is not None:
+            if account.id in reachable or account.display_name:
+                found.append(Violation("erased account still identifiable", record))
+        elif account.id not in reachable:
             found.append(Violation("account without a channel identity", record))
         if account.role not in roles:
             found.append(Violation("unknown role", record, account.role))
