@@ -24,6 +24,7 @@ from rules.nominations import Status
 from rules.roles import NotAllowed, Role, can_organise
 from rules.text import person_name
 from rules.welcome import Welcome, welcome
+from rules.welcome import cached as welcome_cached
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +119,12 @@ async def start(update: Update, context: BotContext) -> None:
     if context.account is None:
         facts = Welcome(role=Role.CITIZEN)
     else:
-        async with context.transaction() as db:
-            facts = await welcome(db, context.account.id)
+        kept = welcome_cached(context.services.database.engine.sync_engine, context.account.id)
+        if kept is not None:
+            facts = kept
+        else:
+            async with context.transaction() as db:
+                facts = await welcome(db, context.account.id)
     text = _welcome(context, update.effective_user.first_name, facts)
     if context.args:
         # Deep links that no feature claimed: expired or mistyped.
