@@ -471,3 +471,44 @@ async def test_start_tells_a_focal_point_the_name_of_their_unit(playground, plan
     # Before: "Bạn là đầu mối của đơn vị: …" without saying which unit.
     assert "Bạn là đầu mối của Phường Bưởi: bạn gửi các đề cử của đơn vị này." in welcome
     assert "đầu mối của đơn vị:" not in welcome
+
+
+async def test_the_edit_list_numbers_each_question_the_same_whatever_was_answered_or_skipped(playground, plan, citizen):
+    """Issue 10 item 9: "Điện thoại" has one number in the "Sửa một mục" list of the individual form,
+    whether ethnicity and religion were given (consent) or skipped, and typing that number picks it."""
+    await _individual_until_summary(citizen)
+    await citizen.press("Sửa một mục")
+    given = citizen.last.button_labels
+    assert {"Dân tộc", "Tôn giáo"} <= set(given)
+
+    other = playground.person(Persona(7007, "Lan", "Phạm Thị"))
+    await other.send("/nominate")
+    await other.press("Hội nghị Điển hình tiên tiến")
+    await other.press("Cá nhân")
+    await other.send("Phạm Thị Hoa")
+    await other.press("Nữ")
+    await other.send("1985")
+    await other.press("Không")  # no ethnicity or religion recorded
+    await other.send("công nhân")
+    await other.send("Tổ trưởng tổ dân phố số 2")
+    await other.send("phuong buoi")
+    await other.send("0987 654 321")
+    await other.press("Điển hình tiên tiến")
+    await other.send("văn minh đô thị")
+    await other.send(ACHIEVEMENTS)
+    await other.press("Xong")
+    await other.press("Có, đồng ý")
+    assert other.last.text.startswith("Vui lòng kiểm tra lại đề cử trước khi gửi:")
+    await other.press("Sửa một mục")
+    skipped = other.last.button_labels
+    assert "Dân tộc" not in skipped and "Tôn giáo" not in skipped
+
+    number = given.index("Điện thoại") + 1
+    assert skipped.index("Điện thoại") + 1 == number
+    assert given[: len(skipped)] == skipped  # every question keeps its place; the follow-ups come last
+    asked = await other.send(str(number))
+    assert "số điện thoại" in asked[-1].text.lower()
+    back = await other.send("0912 000 111")
+    assert "Điện thoại: 0912 000 111" in back[-1].text
+    [_, nomination] = await _nominations(playground)
+    assert nomination.phone_e164 == "+84912000111" and nomination.ethnicity is None
