@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import unicodedata
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from bot.playground.harness import ChatUser, Playground
@@ -512,3 +514,35 @@ async def test_the_edit_list_numbers_each_question_the_same_whatever_was_answere
     assert "Điện thoại: 0912 000 111" in back[-1].text
     [_, nomination] = await _nominations(playground)
     assert nomination.phone_e164 == "+84912000111" and nomination.ethnicity is None
+
+
+async def test_a_residents_group_answers_not_applicable_to_the_economic_sector(
+    playground, plan, focal_point, organiser
+):
+    """Issue 10 item 9: a tổ dân phố is in no economic sector; "Không áp dụng" is offered, stored as a
+    code, shown in the summary and in the export."""
+    await focal_point.send("/nominate")
+    await focal_point.press("Hội nghị tuyên dương")
+    await focal_point.press("Tập thể")
+    await focal_point.send("Tổ dân phố số 3 phường Bưởi")
+    asked = await focal_point.send("25")
+    assert asked[-1].text == "Tập thể thuộc thành phần kinh tế nào?"
+    assert asked[-1].button_labels[-1] == "Không áp dụng"
+    await focal_point.send("không áp dụng")  # typed, as on Zalo
+    await focal_point.press("Tập thể lao động tiên tiến")
+    await focal_point.press("Phong trào khác")
+    await focal_point.send("Phong trào Ngày Chủ nhật xanh")
+    await focal_point.send(ACHIEVEMENTS)
+    await focal_point.send("xong")
+    summary = await focal_point.send("1")
+    assert "• Thành phần kinh tế: Không áp dụng" in summary[-1].text
+
+    await focal_point.send("gửi")
+
+    [nomination] = await _nominations(playground)
+    assert nomination.status == "submitted" and nomination.economic_sector == "khong_ap_dung"
+    replies = await organiser.send("/export grassroots")
+    book = load_workbook(io.BytesIO(replies[-1].file_bytes or b""))
+    rows = list(book["Đề cử"].iter_rows(values_only=True))
+    column = rows[0].index("Thành phần kinh tế")
+    assert rows[1][column] == "Không áp dụng"
