@@ -290,7 +290,9 @@ async def test_evidence_step_takes_files_and_refuses_plain_text(playground, plan
     await citizen.press("Sửa một mục")
     await citizen.press("Minh chứng")
     text_instead = await citizen.send("ảnh ở nhà")
-    assert "Vui lòng bấm một nút hoặc gõ số thứ tự" in text_instead[-1].text
+    # One button ("Xong"): "gõ 1", never "(1–1)" (issue 10 item 7).
+    assert "Xin lỗi, tôi chưa hiểu câu trả lời. Vui lòng bấm nút hoặc gõ 1." in text_instead[-1].text
+    assert "1–1" not in text_instead[-1].text
     document = await citizen.send_document(b"%PDF-1.4 fake", "quyet-dinh.pdf")
     assert "Tổng số tệp: 2" in document[-1].text
     same_again = await citizen.send_photo(b"\x89PNG fake photo")
