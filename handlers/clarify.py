@@ -76,6 +76,10 @@ def _labels(t: Translator) -> Labels:
 
 
 def retry_note(t: Translator, count: int) -> str:
+    if count == 1:  # one option: "type 1", never "(1–1)"
+        if not t.buttons:
+            return t("Sorry, I did not understand that answer. Please type 1 to choose it.")
+        return t("Sorry, I did not understand that answer. Please press the button or type 1.")
     if not t.buttons:
         return t(
             "Sorry, I did not understand that answer. Please type the number of your choice (1–{count}).", count=count

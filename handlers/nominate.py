@@ -657,12 +657,7 @@ async def on_summary(update: Update, context: BotContext) -> str | int:
 
 async def _edit_menu(db: AsyncSession, draft: Nomination, t: Translator, who: intake.Context) -> Reply:
     asks_conf = await _asks_conference(db, who.now)
-    steps = [
-        step
-        for step in intake.ORDER
-        if step != Step.SUMMARY
-        and intake.applies(step, draft, asks_unit=intake.asks_unit(draft), asks_conference=asks_conf)
-    ]
+    steps = intake.edit_steps(draft, asks_unit=intake.asks_unit(draft), asks_conference=asks_conf)
     options = tuple(Option(str(step), t(FIELD_NAMES[step])) for step in steps)
     return Reply(t("Which field do you want to change?"), keyboard(f"{PREFIX}:edit", options, 2))
 

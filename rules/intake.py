@@ -133,6 +133,31 @@ def applies(step: Step, nomination: Nomination, *, asks_unit: bool = True, asks_
     return True
 
 
+FOLLOW_UPS = frozenset({Step.ETHNICITY, Step.RELIGION, Step.MOVEMENT_OTHER})
+
+
+def edit_steps(nomination: Nomination, *, asks_unit: bool = True, asks_conference: bool = True) -> list[Step]:
+    """The questions the "edit a field" list offers, numbered the same for a given form whatever was answered.
+
+    The form's own questions (for its kind, unit and conference as asked) come first in the form's order;
+    follow-ups that depend on an answer (ethnicity and religion after consent, the "other" movement) come
+    after them, only when they apply, so they never move another question's number.
+    """
+    fixed = [
+        step
+        for step in ORDER
+        if step != Step.SUMMARY
+        and step not in FOLLOW_UPS
+        and applies(step, nomination, asks_unit=asks_unit, asks_conference=asks_conference)
+    ]
+    follow_ups = [
+        step
+        for step in ORDER
+        if step in FOLLOW_UPS and applies(step, nomination, asks_unit=asks_unit, asks_conference=asks_conference)
+    ]
+    return fixed + follow_ups
+
+
 # Where each answer is stored on the Nomination row.
 FIELD: dict[Step, str] = {
     Step.CONFERENCE: "conference_id",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import unicodedata
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from bot.playground.harness import ChatUser, Playground
@@ -288,7 +290,9 @@ async def test_evidence_step_takes_files_and_refuses_plain_text(playground, plan
     await citizen.press("Sửa một mục")
     await citizen.press("Minh chứng")
     text_instead = await citizen.send("ảnh ở nhà")
-    assert "Vui lòng bấm một nút hoặc gõ số thứ tự" in text_instead[-1].text
+    # One button ("Xong"): "gõ 1", never "(1–1)" (issue 10 item 7).
+    assert "Xin lỗi, tôi chưa hiểu câu trả lời. Vui lòng bấm nút hoặc gõ 1." in text_instead[-1].text
+    assert "1–1" not in text_instead[-1].text
     document = await citizen.send_document(b"%PDF-1.4 fake", "quyet-dinh.pdf")
     assert "Tổng số tệp: 2" in document[-1].text
     same_again = await citizen.send_photo(b"\x89PNG fake photo")
@@ -471,3 +475,76 @@ async def test_start_tells_a_focal_point_the_name_of_their_unit(playground, plan
     # Before: "Bạn là đầu mối của đơn vị: …" without saying which unit.
     assert "Bạn là đầu mối của Phường Bưởi: bạn gửi các đề cử của đơn vị này." in welcome
     assert "đầu mối của đơn vị:" not in welcome
+
+
+async def test_the_edit_list_numbers_each_question_the_same_whatever_was_answered_or_skipped(playground, plan, citizen):
+    """Issue 10 item 9: "Điện thoại" has one number in the "Sửa một mục" list of the individual form,
+    whether ethnicity and religion were given (consent) or skipped, and typing that number picks it."""
+    await _individual_until_summary(citizen)
+    await citizen.press("Sửa một mục")
+    given = citizen.last.button_labels
+    assert {"Dân tộc", "Tôn giáo"} <= set(given)
+
+    other = playground.person(Persona(7007, "Lan", "Phạm Thị"))
+    await other.send("/nominate")
+    await other.press("Hội nghị Điển hình tiên tiến")
+    await other.press("Cá nhân")
+    await other.send("Phạm Thị Hoa")
+    await other.press("Nữ")
+    await other.send("1985")
+    await other.press("Không")  # no ethnicity or religion recorded
+    await other.send("công nhân")
+    await other.send("Tổ trưởng tổ dân phố số 2")
+    await other.send("phuong buoi")
+    await other.send("0987 654 321")
+    await other.press("Điển hình tiên tiến")
+    await other.send("văn minh đô thị")
+    await other.send(ACHIEVEMENTS)
+    await other.press("Xong")
+    await other.press("Có, đồng ý")
+    assert other.last.text.startswith("Vui lòng kiểm tra lại đề cử trước khi gửi:")
+    await other.press("Sửa một mục")
+    skipped = other.last.button_labels
+    assert "Dân tộc" not in skipped and "Tôn giáo" not in skipped
+
+    number = given.index("Điện thoại") + 1
+    assert skipped.index("Điện thoại") + 1 == number
+    assert given[: len(skipped)] == skipped  # every question keeps its place; the follow-ups come last
+    asked = await other.send(str(number))
+    assert "số điện thoại" in asked[-1].text.lower()
+    back = await other.send("0912 000 111")
+    assert "Điện thoại: 0912 000 111" in back[-1].text
+    [_, nomination] = await _nominations(playground)
+    assert nomination.phone_e164 == "+84912000111" and nomination.ethnicity is None
+
+
+async def test_a_residents_group_answers_not_applicable_to_the_economic_sector(
+    playground, plan, focal_point, organiser
+):
+    """Issue 10 item 9: a tổ dân phố is in no economic sector; "Không áp dụng" is offered, stored as a
+    code, shown in the summary and in the export."""
+    await focal_point.send("/nominate")
+    await focal_point.press("Hội nghị tuyên dương")
+    await focal_point.press("Tập thể")
+    await focal_point.send("Tổ dân phố số 3 phường Bưởi")
+    asked = await focal_point.send("25")
+    assert asked[-1].text == "Tập thể thuộc thành phần kinh tế nào?"
+    assert asked[-1].button_labels[-1] == "Không áp dụng"
+    await focal_point.send("không áp dụng")  # typed, as on Zalo
+    await focal_point.press("Tập thể lao động tiên tiến")
+    await focal_point.press("Phong trào khác")
+    await focal_point.send("Phong trào Ngày Chủ nhật xanh")
+    await focal_point.send(ACHIEVEMENTS)
+    await focal_point.send("xong")
+    summary = await focal_point.send("1")
+    assert "• Thành phần kinh tế: Không áp dụng" in summary[-1].text
+
+    await focal_point.send("gửi")
+
+    [nomination] = await _nominations(playground)
+    assert nomination.status == "submitted" and nomination.economic_sector == "khong_ap_dung"
+    replies = await organiser.send("/export grassroots")
+    book = load_workbook(io.BytesIO(replies[-1].file_bytes or b""))
+    rows = list(book["Đề cử"].iter_rows(values_only=True))
+    column = rows[0].index("Thành phần kinh tế")
+    assert rows[1][column] == "Không áp dụng"

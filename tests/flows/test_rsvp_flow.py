@@ -520,3 +520,45 @@ async def test_a_delegate_with_two_invitations_picks_one_with_rsvp(playground, h
 
     assert card[-1].buttons, "the chosen invitation's card comes with its answers"
     assert conference.title in card[-1].text or grassroots.title in card[-1].text
+
+
+# --- /cancel in the substitute step (issue 10 item 9) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "typed"),
+    [("1", True), ("tham dự", True), ("Tham dự", False)],
+)
+async def test_after_cancel_in_the_substitute_step_the_card_answers_keep_working(playground, hung, answer, typed):
+    invitation_id, token = await _invite(playground, "Trần Văn Hùng")
+    await hung.send(f"/start inv_{token}")
+    await hung.press("Cử người thay thế")
+    gender = await hung.send("Nguyễn Thị Mai")
+    assert gender[-1].text == "Giới tính của người đó?"
+
+    card = await hung.send("/cancel")
+
+    assert card[-1].text.startswith("Đã huỷ. Không có gì thay đổi; giấy mời của bạn vẫn như cũ.")
+    assert f"Giấy mời dự {CONFERENCE}" in card[-1].text
+    assert card[-1].button_labels == CARD_BUTTONS
+    replies = await (hung.send(answer) if typed else hung.press(answer))
+    assert replies[0].text == f"Xin cảm ơn! Chỗ của bạn tại {CONFERENCE} đã được xác nhận."
+    stored = await _invitation(playground, invitation_id)
+    assert stored.status == "accepted"
+    async with playground.services.database.transaction() as db:
+        proposed = await db.scalar(select(Invitation).where(Invitation.substitute_for_id == invitation_id))
+    assert proposed is None
+
+
+async def test_after_cancel_at_the_substitute_name_a_typed_decline_asks_the_reason(playground, hung):
+    invitation_id, token = await _invite(playground, "Trần Văn Hùng")
+    await hung.send(f"/start inv_{token}")
+    await hung.send("3")  # "Cử người thay thế", typed
+
+    await hung.send("/cancel")
+    reason = await hung.send("2")
+
+    assert reason[-1].text.startswith("Vui lòng cho biết ngắn gọn lý do bạn không thể tham dự")
+    done = await hung.send("Đi công tác nước ngoài")
+    assert done[-1].text.startswith("Đã ghi nhận: bạn không tham dự.")
+    assert (await _invitation(playground, invitation_id)).status == "declined"

@@ -101,13 +101,14 @@ def test_occupation_groups_flag_direct_producers() -> None:
     assert {"can_bo_cong_chuc", "luc_luong_vu_trang", "giao_vien", "y_te", "khac"} <= set(groups.codes())
 
 
-def test_economic_sectors_cover_the_five_sectors() -> None:
+def test_economic_sectors_cover_the_five_sectors_and_not_applicable() -> None:
     assert reference().economic_sectors.codes() == (
         "nha_nuoc",
         "tap_the",
         "tu_nhan",
         "von_dau_tu_nuoc_ngoai",
         "ca_the",
+        "khong_ap_dung",  # for a tổ dân phố, a class, a club (issue 10 item 9)
     )
 
 

@@ -312,3 +312,20 @@ async def test_the_zalo_token_is_in_no_log_line(
     for record in caplog.records:
         line = record.getMessage() + (record.exc_text or "")
         assert secret not in line and token not in line, line
+
+
+async def test_a_wrong_answer_at_a_one_choice_question_on_zalo_says_type_1(
+    playground: Playground, plan: None, lan: ZaloChatUser
+) -> None:
+    """Issue 10 item 7: at the evidence question (one choice, "Xong") text is refused with "gõ 1", not
+    "(1–1)", and the question comes again."""
+    await lan.send("/nominate")
+    await _answer(lan, *UNTIL_EVIDENCE, ACHIEVEMENTS)
+
+    [again] = await lan.send("ảnh ở nhà")
+
+    assert again.startswith("Xin lỗi, tôi chưa hiểu câu trả lời. Vui lòng gõ 1 để chọn.")
+    assert "1–1" not in again and "bấm" not in again.lower()
+    assert EVIDENCE_QUESTION in again and again.endswith("Trả lời 1.")
+    [publicity] = await lan.send("1")
+    assert PUBLICITY_QUESTION in publicity
