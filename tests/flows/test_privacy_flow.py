@@ -130,3 +130,45 @@ async def test_a_draft_goes_after_its_retention_period_and_not_before(playground
     assert done.ids[retention.Kind.DRAFT] == (draft.id,)
     assert left == []
     assert reported.get("draft") == 1
+
+
+async def test_each_kind_goes_when_its_period_has_run_from_its_event_and_the_commendation_record_stays(
+    playground, citizen
+):
+    from rules.retention import Kind
+    from storage.models import Campaign, Conference, Invitation
+    from tests.flows.test_review_flow import submit
+    from tests.invitations import invite
+
+    await _plan(playground)
+    rejected = await submit(playground, 1, "Trần Văn Bảo", status="rejected")
+    approved = await submit(playground, 2, "Đỗ Thị Hạnh", status="approved")
+    invited = await invite(playground.services, "Lê Văn Hùng")
+    async with playground.services.database.transaction() as db:
+        valid_to = await db.scalar(select(Campaign.valid_to))
+        conference = await db.scalar(select(Conference).where(Conference.code == "district"))
+        day = conference.starts_at or conference.window_end
+    campaign_end = dt.datetime.combine(valid_to, dt.time(23, 59), tzinfo=dt.UTC)
+
+    async def due_at(moment: dt.datetime) -> retention.Due:
+        async with playground.services.database.transaction() as db:
+            return await retention.due(db, now=moment)
+
+    year_after_campaign = await due_at(campaign_end + dt.timedelta(days=367))
+    within_year = await due_at(campaign_end + dt.timedelta(days=300))
+    assert year_after_campaign.ids[Kind.NOMINATION_NOT_APPROVED] == (rejected.id,)
+    assert within_year.ids[Kind.NOMINATION_NOT_APPROVED] == ()
+    assert within_year.ids[Kind.EVIDENCE] == ()
+    assert len(year_after_campaign.ids[Kind.EVIDENCE]) == 2  # the photos of both: evidence does not stay
+    assert (await due_at(day + dt.timedelta(days=300))).ids[Kind.INVITATION] == ()
+    assert invited.id in (await due_at(day + dt.timedelta(days=367))).ids[Kind.INVITATION]
+
+    async with playground.services.database.transaction() as db:
+        await retention.purge(db, now=max(campaign_end, day) + dt.timedelta(days=367))
+    async with playground.services.database.transaction() as db:
+        left = {n.id: n.nominee_name for n in (await db.scalars(select(Nomination))).all()}
+        person = await db.get(Invitation, invited.id)
+    # The approved nomination is part of the commendation record: it stays, with its nominee's name.
+    assert left == {approved.id: "Đỗ Thị Hạnh"}
+    assert person is not None and person.birth_year is None and person.phone_e164 is None
+    assert "Hùng" not in person.full_name
