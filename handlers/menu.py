@@ -3,6 +3,7 @@ Quản trị, Chung). Features add their commands here, in their group."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -119,6 +120,9 @@ def grouped(role: str) -> list[tuple[Group, list[Command]]]:
     return [(group, items) for group, items in found if items]
 
 
+# Every /start and /help shows this, and it depends only on the role and the translator (one per locale and
+# channel kind, made once at start-up): made once each.
+@functools.lru_cache(maxsize=64)
 def help_lines(role: str, t: Translator) -> str:
     """The commands by task: a heading per group ("📝 Đề cử"), then one line per command."""
     return "\n\n".join(

@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules import identities
+from rules import identities, welcome
 from rules.identities import TELEGRAM
 from rules.roles import Actor, Operator, Role, at_least
 from rules.text import clean
@@ -68,6 +68,7 @@ async def ensure_account(
     """
     external_id = identities.check_external_id(channel, external_id)
     name = clean(display_name)[:255]
+    created = False
     for _ in range(3):
         returning = await _refresh(session, channel, external_id, name, username, now)
         if returning is not None:
@@ -84,6 +85,7 @@ async def ensure_account(
         )
         if identity is not None:
             address = identity.address
+            created = True
             break
         # Another process saw this person first: drop the account just made and take theirs.
         await session.execute(delete(Account).where(Account.id == account.id))
@@ -93,6 +95,9 @@ async def ensure_account(
         account = await assign_role(
             session, account.id, Role.ORGANISER, reason="ORGANISER_IDS", action="role.bootstrap"
         )
+    if created:
+        # Someone new has no unit and no form yet: their /start need not ask (kept once this commits).
+        welcome.prime(session, account.id, welcome.Welcome(role=account.role))
     return Contact(account, address)
 
 

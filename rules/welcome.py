@@ -65,6 +65,11 @@ def cached(bind: Any, account_id: int) -> Welcome | None:
     return None
 
 
+def prime(session: AsyncSession, account_id: int, facts: Welcome) -> None:
+    """Keep ``facts`` for ``account_id`` once ``session``'s transaction commits (a new account's, say)."""
+    session.sync_session.info.setdefault("welcome_primed", {})[account_id] = facts
+
+
 def forget(session: Session, account_id: int | None = None) -> None:
     """Drop one account's facts, or (None) everyone's, in the cache of ``session``'s database."""
     cache = _cache_of(session)
@@ -75,7 +80,8 @@ def forget(session: Session, account_id: int | None = None) -> None:
 
 
 def _touched(session: Session) -> set[int]:
-    touched: set[int] = session.info.setdefault("welcome_touched", set())
+    """The accounts this flush writes (their own row, or a nomination they sent)."""
+    touched: set[int] = set()
     for item in (*session.new, *session.dirty, *session.deleted):
         if isinstance(item, Nomination) and item.nominator_id is not None:
             touched.add(item.nominator_id)
@@ -86,14 +92,29 @@ def _touched(session: Session) -> set[int]:
 
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    for account_id in _touched(session):
+    touched = _touched(session)
+    session.info.setdefault("welcome_touched", set()).update(touched)
+    primed: dict[int, Welcome] = session.info.get("welcome_primed", {})
+    for account_id in touched:
         forget(session, account_id)
+        primed.pop(account_id, None)  # written after it was primed: read it afresh next time
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     for account_id in session.info.pop("welcome_touched", set()):
         forget(session, account_id)
+    primed: dict[int, Welcome] = session.info.pop("welcome_primed", {})
+    if primed:
+        cache = _cache_of(session)
+        now = time.monotonic()
+        for account_id, facts in primed.items():
+            cache[account_id] = (now, facts)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("welcome_primed", None)  # the account it was for was never made
 
 
 @event.listens_for(Session, "do_orm_execute")
