@@ -7,10 +7,10 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from bench import reminder_wave, rsvp_presses, start_traffic, status_latency
+from bench import reminder_wave, rsvp_burst, rsvp_presses, start_traffic, status_latency
 from bench.common import BenchError, quiet
 
-BENCHMARKS = (start_traffic, rsvp_presses, reminder_wave, status_latency)
+BENCHMARKS = (start_traffic, rsvp_presses, rsvp_burst, reminder_wave, status_latency)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,6 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     status_latency.add_arguments(parser, shared=True)
     reminder_wave.add_arguments(parser)
     rsvp_presses.add_arguments(parser, shared=True)
+    rsvp_burst.add_arguments(parser, shared=True)
     args = parser.parse_args(argv)
     quiet()
     failed = False

@@ -35,6 +35,7 @@ import secrets
 import socket
 import time
 import warnings
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,49 +67,88 @@ _EPSILON = 1e-6
 
 
 class _Pacer:
-    """Lets events through at least ``interval`` seconds apart (a token bucket holding one token)."""
+    """Lets events through ``interval`` seconds apart on average: a token bucket refilling continuously.
 
-    __slots__ = ("interval", "next_at")
+    ``catch_up`` seconds of lateness are credited: a sender that was held up (a database write, a claim)
+    may go again sooner, up to that much, instead of losing the time for good. 0 keeps a strict spacing.
+    """
 
-    def __init__(self, interval: float) -> None:
+    __slots__ = ("catch_up", "interval", "next_at")
+
+    def __init__(self, interval: float, catch_up: float = 0.0) -> None:
         self.interval = interval
+        self.catch_up = catch_up
         self.next_at = float("-inf")
 
     def wait(self, now: float) -> float:
         return max(0.0, self.next_at - now)
 
     def take(self, now: float) -> None:
-        self.next_at = max(self.next_at, now) + self.interval
+        self.next_at = max(self.next_at, now - self.catch_up) + self.interval
 
     def hold(self, until: float) -> None:
         self.next_at = max(self.next_at, until)
+
+
+class _Window:
+    """At most ``limit`` events in any ``period`` seconds, counted as Telegram counts them.
+
+    Each event's moment is moved to when its call came back (:meth:`done`): Telegram saw the message at
+    some moment between the start and the end of the call, so a window measured from the ends can never
+    hold more than ``limit`` as Telegram counts, however long each call took.
+    """
+
+    __slots__ = ("limit", "period", "times")
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self.times: deque[float] = deque(maxlen=limit)
+
+    def wait(self, now: float) -> float:
+        if len(self.times) < self.limit:
+            return 0.0
+        return max(0.0, self.times[0] + self.period - now)
+
+    def take(self, now: float) -> None:
+        self.times.append(now)
+
+    def done(self, now: float) -> None:
+        if self.times:
+            self.times[-1] = max(self.times[-1], now)
 
 
 class SendLimiter:
     """Keeps the bot under Telegram's broadcast limits: overall, per private chat, per group.
 
     Telegram allows about 30 messages a second overall, 1 a second in one chat and 20 a minute in one
-    group; the defaults stay a little under. Sends are spaced evenly rather than burst, so no window of
-    one second ever holds more than the overall rate. One limiter serves one bot token: two processes
-    sending for the same bot must split ``overall_per_second`` between them.
+    group. Overall, sends are spaced evenly at ``overall_per_second`` over one second and
+    ``margin_seconds`` (a bucket that refills continuously, so a sender held up for a moment catches up),
+    and no window of that length ever holds more than ``overall_per_second`` sends, counted from when each
+    call came back (:meth:`done`). One limiter serves one bot token: two processes sending for the same
+    bot must split ``overall_per_second`` between them.
     """
 
     def __init__(
         self,
         *,
-        overall_per_second: float = 28.0,
+        overall_per_second: float = 30.0,
         per_chat_per_second: float = 1.0,
         per_group_per_minute: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         margin_seconds: float = 0.01,
+        catch_up_seconds: float = 0.1,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
-        self._overall = _Pacer(1.0 / overall_per_second)
+        period = 1.0 + margin_seconds
+        self._window = _Window(max(1, math.floor(overall_per_second)), period)
+        self._overall = _Pacer(period / overall_per_second, catch_up_seconds)
         self._chat_interval = 1.0 / per_chat_per_second + margin_seconds
         self._group_interval = max(60.0 / per_group_per_minute, 1.0 / per_chat_per_second) + margin_seconds
         self._chats: dict[int, _Pacer] = {}
+        self._last_chat: _Pacer | None = None
 
     def _pacer(self, chat_id: int, is_group: bool) -> _Pacer:
         pacer = self._chats.get(chat_id)
@@ -129,8 +169,19 @@ class SendLimiter:
     def allowance(self, seconds: float = 1.0) -> int:
         """How many messages the overall budget lets out in the next ``seconds`` (0 while paused)."""
         now = self._clock()
-        start = max(now, self._overall.next_at)
-        return max(0, math.floor((now + seconds - start) / self._overall.interval + _EPSILON))
+        end = now + seconds
+        next_at, times = self._overall.next_at, list(self._window.times)
+        count = 0
+        while count < 10 * self._window.limit:
+            at = max(now, next_at)
+            if len(times) >= self._window.limit:
+                at = max(at, times[-self._window.limit] + self._window.period)
+            if at >= end - _EPSILON:
+                break
+            count += 1
+            next_at = max(next_at, at - self._overall.catch_up) + self._overall.interval
+            times.append(at)
+        return count
 
     def pause(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (Telegram answered 429 with this retry_after)."""
@@ -141,13 +192,24 @@ class SendLimiter:
         pacer = self._pacer(chat_id, is_group)
         while True:
             now = self._clock()
-            wait = max(self._overall.wait(now), pacer.wait(now))
+            wait = max(self._overall.wait(now), self._window.wait(now), pacer.wait(now))
             if wait <= _EPSILON:
                 break
             await self._sleep(wait)
         self._overall.take(now)
+        self._window.take(now)
         pacer.take(now)
+        self._last_chat = pacer
         self._forget_idle_chats(now)
+
+    def done(self) -> None:
+        """The call for the message last acquired came back: count it from now (see :class:`_Window`), and
+        space that chat's next message from now too."""
+        now = self._clock()
+        self._window.done(now)
+        if self._last_chat is not None:
+            self._last_chat.next_at = max(self._last_chat.next_at, now + self._last_chat.interval)
+            self._last_chat = None
 
     def _forget_idle_chats(self, now: float) -> None:
         if len(self._chats) > 4096:
@@ -346,7 +408,10 @@ class OutboxDispatcher:
             )
         stats.claimed = len(rows)
         chat_wait_budget = self.max_chat_wait
-        # One row per chat (see store.claim): a row put back stays first in its chat's queue.
+        # One row per chat (see store.claim): a row put back stays first in its chat's queue. The rows of
+        # chats that may receive now go first, so a chat still waiting for its last second does not hold the
+        # whole batch back: by the time its turn comes, it is usually free.
+        rows.sort(key=lambda row: self._limiter(row).chat_wait(row.chat_id, _is_group(row)) > 0)
         for row in rows:
             now = self.clock()
             if row.attempts > self.max_attempts:
@@ -367,7 +432,7 @@ class OutboxDispatcher:
                 continue
             chat_wait_budget -= chat_wait
             await limiter.acquire(row.chat_id, _is_group(row))
-            await self._deliver(row, stats)
+            await self._deliver(row, stats, limiter)
         return stats
 
     def _limiter(self, row: store.ClaimedRow) -> SendLimiter:
@@ -386,14 +451,18 @@ class OutboxDispatcher:
             logger.warning("outbox: took back %s message(s) this sender's previous run left claimed", released)
         return released
 
-    async def _deliver(self, row: store.ClaimedRow, stats: DispatchStats) -> None:
+    async def _deliver(self, row: store.ClaimedRow, stats: DispatchStats, limiter: SendLimiter) -> None:
         try:
             request = _request(row)
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            limiter.done()
             await self._fail(row, f"malformed payload: {type(exc).__name__}: {exc}", stats)
             return
         try:
-            message_id = await request(self.bot)
+            try:
+                message_id = await request(self.bot)
+            finally:
+                limiter.done()
         except RetryAfter as exc:
             await self._flood_control(row, exc, stats)
         except Forbidden as exc:

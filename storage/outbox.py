@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from rules.identities import TELEGRAM
 from storage import identities as identity_store
@@ -205,6 +206,17 @@ def _first_in_their_chat(now: dt.datetime) -> Any:
     return select(queued.c.id).where(queued.c.place == 1)
 
 
+def _backlog(now: dt.datetime) -> Any:
+    """How many rows are due in the row's chat: a correlated count (over the chat_id index)."""
+    queued = aliased(OutboxMessage)
+    return (
+        select(func.count())
+        .where(queued.chat_id == OutboxMessage.chat_id, queued.status == PENDING, queued.due_at <= now)
+        .correlate(OutboxMessage)
+        .scalar_subquery()
+    )
+
+
 async def claim(
     session: AsyncSession,
     *,
@@ -214,7 +226,12 @@ async def claim(
     limit: int,
     skip_chats: Collection[int] = (),
 ) -> list[ClaimedRow]:
-    """Lease up to ``limit`` due rows to ``owner`` until ``now + lease``, oldest due first, at most one per chat.
+    """Lease up to ``limit`` due rows to ``owner`` until ``now + lease``, at most one per chat: the chats with
+    the most rows due first, then the oldest due.
+
+    A chat receives one message a second, so a chat with many rows waiting is the wave's long pole: started
+    first, its rows go out beside everyone else's instead of alone at the end (1,000 reminders and ten
+    chats with five more each: 35 s instead of 40). Nobody waits long for it: a batch holds one row per chat.
 
     Only the first row of each chat's queue is taken, and none while another sender is still sending that
     chat's previous row: a chat's messages go out one after the other, in order, and a batch never holds
@@ -223,7 +240,7 @@ async def claim(
     due = (
         select(OutboxMessage.id)
         .where(_claimable(now), OutboxMessage.id.in_(_first_in_their_chat(now)))
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .order_by(_backlog(now).desc(), OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
     )
     if skip_chats:

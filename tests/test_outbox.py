@@ -468,7 +468,7 @@ async def test_a_batch_claims_what_may_go_out_in_the_next_second(database, api, 
                 now=clock.now(),
             )
     killed_after_claiming = make_dispatcher(database, bot, clock, batch_size=50)
-    assert killed_after_claiming.claim_size() == 28  # the limiter's 28 a second, not the batch size
+    assert killed_after_claiming.claim_size() == 30  # what the limiter lets out in a second, not the batch size
 
     async with database.transaction() as session:
         claimed = await store.claim(
@@ -485,10 +485,10 @@ async def test_a_batch_claims_what_may_go_out_in_the_next_second(database, api, 
 
     stats = await make_dispatcher(database, bot, clock, batch_size=50).run_once()
 
-    assert len(claimed) == 28  # what a crash right now would leave waiting for its lease
-    assert (stats.claimed, stats.sent) == (28, 28)
+    assert len(claimed) == 30  # what a crash right now would leave waiting for its lease
+    assert (stats.claimed, stats.sent) == (30, 30)
     async with database.transaction() as session:
-        assert await outbox.status_counts(session) == {"sending": 28, "sent": 28, "pending": 44}
+        assert await outbox.status_counts(session) == {"sending": 30, "sent": 30, "pending": 40}
 
 
 def test_the_owner_name_survives_a_kill_and_differs_for_a_process_beside_it(tmp_path):
@@ -734,6 +734,55 @@ async def test_a_claim_takes_the_first_row_of_each_chat_and_none_of_a_chat_being
     assert [row.dedupe_key for row in first] == ["seven:0", "chat8:0", "chat9:0"]
     assert beside == []
     assert [row.dedupe_key for row in after_seven] == ["seven:1"]  # chat 8 still in flight, 9 skipped
+
+
+async def test_a_claim_starts_with_the_chats_that_have_most_rows_due(database, clock):
+    await enqueue(database, clock, 8, "eight:0")  # older, but alone in its chat
+    for index in range(3):
+        await enqueue(database, clock, 7, f"seven:{index}")
+    await enqueue(database, clock, 9, "nine:0")
+    lease = dt.timedelta(seconds=60)
+
+    async with database.transaction() as session:
+        first = await store.claim(session, owner="a", now=clock.now(), lease=lease, limit=1)
+    async with database.transaction() as session:
+        then = await store.claim(session, owner="a", now=clock.now(), lease=lease, limit=1)
+
+    # Chat 7 may receive one a second: its three rows are the long pole, so its first goes out first;
+    # then the oldest due. Still one row per chat, in the chat's own order.
+    assert [row.dedupe_key for row in first] == ["seven:0"]
+    assert [row.dedupe_key for row in then] == ["eight:0"]
+
+
+async def _send_through(
+    limiter: SendLimiter, clock: FakeClock, call: float, held_up: float
+) -> list[tuple[float, float]]:
+    """300 messages to 300 chats; each call takes ``call`` s (every tenth 20 times that), and after every
+    tenth the sender is held up ``held_up`` s (recording, claiming). Returns each call's start and end."""
+    calls = []
+    for chat_id in range(300):
+        await limiter.acquire(chat_id, False)
+        start = clock.elapsed
+        clock.advance(call * 20 if chat_id % 10 == 0 else call)
+        limiter.done()
+        calls.append((start, clock.elapsed))
+        if chat_id % 10 == 9:
+            clock.advance(held_up)
+    return calls
+
+
+async def test_limiter_counts_each_window_from_the_calls_end_and_catches_up_after_a_hold_up():
+    clock = FakeClock()
+    slow = await _send_through(SendLimiter(clock=clock.monotonic, sleep=clock.sleep), clock, call=0.005, held_up=0)
+    clock = FakeClock()
+    held = await _send_through(SendLimiter(clock=clock.monotonic, sleep=clock.sleep), clock, call=0.001, held_up=0.1)
+
+    # However long a call took, no 1-second window as Telegram saw it (somewhere between a call's start
+    # and its end) holds more than 30 messages.
+    for calls in (slow, held):
+        assert all(calls[k + 30][0] >= calls[k][1] + 1.0 for k in range(len(calls) - 30))
+    # The time the sender was held up between calls is made up afterwards: the rate stays near 30/s.
+    assert (len(held) - 1) / (held[-1][0] - held[0][0]) >= 0.95 * 30
 
 
 async def test_flood_control_keeps_each_chats_order(database, api, bot, clock):
