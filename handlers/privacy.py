@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from telegram import InputFile, Update
@@ -28,10 +29,8 @@ from rules.privacy import (
     Controller,
     DetailProblem,
     ErasurePlan,
-    HandledNotice,
     HandleRefusal,
     MyData,
-    NewRequestNotice,
     Refusal,
     RequestKind,
     RequestStatus,
@@ -435,19 +434,25 @@ KIND_PROMPT = ChoicePrompt(
 )
 
 
-def _new_request_notice(context: BotContext) -> Any:
+def _notice_renderer(context: BotContext, msgid: str, **extra: Callable[[Translator, Any], object]) -> Any:
+    """A renderer of a request's notice in its reader's language: ``msgid`` with the request's number and
+    kind, and ``extra`` values made from the notice."""
     translators = context.services.translators
 
-    def render(notice: NewRequestNotice) -> str:
+    def render(notice: Any) -> str:
         t = translators.get(notice.locale)
-        return t(
-            "New personal-data request no. {number} ({kind}), to be answered by {date}. Type /requests to see it.",
-            number=notice.number,
-            kind=t(KINDS[notice.kind]),
-            date=t.date(notice.due_at),
-        )
+        values = {name: make(t, notice) for name, make in extra.items()}
+        return t(msgid, number=notice.number, kind=t(KINDS[notice.kind]), **values)
 
     return render
+
+
+def _new_request_notice(context: BotContext) -> Any:
+    return _notice_renderer(
+        context,
+        N_("New personal-data request no. {number} ({kind}), to be answered by {date}. Type /requests to see it."),
+        date=lambda t, notice: t.date(notice.due_at),
+    )
 
 
 async def request_command(update: Update, context: BotContext) -> str:
@@ -501,18 +506,11 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 
 def _handled_notice(context: BotContext) -> Any:
-    translators = context.services.translators
-
-    def render(notice: HandledNotice) -> str:
-        t = translators.get(notice.locale)
-        return t(
-            "The organisers have handled your request no. {number} ({kind}):\n{reply}",
-            number=notice.number,
-            kind=t(KINDS[notice.kind]),
-            reply=notice.reply,
-        )
-
-    return render
+    return _notice_renderer(
+        context,
+        N_("The organisers have handled your request no. {number} ({kind}):\n{reply}"),
+        reply=lambda _t, notice: notice.reply,
+    )
 
 
 async def requests_command(update: Update, context: BotContext) -> None:
