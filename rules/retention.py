@@ -266,10 +266,12 @@ async def delete_nominations(session: AsyncSession, ids: tuple[int, ...]) -> Non
         await session.execute(
             delete(model).where(model.nomination_id.in_(ids)).execution_options(synchronize_session=False)
         )
+    # A duplicate of a nomination that goes is the only record left of that person: back to the review queue
+    # (a "duplicate" with no original would name nothing).
     await session.execute(
         update(Nomination)
-        .where(Nomination.duplicate_of_id.in_(ids))
-        .values(duplicate_of_id=None)
+        .where(Nomination.duplicate_of_id.in_(ids), Nomination.id.not_in(ids))
+        .values(duplicate_of_id=None, status="submitted", decided_at=None)
         .execution_options(synchronize_session=False)
     )
     await session.execute(
