@@ -13,6 +13,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,22 @@ from telegram.warnings import PTBUserWarning
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 OptionsT = TypeVar("OptionsT")
+
+
+@dataclass(frozen=True)
+class Aim:
+    """One aim of issue 11 as measured: ``python -m bench`` gathers each module's ``aims(result)`` into the
+    closing table, so every figure is printed with "ok" or its gap beside the database it ran on."""
+
+    figure: str
+    aim: str
+    measured: str
+    met: bool
+    gap: str = ""
+    database: str = ""
+
+    def verdict(self) -> str:
+        return "ok" if self.met else f"gap {self.gap}".strip()
 
 
 class BenchError(Exception):
