@@ -595,6 +595,8 @@ class ConferenceSummary:
     pool_seats: tuple[tuple[str, int | None], ...]
     created: bool
     updated: bool
+    # The pools' titles by code, as the plan names them for people ("Đại biểu điển hình tiên tiến").
+    pool_titles: tuple[tuple[str, str], ...] = ()
 
 
 def _english(msgid: str, **values: object) -> str:
@@ -658,10 +660,11 @@ class PlanSummary:
                 if conference.capacity is None
                 else t(N_("capacity {count}"), count=conference.capacity)
             )
+            titles = dict(conference.pool_titles)
             pools = ", ".join(
-                t(N_("{pool} share only"), pool=code)
+                t(N_("{pool} share only"), pool=titles.get(code, code))
                 if seats is None
-                else t(N_("{pool} {count} seats"), pool=code, count=seats)
+                else t(N_("{pool} {count} seats"), pool=titles.get(code, code), count=seats)
                 for code, seats in conference.pool_seats
             )
             lines.append(
@@ -917,6 +920,7 @@ async def _apply_conference(
         title=spec.title,
         capacity=spec.capacity,
         pool_seats=tuple((pool.code, seats[pool.code]) for pool in spec.pools),
+        pool_titles=tuple((pool.code, pool.title) for pool in spec.pools),
         created=created,
         updated=not created and (updated or pools.changed or targets.changed or allowances.changed),
     )

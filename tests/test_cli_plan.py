@@ -115,7 +115,11 @@ async def test_plan_load_and_db_status_speak_vietnamese(monkeypatch, tmp_path, c
     assert missing.startswith("Cơ sở dữ liệu chưa được cập nhật: cơ sở dữ liệu chưa có cấu trúc (phiên bản: chưa có)")
     assert "hãy chạy: dienhinh db upgrade" in missing
     assert "đợt thi đua tay-ho-2020 (phiên bản " in loaded and "): tạo mới" in loaded
-    assert "  hội nghị district: tối đa 300 đại biểu; exemplar 210 chỗ, guest_leader 90 chỗ" in loaded
+    assert (
+        "  hội nghị district: tối đa 300 đại biểu; Đại biểu điển hình tiên tiến: 210 chỗ, "
+        "Đại biểu khách mời và lãnh đạo các cấp, các ngành: 90 chỗ"
+    ) in loaded
+    assert "hội nghị grassroots: không giới hạn số chỗ; Đại biểu điển hình tiên tiến: chỉ theo tỉ lệ" in loaded
     assert "  đơn vị: " in loaded and " tạo mới, 0 cập nhật)" in loaded
     assert "): không thay đổi" in again
     assert status.startswith("Cơ sở dữ liệu đã ở phiên bản lược đồ hiện hành")
