@@ -202,7 +202,7 @@ def cmd_plan_load(settings: Settings, path: Path) -> int:
     try:
         summary = asyncio.run(load())
     except DataFileError as problem:
-        return _fail(t("The plan was not loaded; nothing was changed. {problem}", problem=problem))
+        return _fail(t("The plan was not loaded; nothing was changed. {problem}", problem=problem.worded(t)))
     except FileNotFoundError:
         return _fail(t("No such file: {path}", path=path))
     print(t("Plan loaded: {summary}", summary="\n".join(summary.lines(t))))

@@ -92,7 +92,8 @@ _TYPED = re.compile(
     r"|@\w+"  # Telegram usernames
     r"|(?<!\S)[\w.~-]*(?:/[^\s/]+){2,}/?"  # paths of files and folders
     r"|[\w.-]*\.(?:xlsx|xls|csv|ics|pdf|png|jpe?g|zip|json|jsonl|ya?ml|sqlite3|env|docx?)\b"  # file names
-    r"|\b[A-Z][A-Z0-9_]*_[A-Z0-9_]+\b",  # setting names (BOT_TOKEN)
+    r"|\b[A-Z][A-Z0-9_]*_[A-Z0-9_]+\b"  # setting names (BOT_TOKEN)
+    r"|\b[a-z]+(?:_[a-z0-9]+)+\b",  # fields of the data files (valid_from, report_only)
     re.MULTILINE,
 )
 _WORD = re.compile(r"[^\W\d_]+")

@@ -134,7 +134,6 @@ def _command_line_words() -> frozenset[str]:
     return typed_words(" ".join(words))
 
 
-@pytest.mark.xfail(strict=True, reason="plan-file problems (rules/refdata.py, rules/plans.py) are still in English")
 @pytest.mark.sqlite_only
 async def test_a_plan_file_problem_reads_in_vietnamese(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
