@@ -25,8 +25,9 @@ PLANS = ROOT / "data" / "plans"
 ALLOWED = frozenset(
     {
         # Vietnamese syllables that English happens to spell the same way: "in" (print: "bản in"), "do" (because),
-        # "so" ("so sánh"), "an" ("Công an", "an toàn"), and syllables of Vietnamese names in the msgids'
-        # examples ("Ho_Chi_Minh", "Trần Văn Hùng" folded, "Nam", "Năm sinh", "trích ngang", "điểm danh").
+        # "so" ("so sánh"), "an" ("Công an", "an toàn"), "long" ("long trọng"), and syllables of Vietnamese names
+        # in the msgids' examples ("Ho_Chi_Minh", "Trần Văn Hùng" folded, "Nam", "Năm sinh", "trích ngang",
+        # "điểm danh").
         "in",
         "do",
         "so",
@@ -40,6 +41,7 @@ ALLOWED = frozenset(
         "ngang",
         "danh",
         "long",
+        "non",  # "Mầm non", "núi non" (and the "non-" of "non-empty")
         # Names of products and services, written so in Vietnamese too.
         "zalo",
         "telegram",
