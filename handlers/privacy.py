@@ -169,6 +169,27 @@ def _invitation_status(t: Translator, invitation: dict[str, Any]) -> str:
     return t(STATUS_WORDS[status]) if status in STATUS_WORDS else status
 
 
+def _invitation_line(t: Translator, invitation: dict[str, Any]) -> str:
+    """Invited when, the answer and when it was given, and the check-in: the time and who recorded it, as
+    a role (the person at the desk is not named)."""
+    line = t(
+        "• {conference}: invited on {date}; {status}",
+        conference=invitation["conference"],
+        date=_when(t, invitation["invited_at"]),
+        status=_invitation_status(t, invitation),
+    )
+    if invitation["responded_at"]:
+        line += t(" (answered on {date})", date=_when(t, invitation["responded_at"]))
+    if invitation["checked_in_at"]:
+        by = invitation["checked_in_by"]
+        line += t(
+            "; checked in at {moment}, recorded by: {role}",
+            moment=t.datetime(invitation["checked_in_at"]),
+            role=role_label(t, by) if by else "—",
+        )
+    return line
+
+
 def summary_text(t: Translator, data: MyData) -> str:
     account = data.account
     lines = [
@@ -218,11 +239,7 @@ def summary_text(t: Translator, data: MyData) -> str:
         ),
         (
             t("Invitations ({count}):", count=t.number(len(data.invitations))),
-            [
-                t("• {conference}: {status}", conference=i["conference"], status=_invitation_status(t, i))
-                + (t(", checked in on {date}", date=_when(t, i["checked_in_at"])) if i["checked_in_at"] else "")
-                for i in data.invitations[:SHOWN]
-            ],
+            [_invitation_line(t, i) for i in data.invitations[:SHOWN]],
             len(data.invitations),
         ),
         (
@@ -387,6 +404,7 @@ async def _erase_chosen(update: Update, context: BotContext, option: Option) -> 
     if erased is None:
         await _say(update, context, t("I hold no data about you."))
         return END
+    await context.services.database.empty_log()
     for address in erased.addresses:
         context.services.accounts.forget(address)
     return END
@@ -595,6 +613,7 @@ async def purge_now(services: Services) -> retention.Due:
         done = await retention.purge(db, now=services.clock())
     if not done.empty:
         logger.info("retention: %s", done.counts())
+        await services.database.empty_log()
     return done
 
 

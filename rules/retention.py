@@ -23,7 +23,7 @@ from pydantic import Field, PlainValidator, ValidationError
 from sqlalchemy import ColumnElement, String, cast, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules import files
+from rules import audit, files
 from rules.nominations import Status
 from rules.refdata import (
     REFERENCE_DIR,
@@ -51,7 +51,7 @@ from storage.models import (
 
 RETENTION_FILE = REFERENCE_DIR / "retention.yaml"
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-PURGE_ACTION = "privacy.purge"
+PURGE_ACTION = audit.PURGE_ACTION
 ERASED_NAME = "—"
 NOT_APPROVED = (Status.REJECTED, Status.WITHDRAWN, Status.DUPLICATE)
 DRAFTS = (Status.DRAFT, Status.EXPIRED)
@@ -217,6 +217,32 @@ async def due(session: AsyncSession, *, now: dt.datetime, rules: RetentionFile |
     return Due(found)
 
 
+@dataclass(frozen=True)
+class DueFile:
+    """A file past its period, as a dry run names it: what it was called and when it came or was made."""
+
+    name: str
+    at: dt.datetime
+
+
+async def due_files(session: AsyncSession, found: Due, *, limit: int = 50) -> dict[Kind, list[DueFile]]:
+    """The uploaded guest lists and the files made for someone that ``found`` holds, by name (at most
+    ``limit`` of each kind, the oldest first): what an operator checks before a purge."""
+    named: dict[Kind, list[DueFile]] = {}
+    for kind, model, name in (
+        (Kind.GUEST_LIST, InvitationImport, InvitationImport.file_name),
+        (Kind.EXPORT, StoredFileRecord, StoredFileRecord.filename),
+    ):
+        ids = found.ids.get(kind, ())
+        if not ids:
+            continue
+        rows = await session.execute(
+            select(name, model.created_at).where(model.id.in_(ids)).order_by(model.created_at, model.id).limit(limit)
+        )
+        named[kind] = [DueFile(file_name, at) for file_name, at in rows]
+    return named
+
+
 async def deidentify_invitations(session: AsyncSession, ids: tuple[int, ...]) -> None:
     """Keep what the conference's figures need (pool, status, unit, gender, check-in); drop who it was."""
     if not ids:
@@ -301,15 +327,7 @@ async def purge(
             await session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
     acted: dict[Kind, tuple[int, ...]] = {kind: ids for kind, ids in found.ids.items() if kind != Kind.AUDIT}
     if any(acted.values()):
-        session.add(
-            AuditEntry(
-                at=now,
-                actor_id=actor_id,
-                action=PURGE_ACTION,
-                entity="retention",
-                detail={"counts": Due(acted).counts()},
-            )
-        )
+        audit.record_purge(session, counts=Due(acted).counts(), now=now, actor_id=actor_id)
     await session.flush()
     return found
 
@@ -328,4 +346,4 @@ async def purged_between(session: AsyncSession, since: dt.datetime, until: dt.da
     return totals
 
 
-__all__ = ["Due", "Kind", "Period", "RetentionFile", "due", "load", "purge", "purged_between"]
+__all__ = ["Due", "DueFile", "Kind", "Period", "RetentionFile", "due", "due_files", "load", "purge", "purged_between"]
