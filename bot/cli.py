@@ -220,6 +220,7 @@ PURGE_LINES = {
 
 def cmd_privacy_purge(settings: Settings, dry_run: bool) -> int:
     """What is past its retention period (``data/reference/retention.yaml``); without --dry-run, purge it."""
+    from handlers.privacy import back_to_review_notice
     from rules import retention
     from storage.db import Database
 
@@ -233,7 +234,8 @@ def cmd_privacy_purge(settings: Settings, dry_run: bool) -> int:
                 if dry_run:
                     found = await retention.due(db, now=clock())
                     return found, await retention.due_files(db, found)
-                done = await retention.purge(db, now=clock())
+                translators = Translators(settings.default_locale, settings.tz)
+                done = await retention.purge(db, now=clock(), notice=back_to_review_notice(translators))
             await database.empty_log()
             return done, {}
         finally:

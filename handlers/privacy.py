@@ -17,7 +17,7 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, Translators
 from handlers.common import is_organiser, refuse
 from handlers.keyboards import ChoicePrompt
 from handlers.review import status_label
@@ -391,7 +391,9 @@ async def _erase_chosen(update: Update, context: BotContext, option: Option) -> 
         await _say(update, context, t("Nothing was erased."))
         return END
     async with context.transaction() as db:
-        erased = await privacy.erase(db, context.account.id, now=context.now())
+        erased = await privacy.erase(
+            db, context.account.id, now=context.now(), notice=back_to_review_notice(context.services.translators)
+        )
         if erased is not None:
             # Said before the identity goes for good: on Zalo the reply is routed through it.
             await _say(
@@ -607,10 +609,26 @@ async def _handle(update: Update, context: BotContext, args: list[str]) -> None:
 PURGE_TIME = dt.time(2, 0)
 
 
+def back_to_review_notice(translators: Translators) -> retention.BackToReviewNotice:
+    """What the nominator of a duplicate is told when the nomination it duplicated is erased or purged
+    (why it went is that other person's business: only that it is no longer kept)."""
+
+    def render(item: retention.BackToReview) -> str:
+        t = translators.get(item.locale)
+        return t(
+            "Your nomination {code} ({name}) is under review again: the nomination {original} it was marked as a duplicate of is no longer kept. You will be told of the decision.",
+            code=item.code,
+            name=item.nominee_name,
+            original=item.original_code,
+        )
+
+    return render
+
+
 async def purge_now(services: Services) -> retention.Due:
     """De-identify or delete what is past its retention period, as of ``services.clock()``."""
     async with services.database.transaction() as db:
-        done = await retention.purge(db, now=services.clock())
+        done = await retention.purge(db, now=services.clock(), notice=back_to_review_notice(services.translators))
     if not done.empty:
         logger.info("retention: %s", done.counts())
         await services.database.empty_log()

@@ -24,7 +24,7 @@ from rules import accounts, outbox
 from rules.accounts import acting
 from rules.i18n import N_
 from rules.nominations import DECIDED, Status, transition
-from rules.retention import LOCAL_TZ, delete_nominations
+from rules.retention import LOCAL_TZ, BackToReviewNotice, delete_nominations
 from rules.roles import NotAllowed, Role
 from rules.rsvp import CHECK_IN_ACTION
 from storage.models import (
@@ -408,13 +408,16 @@ class Erased:
     addresses: list[int] = field(default_factory=list)
 
 
-async def erase(session: AsyncSession, account_id: int, *, now: dt.datetime) -> Erased | None:
+async def erase(
+    session: AsyncSession, account_id: int, *, now: dt.datetime, notice: BackToReviewNotice | None = None
+) -> Erased | None:
     """Delete or de-identify everything :func:`erasure_plan` lists; None when the account is gone already.
 
     What stays, and why: a decided, approved nomination is part of an official commendation record, so it
     keeps the nominee's record, and the account it points to keeps no name and no way to reach anyone;
     invitations stay with the organisers (their conference record) but lose the link to the account; the
-    audit trail stays (it is the evidence of what was done, this erasure included).
+    audit trail stays (it is the evidence of what was done, this erasure included). Someone else's nomination
+    marked as a duplicate of one that goes is back under review, its nominator told with ``notice``.
     """
     account = await session.get(Account, account_id, with_for_update=True)
     if account is None or account.erased_at is not None:
@@ -426,7 +429,7 @@ async def erase(session: AsyncSession, account_id: int, *, now: dt.datetime) -> 
             transition(session, nomination, Status.WITHDRAWN, actor_id=account_id, now=now, reason="erased")
     gone = [n.id for n in nominations if n.status != Status.APPROVED]
     await session.flush()
-    await delete_nominations(session, tuple(gone))
+    await delete_nominations(session, tuple(gone), now=now, actor_id=account_id, notice=notice)
     approved = [n.id for n in nominations if n.status == Status.APPROVED]
     for endorsement in (await session.scalars(select(Endorsement).where(Endorsement.account_id == account_id))).all():
         if endorsement.nomination_id in approved:

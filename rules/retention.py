@@ -11,7 +11,7 @@ audit entry with the counts, which the organisers' digest reports (:func:`purged
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, PlainValidator, ValidationError
 from sqlalchemy import ColumnElement, String, cast, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from rules import audit, files
-from rules.nominations import Status
+from rules import audit, files, outbox
+from rules.nominations import ORIGINAL_GONE, Status
 from rules.refdata import (
     REFERENCE_DIR,
     DataFileError,
@@ -37,6 +38,7 @@ from rules.refdata import (
     whole_number,
 )
 from storage.models import (
+    Account,
     AuditEntry,
     Campaign,
     Conference,
@@ -281,10 +283,38 @@ async def delete_evidence(session: AsyncSession, ids: tuple[int, ...]) -> None:
     await session.execute(delete(Evidence).where(Evidence.id.in_(ids)).execution_options(synchronize_session=False))
 
 
-async def delete_nominations(session: AsyncSession, ids: tuple[int, ...]) -> None:
-    """Nominations with their evidence (and its kept bytes), endorsements and history."""
+@dataclass(frozen=True)
+class BackToReview:
+    """A nomination marked as a duplicate of one that was deleted: it is waiting for review again, and its
+    nominator is told (in their ``locale``)."""
+
+    nomination_id: int
+    code: str
+    nominee_name: str
+    original_code: str
+    nominator_id: int | None
+    locale: str | None
+
+
+BackToReviewNotice = Callable[[BackToReview], str]
+
+
+async def delete_nominations(
+    session: AsyncSession,
+    ids: tuple[int, ...],
+    *,
+    now: dt.datetime,
+    actor_id: int | None = None,
+    notice: BackToReviewNotice | None = None,
+) -> tuple[BackToReview, ...]:
+    """Nominations with their evidence (and its kept bytes), endorsements and history.
+
+    A duplicate of a nomination that goes is the only record left of that person: it goes back to the
+    review queue (a "duplicate" with no original would name nothing), with an event in its history and an
+    audit entry; with ``notice``, its nominator is told through the outbox."""
     if not ids:
-        return
+        return ()
+    reopened = await _back_to_review(session, ids, now=now, actor_id=actor_id)
     evidence = await _ids(session, select(Evidence.id).where(Evidence.nomination_id.in_(ids)))
     await delete_evidence(session, evidence)
     # Statement by statement rather than the ORM's cascades, which would load each collection first.
@@ -292,14 +322,6 @@ async def delete_nominations(session: AsyncSession, ids: tuple[int, ...]) -> Non
         await session.execute(
             delete(model).where(model.nomination_id.in_(ids)).execution_options(synchronize_session=False)
         )
-    # A duplicate of a nomination that goes is the only record left of that person: back to the review queue
-    # (a "duplicate" with no original would name nothing).
-    await session.execute(
-        update(Nomination)
-        .where(Nomination.duplicate_of_id.in_(ids), Nomination.id.not_in(ids))
-        .values(duplicate_of_id=None, status="submitted", decided_at=None)
-        .execution_options(synchronize_session=False)
-    )
     await session.execute(
         update(Invitation)
         .where(Invitation.nomination_id.in_(ids))
@@ -307,17 +329,95 @@ async def delete_nominations(session: AsyncSession, ids: tuple[int, ...]) -> Non
         .execution_options(synchronize_session=False)
     )
     await session.execute(delete(Nomination).where(Nomination.id.in_(ids)).execution_options(synchronize_session=False))
+    if notice is not None:
+        for item in reopened:
+            if item.nominator_id is None:
+                continue
+            await outbox.enqueue(
+                session,
+                account_id=item.nominator_id,
+                text=notice(item),
+                dedupe_key=f"nomination:{item.nomination_id}:back_to_review:{item.original_code}",
+                topic=f"nomination:{item.nomination_id}",
+                now=now,
+            )
+    return reopened
+
+
+async def _back_to_review(
+    session: AsyncSession, ids: tuple[int, ...], *, now: dt.datetime, actor_id: int | None
+) -> tuple[BackToReview, ...]:
+    original = aliased(Nomination)
+    rows = (
+        await session.execute(
+            select(Nomination, original.code, Account.locale)
+            .join(original, original.id == Nomination.duplicate_of_id)
+            .outerjoin(Account, Account.id == Nomination.nominator_id)
+            .where(Nomination.duplicate_of_id.in_(ids), Nomination.id.not_in(ids))
+            .order_by(Nomination.id)
+        )
+    ).all()
+    reopened = []
+    for nomination, original_code, locale in rows:
+        session.add(
+            NominationEvent(
+                nomination_id=nomination.id,
+                from_status=nomination.status,
+                to_status=Status.SUBMITTED,
+                actor_id=actor_id,
+                reason=ORIGINAL_GONE,
+                at=now,
+            )
+        )
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_id=actor_id,
+                action="nomination.back_to_review",
+                entity="nomination",
+                entity_id=str(nomination.id),
+                detail={"code": nomination.code, "duplicate_of": original_code},
+            )
+        )
+        nomination.status = Status.SUBMITTED
+        nomination.duplicate_of_id = None
+        nomination.decided_at = None
+        nomination.updated_at = now
+        reopened.append(
+            BackToReview(
+                nomination.id,
+                nomination.code or "",
+                nomination.nominee_name or "",
+                original_code or "",
+                nomination.nominator_id,
+                locale,
+            )
+        )
+    await session.flush()
+    return tuple(reopened)
 
 
 async def purge(
-    session: AsyncSession, *, now: dt.datetime, rules: RetentionFile | None = None, actor_id: int | None = None
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    rules: RetentionFile | None = None,
+    actor_id: int | None = None,
+    notice: BackToReviewNotice | None = None,
 ) -> Due:
     """De-identify or delete everything :func:`due` finds (audit entries are kept: the trail is evidence);
-    one audit entry records the counts. The caller owns the transaction."""
+    one audit entry records the counts. A duplicate whose original goes is back under review, its nominator
+    told with ``notice`` (:func:`delete_nominations`). The caller owns the transaction."""
     found = await due(session, now=now, rules=rules)
     if found.empty:
         return found
-    await delete_nominations(session, found.ids[Kind.DRAFT] + found.ids[Kind.NOMINATION_NOT_APPROVED])
+    await delete_nominations(
+        session,
+        found.ids[Kind.DRAFT] + found.ids[Kind.NOMINATION_NOT_APPROVED],
+        now=now,
+        actor_id=actor_id,
+        notice=notice,
+    )
     await deidentify_invitations(session, found.ids[Kind.INVITATION])
     evidence_left = await _ids(session, select(Evidence.id).where(Evidence.id.in_(found.ids[Kind.EVIDENCE])))
     await delete_evidence(session, evidence_left)
@@ -346,4 +446,16 @@ async def purged_between(session: AsyncSession, since: dt.datetime, until: dt.da
     return totals
 
 
-__all__ = ["Due", "DueFile", "Kind", "Period", "RetentionFile", "due", "due_files", "load", "purge", "purged_between"]
+__all__ = [
+    "BackToReview",
+    "Due",
+    "DueFile",
+    "Kind",
+    "Period",
+    "RetentionFile",
+    "due",
+    "due_files",
+    "load",
+    "purge",
+    "purged_between",
+]

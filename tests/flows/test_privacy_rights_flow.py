@@ -25,7 +25,7 @@ from bot.services import Services
 from bot.settings import Settings
 from handlers.privacy import purge_now
 from handlers.schedule import plan_and_queue
-from rules import audit
+from rules import audit, retention
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from storage import migrate
 from storage.models import AuditEntry, Invitation, InvitationImport
@@ -193,3 +193,105 @@ async def test_a_purged_guest_list_leaves_no_bytes_in_the_database_files(playgro
 
     assert await _count(playground, InvitationImport) == 0
     assert not _on_disk(url, "Phường Không Có")
+
+
+# --- a duplicate whose original is erased goes back to review ----------------------------------------------
+
+MINH = 5007
+
+
+async def _duplicate_marked(playground: Playground, organiser: ChatUser) -> tuple[int, int]:
+    """Lan's nomination of Nguyễn Văn Đức, and Minh's of the same man marked by the organiser as its
+    duplicate through /review; Minh has been told. Returns (the original's id, the duplicate's id)."""
+    from tests.flows.test_review_flow import _ensure, submit
+
+    original = await submit(playground, 1, "Nguyễn Văn Đức", days_ago=3)
+    minh_id = await _ensure(playground, MINH, "Trần Văn Minh")
+    copy = await submit(playground, 2, "NGUYỄN VĂN ĐỨC", days_ago=1, nominator_id=minh_id)
+    await organiser.send("/review")
+    card = await organiser.press("Để sau")  # Lan's, the older one
+    assert "⚠️ Có thể trùng với DH-2020-0001" in card[-1].text
+    await organiser.press("Đánh dấu trùng")
+    done = await organiser.press("DH-2020-0001")
+    assert done[0].text.startswith("Đã đánh dấu DH-2020-0002 (NGUYỄN VĂN ĐỨC) trùng với DH-2020-0001.")
+    await _drain(playground)
+    return original.id, copy.id
+
+
+async def test_a_duplicate_whose_original_is_erased_by_its_nominator_is_back_in_review_and_its_nominator_told(
+    playground, citizen, organiser
+):
+    from storage.models import Nomination, NominationEvent
+
+    original_id, copy_id = await _duplicate_marked(playground, organiser)
+    minh = playground.person(Persona(MINH, "Minh", "Trần Văn"))
+    told_before = len(playground.api.messages(MINH))
+
+    asked = await citizen.send("/erase")
+    assert "• đề cử chưa được quyết định, sẽ được rút và xoá: DH-2020-0001" in asked[-1].text
+    erased = await citizen.send("có")
+    assert erased[-1].text.startswith("Xong: dữ liệu của bạn đã được xoá.")
+
+    async with playground.services.database.transaction() as db:
+        copy = await db.get_one(Nomination, copy_id)
+        gone = await db.get(Nomination, original_id)
+        [event] = (
+            await db.scalars(
+                select(NominationEvent).where(
+                    NominationEvent.nomination_id == copy_id, NominationEvent.reason == "original_gone"
+                )
+            )
+        ).all()
+        reopened = await db.scalar(select(AuditEntry).where(AuditEntry.action == "nomination.back_to_review"))
+    assert gone is None
+    assert (copy.status, copy.duplicate_of_id, copy.decided_at) == ("submitted", None, None)
+    assert (event.from_status, event.to_status) == ("duplicate", "submitted")
+    assert reopened is not None and reopened.detail == {"code": "DH-2020-0002", "duplicate_of": "DH-2020-0001"}
+
+    await _drain(playground)
+    [notice] = [m.text for m in playground.api.messages(MINH)[told_before:]]
+    assert notice == (
+        "Đề cử DH-2020-0002 (NGUYỄN VĂN ĐỨC) của bạn được xét duyệt lại: đề cử DH-2020-0001 mà đề cử này bị "
+        "đánh dấu trùng không còn được lưu giữ. Bạn sẽ được thông báo khi có quyết định."
+    )
+    assert "Lan" not in notice  # why the original went is its nominator's business
+    mine = await minh.send("/mine")
+    assert "• DH-2020-0002 — NGUYỄN VĂN ĐỨC: Đang chờ xét duyệt" in mine[-1].text
+    history = await minh.send("/nomination DH-2020-0002")
+    assert history[-1].text.endswith(
+        "• 10:00, 10 tháng 2, 2020: Đang chờ xét duyệt\n"
+        "   trở lại hàng chờ xét duyệt vì đề cử gốc mà đề cử này trùng không còn được lưu giữ"
+    )
+    review = await organiser.send("/review")
+    assert "DH-2020-0002" in review[-1].text and "NGUYỄN VĂN ĐỨC" in review[-1].text
+    assert "Có thể trùng" not in review[-1].text
+
+
+async def test_the_retention_purge_takes_a_duplicate_with_its_original_and_puts_nothing_back_in_review(
+    playground, clock, organiser
+):
+    from sqlalchemy import update
+
+    from storage.models import Campaign, Nomination
+
+    original_id, copy_id = await _duplicate_marked(playground, organiser)
+    async with playground.services.database.transaction() as db:
+        # The original is turned down afterwards, as the review leaves it: both are "not approved" now.
+        await db.execute(update(Nomination).where(Nomination.id == original_id).values(status="rejected"))
+        valid_to = await db.scalar(select(Campaign.valid_to))
+    told_before = len(playground.api.messages(MINH))
+    # 02:00 a year and two days after the campaign's last day: past the 365 days of both.
+    clock.now = dt.datetime.combine(valid_to + dt.timedelta(days=367), dt.time(19, 0), tzinfo=dt.UTC)
+
+    done = await purge_now(playground.services)
+    await _drain(playground)
+
+    # A duplicate shares its original's campaign and kind, so the two always go together: nothing comes back.
+    assert sorted(done.ids[retention.Kind.NOMINATION_NOT_APPROVED]) == [original_id, copy_id]
+    async with playground.services.database.transaction() as db:
+        left = (await db.scalars(select(Nomination.id))).all()
+        reopened = await db.scalar(select(func.count()).where(AuditEntry.action == "nomination.back_to_review"))
+    assert left == [] and reopened == 0
+    assert playground.api.messages(MINH)[told_before:] == []
+    review = await organiser.send("/review")
+    assert "DH-2020-0002" not in review[-1].text
