@@ -407,8 +407,11 @@ async def _erase_chosen(update: Update, context: BotContext, option: Option) -> 
         await _say(update, context, t("I hold no data about you."))
         return END
     await context.services.database.empty_log()
+    address_book = context.services.address_book
     for address in erased.addresses:
         context.services.accounts.forget(address)
+        if address_book is not None:
+            address_book.forget(address)
     return END
 
 
