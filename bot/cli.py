@@ -214,6 +214,7 @@ PURGE_LINES = {
     "guest_list": N_("• uploaded guest lists to delete: {count}"),
     "evidence": N_("• evidence files to delete: {count}"),
     "export": N_("• shared files to delete: {count}"),
+    "outbox": N_("• texts of sent messages to erase: {count}"),
     "audit": N_("• audit entries past their period (kept: the trail is not cut): {count}"),
 }
 

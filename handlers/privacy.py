@@ -62,7 +62,8 @@ RETAINED: dict[Kind, str] = {
     Kind.GUEST_LIST: N_("Guest lists sent as files: {days} days after they are sent"),
     Kind.EVIDENCE: N_("Photos and documents sent as evidence: {days} days after the campaign ends"),
     Kind.EXPORT: N_("Files made for you (Excel lists, QR codes, /mydata): {days} days"),
-    Kind.AUDIT: N_("The audit trail (who did what, when): {days} days"),
+    Kind.OUTBOX: N_("The texts of messages the bot sent you on its own (reminders, decisions): {days} days"),
+    Kind.AUDIT: N_("The audit trail (who did what, when): at least {days} days; it is not cut automatically"),
 }
 KINDS: dict[str, str] = {
     RequestKind.CORRECT: N_("Correct data about me"),

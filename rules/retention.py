@@ -37,6 +37,7 @@ from rules.refdata import (
     read_yaml,
     whole_number,
 )
+from storage import outbox as outbox_store
 from storage.models import (
     Account,
     AuditEntry,
@@ -48,6 +49,7 @@ from storage.models import (
     InvitationImport,
     Nomination,
     NominationEvent,
+    OutboxMessage,
     StoredFileRecord,
 )
 
@@ -57,6 +59,7 @@ PURGE_ACTION = audit.PURGE_ACTION
 ERASED_NAME = "—"
 NOT_APPROVED = (Status.REJECTED, Status.WITHDRAWN, Status.DUPLICATE)
 DRAFTS = (Status.DRAFT, Status.EXPIRED)
+OUTBOX_WAITING = (outbox_store.PENDING, outbox_store.SENDING)  # still to be sent: their text is needed
 
 
 class Kind(StrEnum):
@@ -68,6 +71,7 @@ class Kind(StrEnum):
     GUEST_LIST = "guest_list"
     EVIDENCE = "evidence"
     EXPORT = "export"
+    OUTBOX = "outbox"
     AUDIT = "audit"
 
 
@@ -84,6 +88,7 @@ COUNTED_FROM: dict[Kind, Event] = {
     Kind.GUEST_LIST: "created",
     Kind.EVIDENCE: "campaign_end",
     Kind.EXPORT: "created",
+    Kind.OUTBOX: "created",
     Kind.AUDIT: "created",
 }
 ACTIONS: dict[Kind, tuple[Action, ...]] = {
@@ -93,6 +98,8 @@ ACTIONS: dict[Kind, tuple[Action, ...]] = {
     Kind.GUEST_LIST: ("delete",),
     Kind.EVIDENCE: ("delete",),
     Kind.EXPORT: ("delete",),
+    # A message's row stays (its dedupe key keeps the planner from sending it again); its text goes.
+    Kind.OUTBOX: ("deidentify",),
     # The audit trail is the evidence that the rest was handled lawfully; it is reported, never cut here.
     Kind.AUDIT: ("keep",),
 }
@@ -210,6 +217,15 @@ async def due(session: AsyncSession, *, now: dt.datetime, rules: RetentionFile |
         select(StoredFileRecord.id).where(
             StoredFileRecord.purpose == files.SHARE,
             or_(StoredFileRecord.created_at <= _cutoff(period, now), StoredFileRecord.expires_at <= now),
+        ),
+    )
+    period = rules.period(Kind.OUTBOX)
+    found[Kind.OUTBOX] = await _ids(
+        session,
+        select(OutboxMessage.id).where(
+            OutboxMessage.status.not_in(OUTBOX_WAITING),
+            OutboxMessage.created_at <= _cutoff(period, now),
+            cast(OutboxMessage.payload, String) != "{}",
         ),
     )
     period = rules.period(Kind.AUDIT)
@@ -421,6 +437,13 @@ async def purge(
     await deidentify_invitations(session, found.ids[Kind.INVITATION])
     evidence_left = await _ids(session, select(Evidence.id).where(Evidence.id.in_(found.ids[Kind.EVIDENCE])))
     await delete_evidence(session, evidence_left)
+    if found.ids[Kind.OUTBOX]:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(found.ids[Kind.OUTBOX]))
+            .values(payload={}, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
     for model, kind in ((InvitationImport, Kind.GUEST_LIST), (StoredFileRecord, Kind.EXPORT)):
         ids = found.ids[kind]
         if ids:

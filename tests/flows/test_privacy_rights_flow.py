@@ -295,3 +295,45 @@ async def test_the_retention_purge_takes_a_duplicate_with_its_original_and_puts_
     assert playground.api.messages(MINH)[told_before:] == []
     review = await organiser.send("/review")
     assert "DH-2020-0002" not in review[-1].text
+
+
+# --- the texts of sent messages -----------------------------------------------------------------------------
+
+
+async def test_the_text_of_a_sent_message_goes_after_thirty_days_and_one_still_to_send_keeps_it(
+    playground, clock, citizen, organiser
+):
+    from rules import outbox
+    from storage.models import OutboxMessage
+
+    await organiser.send("/start")
+    await citizen.send("/request")
+    await citizen.send("1")
+    await citizen.send("Năm sinh của tôi ghi sai, đúng là 1978")
+    await _drain(playground)
+    async with playground.services.database.transaction() as db:
+        [sent] = (await db.scalars(select(OutboxMessage))).all()
+        lan_id = await db.scalar(select(AuditEntry.actor_id).where(AuditEntry.action == "privacy.request"))
+        # A reminder planned long ahead: still to be sent when the period of its row has run.
+        await outbox.enqueue(
+            db,
+            account_id=lan_id,
+            text="Nhắc lịch hội nghị",
+            dedupe_key="test:later",
+            due_at=NOW + dt.timedelta(days=60),
+            now=NOW,
+        )
+    assert sent.status == "sent" and "yêu cầu mới" in sent.payload["text"]
+
+    clock.advance(days=29)
+    early = await purge_now(playground.services)
+    clock.advance(days=2)
+    done = await purge_now(playground.services)
+
+    assert retention.Kind.OUTBOX not in early.ids or early.ids[retention.Kind.OUTBOX] == ()
+    assert done.ids[retention.Kind.OUTBOX] == (sent.id,)
+    async with playground.services.database.transaction() as db:
+        rows = {row.dedupe_key: row for row in (await db.scalars(select(OutboxMessage))).all()}
+    assert rows[sent.dedupe_key].payload == {} and rows[sent.dedupe_key].status == "sent"
+    assert rows["test:later"].payload["text"] == "Nhắc lịch hội nghị"
+    assert (await purge_now(playground.services)).empty  # blanked once, not counted again
