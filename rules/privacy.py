@@ -429,7 +429,7 @@ async def erase(
             transition(session, nomination, Status.WITHDRAWN, actor_id=account_id, now=now, reason="erased")
     gone = [n.id for n in nominations if n.status != Status.APPROVED]
     await session.flush()
-    await delete_nominations(session, tuple(gone), now=now, actor_id=account_id, notice=notice)
+    await delete_nominations(session, tuple(gone), now=now, notice=notice)
     approved = [n.id for n in nominations if n.status == Status.APPROVED]
     for endorsement in (await session.scalars(select(Endorsement).where(Endorsement.account_id == account_id))).all():
         if endorsement.nomination_id in approved:

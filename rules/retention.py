@@ -320,17 +320,17 @@ async def delete_nominations(
     ids: tuple[int, ...],
     *,
     now: dt.datetime,
-    actor_id: int | None = None,
     notice: BackToReviewNotice | None = None,
 ) -> tuple[BackToReview, ...]:
     """Nominations with their evidence (and its kept bytes), endorsements and history.
 
     A duplicate of a nomination that goes is the only record left of that person: it goes back to the
     review queue (a "duplicate" with no original would name nothing), with an event in its history and an
-    audit entry; with ``notice``, its nominator is told through the outbox."""
+    audit entry, both the bot's own (no actor: nobody decided it); with ``notice``, its nominator is told
+    through the outbox."""
     if not ids:
         return ()
-    reopened = await _back_to_review(session, ids, now=now, actor_id=actor_id)
+    reopened = await _back_to_review(session, ids, now=now)
     evidence = await _ids(session, select(Evidence.id).where(Evidence.nomination_id.in_(ids)))
     await delete_evidence(session, evidence)
     # Statement by statement rather than the ORM's cascades, which would load each collection first.
@@ -360,9 +360,7 @@ async def delete_nominations(
     return reopened
 
 
-async def _back_to_review(
-    session: AsyncSession, ids: tuple[int, ...], *, now: dt.datetime, actor_id: int | None
-) -> tuple[BackToReview, ...]:
+async def _back_to_review(session: AsyncSession, ids: tuple[int, ...], *, now: dt.datetime) -> tuple[BackToReview, ...]:
     original = aliased(Nomination)
     rows = (
         await session.execute(
@@ -380,7 +378,7 @@ async def _back_to_review(
                 nomination_id=nomination.id,
                 from_status=nomination.status,
                 to_status=Status.SUBMITTED,
-                actor_id=actor_id,
+                actor_id=None,
                 reason=ORIGINAL_GONE,
                 at=now,
             )
@@ -388,7 +386,7 @@ async def _back_to_review(
         session.add(
             AuditEntry(
                 at=now,
-                actor_id=actor_id,
+                actor_id=None,
                 action="nomination.back_to_review",
                 entity="nomination",
                 entity_id=str(nomination.id),
@@ -431,7 +429,6 @@ async def purge(
         session,
         found.ids[Kind.DRAFT] + found.ids[Kind.NOMINATION_NOT_APPROVED],
         now=now,
-        actor_id=actor_id,
         notice=notice,
     )
     await deidentify_invitations(session, found.ids[Kind.INVITATION])
