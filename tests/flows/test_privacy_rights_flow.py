@@ -28,7 +28,7 @@ from handlers.schedule import plan_and_queue
 from rules import audit, retention
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from storage import migrate
-from storage.models import AuditEntry, Invitation, InvitationImport
+from storage.models import Account, AuditEntry, Invitation, InvitationImport
 from tests.clock import Clock
 from tests.flows.test_invite_flow import DISTRICT, GUEST_LIST, xlsx
 from tests.invitations import invite
@@ -265,6 +265,13 @@ async def test_a_duplicate_whose_original_is_erased_by_its_nominator_is_back_in_
     review = await organiser.send("/review")
     assert "DH-2020-0002" in review[-1].text and "NGUYỄN VĂN ĐỨC" in review[-1].text
     assert "Có thể trùng" not in review[-1].text
+    # Lan, writing again on Telegram, is someone new: a new account, none of the old one's data.
+    again = await citizen.send("/start")
+    assert again[-1].text.startswith("Xin chào Lan!")
+    async with playground.services.database.transaction() as db:
+        accounts = (await db.scalars(select(Account).where(Account.display_name == "Nguyễn Thị Lan"))).all()
+    assert [account.erased_at for account in accounts] == [None]
+    assert f"Số tài khoản của bạn: #{accounts[0].id}." in again[-1].text
 
 
 async def test_the_retention_purge_takes_a_duplicate_with_its_original_and_puts_nothing_back_in_review(
