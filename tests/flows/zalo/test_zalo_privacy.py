@@ -8,7 +8,6 @@ is on Telegram unless a test says otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import re
@@ -17,16 +16,15 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from bot import cli
 from bot.playground.harness import ChatUser, Playground, ZaloChatUser
 from bot.services import Services
 from bot.settings import Settings
 from handlers.schedule import plan_and_queue
 from rules import audit
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file
-from storage import migrate
 from storage.models import Account, AuditEntry, ChannelIdentity, StoredFileRecord
 from tests.clock import Clock
+from tests.flows.test_privacy_rights_flow import _dry_run
 from tests.flows.zalo.conftest import PUBLIC_BASE_URL, zalo_organiser
 from tests.people import account_id_at
 
@@ -158,17 +156,6 @@ async def test_keeping_the_data_on_zalo_erases_nothing(playground: Playground, l
 
 
 # --- a file made for someone on Zalo goes when its period is over --------------------------------------------
-
-
-async def _dry_run(playground: Playground, clock: Clock, monkeypatch, tmp_path, capsys) -> list[str]:
-    url = playground.services.database.url
-    await migrate.stamp(url, "head")  # the tables came from the models, as the migrations make them
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setattr(cli, "clock", clock)
-    capsys.readouterr()
-    assert await asyncio.to_thread(cli.main, ["privacy", "purge", "--dry-run"]) == 0
-    return capsys.readouterr().out.strip().splitlines()
 
 
 async def test_an_export_shared_on_zalo_goes_after_its_three_days_and_not_before_and_the_digest_says_so(
