@@ -216,35 +216,47 @@ PURGE_LINES = {
     "guest_list": N_("• uploaded guest lists to delete: {count}"),
     "evidence": N_("• evidence files to delete: {count}"),
     "export": N_("• shared files to delete: {count}"),
+    "outbox": N_("• texts of sent messages to erase: {count}"),
     "audit": N_("• audit entries past their period (kept: the trail is not cut): {count}"),
 }
 
 
 def cmd_privacy_purge(settings: Settings, dry_run: bool) -> int:
     """What is past its retention period (``data/reference/retention.yaml``); without --dry-run, purge it."""
+    from handlers.privacy import back_to_review_notice
     from rules import retention
     from storage.db import Database
 
     t = _translator(settings)
 
-    async def run() -> retention.Due:
+    async def run() -> tuple[retention.Due, dict[retention.Kind, list[retention.DueFile]]]:
         await _prepare_database(settings)
         database = Database(settings.database_url)
         try:
             async with database.transaction() as db:
                 if dry_run:
-                    return await retention.due(db, now=clock())
-                return await retention.purge(db, now=clock())
+                    found = await retention.due(db, now=clock())
+                    return found, await retention.due_files(db, found)
+                translators = Translators(settings.default_locale, settings.tz)
+                done = await retention.purge(db, now=clock(), notice=back_to_review_notice(translators))
+            await database.empty_log()
+            return done, {}
         finally:
             await database.dispose()
 
-    found = asyncio.run(run())
+    found, named = asyncio.run(run())
     if found.empty:
         print(t("Nothing is past its retention period."))
         return 0
     heading = t("Dry run, nothing was changed. Past their retention period now:") if dry_run else t("Purged:")
-    lines = [t(PURGE_LINES[kind], count=count) for kind, count in found.counts().items()]
-    print("\n".join([heading, *lines]))
+    lines = [heading]
+    for kind, count in found.counts().items():
+        lines.append(t(PURGE_LINES[kind], count=count))
+        files = named.get(retention.Kind(kind), [])
+        lines.extend(t("    {name}, at {date}", name=f.name, date=t.datetime(f.at)) for f in files)
+        if len(files) < count and files:
+            lines.append(t("    … and {count} more", count=count - len(files)))
+    print("\n".join(lines))
     return 0
 
 
