@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -36,6 +36,7 @@ from sqlalchemy.util.concurrency import await_
 ONE_TRIP = callable(getattr(aiosqlite.Connection, "_execute", None))
 NAME = "sqlite.dienhinh_aiosqlite"  # registered in storage.db; the URL keeps saying sqlite+aiosqlite
 
+T = TypeVar("T")
 _Outcome = tuple[Any, int, int | None, list[Any] | None]
 
 
@@ -183,6 +184,18 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         super().rollback()
 
 
+async def run_procedure(connection: OneTripConnection, procedure: Callable[..., T], *args: Any) -> T:
+    """``procedure(sqlite3_connection, *args)`` run in SQLite's thread, in one crossing, on a connection that
+    is in no transaction (``connection`` comes straight from the pool): the procedure begins and ends its own
+    transaction (``storage.first_contact``). Nothing else may use the connection meanwhile."""
+    if connection.begin_pending:
+        raise RuntimeError("a procedure cannot run inside a transaction SQLAlchemy began")
+    driver: aiosqlite.Connection = connection._connection  # type: ignore[assignment]
+    async with connection._execute_mutex:
+        result: T = await driver._execute(procedure, driver._conn, *args)
+    return result
+
+
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         adapted = super().connect(*arg, **kw)
@@ -199,4 +212,4 @@ class OneTripDialect(SQLiteDialect_aiosqlite):
         return OneTripDBAPI(aiosqlite, sqlite3)
 
 
-__all__ = ["NAME", "ONE_TRIP", "OneTripConnection", "OneTripCursor", "OneTripDialect"]
+__all__ = ["NAME", "ONE_TRIP", "OneTripConnection", "OneTripCursor", "OneTripDialect", "run_procedure"]
