@@ -5,9 +5,8 @@ on a campaign's opening day most of them are first contacts. Through the ORM tha
 that finds nobody, two INSERTs and a commit: five crossings to SQLite's thread (or round trips to
 PostgreSQL), each with SQLAlchemy's work around it, about 1 ms on the reference machine. Here it is one:
 
-- **SQLite**: a short procedure runs in SQLite's own thread (``storage.sqlite_driver.run_procedure``):
-  BEGIN IMMEDIATE, the refresh, on a miss the two INSERTs (and the address of a non-Telegram identity),
-  COMMIT. The write lock is held from the start, so two processes meeting the same person queue and the
+- **SQLite**: a short procedure runs in SQLite's own thread (``storage.one_trip``): BEGIN IMMEDIATE, the
+  refresh, on a miss the two INSERTs (and the address of a non-Telegram identity), COMMIT. The write lock is held from the start, so two processes meeting the same person queue and the
   second one finds the first one's rows.
 - **PostgreSQL**: one statement outside any explicit transaction (a statement is its own transaction). Its
   CTEs refresh the account of a known identity or, when there is none, draw the two ids from their
@@ -25,16 +24,15 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table
 
 from rules.identities import ADDRESS_BASE, TELEGRAM, address_for
+from storage import one_trip
 from storage.db import Database
 from storage.models import Account
-from storage.sqlite_driver import ONE_TRIP, OneTripConnection, run_procedure
 
 
 @dataclass(frozen=True)
@@ -77,19 +75,7 @@ _SQLITE_SET_ADDRESS = "UPDATE channel_identity SET address = :address WHERE id =
 
 
 def _sqlite_meet(connection: sqlite3.Connection, parameters: dict[str, Any]) -> Met:
-    """In SQLite's thread, in one transaction that holds the write lock from its first statement."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        met = _sqlite_steps(connection, parameters)
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
-    return met
-
-
-def _sqlite_steps(connection: sqlite3.Connection, parameters: dict[str, Any]) -> Met:
+    """In SQLite's thread, in a transaction that holds the write lock from its first statement."""
     row = connection.execute(_SQLITE_REFRESH, parameters).fetchone()
     channel, external_id = parameters["channel"], parameters["external_id"]
     if row is not None:
@@ -177,13 +163,6 @@ _ACCOUNT = cast(Table, Account.__table__)
 ATTEMPTS = 3
 
 
-def _time_bound(database: Database) -> Callable[[dt.datetime], Any]:
-    """How the dialect stores a time (SQLite: the text SQLAlchemy writes; PostgreSQL: asyncpg takes it)."""
-    dialect = database.engine.dialect
-    processor = _ACCOUNT.c.last_seen_at.type.bind_processor(dialect)
-    return processor if processor is not None else (lambda value: value)
-
-
 async def meet(
     database: Database,
     *,
@@ -196,27 +175,23 @@ async def meet(
     """The person behind ``(channel, external_id)``, their name and last-seen refreshed, their account made on
     first contact, committed in one trip; None when this engine cannot do it in one (the caller goes the
     ORM way). ``display_name`` is already cleaned and cut to the column's length."""
-    dialect = database.engine.dialect.name
     parameters: dict[str, Any] = {
         "channel": channel,
         "external_id": external_id,
         "name": display_name,
         "username": username,
-        "now": _time_bound(database)(now),
+        "now": one_trip.time_bound(database, _ACCOUNT.c.last_seen_at)(now),
     }
-    async with database.engine.connect() as connection:
-        pooled = await connection.get_raw_connection()
-        adapted = pooled.dbapi_connection
-        if dialect == "sqlite":
-            if not ONE_TRIP or not isinstance(adapted, OneTripConnection):
-                return None
-            return await run_procedure(adapted, _sqlite_meet, parameters)
-        if dialect != "postgresql":
+    for _ in range(ATTEMPTS):
+        met = await one_trip.run(
+            database,
+            sqlite=lambda connection: _sqlite_meet(connection, parameters),
+            postgresql=lambda connection: _postgres_meet(connection, parameters),
+        )
+        if met is one_trip.UNAVAILABLE:
             return None
-        for _ in range(ATTEMPTS):
-            met = await _postgres_meet(pooled.driver_connection, parameters)
-            if met is not None:
-                return met
+        if met is not None:
+            return cast(Met, met)
     raise RuntimeError("could not create the account of a channel identity")  # pragma: no cover
 
 
