@@ -589,7 +589,7 @@ async def _stop_reminders(session: AsyncSession, invitation: Invitation) -> None
     topics = [rsvp_topic(invitation.id)]
     if invitation.status != Status.ACCEPTED:
         topics.append(day_before_topic(invitation.id))
-    await outbox.cancel_topics(session, topics)
+    await outbox.cancel_topics_at_commit(session, topics)
 
 
 async def promote_waitlisted(
