@@ -40,7 +40,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 
 from bench import common
-from bench.common import RESULTS_DIR, BenchError, DriverTrips, describe_database, machine
+from bench.common import RESULTS_DIR, Aim, BenchError, DriverTrips, describe_database, machine
 from bot.app import build_application
 from bot.playground.transport import OFFLINE_TOKEN, InProcessBotAPI, Persona, UpdateFactory
 from bot.services import Services
@@ -674,6 +674,22 @@ def report(result: dict[str, Any]) -> str:
     if "diagnosis" in result:
         text += "\n\n" + diagnosis_report(result["diagnosis"], result["bots"][BareBot.name]["us_per_update"])
     return text + f"\n\nresults: {result['json_path']}"
+
+
+def aims(result: dict[str, Any]) -> list[Aim]:
+    """Issue 11 item 3 for ``python -m bench``'s closing table."""
+    ratio, aim = result["ratio"], result["aim"]
+    bots = result["bots"]
+    return [
+        Aim(
+            figure="/start + /help traffic ÷ bare PTB",
+            aim=f"≥ {aim:.2f}",
+            measured=f"{ratio:.2f} ({bots[DienhinhBot.name]['median_rate']:.0f}/s vs {bots[BareBot.name]['median_rate']:.0f}/s)",
+            met=bool(result["aim_met"]),
+            gap=f"{aim - ratio:.2f}",
+            database="sqlite" if result["database"].startswith("sqlite") else "postgresql",
+        )
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
