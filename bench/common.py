@@ -43,6 +43,82 @@ class Aim:
         return "ok" if self.met else f"gap {self.gap}".strip()
 
 
+class DriverTrips:
+    """What an engine's driver does below SQLAlchemy, so a figure counts what reaches the database and not
+    only what passes through SQLAlchemy's events (``storage.first_contact`` talks to the driver directly).
+
+    ``statements``: the SQL SQLite ran (its trace callback; BEGIN, COMMIT and ROLLBACK are left out and
+    counted as ``transactions``); on PostgreSQL, what went through SQLAlchemy's cursor plus nothing else (the
+    server is not traced). ``trips``: crossings to SQLite's thread, or messages written to PostgreSQL's
+    socket (asyncpg writes a statement's parse, bind, execute and sync as one), each a wait for an answer.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.statements: list[str] = []
+        self.transactions = 0
+        self.trips = 0
+        self.sqlite = engine.dialect.name == "sqlite"
+        sync_engine = engine.sync_engine
+        if self.sqlite:
+            sqlalchemy.event.listen(sync_engine, "connect", self._trace)
+        else:
+            sqlalchemy.event.listen(sync_engine, "before_cursor_execute", self._cursor)
+        self._patched: list[tuple[Any, str, Any]] = []
+
+    def _trace(self, dbapi_connection: Any, _record: Any) -> None:
+        from sqlalchemy.util.concurrency import await_
+
+        await_(dbapi_connection._connection.set_trace_callback(self._statement))
+
+    def _statement(self, statement: str) -> None:
+        if statement.split(None, 1)[0].upper() in ("BEGIN", "COMMIT", "ROLLBACK"):
+            self.transactions += 1
+        elif not statement.startswith("PRAGMA"):
+            self.statements.append(statement)
+
+    def _cursor(self, _connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self._statement(statement)
+
+    def clear(self) -> None:
+        self.statements.clear()
+        self.transactions = 0
+        self.trips = 0
+
+    def __enter__(self) -> DriverTrips:
+        if self.sqlite:
+            import aiosqlite
+
+            self._wrap(aiosqlite.Connection, "_execute")
+        else:
+            import asyncio.selector_events
+
+            self._wrap(asyncio.selector_events._SelectorSocketTransport, "write")  # type: ignore[attr-defined]
+        return self
+
+    def _wrap(self, owner: Any, name: str) -> None:
+        original = getattr(owner, name)
+        counter = self
+
+        if asyncio.iscoroutinefunction(original):
+
+            async def counted(*args: Any, **kwargs: Any) -> Any:
+                counter.trips += 1
+                return await original(*args, **kwargs)
+        else:
+
+            def counted(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+                counter.trips += 1
+                return original(*args, **kwargs)
+
+        setattr(owner, name, counted)
+        self._patched.append((owner, name, original))
+
+    def __exit__(self, *_: object) -> None:
+        for owner, name, original in reversed(self._patched):
+            setattr(owner, name, original)
+        self._patched.clear()
+
+
 class BenchError(Exception):
     """A benchmark could not measure what it claims (wrong or missing replies, nothing sent, …): it fails
     rather than report a figure."""

@@ -37,7 +37,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes
 
 from bench import common
-from bench.common import BenchError
+from bench.common import Aim, BenchError, DriverTrips
 from bot.app import build_application
 from bot.playground.transport import OFFLINE_TOKEN, InProcessBotAPI, Persona, SentMessage, UpdateFactory
 from bot.services import Services
@@ -51,6 +51,8 @@ NAME = "rsvp_presses"
 SECRET = b"bench-link-secret"
 FIRST_USER = 500_000
 AIM_RATIO = 0.5
+# Trips to the database per press in the last run of each seat-safe bot (``bench.common.DriverTrips``).
+TRIPS: dict[str, float] = {}
 
 
 @dataclass
@@ -183,10 +185,12 @@ async def _dienhinh_run(url: str, presses: int, order: Sequence[int]) -> tuple[f
     api, people = opened.api, opened.people
     updates = opened.presses(order)
     before = {person.user_id: len(api.chats[person.user_id]) for person in people}
-    started = time.perf_counter()
-    for update in updates:
-        await opened.app.process_update(update)
-    elapsed = time.perf_counter() - started
+    with DriverTrips(opened.app.services.database.engine) as driver:
+        started = time.perf_counter()
+        for update in updates:
+            await opened.app.process_update(update)
+        elapsed = time.perf_counter() - started
+    TRIPS["dienhinh"] = driver.trips / presses
     for person in people:
         if len(api.chats[person.user_id]) <= before[person.user_id]:
             raise BenchError(f"delegate {person.user_id}'s press got no answer")
@@ -309,10 +313,12 @@ async def _minimal_run(url: str, ids: Sequence[int], order: Sequence[int]) -> fl
         await app.bot.send_message(person.user_id, "Giấy mời dự Hội nghị Điển hình tiên tiến", reply_markup=markup)
     cards = _cards(api, people)
     updates = [factory.press(people[n], cards[n], f"rsvp1:a:{ids[n]}") for n in order]
-    started = time.perf_counter()
-    for one in updates:
-        await app.process_update(one)
-    elapsed = time.perf_counter() - started
+    with DriverTrips(database.engine) as driver:
+        started = time.perf_counter()
+        for one in updates:
+            await app.process_update(one)
+        elapsed = time.perf_counter() - started
+    TRIPS["minimal"] = driver.trips / len(ids)
     await app.shutdown()
     async with database.transaction() as db:
         counts = dict((await db.execute(select(Invitation.status, func.count()).group_by(Invitation.status))).all())
@@ -357,6 +363,7 @@ async def run(options: Options, log: Any = print) -> dict[str, Any]:
         "ratio_to_minimal": statistics.median(m / o for m, o in zip(minimal, ours, strict=True)),
         "aim_ratio_to_minimal": AIM_RATIO,
         "outcome": counts,
+        "driver_trips_per_press": {bot: round(trips, 2) for bot, trips in TRIPS.items()},
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "date": dt.datetime.now(dt.UTC).isoformat(),
     }
@@ -377,6 +384,9 @@ def report(result: dict[str, Any]) -> str:
     lines.append(
         f"ratio dienhinh/bare: {result['ratio']:.2f}  [database: {result['database']}; outcome: {result['outcome']}]"
     )
+    trips = result.get("driver_trips_per_press", {})
+    if trips:
+        lines.append("driver trips per press: " + ", ".join(f"{bot} {count:.2f}" for bot, count in trips.items()))
     lines.append(aim_line(result))
     return "\n".join(lines)
 
@@ -385,6 +395,21 @@ def aim_line(result: dict[str, Any]) -> str:
     ratio, aim = result["ratio_to_minimal"], result["aim_ratio_to_minimal"]
     verdict = "ok" if ratio >= aim else f"gap {aim - ratio:.2f}"
     return f"aim dienhinh ≥ {aim:.2f} × minimal seat-safe press: {ratio:.2f} — {verdict} [{result['database']}]"
+
+
+def aims(result: dict[str, Any]) -> list[Aim]:
+    """Issue 11 item 1 for ``python -m bench``'s closing table."""
+    ratio, aim = result["ratio_to_minimal"], result["aim_ratio_to_minimal"]
+    return [
+        Aim(
+            figure="RSVP presses ÷ minimal seat-safe press",
+            aim=f"≥ {aim:.2f}",
+            measured=f"{ratio:.2f} ({result['dienhinh_per_second']:.0f}/s vs {result['minimal_per_second']:.0f}/s)",
+            met=ratio >= aim,
+            gap=f"{aim - ratio:.2f}",
+            database=result["database"],
+        )
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,7 +40,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 
 from bench import common
-from bench.common import RESULTS_DIR, BenchError, describe_database, machine
+from bench.common import RESULTS_DIR, Aim, BenchError, DriverTrips, describe_database, machine
 from bot.app import build_application
 from bot.playground.transport import OFFLINE_TOKEN, InProcessBotAPI, Persona, UpdateFactory
 from bot.services import Services
@@ -390,15 +390,15 @@ async def _per_update_costs(
 ) -> dict[str, Any]:
     """Wall time, SQL statements and connection checkouts of each update, by kind (no profiler)."""
     bot = DienhinhBot(database_url)
-    engine = bot.app.services.database.engine.sync_engine
-    statements: list[str] = []
+    engine = bot.app.services.database.engine
+    driver = DriverTrips(engine)
     checkouts = [0]
-    event.listen(engine, "before_cursor_execute", lambda _c, _k, statement, *_: statements.append(statement))
-    event.listen(engine.pool, "checkout", lambda *_: checkouts.__setitem__(0, checkouts[0] + 1))
+    event.listen(engine.sync_engine.pool, "checkout", lambda *_: checkouts.__setitem__(0, checkouts[0] + 1))
     kinds = _kinds(plan)
     seconds: dict[str, list[float]] = defaultdict(list)
     sql: dict[str, list[int]] = defaultdict(list)
     checked_out: dict[str, list[int]] = defaultdict(list)
+    trips: dict[str, list[int]] = defaultdict(list)
     examples: dict[str, list[str]] = {}
 
     async def feed(bench_bot: BenchBot, updates: Sequence[Update], sent: Sequence[Sent]) -> float:
@@ -406,17 +406,19 @@ async def _per_update_costs(
         clock = time.perf_counter
         started = clock()
         for update, kind in zip(updates, kinds, strict=True):
-            statements.clear()
+            driver.clear()
             checkouts[0] = 0
             before = clock()
             await process(update)
             seconds[kind].append(clock() - before)
-            sql[kind].append(len(statements))
+            sql[kind].append(len(driver.statements))
+            trips[kind].append(driver.trips)
             checked_out[kind].append(checkouts[0])
-            examples.setdefault(kind, [" ".join(statement.split())[:110] for statement in statements])
+            examples.setdefault(kind, [" ".join(statement.split())[:110] for statement in driver.statements])
         return clock() - started
 
-    run = await measure(bot, warmup, plan, errors, feed=feed)
+    with driver:
+        run = await measure(bot, warmup, plan, errors, feed=feed)
     total = sum(sum(values) for values in seconds.values())
     return {
         "rate": round(run.rate, 1),
@@ -428,6 +430,7 @@ async def _per_update_costs(
                 "share_of_time": round(sum(seconds[kind]) / total, 3),
                 "sql_statements_per_update": round(statistics.fmean(sql[kind]), 2),
                 "connection_checkouts_per_update": round(statistics.fmean(checked_out[kind]), 2),
+                "driver_trips_per_update": round(statistics.fmean(trips[kind]), 2),
                 "sql_of_first_such_update": examples[kind],
             }
             for kind in sorted(seconds)
@@ -641,7 +644,8 @@ def diagnosis_report(diagnosis: dict[str, Any], bare_us: float) -> str:
         lines.append(
             f"  {kind:<22} {row['updates']:5d} updates  mean {row['mean_us']:7.0f} µs  median "
             f"{row['median_us']:7.0f} µs  {row['share_of_time'] * 100:5.1f}% of the time  "
-            f"{row['sql_statements_per_update']:.2f} SQL, {row['connection_checkouts_per_update']:.2f} checkouts"
+            f"{row['sql_statements_per_update']:.2f} SQL, {row['driver_trips_per_update']:.2f} trips, "
+            f"{row['connection_checkouts_per_update']:.2f} checkouts"
         )
         lines += [f"      {statement}" for statement in row["sql_of_first_such_update"]]
     for group, found in diagnosis["profiles"].items():
@@ -670,6 +674,22 @@ def report(result: dict[str, Any]) -> str:
     if "diagnosis" in result:
         text += "\n\n" + diagnosis_report(result["diagnosis"], result["bots"][BareBot.name]["us_per_update"])
     return text + f"\n\nresults: {result['json_path']}"
+
+
+def aims(result: dict[str, Any]) -> list[Aim]:
+    """Issue 11 item 3 for ``python -m bench``'s closing table."""
+    ratio, aim = result["ratio"], result["aim"]
+    bots = result["bots"]
+    return [
+        Aim(
+            figure="/start + /help traffic ÷ bare PTB",
+            aim=f"≥ {aim:.2f}",
+            measured=f"{ratio:.2f} ({bots[DienhinhBot.name]['median_rate']:.0f}/s vs {bots[BareBot.name]['median_rate']:.0f}/s)",
+            met=bool(result["aim_met"]),
+            gap=f"{aim - ratio:.2f}",
+            database="sqlite" if result["database"].startswith("sqlite") else "postgresql",
+        )
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

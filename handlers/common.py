@@ -42,25 +42,29 @@ async def load_account(update: Update, context: BotContext) -> None:
     if cached is not None:
         context.account = cached
         return
-    async with context.transaction() as db:
-        if identities.is_channel_address(user.id):
-            # Only an update a channel adapter made may speak for a channel identity.
-            from_adapter = identities.UPDATE_MARK in update.api_kwargs
-            account = await accounts.at_address(db, user.id) if from_adapter else None
-            if account is None:
-                logger.warning("update %s from an unknown address ignored", update.update_id)
-                raise ApplicationHandlerStop
-        else:
-            account = await accounts.ensure_telegram_account(
-                db,
-                telegram_user_id=user.id,
-                display_name=person_name(user.first_name, user.last_name),
-                username=user.username,
-                organiser_ids=context.services.settings.organiser_ids,
-                now=context.now(),
-            )
-    if account is not None:
-        context.use_account(account, address=user.id)
+    if identities.is_channel_address(user.id):
+        # Only an update a channel adapter made may speak for a channel identity.
+        from_adapter = identities.UPDATE_MARK in update.api_kwargs
+        account = None
+        if from_adapter:
+            async with context.transaction() as db:
+                account = await accounts.at_address(db, user.id)
+        if account is None:
+            logger.warning("update %s from an unknown address ignored", update.update_id)
+            raise ApplicationHandlerStop
+    else:
+        # Committed before any feature runs: the person exists from their first message on.
+        contact = await accounts.meet(
+            context.services.database,
+            channel=identities.TELEGRAM,
+            external_id=str(user.id),
+            display_name=person_name(user.first_name, user.last_name),
+            username=user.username,
+            bootstrap_organiser=user.id in context.services.settings.organiser_ids,
+            now=context.now(),
+        )
+        account = contact.account
+    context.use_account(account, address=user.id)
 
 
 def _role(context: BotContext) -> str:

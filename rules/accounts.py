@@ -13,7 +13,9 @@ from rules import identities, welcome
 from rules.identities import TELEGRAM
 from rules.roles import Actor, Operator, Role, at_least
 from rules.text import clean
+from storage import first_contact
 from storage import identities as identity_store
+from storage.db import Database
 from storage.models import Account, AuditEntry, ChannelIdentity
 
 SUPPORTED_LOCALES = ("vi", "en")
@@ -99,6 +101,44 @@ async def ensure_account(
         # Someone new has no unit and no form yet: their /start need not ask (kept once this commits).
         welcome.prime(session, account.id, welcome.Welcome(role=account.role))
     return Contact(account, address)
+
+
+async def meet(
+    database: Database,
+    *,
+    channel: str,
+    external_id: str,
+    display_name: str,
+    username: str | None = None,
+    bootstrap_organiser: bool = False,
+    now: dt.datetime,
+) -> Contact:
+    """:func:`ensure_account` as a unit of work of its own, committed when it returns: what a channel does
+    when someone it has not seen lately writes. One trip to the database (``storage.first_contact``) for a
+    returning person and a first contact alike; the ORM way for an id in ORGANISER_IDS (the role is given
+    and audited) and on an engine that cannot make it one trip."""
+    external_id = identities.check_external_id(channel, external_id)
+    if not bootstrap_organiser:
+        name = clean(display_name)[:255]
+        met = await first_contact.meet(
+            database, channel=channel, external_id=external_id, display_name=name, username=username, now=now
+        )
+        if met is not None:
+            account = AccountSnapshot(*met.account)
+            if met.created:
+                # Someone new has no unit and no form yet: their /start need not ask.
+                welcome.keep(database.engine.sync_engine, account.id, welcome.Welcome(role=account.role))
+            return Contact(account, met.address)
+    async with database.transaction() as session:
+        return await ensure_account(
+            session,
+            channel=channel,
+            external_id=external_id,
+            display_name=display_name,
+            username=username,
+            bootstrap_organiser=bootstrap_organiser,
+            now=now,
+        )
 
 
 async def ensure_telegram_account(

@@ -108,6 +108,12 @@ async def cancel_topics(session: AsyncSession, topics: Collection[str]) -> int:
     return await store.cancel_topics(session, topics)
 
 
+async def cancel_topics_at_commit(session: AsyncSession, topics: Collection[str]) -> None:
+    """:func:`cancel_topics` when the caller needs no count: on SQLite the statement goes with the
+    transaction's next statement or its commit instead of a trip of its own."""
+    await store.cancel_topics_at_commit(session, topics)
+
+
 async def cancel_keys(session: AsyncSession, keys: Collection[str]) -> int:
     """Cancel the messages with these dedupe keys not yet sent (a schedule that no longer wants them)."""
     return await store.cancel_keys(session, keys)
@@ -178,6 +184,7 @@ __all__ = [
     "cancel",
     "cancel_keys",
     "cancel_topics",
+    "cancel_topics_at_commit",
     "enqueue",
     "file_payload",
     "latest_due",

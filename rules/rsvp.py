@@ -31,7 +31,7 @@ from typing import Any
 
 import qrcode
 from PIL import Image
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import links
@@ -52,6 +52,7 @@ from rules.roles import Actor, NotAllowed, Role
 from rules.seats import (
     ANSWERABLE,
     SEAT_PASSED_ON,
+    PoolFacts,
     RsvpResult,
     accept,
     holds_seat,
@@ -59,6 +60,7 @@ from rules.seats import (
     is_locked,
     lock_conference_of,
     lock_seats,
+    pool_facts_of,
     transition,
     waitlist_position,
 )
@@ -186,11 +188,18 @@ async def invitation_for(
 
 
 async def _owned(
-    session: AsyncSession, invitation_id: int, account_id: int, *, for_update: bool = False
-) -> tuple[Invitation, Conference, str | None] | None:
-    """The invitation bound to ``account_id``, its conference and its pool's title, in one statement."""
+    session: AsyncSession,
+    invitation_id: int,
+    account_id: int,
+    *,
+    for_update: bool = False,
+    also: tuple[Any, dict[str, Any]] | None = None,
+) -> tuple[Any, ...] | None:
+    """The invitation bound to ``account_id``, its conference and its pool's title, in one statement; with
+    ``also`` (a one-row subquery and its parameters, e.g. ``seats.pool_facts_of``), its columns after them."""
+    extra, parameters = also if also is not None else (None, {})
     statement = (
-        select(Invitation, Conference, SeatPool.title)
+        select(Invitation, Conference, SeatPool.title, *(extra.c if extra is not None else ()))
         .join(Conference, Conference.id == Invitation.conference_id)
         .outerjoin(
             SeatPool, and_(SeatPool.conference_id == Invitation.conference_id, SeatPool.code == Invitation.pool_code)
@@ -198,12 +207,14 @@ async def _owned(
         .where(Invitation.id == invitation_id)
         .execution_options(populate_existing=True)
     )
+    if extra is not None:
+        statement = statement.join(extra, true())
     if for_update:
         statement = statement.with_for_update(of=Invitation)
-    row = (await session.execute(statement)).first()
+    row = (await session.execute(statement, parameters)).first()
     if row is None or row[0].account_id != account_id:
         return None
-    return row[0], row[1], row[2]
+    return tuple(row)
 
 
 def can_attend(invitation: InvitationView) -> bool:
@@ -232,14 +243,16 @@ async def attend(
     # The rows are held here for the whole use case: the session keeps unchanged rows only while someone
     # refers to them, and the seat answer and the pass would otherwise read them again.
     await lock_conference_of(session, invitation_id)
-    loaded = await _owned(session, invitation_id, account_id, for_update=True)
+    loaded = await _owned(session, invitation_id, account_id, for_update=True, also=pool_facts_of(invitation_id))
     if loaded is None:
         return AttendResult(None)
-    row, conference, pool_title = loaded
+    row, conference, pool_title, *facts = loaded
     invitation = _view(row, conference, pool_title, await waitlist_position(session, row.id), now)
     if not can_attend(invitation):
         return AttendResult(invitation)
-    result = await accept(session, invitation.id, now=now, actor_id=account_id, locked=(row, conference))
+    result = await accept(
+        session, invitation.id, now=now, actor_id=account_id, locked=(row, conference), pool=PoolFacts(*facts)
+    )
     delegate = None
     if result.status == Status.ACCEPTED and result.invitation_id is not None:
         delegate = await pass_facts(session, result.invitation_id, secret=secret, bot_username=bot_username)

@@ -35,9 +35,11 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, Subquery, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from rules import outbox
 from rules.invitations import Status
@@ -274,39 +276,78 @@ class _PoolFacts:
     latest_waitlisted: dt.datetime | None
 
 
-async def _pool_facts(
-    session: AsyncSession, conference: Conference, pool_code: str, *, excluding: int | None = None
-) -> _PoolFacts:
-    """Free seats, the waitlist's length and its latest stamp, in one statement (exact under the seat lock)."""
+def _facts_statement(conference_id: object, pool_code: object, excluding: object | None) -> Select[Any]:
+    """Seats of the pool, held in it, held overall, waitlisted in it and the waitlist's latest stamp, in one
+    row (``conference_id``, ``pool_code`` and ``excluding`` are values or scalar subqueries)."""
     in_pool = Invitation.pool_code == pool_code
     holding = holds_seat() if excluding is None else and_(holds_seat(), Invitation.id != excluding)
     waiting = and_(in_pool, Invitation.status == Status.WAITLISTED)
     pool_seats = (
-        select(SeatPool.seats).where(SeatPool.conference_id == conference.id, SeatPool.code == pool_code)
+        select(SeatPool.seats).where(SeatPool.conference_id == conference_id, SeatPool.code == pool_code)
     ).scalar_subquery()
-    row = (
-        await session.execute(
-            select(
-                pool_seats,
-                func.count().filter(and_(in_pool, holding)),
-                func.count().filter(holding),
-                func.count().filter(waiting),
-                func.max(Invitation.waitlisted_at).filter(waiting),
-            ).where(Invitation.conference_id == conference.id)
-        )
-    ).one()
-    seats, held_in_pool, held, waitlisted, latest = row
+    return select(
+        pool_seats.label("seats"),
+        func.count().filter(and_(in_pool, holding)).label("held_in_pool"),
+        func.count().filter(holding).label("held"),
+        func.count().filter(waiting).label("waitlisted"),
+        func.max(Invitation.waitlisted_at).filter(waiting).label("latest"),
+    ).where(Invitation.conference_id == conference_id)
+
+
+def _invitation_pool_facts() -> Subquery:
+    own = aliased(Invitation)
+    invitation_id = bindparam(POOL_OF, type_=Integer())
+    conference_id = select(own.conference_id).where(own.id == invitation_id).scalar_subquery()
+    pool_code = select(own.pool_code).where(own.id == invitation_id).scalar_subquery()
+    return _facts_statement(conference_id, pool_code, invitation_id).subquery("pool_facts")
+
+
+# The bound parameter naming the invitation whose pool POOL_FACTS describes. Built once, so SQLAlchemy
+# compiles the statements that join it once (a new alias per call would miss its compiled cache).
+POOL_OF = "pool_of_invitation"
+POOL_FACTS = _invitation_pool_facts()
+
+
+def pool_facts_of(invitation_id: int) -> tuple[Subquery, dict[str, int]]:
+    """The facts of :func:`_pool_facts` for the pool of ``invitation_id`` (not counting it), as a one-row
+    subquery that a use case joins to the statement reading the invitation (one statement instead of two),
+    and the parameters to execute that statement with. Exact only when that statement runs under the seat
+    lock (:func:`lock_conference_of`)."""
+    return POOL_FACTS, {POOL_OF: invitation_id}
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    """What :func:`accept` needs to know about a pool (see :func:`pool_facts_of`)."""
+
+    seats: int | None
+    held_in_pool: int | None
+    held: int | None
+    waitlisted: int | None
+    latest: Any
+
+
+def _facts(conference: Conference, row: PoolFacts) -> _PoolFacts:
     free: int | None = None
-    if seats is not None:
-        free = seats - int(held_in_pool or 0)
+    if row.seats is not None:
+        free = row.seats - int(row.held_in_pool or 0)
     if conference.capacity is not None:
-        overall = conference.capacity - int(held or 0)
+        overall = conference.capacity - int(row.held or 0)
         free = overall if free is None else min(free, overall)
+    latest = row.latest
     if isinstance(latest, str):  # SQLite hands a filtered aggregate back as text
         latest = dt.datetime.fromisoformat(latest)
     if latest is not None and latest.tzinfo is None:
         latest = latest.replace(tzinfo=dt.UTC)
-    return _PoolFacts(None if free is None else max(free, 0), int(waitlisted or 0), latest)
+    return _PoolFacts(None if free is None else max(free, 0), int(row.waitlisted or 0), latest)
+
+
+async def _pool_facts(
+    session: AsyncSession, conference: Conference, pool_code: str, *, excluding: int | None = None
+) -> _PoolFacts:
+    """Free seats, the waitlist's length and its latest stamp, in one statement (exact under the seat lock)."""
+    row = (await session.execute(_facts_statement(conference.id, pool_code, excluding))).one()
+    return _facts(conference, PoolFacts(*row))
 
 
 def _waitlist_order() -> tuple[ColumnElement[dt.datetime], ColumnElement[int]]:
@@ -432,6 +473,7 @@ async def accept(
     actor_id: int | None = None,
     override_reason: str | None = None,
     locked: tuple[Invitation, Conference] | None = None,
+    pool: PoolFacts | None = None,
 ) -> RsvpResult:
     """The delegate will attend: a seat if the pool (and the capacity) has one, else the pool's waitlist.
 
@@ -439,7 +481,8 @@ async def accept(
     is bound to. ``override_reason``: an organiser records the answer (also after the deadline); required
     non-empty, kept on the event and audited. Already accepted or waitlisted: ``UNCHANGED``.
     ``locked``: the invitation (``invitation_id``'s) and its conference, read in this transaction after
-    :func:`lock_conference_of` — they are not read again.
+    :func:`lock_conference_of` — they are not read again. ``pool``: the facts of its pool read with them
+    (:func:`pool_facts_of`), under the same lock.
     """
     loaded = locked if locked is not None else await _lock_invitation(session, invitation_id)
     if loaded is None:
@@ -454,7 +497,10 @@ async def accept(
         waiting = await waitlist_position(session, invitation.id)
         return _result(Outcome.UNCHANGED, invitation, conference, previous=invitation.status, position=waiting)
     previous = invitation.status
-    facts = await _pool_facts(session, conference, invitation.pool_code, excluding=invitation.id)
+    if pool is not None and locked is not None:
+        facts = _facts(conference, pool)
+    else:
+        facts = await _pool_facts(session, conference, invitation.pool_code, excluding=invitation.id)
     position: int | None = None
     if facts.free is None or facts.free > 0:
         event = transition(session, invitation, Status.ACCEPTED, actor_id=actor_id, now=now, reason=check)
@@ -589,7 +635,7 @@ async def _stop_reminders(session: AsyncSession, invitation: Invitation) -> None
     topics = [rsvp_topic(invitation.id)]
     if invitation.status != Status.ACCEPTED:
         topics.append(day_before_topic(invitation.id))
-    await outbox.cancel_topics(session, topics)
+    await outbox.cancel_topics_at_commit(session, topics)
 
 
 async def promote_waitlisted(
@@ -742,6 +788,7 @@ __all__ = [
     "ANSWERABLE",
     "Outcome",
     "PoolCount",
+    "PoolFacts",
     "Promotion",
     "RsvpResult",
     "TransitionError",
@@ -755,6 +802,7 @@ __all__ = [
     "lock_seats",
     "pool_capacity",
     "pool_counts",
+    "pool_facts_of",
     "promote_waitlisted",
     "transition",
     "waitlist_position",

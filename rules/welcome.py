@@ -65,6 +65,12 @@ def cached(bind: Any, account_id: int) -> Welcome | None:
     return None
 
 
+def keep(bind: Any, account_id: int, facts: Welcome) -> None:
+    """Keep ``facts`` for ``account_id`` in the cache of the engine ``bind`` (sync) now: for a write that
+    committed outside any session (``rules.accounts.meet``)."""
+    _caches.setdefault(bind, {})[account_id] = (time.monotonic(), facts)
+
+
 def prime(session: AsyncSession, account_id: int, facts: Welcome) -> None:
     """Keep ``facts`` for ``account_id`` once ``session``'s transaction commits (a new account's, say)."""
     session.sync_session.info.setdefault("welcome_primed", {})[account_id] = facts

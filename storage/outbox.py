@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, literal, or_, select, true, update
+from sqlalchemy import Table, func, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -24,6 +24,7 @@ from rules.identities import TELEGRAM
 from storage import identities as identity_store
 from storage.db import insert_for
 from storage.models import Account, OutboxMessage
+from storage.sqlite_driver import at_commit
 
 PENDING = "pending"
 SENDING = "sending"
@@ -132,6 +133,18 @@ async def taken_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
         chunk = ordered[start : start + _KEYS_PER_QUERY]
         taken.update(await session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk))))
     return taken
+
+
+async def cancel_topics_at_commit(session: AsyncSession, topics: Collection[str]) -> None:
+    """:func:`cancel_topics` without counting them, sent with the transaction's next statement or its commit
+    (``storage.sqlite_driver.at_commit``): for a use case that only needs them gone when it commits."""
+    table = cast(Table, OutboxMessage.__table__)
+    await at_commit(
+        session,
+        update(table)
+        .where(table.c.topic.in_(list(topics)), table.c.status.in_((PENDING, SENDING)))
+        .values(status=CANCELLED, lease_until=None),
+    )
 
 
 async def pending_keys(session: AsyncSession, *, prefixes: Collection[str]) -> set[str]:

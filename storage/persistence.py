@@ -11,12 +11,13 @@ import json
 from collections import defaultdict
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
+from storage import one_trip
 from storage.db import Database, insert_for
-from storage.models import ConversationState, PersistedData
+from storage.models import ConversationState, PersistedData, utcnow
 
 JSONDict = dict[Any, Any]
 
@@ -25,6 +26,36 @@ def _upsert(database: Database, model: Any, values: dict[str, Any], keys: list[s
     statement = insert_for(database.engine.dialect.name)(model).values(**values)
     update = {name: statement.excluded[name] for name in values if name not in keys}
     return statement.on_conflict_do_update(index_elements=keys, set_=update)
+
+
+_SQLITE_DELETE = "DELETE FROM ptb_conversation WHERE name = ? AND key = ?"
+_SQLITE_UPSERT = (
+    "INSERT INTO ptb_conversation (name, key, state, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (name, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+)
+_POSTGRES_DELETE = "DELETE FROM ptb_conversation WHERE name = $1 AND key = $2"
+_POSTGRES_UPSERT = (
+    "INSERT INTO ptb_conversation (name, key, state, updated_at) VALUES ($1, $2, $3::json, $4) "
+    "ON CONFLICT (name, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+)
+_UPDATED_AT = cast(Table, ConversationState.__table__).c.updated_at
+
+
+async def _write_state(database: Database, name: str, key: str, state: object | None) -> object:
+    """The conversation state written (or deleted) in one statement, committed; ``one_trip.UNAVAILABLE`` on
+    an engine that cannot."""
+    if state is None:
+        return await one_trip.run(
+            database,
+            sqlite=lambda connection: connection.execute(_SQLITE_DELETE, (name, key)).close(),
+            postgresql=lambda connection: connection.execute(_POSTGRES_DELETE, name, key),
+        )
+    encoded, now = json.dumps(state), one_trip.time_bound(database, _UPDATED_AT)(utcnow())
+    return await one_trip.run(
+        database,
+        sqlite=lambda connection: connection.execute(_SQLITE_UPSERT, (name, key, encoded, now)).close(),
+        postgresql=lambda connection: connection.execute(_POSTGRES_UPSERT, name, key, encoded, now),
+    )
 
 
 class SQLAlchemyPersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
@@ -52,7 +83,12 @@ class SQLAlchemyPersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
             return {tuple(json.loads(row.key)): row.state for row in rows}
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
+        """Store one conversation's new state (None: it ended) in one trip to the database
+        (``storage.one_trip``): it runs after nearly every update."""
         encoded_key = json.dumps(list(key))
+        stored = await _write_state(self.database, name, encoded_key, new_state)
+        if stored is not one_trip.UNAVAILABLE:
+            return
         async with self.database.transaction() as session:
             if new_state is None:
                 await session.execute(
@@ -65,7 +101,7 @@ class SQLAlchemyPersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
                 _upsert(
                     self.database,
                     ConversationState,
-                    {"name": name, "key": encoded_key, "state": new_state},
+                    {"name": name, "key": encoded_key, "state": new_state, "updated_at": utcnow()},
                     ["name", "key"],
                 )
             )

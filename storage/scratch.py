@@ -8,13 +8,14 @@ PTB never loads these kinds (they are not user/chat/bot data).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_for
 from storage.models import PersistedData, utcnow
+from storage.sqlite_driver import at_commit
 
 KIND_LENGTH = 16  # ptb_data.kind is VARCHAR(16): PostgreSQL refuses a longer one, SQLite would not say
 
@@ -37,5 +38,8 @@ async def recall(session: AsyncSession, kind: str, account_id: int) -> dict[str,
 
 
 async def forget(session: AsyncSession, kind: str, account_id: int) -> None:
-    # One DELETE (no read first); a row this session loaded leaves the session with it.
-    await session.execute(delete(PersistedData).where(PersistedData.kind == kind, PersistedData.key == str(account_id)))
+    """Drop the question's data: one DELETE, sent with the transaction's next statement or its commit on
+    SQLite (``storage.sqlite_driver.at_commit``). ``recall`` reads with populate_existing, so a row this
+    session loaded earlier is not taken for the stored one."""
+    table = cast(Table, PersistedData.__table__)
+    await at_commit(session, delete(table).where(table.c.kind == kind, table.c.key == str(account_id)))

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -30,25 +30,38 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_ss_cursor,
     SQLiteDialect_aiosqlite,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 ONE_TRIP = callable(getattr(aiosqlite.Connection, "_execute", None))
 NAME = "sqlite.dienhinh_aiosqlite"  # registered in storage.db; the URL keeps saying sqlite+aiosqlite
 
+T = TypeVar("T")
 _Outcome = tuple[Any, int, int | None, list[Any] | None]
 
 
 BEGIN = "BEGIN IMMEDIATE"
 
 
-def _run_statement(
-    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: bool
-) -> _Outcome:
-    """In SQLite's thread: the transaction's BEGIN when it is the first statement, the whole statement,
-    and everything SQLAlchemy reads from its cursor after."""
+_Deferred = list[tuple[str, Any]]
+
+
+def _run_deferred(connection: sqlite3.Connection, begin: bool, deferred: _Deferred, commit: bool = False) -> None:
     if begin:
         connection.execute(BEGIN)
+    for operation, parameters in deferred:
+        connection.execute(operation, parameters).close()
+    if commit:
+        connection.execute("COMMIT")
+
+
+def _run_statement(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: bool, deferred: _Deferred
+) -> _Outcome:
+    """In SQLite's thread: the transaction's BEGIN when it is the first statement, the writes deferred
+    until now (``at_commit``), the whole statement, and everything SQLAlchemy reads from its cursor after."""
+    _run_deferred(connection, begin, deferred)
     cursor = connection.cursor()
     try:
         if many:
@@ -106,6 +119,13 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     def execute(self, operation: Any, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> Any:
+        adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        if adapted.defer_next:
+            # A write whose result nobody reads: it goes with the next crossing (see ``at_commit``).
+            adapted.defer_next = False
+            adapted.deferred.append((operation, () if parameters is None else parameters))
+            self._description, self._rowcount, self._lastrowid, self._rows = None, -1, None, deque()
+            return None
         try:
             return await_(self._one_trip(operation, () if parameters is None else parameters, many=False))
         except Exception as error:
@@ -122,7 +142,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
         async with adapted._execute_mutex:
             begin, adapted.begin_pending = adapted.begin_pending, False
-            outcome: _Outcome = await driver._execute(_run_statement, driver._conn, operation, parameters, many, begin)
+            deferred, adapted.deferred = adapted.deferred, []
+            outcome: _Outcome = await driver._execute(
+                _run_statement, driver._conn, operation, parameters, many, begin, deferred
+            )
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = deque(rows) if rows else deque()
 
@@ -138,9 +161,11 @@ class OneTripStreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
-        if adapted.begin_pending:
-            adapted.begin_pending = False
-            await self._connection.execute(BEGIN)
+        if adapted.deferred or adapted.begin_pending:
+            begin, adapted.begin_pending = adapted.begin_pending, False
+            deferred, adapted.deferred = adapted.deferred, []
+            driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+            await driver._execute(_run_deferred, driver._conn, begin, deferred)
         return await super()._execute_async(operation, parameters)
 
 
@@ -149,13 +174,16 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     (``storage.db`` defers SQLAlchemy's BEGIN here); a transaction that ran no statement has nothing to
     commit or roll back and costs no crossing at all."""
 
-    __slots__ = ("begin_pending",)
+    __slots__ = ("begin_pending", "defer_next", "deferred")
     _cursor_cls = OneTripCursor if ONE_TRIP else AsyncAdapt_aiosqlite_cursor  # type: ignore[assignment]
     _ss_cursor_cls = OneTripStreamingCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.begin_pending = False
+        # at_commit: the next statement is held back, and the ones held back go with the next crossing.
+        self.defer_next = False
+        self.deferred: _Deferred = []
 
     def defer_begin(self) -> bool:
         """Begin with the next statement; False when this aiosqlite cannot (the caller begins now)."""
@@ -165,12 +193,22 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return True
 
     def commit(self) -> None:
+        if self.deferred:  # the writes held back, then COMMIT, in one crossing
+            begin, self.begin_pending = self.begin_pending, False
+            deferred, self.deferred = self.deferred, []
+            driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+            try:
+                await_(driver._execute(_run_deferred, driver._conn, begin, deferred, True))
+            except Exception as error:
+                self._handle_exception(error)
+            return
         if self.begin_pending:  # no statement ran: no transaction was begun
             self.begin_pending = False
             return
         super().commit()
 
     def rollback(self) -> None:
+        self.deferred = []
         if self.begin_pending:
             self.begin_pending = False
             return
@@ -181,6 +219,38 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         if driver is not None and not driver.in_transaction:
             return
         super().rollback()
+
+
+async def run_procedure(connection: OneTripConnection, procedure: Callable[..., T], *args: Any) -> T:
+    """``procedure(sqlite3_connection, *args)`` run in SQLite's thread, in one crossing, on a connection that
+    is in no transaction (``connection`` comes straight from the pool): the procedure begins and ends its own
+    transaction (``storage.first_contact``). Nothing else may use the connection meanwhile."""
+    if connection.begin_pending:
+        raise RuntimeError("a procedure cannot run inside a transaction SQLAlchemy began")
+    driver: aiosqlite.Connection = connection._connection  # type: ignore[assignment]
+    async with connection._execute_mutex:
+        result: T = await driver._execute(procedure, driver._conn, *args)
+    return result
+
+
+async def at_commit(session: AsyncSession, statement: Any) -> None:
+    """Execute ``statement`` (a Core write on a Table whose result is not read: no RETURNING, no row count,
+    nothing for the ORM to synchronise) as part of
+    ``session``'s transaction, in the same crossing as the transaction's next statement or its COMMIT
+    instead of a crossing of its own. Statements keep their order, and an error it causes surfaces at
+    that next statement or the commit, which then fails as a whole. On any other engine it is executed
+    at once."""
+    connection = await session.connection()
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    if not ONE_TRIP or not isinstance(adapted, OneTripConnection):
+        await session.execute(statement)
+        return
+    await session.flush()  # what the ORM has pending goes first, in its own statements
+    adapted.defer_next = True
+    try:
+        await session.execute(statement)
+    finally:
+        adapted.defer_next = False
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -199,4 +269,4 @@ class OneTripDialect(SQLiteDialect_aiosqlite):
         return OneTripDBAPI(aiosqlite, sqlite3)
 
 
-__all__ = ["NAME", "ONE_TRIP", "OneTripConnection", "OneTripCursor", "OneTripDialect"]
+__all__ = ["NAME", "ONE_TRIP", "OneTripConnection", "OneTripCursor", "OneTripDialect", "at_commit", "run_procedure"]

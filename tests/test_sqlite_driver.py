@@ -124,3 +124,49 @@ async def test_a_transaction_begins_with_its_first_statement_read_or_streamed(da
         await db.execute(insert(Account).values(display_name="Lan", role="citizen", created_at=NOW, updated_at=NOW))
     async with database.transaction() as db:
         assert await db.scalar(select(func.count()).select_from(Account)) == 1
+
+
+async def _accounts(database: Database) -> list[tuple[str, str | None]]:
+    async with database.transaction() as db:
+        return [tuple(row) for row in (await db.execute(select(Account.display_name, Account.locale))).all()]
+
+
+async def test_a_write_at_commit_goes_with_the_commit_in_one_crossing(database, crossings):
+    async with database.transaction() as db:
+        await db.execute(insert(Account).values(display_name="Lan", role="citizen", created_at=NOW, updated_at=NOW))
+    crossings.clear()
+
+    table = Account.__table__
+    async with database.transaction() as db:
+        await sqlite_driver.at_commit(db, table.update().values(locale="en"))
+        await sqlite_driver.at_commit(db, table.update().values(display_name="Lan Nguyễn"))
+        assert crossings == []  # nothing sent yet
+    assert crossings == ["_run_deferred"]  # BEGIN, both writes and COMMIT in one
+    assert await _accounts(database) == [("Lan Nguyễn", "en")]
+
+
+async def test_a_write_at_commit_is_seen_by_the_next_statement_of_its_transaction(database, crossings):
+    table = Account.__table__
+    async with database.transaction() as db:
+        await db.execute(insert(Account).values(display_name="Hùng", role="citizen", created_at=NOW, updated_at=NOW))
+        crossings.clear()
+        await sqlite_driver.at_commit(db, table.update().values(locale="vi"))
+        seen = await db.scalar(select(Account.locale))
+        assert len(crossings) == 1  # the held-back write went first, in the read's crossing
+    assert seen == "vi"
+
+
+async def test_a_write_at_commit_is_dropped_with_a_rollback_and_fails_its_commit(database):
+    table = Account.__table__
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as db:
+            await db.execute(insert(Account).values(display_name="Mai", role="citizen", created_at=NOW, updated_at=NOW))
+            await sqlite_driver.at_commit(db, table.update().values(locale="en"))
+            raise RuntimeError("the handler failed")
+    assert await _accounts(database) == []
+
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        async with database.transaction() as db:
+            await db.execute(insert(Account).values(display_name="Mai", role="citizen", created_at=NOW, updated_at=NOW))
+            await sqlite_driver.at_commit(db, table.update().values(unit_id=999))  # no such unit
+    assert await _accounts(database) == []  # nothing half-saved

@@ -44,10 +44,9 @@ class DatabaseAddressBook:
         now = self._monotonic()
         if seen is not None and now - seen[1] < SEEN_FOR_SECONDS:
             return seen[0]
-        async with self.database.transaction() as session:
-            contact = await accounts.ensure_account(
-                session, channel=channel, external_id=external_id, display_name=display_name, now=self.clock()
-            )
+        contact = await accounts.meet(
+            self.database, channel=channel, external_id=external_id, display_name=display_name, now=self.clock()
+        )
         self._seen[key] = (contact.address, now)
         self._identities[contact.address] = key
         if len(self._seen) > 10_000:

@@ -579,3 +579,57 @@ async def test_a_delegate_without_a_seat_is_not_checked_in(database, world):
         result = await rsvp.check_in(db, code=_typed(delegate.code), actor_id=world.organiser, now=NOW)
 
     assert result.outcome is CheckInOutcome.NOT_ACCEPTED and result.status == "declined"
+
+
+async def test_400_delegates_pressing_attend_at_once_fill_exactly_the_pools(database, world):
+    """The press's own use case (``rsvp.attend``), which reads the pool's counts in the statement that reads
+    the invitation: under the seat lock, so hundreds at once still never over-book."""
+    async with database.transaction() as db:
+        conference = await db.get_one(Conference, world.district)
+        bound: list[tuple[int, int]] = []
+        for pool, count in ((EXEMPLAR_POOL, 280), (GUEST_POOL, 120)):
+            for n in range(count):
+                invitation = await create_invitation(
+                    db,
+                    conference=conference,
+                    pool_code=pool,
+                    person=Person(full_name=f"Đại biểu {pool} {n:03d}", birth_year=1970 + n % 40),
+                    secret=SECRET,
+                    now=NOW,
+                )
+                assert invitation is not None
+                account = Account(display_name=invitation.full_name, role="citizen")
+                db.add(account)
+                await db.flush()
+                invitation.account_id = account.id
+                bound.append((invitation.id, account.id))
+    connections = 40
+    answering = Database(database.url, pool_size=connections, max_overflow=0)
+    gate = asyncio.Semaphore(connections)
+
+    async def press(invitation_id: int, account_id: int) -> rsvp.AttendResult:
+        async with gate, answering.transaction() as db:
+            return await rsvp.attend(
+                db, invitation_id, account_id=account_id, now=NOW, secret=SECRET, bot_username="dienhinh_bot"
+            )
+
+    try:
+        results = await asyncio.gather(*(press(*pair) for pair in bound))
+    finally:
+        await answering.dispose()
+
+    outcomes = [result.result.outcome for result in results if result.result is not None]
+    assert len(outcomes) == 400
+    assert (outcomes.count(Outcome.ACCEPTED), outcomes.count(Outcome.WAITLISTED)) == (300, 100)
+    assert sum(result.delegate is not None for result in results) == 300  # a pass for each seat
+    async with database.transaction() as db:
+        held = dict(
+            (
+                await db.execute(
+                    select(Invitation.pool_code, func.count())
+                    .where(Invitation.status == "accepted")
+                    .group_by(Invitation.pool_code)
+                )
+            ).all()
+        )
+    assert held == {EXEMPLAR_POOL: 210, GUEST_POOL: 90}
