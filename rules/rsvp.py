@@ -115,6 +115,7 @@ class InvitationView:
     account_id: int | None = None
     # What the invitation code is derived from (``rules.invitations.code_of``), for the card to show it.
     link_nonce: str | None = None
+    gender: str | None = None  # "nam", "nu": how the delegate is addressed (``rules.address``)
 
 
 def _conference_view(conference: Conference) -> ConferenceView:
@@ -154,6 +155,7 @@ def _view(
         checked_in_at=invitation.checked_in_at,
         account_id=invitation.account_id,
         link_nonce=invitation.link_nonce,
+        gender=invitation.gender,
     )
 
 
@@ -483,6 +485,7 @@ class SubstituteResult:
     organisers: tuple[Organiser, ...] = ()
     original_account_id: int | None = None
     original_locale: str | None = None
+    original_gender: str | None = None
     # APPROVED: the substitute's own link token and invitation code (shown); whether the seat passed on.
     link_token: str | None = None
     invitation_code: str | None = None
@@ -696,6 +699,7 @@ async def approve_substitute(
         conference_title=conference.title,
         original_account_id=account_id,
         original_locale=locale,
+        original_gender=original.gender,
         link_token=link_token(proposed, secret),
         invitation_code=invitation_code(proposed, secret),
         seat_passed=seat_passed,
@@ -727,6 +731,7 @@ async def reject_substitute(
         conference_title=conference.title,
         original_account_id=account_id,
         original_locale=locale,
+        original_gender=original.gender,
     )
 
 

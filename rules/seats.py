@@ -100,6 +100,7 @@ class Promotion:
     account_id: int | None
     locale: str | None
     event_id: int
+    gender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,9 @@ class RsvpResult:
     checked_in_at: dt.datetime | None = None
     event_id: int | None = None
     promoted: tuple[Promotion, ...] = ()
+    # Whom the answer is from, to address them (``rules.address``).
+    full_name: str | None = None
+    gender: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -357,6 +361,8 @@ def _result(
         checked_in_at=invitation.checked_in_at,
         event_id=event_id,
         promoted=promoted,
+        full_name=invitation.full_name,
+        gender=invitation.gender,
     )
 
 
@@ -629,6 +635,7 @@ async def promote_waitlisted(
                 account_id=first.account_id,
                 locale=locale,
                 event_id=event.id,
+                gender=first.gender,
             )
         )
 
