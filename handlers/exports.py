@@ -30,9 +30,9 @@ from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Id, button
 from rules import delegates, exports, printing, workbook
 from rules.accounts import acting
+from rules.balance import dimension_name
 from rules.choices import Option, pick
 from rules.delegates import (
-    DIMENSION_LABELS,
     STATUS_LABELS,
     STATUS_ORDER,
     DelegatesSummary,
@@ -599,7 +599,7 @@ def _pool_heading(t: Translator, item: PoolDelegates) -> str:
 
 
 def _target_line(t: Translator, target: Target) -> str:
-    name = t(DIMENSION_LABELS[target.dimension]) if target.dimension in DIMENSION_LABELS else target.dimension
+    name = dimension_name(t, target.dimension)
     if target.value and target.dimension in DIMENSION_LISTS:
         entries = getattr(reference(), DIMENSION_LISTS[target.dimension][0])
         entry = entries.get(target.value)

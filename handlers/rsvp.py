@@ -38,7 +38,7 @@ from handlers.common import is_organiser, refuse
 from handlers.keyboards import ChoicePrompt, close_keyboard, keyboard
 from handlers.link_codes import or_type_invitation_code
 from handlers.presses import ButtonData, Choice, Id
-from rules import address, intake, links, outbox, rsvp, seats
+from rules import address, balance, intake, links, outbox, rsvp, seats
 from rules.accounts import AccountSnapshot
 from rules.choices import NO, YES, Option
 from rules.guesses import GuessKind
@@ -98,12 +98,6 @@ STATUS_WORDS: dict[str, str] = {
     Status.WAITLISTED: N_("on the waitlist"),
     Status.SUBSTITUTED: N_("replaced by a substitute"),
     Status.CANCELLED: N_("withdrawn by the organisers"),
-}
-DIMENSION_LABELS = {
-    "women": N_("Women"),
-    "youth": N_("Young people (16–30)"),
-    "ethnic_minority": N_("Ethnic minorities"),
-    "direct_producer": N_("Direct producers and workers"),
 }
 
 
@@ -1085,7 +1079,7 @@ def balance_lines(t: Translator, proposal: ProposalView, effect: BalanceEffect) 
         if change.dimension == "occupation":
             label = t("Occupation “{group}”", group=_occupation_label(t, change.value) or change.value)
         else:
-            label = t(DIMENSION_LABELS[change.dimension])
+            label = balance.dimension_name(t, change.dimension)
         line = t(
             "• {label}: {before} → {after}",
             label=label,

@@ -60,16 +60,6 @@ STATUS_LABELS: dict[str, str] = {
     Status.SUBSTITUTED: N_("Replaced by a substitute"),
     Status.CANCELLED: N_("Invitation withdrawn"),
 }
-DIMENSION_LABELS: dict[str, str] = {
-    "women": N_("Women"),
-    "youth": N_("Young people"),
-    "ethnic_minority": N_("Ethnic minorities"),
-    "direct_producer": N_("People who directly produce or work"),
-    "religion": N_("Religion"),
-    "sector": N_("Sectors and fields"),
-    "economic_sector": N_("Economic sectors"),
-    "occupation_group": N_("Occupation group"),
-}
 INVITE_BATCH_LIMIT = 500  # approved nominations one /invite all may cover (a district conference has 300 seats)
 
 
@@ -466,7 +456,6 @@ async def _targets(session: AsyncSession, conference_id: int) -> tuple[Target, .
 
 
 __all__ = [
-    "DIMENSION_LABELS",
     "STATUS_LABELS",
     "STATUS_ORDER",
     "DelegateLine",

@@ -45,6 +45,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import counts, invitations, seats
+from rules.balance import YouthBand, dimension_name
 from rules.conferences import ends_at as conference_ends_at
 from rules.i18n import N_
 from rules.refdata import reference
@@ -74,14 +75,6 @@ class Translate(Protocol):
     def locale(self) -> str: ...
 
     def __call__(self, msgid: str, /, **values: object) -> str: ...
-
-
-@dataclass(frozen=True)
-class YouthBand:
-    """Who counts as young: aged ``min_age`` to ``max_age`` on the conference date (the plan's ``youth``)."""
-
-    min_age: int = 16
-    max_age: int = 30
 
 
 # --- the figures ---------------------------------------------------------------------------------------
@@ -564,16 +557,6 @@ async def statuses(
 
 # --- labels (msgids; the caller translates) -----------------------------------------------------------
 
-DIMENSION_LABELS = {
-    "women": N_("Women"),
-    "youth": N_("Young people ({min_age}–{max_age})"),
-    "ethnic_minority": N_("Ethnic minorities"),
-    "direct_producer": N_("Working directly in production or service"),
-    "religion": N_("Religion"),
-    "sector": N_("Sector or field"),
-    "economic_sector": N_("Economic sector"),
-    "occupation_group": N_("Occupation"),
-}
 # Dimensions whose values are codes of a reference list (attribute of ReferenceData).
 VALUE_LISTS = {"religion": "religions", "economic_sector": "economic_sectors", "occupation_group": "occupation_groups"}
 
@@ -589,7 +572,7 @@ def value_label(t: Translate, dimension: str, value: str) -> str:
 
 def dimension_label(t: Translate, line: BalanceLine, youth: YouthBand) -> str:
     """ "Women", "Young people (16–30)", "Occupation: Workers" … in the reader's language."""
-    name = t(DIMENSION_LABELS[line.dimension], min_age=youth.min_age, max_age=youth.max_age)
+    name = dimension_name(t, line.dimension, youth)
     if not line.value:
         return name
     if line.dimension == "occupation_group":

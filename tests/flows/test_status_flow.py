@@ -330,3 +330,19 @@ async def test_the_attendance_list_has_ethnicity_only_when_asked_for_with_a_reas
         ([], None),
         (["ethnicity"], "báo cáo cơ cấu dân tộc của đại biểu"),
     ]
+
+
+async def test_each_balance_concept_has_one_label_on_every_screen(organiser):
+    # Before: "Thanh niên (16–30 tuổi)" on the RSVP desk, "Đại biểu trẻ tuổi" in /delegates, "Người trực
+    # tiếp sản xuất, lao động" on one screen and "… công tác" on another.
+    status = (await organiser.send("/status balance district"))[-1].text
+    delegates = (await organiser.send("/delegates district"))[-1].text
+    workbook = load_workbook(io.BytesIO((await organiser.send("/export district"))[-1].file_bytes or b""))
+    balance_sheet = {str(cell) for row in workbook["Cơ cấu"].iter_rows(values_only=True) for cell in row if cell}
+
+    for label in ("Nữ", "Thanh niên (16–30 tuổi)", "Dân tộc thiểu số", "Người trực tiếp sản xuất, công tác"):
+        assert f"• {label}: " in status, label
+        assert f"• {label}: " in delegates, label
+        assert label in balance_sheet, label
+    for other in ("Đại biểu trẻ tuổi", "sản xuất, lao động"):
+        assert other not in status + delegates + " ".join(balance_sheet)
