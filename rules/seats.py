@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
@@ -665,6 +665,7 @@ class PoolCount:
     substituted: int = 0
     cancelled: int = 0
     checked_in: int = 0
+    title_en: str | None = None  # the plan's English title (rules.text.title_for)
 
     @property
     def held(self) -> int:
@@ -692,10 +693,14 @@ async def pool_counts(session: AsyncSession, conference_id: int) -> list[PoolCou
     for pool_code, status, count in by_status:
         counts.setdefault(pool_code, {})[status] = int(count)
     extra = await _extra_counts(session, conference_id)
+    english = {pool.code: pool.title_en for pool in pools}
     listed = [(pool.code, pool.title, pool.seats) for pool in pools]
     listed += [(code, code, None) for code in sorted(set(counts) - {pool.code for pool in pools})]
     return [
-        _pool_count(code, title, seats, counts.get(code, {}), extra.get(code, (0, 0))) for code, title, seats in listed
+        replace(
+            _pool_count(code, title, seats, counts.get(code, {}), extra.get(code, (0, 0))), title_en=english.get(code)
+        )
+        for code, title, seats in listed
     ]
 
 

@@ -50,7 +50,7 @@ from rules.conferences import ends_at as conference_ends_at
 from rules.i18n import N_
 from rules.refdata import reference
 from rules.seats import PoolCount
-from rules.text import fold
+from rules.text import fold, title_for
 from storage.models import BalanceTarget, Campaign, Conference, Invitation, SeatPool
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -119,6 +119,11 @@ class PoolStatus:
     checked_in: int
     share_of_accepted: float | None  # this pool's accepted / all accepted; None while nobody accepted
     share_gap: int  # people: short of a min share / over a max share among the accepted
+    title_en: str | None = None
+
+    def title_in(self, locale: str) -> str:
+        """The pool's title in the reader's language: the plan's English title in English mode, if any."""
+        return title_for(locale, self.title, self.title_en)
 
     @property
     def fill_rate(self) -> float | None:
@@ -195,6 +200,11 @@ class ConferenceStatus:
     checked_in: int
     balance: tuple[BalanceLine, ...]
     warnings: tuple[StatusWarning, ...]
+    title_en: str | None = None
+
+    def title_in(self, locale: str) -> str:
+        """The conference's title in the reader's language: the plan's English title in English mode, if any."""
+        return title_for(locale, self.title, self.title_en)
 
     @property
     def exemplar_share(self) -> float | None:
@@ -446,6 +456,7 @@ def _pool_statuses(seat_pools: Sequence[SeatPool], counts: Sequence[PoolCount]) 
             PoolStatus(
                 code=count.code,
                 title=count.title,
+                title_en=count.title_en,
                 share=share,
                 share_rule=rule,
                 seats=count.seats,
@@ -529,6 +540,7 @@ async def conference_status(
         code=conference.code,
         level=conference.level,
         title=conference.title,
+        title_en=conference.title_en,
         capacity=conference.capacity,
         conference_date=held_on,
         today=today,

@@ -52,7 +52,7 @@ TYPED_MISTAKES = [
     ("valid_from: 1995-10-28", "valid_from: 1995-10-32", "units[0].valid_from: expected a date that exists"),
     ("capacity: 300", "capacity: 30000000000000000000", "conferences[1].capacity: expected a whole number from 1 to"),
     ("capacity: 300", "capacity: 300\n    capacity: 250", "conferences[1].capacity: expected each key once"),
-    ("capacity: 300", "capacity: [300", "line 109: expected valid YAML"),
+    ("capacity: 300", "capacity: [300", "line 113: expected valid YAML"),
     ("code: tay-ho-2020", "- code: tay-ho-2020", "line "),
 ]
 

@@ -346,3 +346,17 @@ async def test_each_balance_concept_has_one_label_on_every_screen(organiser):
         assert label in balance_sheet, label
     for other in ("Đại biểu trẻ tuổi", "sản xuất, lao động"):
         assert other not in status + delegates + " ".join(balance_sheet)
+
+
+async def test_in_english_status_uses_the_plans_english_titles(organiser):
+    # Before: "📊 Hội nghị Điển hình tiên tiến (code: district)" and "• Đại biểu điển hình tiên tiến make up 1%…".
+    await organiser.send("/lang English")
+
+    district = "\n".join(reply.text for reply in await organiser.send("/status district") if reply.text)
+
+    assert district.startswith("📊 District Exemplars' Conference (code: district)")
+    assert "• Exemplars: 3/210 accepted (1%)" in district
+    assert "• Guests and leaders of all levels and sectors: 0/90 accepted (0%)" in district
+    assert "Chart: District Exemplars' Conference" in district
+    for vietnamese in ("Hội nghị Điển hình", "Đại biểu điển hình", "Đại biểu khách mời", " make up "):
+        assert vietnamese not in district, vietnamese
