@@ -61,6 +61,7 @@ from rules.rsvp import (
     SubstituteResult,
 )
 from rules.seats import Outcome, Promotion, RsvpResult
+from rules.text import title_for
 from rules.tokens import split_payload
 
 END = ConversationHandler.END
@@ -197,7 +198,7 @@ def card_text(t: Translator, invitation: InvitationView, code: str | None = None
     again anywhere (on Zalo too)."""
     conference = invitation.conference
     lines = [
-        t("Invitation to {conference}", conference=conference.title),
+        t("Invitation to {conference}", conference=title_for(t.locale, conference.title, conference.title_en)),
         t(
             "We respectfully invite {honorific} {name} to attend ({pool}).",
             pool=invitation.pool_title,

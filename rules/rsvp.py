@@ -96,6 +96,7 @@ class ConferenceView:
     venue: str | None
     what_to_bring: str | None
     rsvp_deadline: dt.datetime | None
+    title_en: str | None = None  # the plan's English title (rules.text.title_for)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def _conference_view(conference: Conference) -> ConferenceView:
         venue=conference.venue,
         what_to_bring=conference.what_to_bring,
         rsvp_deadline=conference.rsvp_deadline,
+        title_en=conference.title_en,
     )
 
 
