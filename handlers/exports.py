@@ -46,6 +46,7 @@ from rules.printing import Per
 from rules.refdata import reference
 from rules.roles import NotAllowed, Role
 from rules.seats import PoolCount, pool_counts
+from rules.text import title_for
 from storage.models import Conference
 
 END = ConversationHandler.END
@@ -585,17 +586,18 @@ async def _send_attendance(update: Update, context: BotContext, conference_id: i
 
 def _pool_heading(t: Translator, item: PoolDelegates) -> str:
     pool = item.pool
+    title = title_for(t.locale, pool.title, pool.title_en)
     if item.share is None:
-        return t("{pool} (not in the plan any more)", pool=pool.title)
+        return t("{pool} (not in the plan any more)", pool=title)
     share = t.percent(item.share)
     if pool.seats is None:
         if item.share_rule == "max":
-            return t("{pool}: at most {share} of the delegates", pool=pool.title, share=share)
-        return t("{pool}: at least {share} of the delegates", pool=pool.title, share=share)
+            return t("{pool}: at most {share} of the delegates", pool=title, share=share)
+        return t("{pool}: at least {share} of the delegates", pool=title, share=share)
     seats = t.number(pool.seats)
     if item.share_rule == "max":
-        return t("{pool}: {seats} seats (at most {share} of the delegates)", pool=pool.title, seats=seats, share=share)
-    return t("{pool}: {seats} seats (at least {share} of the delegates)", pool=pool.title, seats=seats, share=share)
+        return t("{pool}: {seats} seats (at most {share} of the delegates)", pool=title, seats=seats, share=share)
+    return t("{pool}: {seats} seats (at least {share} of the delegates)", pool=title, seats=seats, share=share)
 
 
 def _target_line(t: Translator, target: Target) -> str:
@@ -615,7 +617,7 @@ def _target_line(t: Translator, target: Target) -> str:
 
 def delegates_text(t: Translator, summary: DelegatesSummary) -> str:
     """The seats of the plan and the delegates by pool and status, with counts (names up to a limit)."""
-    lines = [t("Delegates of {title}", title=summary.title)]
+    lines = [t("Delegates of {title}", title=title_for(t.locale, summary.title, summary.title_en))]
     if summary.capacity is None:
         lines.append(t("No seat limit: the pools are shares of the delegates."))
     else:

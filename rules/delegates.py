@@ -358,6 +358,7 @@ class DelegatesSummary:
     pools: tuple[PoolDelegates, ...]
     unit_seats: tuple[UnitSeats, ...]
     targets: tuple[Target, ...]
+    title_en: str | None = None  # the plan's English title (rules.text.title_for)
 
     @property
     def invited(self) -> int:
@@ -422,6 +423,7 @@ async def delegates_summary(
         pools=pools,
         unit_seats=await _unit_seats(session, conference_id),
         targets=await _targets(session, conference_id),
+        title_en=conference.title_en,
     )
 
 

@@ -360,3 +360,6 @@ async def test_in_english_status_uses_the_plans_english_titles(organiser):
     assert "Chart: District Exemplars' Conference" in district
     for vietnamese in ("Hội nghị Điển hình", "Đại biểu điển hình", "Đại biểu khách mời", " make up "):
         assert vietnamese not in district, vietnamese
+    delegates = (await organiser.send("/delegates district"))[-1].text
+    assert delegates.startswith("Delegates of District Exemplars' Conference\n")
+    assert "Exemplars: 210 seats (at least 70% of the delegates)" in delegates
