@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -200,7 +202,7 @@ def cmd_plan_load(settings: Settings, path: Path) -> int:
     try:
         summary = asyncio.run(load())
     except DataFileError as problem:
-        return _fail(t("The plan was not loaded; nothing was changed. {problem}", problem=problem))
+        return _fail(t("The plan was not loaded; nothing was changed. {problem}", problem=problem.worded(t)))
     except FileNotFoundError:
         return _fail(t("No such file: {path}", path=path))
     print(t("Plan loaded: {summary}", summary="\n".join(summary.lines(t))))
@@ -214,35 +216,47 @@ PURGE_LINES = {
     "guest_list": N_("• uploaded guest lists to delete: {count}"),
     "evidence": N_("• evidence files to delete: {count}"),
     "export": N_("• shared files to delete: {count}"),
+    "outbox": N_("• texts of sent messages to erase: {count}"),
     "audit": N_("• audit entries past their period (kept: the trail is not cut): {count}"),
 }
 
 
 def cmd_privacy_purge(settings: Settings, dry_run: bool) -> int:
     """What is past its retention period (``data/reference/retention.yaml``); without --dry-run, purge it."""
+    from handlers.privacy import back_to_review_notice
     from rules import retention
     from storage.db import Database
 
     t = _translator(settings)
 
-    async def run() -> retention.Due:
+    async def run() -> tuple[retention.Due, dict[retention.Kind, list[retention.DueFile]]]:
         await _prepare_database(settings)
         database = Database(settings.database_url)
         try:
             async with database.transaction() as db:
                 if dry_run:
-                    return await retention.due(db, now=clock())
-                return await retention.purge(db, now=clock())
+                    found = await retention.due(db, now=clock())
+                    return found, await retention.due_files(db, found)
+                translators = Translators(settings.default_locale, settings.tz)
+                done = await retention.purge(db, now=clock(), notice=back_to_review_notice(translators))
+            await database.empty_log()
+            return done, {}
         finally:
             await database.dispose()
 
-    found = asyncio.run(run())
+    found, named = asyncio.run(run())
     if found.empty:
         print(t("Nothing is past its retention period."))
         return 0
     heading = t("Dry run, nothing was changed. Past their retention period now:") if dry_run else t("Purged:")
-    lines = [t(PURGE_LINES[kind], count=count) for kind, count in found.counts().items()]
-    print("\n".join([heading, *lines]))
+    lines = [heading]
+    for kind, count in found.counts().items():
+        lines.append(t(PURGE_LINES[kind], count=count))
+        files = named.get(retention.Kind(kind), [])
+        lines.extend(t("    {name}, at {date}", name=f.name, date=t.datetime(f.at)) for f in files)
+        if len(files) < count and files:
+            lines.append(t("    … and {count} more", count=count - len(files)))
+    print("\n".join(lines))
     return 0
 
 
@@ -417,46 +431,108 @@ def cmd_invitations_print(
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dienhinh", description="dienhinh operator commands")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start the bot")
-    demo = commands.add_parser("demo", help="the offline playground")
-    demo.add_argument("--keep", action="store_true", help="keep the playground database from last time")
+# argparse's own words (its usage line, headings and errors) as Python 3.11 writes them: through the catalog.
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"),
+    N_("expected one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+)
+
+
+@contextlib.contextmanager
+def _argparse_speaks(t: Translator) -> Iterator[None]:
+    """argparse words its help and errors through its module's ``_``: the operator's catalog meanwhile."""
+    saved = argparse._, argparse.ngettext  # type: ignore[attr-defined]
+    argparse._, argparse.ngettext = t.translations.gettext, t.translations.ngettext  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
+
+
+def _operator_translator() -> Translator:
+    """The operator's language for the command line itself (Vietnamese when the settings cannot be read)."""
+    try:
+        return _translator(load_settings())
+    except SettingsError:
+        return _translator(None)
+
+
+def _action(parser: argparse.ArgumentParser, t: Translator, *choices: str) -> None:
+    """The word after the command (``db upgrade``), named so in the usage line and in its errors."""
+    parser.add_argument("action", choices=choices, metavar="{" + ",".join(choices) + "}", help=t("what to do"))
+
+
+def build_parser(t: Translator) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dienhinh", description=t("dienhinh operator commands"))
+    commands = parser.add_subparsers(dest="command", required=True, metavar=t("COMMAND"))
+    commands.add_parser("run", help=t("start the bot"))
+    demo = commands.add_parser("demo", help=t("the offline playground"))
+    demo.add_argument("--keep", action="store_true", help=t("keep the playground database from last time"))
     demo.add_argument(
         "--channel",
         choices=["telegram", "zalo"],
         default="telegram",
-        help="where everyone starts (`:channel` switches)",
+        help=t("where everyone starts (`:channel` switches)"),
     )
-    db = commands.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade", "status"])
-    plan = commands.add_parser("plan", help="campaign plans")
-    plan.add_argument("action", choices=["load"])
-    plan.add_argument("file", type=Path)
-    invitations = commands.add_parser("invitations", help="invitations and guest lists")
-    invitations.add_argument("action", choices=["import", "print"])
-    invitations.add_argument("file", type=Path, nargs="?", help="import: a guest list (.xlsx or .csv)")
-    invitations.add_argument("--conference", help="the conference's code (needed when there are several)")
-    invitations.add_argument("--yes", action="store_true", help="import: invite the good rows (without it, only check)")
+    db = commands.add_parser("db", help=t("database schema"))
+    _action(db, t, "upgrade", "status")
+    plan = commands.add_parser("plan", help=t("campaign plans"))
+    _action(plan, t, "load")
+    plan.add_argument(
+        "file", type=Path, metavar=t("FILE"), help=t("a plan file (.yaml), e.g. data/plans/tay-ho-2020.yaml")
+    )
+    invitations = commands.add_parser("invitations", help=t("invitations and guest lists"))
+    _action(invitations, t, "import", "print")
     invitations.add_argument(
-        "--per", choices=["unit", "person"], default="unit", help="print: one PDF per unit (default) or per person"
+        "file", type=Path, nargs="?", metavar=t("FILE"), help=t("import: a guest list (.xlsx or .csv)")
     )
-    invitations.add_argument("--bot", help="print: the bot's Telegram username, for the links in the QR codes")
-    invitations.add_argument("--out", type=Path, help="print: the folder to write to (default: giay-moi-…)")
-    audit = commands.add_parser("audit", help="the tamper-evident audit trail")
-    audit.add_argument("action", choices=["verify", "export"])
-    audit.add_argument("--expect-head", help="verify: the head hash a digest showed")
-    audit.add_argument("--format", choices=["csv", "jsonl"], default="jsonl", help="export: the file's format")
-    audit.add_argument("--out", type=Path, help="export: the file to write (default: standard output)")
-    privacy = commands.add_parser("privacy", help="personal data")
-    privacy.add_argument("action", choices=["purge"])
-    privacy.add_argument("--dry-run", action="store_true", help="only show what is past its retention period")
+    invitations.add_argument(
+        "--conference", metavar=t("CODE"), help=t("the conference's code (needed when there are several)")
+    )
+    invitations.add_argument(
+        "--yes", action="store_true", help=t("import: invite the good rows (without it, only check)")
+    )
+    invitations.add_argument(
+        "--per",
+        choices=["unit", "person"],
+        default="unit",
+        help=t("print: one PDF per unit (default) or per person"),
+    )
+    invitations.add_argument(
+        "--bot", metavar=t("USERNAME"), help=t("print: the bot's Telegram username, for the links in the QR codes")
+    )
+    invitations.add_argument(
+        "--out",
+        type=Path,
+        metavar=t("FOLDER"),
+        help=t("print: the folder to write to (default: a new folder here, named after the conference)"),
+    )
+    audit = commands.add_parser("audit", help=t("the tamper-evident audit trail"))
+    _action(audit, t, "verify", "export")
+    audit.add_argument("--expect-head", metavar=t("HASH"), help=t("verify: the head hash a digest showed"))
+    audit.add_argument("--format", choices=["csv", "jsonl"], default="jsonl", help=t("export: the file's format"))
+    audit.add_argument(
+        "--out", type=Path, metavar=t("FILE"), help=t("export: the file to write (default: standard output)")
+    )
+    privacy = commands.add_parser("privacy", help=t("personal data"))
+    _action(privacy, t, "purge")
+    privacy.add_argument("--dry-run", action="store_true", help=t("only show what is past its retention period"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    t = _operator_translator()
+    with _argparse_speaks(t):
+        args = build_parser(t).parse_args(argv)
     try:
         if args.command == "demo":
             return cmd_demo(args.keep, args.channel)

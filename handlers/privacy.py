@@ -17,7 +17,7 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, Translators
 from handlers.common import is_organiser, refuse
 from handlers.keyboards import ChoicePrompt
 from handlers.review import nomination_line
@@ -62,7 +62,8 @@ RETAINED: dict[Kind, str] = {
     Kind.GUEST_LIST: N_("Guest lists sent as files: {days} days after they are sent"),
     Kind.EVIDENCE: N_("Photos and documents sent as evidence: {days} days after the campaign ends"),
     Kind.EXPORT: N_("Files made for you (Excel lists, QR codes, /mydata): {days} days"),
-    Kind.AUDIT: N_("The audit trail (who did what, when): {days} days"),
+    Kind.OUTBOX: N_("The texts of messages the bot sent you on its own (reminders, decisions): {days} days"),
+    Kind.AUDIT: N_("The audit trail (who did what, when): at least {days} days; it is not cut automatically"),
 }
 KINDS: dict[str, str] = {
     RequestKind.CORRECT: N_("Correct data about me"),
@@ -169,6 +170,27 @@ def _invitation_status(t: Translator, invitation: dict[str, Any]) -> str:
     return t(STATUS_WORDS[status]) if status in STATUS_WORDS else status
 
 
+def _invitation_line(t: Translator, invitation: dict[str, Any]) -> str:
+    """Invited when, the answer and when it was given, and the check-in: the time and who recorded it, as
+    a role (the person at the desk is not named)."""
+    line = t(
+        "• {conference}: invited on {date}; {status}",
+        conference=invitation["conference"],
+        date=_when(t, invitation["invited_at"]),
+        status=_invitation_status(t, invitation),
+    )
+    if invitation["responded_at"]:
+        line += t(" (answered on {date})", date=_when(t, invitation["responded_at"]))
+    if invitation["checked_in_at"]:
+        by = invitation["checked_in_by"]
+        line += t(
+            "; checked in at {moment}, recorded by: {role}",
+            moment=t.datetime(invitation["checked_in_at"]),
+            role=role_label(t, by) if by else "—",
+        )
+    return line
+
+
 def summary_text(t: Translator, data: MyData) -> str:
     account = data.account
     lines = [
@@ -210,11 +232,7 @@ def summary_text(t: Translator, data: MyData) -> str:
         ),
         (
             t("Invitations ({count}):", count=t.number(len(data.invitations))),
-            [
-                t("• {conference}: {status}", conference=i["conference"], status=_invitation_status(t, i))
-                + (t(", checked in on {date}", date=_when(t, i["checked_in_at"])) if i["checked_in_at"] else "")
-                for i in data.invitations[:SHOWN]
-            ],
+            [_invitation_line(t, i) for i in data.invitations[:SHOWN]],
             len(data.invitations),
         ),
         (
@@ -366,7 +384,9 @@ async def _erase_chosen(update: Update, context: BotContext, option: Option) -> 
         await _say(update, context, t("Nothing was erased."))
         return END
     async with context.transaction() as db:
-        erased = await privacy.erase(db, context.account.id, now=context.now())
+        erased = await privacy.erase(
+            db, context.account.id, now=context.now(), notice=back_to_review_notice(context.services.translators)
+        )
         if erased is not None:
             # Said before the identity goes for good: on Zalo the reply is routed through it.
             await _say(
@@ -379,8 +399,12 @@ async def _erase_chosen(update: Update, context: BotContext, option: Option) -> 
     if erased is None:
         await _say(update, context, t("I hold no data about you."))
         return END
+    await context.services.database.empty_log()
+    address_book = context.services.address_book
     for address in erased.addresses:
         context.services.accounts.forget(address)
+        if address_book is not None:
+            address_book.forget(address)
     return END
 
 
@@ -581,12 +605,29 @@ async def _handle(update: Update, context: BotContext, args: list[str]) -> None:
 PURGE_TIME = dt.time(2, 0)
 
 
+def back_to_review_notice(translators: Translators) -> retention.BackToReviewNotice:
+    """What the nominator of a duplicate is told when the nomination it duplicated is erased or purged
+    (why it went is that other person's business: only that it is no longer kept)."""
+
+    def render(item: retention.BackToReview) -> str:
+        t = translators.get(item.locale)
+        return t(
+            "Your nomination {code} ({name}) is under review again: the nomination {original} it was marked as a duplicate of is no longer kept. You will be told of the decision.",
+            code=item.code,
+            name=item.nominee_name,
+            original=item.original_code,
+        )
+
+    return render
+
+
 async def purge_now(services: Services) -> retention.Due:
     """De-identify or delete what is past its retention period, as of ``services.clock()``."""
     async with services.database.transaction() as db:
-        done = await retention.purge(db, now=services.clock())
+        done = await retention.purge(db, now=services.clock(), notice=back_to_review_notice(services.translators))
     if not done.empty:
         logger.info("retention: %s", done.counts())
+        await services.database.empty_log()
     return done
 
 

@@ -230,6 +230,7 @@ PURGED: dict[str, str] = {
     retention.Kind.GUEST_LIST: N_("{count} uploaded guest lists deleted"),
     retention.Kind.EVIDENCE: N_("{count} evidence files deleted"),
     retention.Kind.EXPORT: N_("{count} shared files deleted"),
+    retention.Kind.OUTBOX: N_("the texts of {count} sent messages erased"),
 }
 
 

@@ -25,6 +25,7 @@ from storage.audit_chain import GENESIS, canonical_time, detail_digest, digest_o
 from storage.models import AuditChainHead, AuditEntry
 
 ERASED = "audit.details_erased"
+PURGE_ACTION = "privacy.purge"  # what a retention purge deleted, by kind: the organisers' digest reports it
 SHORT_HASH = 16  # hex characters of the head hash a digest shows
 MIN_EXPECTED = 8  # the fewest hex characters --expect-head takes
 _BATCH = 2000
@@ -256,6 +257,15 @@ def record_export(session: AsyncSession, *, actor_id: Actor | None, now: dt.date
             entity_id=None,
             detail={"rows": rows, "format": form},
         )
+    )
+
+
+def record_purge(
+    session: AsyncSession, *, counts: dict[str, int], now: dt.datetime, actor_id: int | None = None
+) -> None:
+    """What a purge deleted or de-identified, by kind of record (``rules.retention.Kind``)."""
+    session.add(
+        AuditEntry(at=now, actor_id=actor_id, action=PURGE_ACTION, entity="retention", detail={"counts": counts})
     )
 
 

@@ -26,6 +26,8 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from rules.i18n import N_, Wording
+
 # A plan listing every commune of the country (some 3,300 units) takes well under 1 MB; the pure-Python
 # parser reads about 1 MB in 3 s.
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -40,7 +42,7 @@ _UNKNOWN_TAG = re.compile(r"could not determine a constructor for the tag '(.*)'
 class YamlProblem(Exception):
     """Where in the file (a field path such as ``conferences[0].code``, or ``line 12``) and what was expected."""
 
-    def __init__(self, where: str, expected: str) -> None:
+    def __init__(self, where: str | Wording, expected: str | Wording) -> None:
         super().__init__(f"{where}: expected {expected}" if where else f"expected {expected}")
         self.where = where
         self.expected = expected
@@ -97,7 +99,7 @@ class _Walk:
         if key in self._sizes:
             return self._sizes[key]
         if key in self._open:
-            raise YamlProblem(path, "no alias (*name) inside the value it names")
+            raise YamlProblem(path, Wording(N_("no alias (*name) inside the value it names")))
         self._open.add(key)
         self.paths.setdefault(node.start_mark.index, path)
         total = 1
@@ -108,7 +110,10 @@ class _Walk:
             total += self._mapping(node, path)
         self._open.discard(key)
         if total > MAX_VALUES:
-            raise YamlProblem(path, f"at most {MAX_VALUES} values in the file, aliases (*name) counted in full")
+            limit = Wording.of(
+                N_("at most {limit} values in the file, aliases (*name) counted in full"), limit=MAX_VALUES
+            )
+            raise YamlProblem(path, limit)
         self._sizes[key] = total
         return total
 
@@ -123,15 +128,19 @@ class _Walk:
                 if identity in first_line:
                     raise YamlProblem(
                         entry,
-                        f"each key once in a mapping ('{name}' is given twice, first on line {first_line[identity]})",
+                        Wording.of(
+                            N_("each key once in a mapping ('{name}' is given twice, first on line {line})"),
+                            name=name,
+                            line=first_line[identity],
+                        ),
                     )
                 first_line[identity] = key_node.start_mark.line + 1
             total += self.size(key_node, entry) + self.size(value_node, entry)
         return total
 
 
-def _line(mark: Any) -> str:
-    return f"line {mark.line + 1}" if mark is not None else ""
+def _line(mark: Any) -> str | Wording:
+    return Wording.of(N_("line {number}"), number=mark.line + 1) if mark is not None else ""
 
 
 def parse(text: str) -> Any:
@@ -148,19 +157,25 @@ def parse(text: str) -> Any:
         return loader.construct_document(node)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
-        raise YamlProblem(f"line {line}", f"text without control characters (found #x{exc.character:04x})") from None
+        found = Wording.of(
+            N_("text without control characters (found {character})"), character=f"#x{exc.character:04x}"
+        )
+        raise YamlProblem(Wording.of(N_("line {number}"), number=line), found) from None
     except ConstructorError as exc:
         mark = exc.problem_mark
         where = walk.paths.get(mark.index, "") if mark is not None else ""
         tag = _UNKNOWN_TAG.match(exc.problem or "")
         if tag:
             written = tag[1].replace("tag:yaml.org,2002:", "!!", 1)
-            raise YamlProblem(where or _line(mark), f"a plain value, without the tag {written}") from None
-        raise YamlProblem(where or _line(mark), f"valid YAML ({exc.problem})") from None
+            raise YamlProblem(
+                where or _line(mark), Wording.of(N_("a plain value, without the tag {tag}"), tag=written)
+            ) from None
+        raise YamlProblem(where or _line(mark), Wording.of(N_("valid YAML ({problem})"), problem=exc.problem)) from None
     except yaml.MarkedYAMLError as exc:
-        raise YamlProblem(_line(exc.problem_mark), f"valid YAML ({exc.problem or exc.context})") from None
+        problem = exc.problem or exc.context
+        raise YamlProblem(_line(exc.problem_mark), Wording.of(N_("valid YAML ({problem})"), problem=problem)) from None
     except yaml.YAMLError:
-        raise YamlProblem("", "valid YAML") from None
+        raise YamlProblem("", Wording(N_("valid YAML"))) from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules import audit
 from rules.i18n import N_
 from rules.text import nfc
 from rules.tokens import TOKEN_BYTES, new_token, token_hash
@@ -185,6 +186,8 @@ async def purge_expired(session: AsyncSession, now: dt.datetime) -> int:
     deleted = await stored_files.delete_expired(session, now)
     if deleted:
         logger.info("files: %d expired file(s) deleted", deleted)
+        # Reported with the retention purge's (rules.retention.Kind.EXPORT: files made for one person).
+        audit.record_purge(session, counts={"export": deleted}, now=now)
     return deleted
 
 
@@ -270,9 +273,13 @@ class DatabaseFileStore:
         )
 
     async def purge(self) -> int:
-        """:func:`purge_expired` in a transaction of its own, at the store's clock."""
+        """:func:`purge_expired` in a transaction of its own, at the store's clock; then the bytes are gone
+        from the database's files too (:meth:`Database.empty_log`)."""
         async with self.database.transaction() as session:
-            return await purge_expired(session, self.clock())
+            deleted = await purge_expired(session, self.clock())
+        if deleted:
+            await self.database.empty_log()
+        return deleted
 
     async def _insert(
         self,

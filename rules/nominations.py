@@ -22,8 +22,10 @@ from storage.models import Campaign, Nomination, NominationEvent
 # Reasons the system records (not typed by a person) are stored as codes and shown through the catalog, so a
 # history reads in its reader's language. The English sentence is what rows written before the code hold.
 RESUBMITTED = "resubmitted"
+ORIGINAL_GONE = "original_gone"  # a duplicate whose original was erased or purged (rules.retention)
 SYSTEM_REASONS = {
     RESUBMITTED: N_("resubmitted after changes"),
+    ORIGINAL_GONE: N_("back to review: the nomination it duplicated is no longer kept"),
     "resubmitted after changes": N_("resubmitted after changes"),
 }
 

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.arrangements import arrangement_of, layer
-from rules.i18n import N_
+from rules.i18n import N_, Wording
 from rules.refdata import (
     DATA_DIR,
     AwareDateTime,
@@ -100,20 +100,20 @@ _CODE_PREFIX = re.compile(r"[A-Z]{1,16}")
 def _plan_code(value: object) -> str:
     if isinstance(value, str) and _PLAN_CODE.fullmatch(value):
         return value
-    raise expected("a lowercase code of letters, digits and hyphens such as tay-ho-2020")
+    raise expected(N_("a lowercase code of letters, digits and hyphens such as tay-ho-2020"))
 
 
 def _code_prefix(value: object) -> str:
     if isinstance(value, str) and _CODE_PREFIX.fullmatch(value):
         return value
-    raise expected("1 to 16 capital ascii letters such as DH")
+    raise expected(N_("1 to 16 capital ascii letters such as DH"))
 
 
 def _pool_code(value: object) -> str:
     # The database keeps a pool's code in VARCHAR(32).
     if isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,31}", value):
         return value
-    raise expected("an ascii snake_case code of up to 32 characters such as exemplar")
+    raise expected(N_("an ascii snake_case code of up to 32 characters such as exemplar"))
 
 
 def _code_or_empty(value: object) -> str:
@@ -121,7 +121,7 @@ def _code_or_empty(value: object) -> str:
         return ""
     if isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,63}", value):
         return value
-    raise expected("an ascii snake_case code such as nong_dan, or nothing")
+    raise expected(N_("an ascii snake_case code such as nong_dan, or nothing"))
 
 
 PlanCode = Annotated[str, PlainValidator(_plan_code)]
@@ -150,7 +150,7 @@ class YouthDefinition(StrictModel):
     @model_validator(mode="after")
     def _band(self) -> YouthDefinition:
         if self.max_age < self.min_age:
-            raise expected("max_age at least min_age")
+            raise expected(N_("max_age at least min_age"))
         return self
 
 
@@ -160,10 +160,10 @@ def _check_english_title(title: str, title_en: str | None) -> None:
     if title_en is None:
         return
     if fold(title_en) == fold(title):
-        raise expected("title_en in English, not the Vietnamese title again")
+        raise expected(N_("title_en in English, not the Vietnamese title again"))
     words = title_en.split()
     if sum(1 for word in words if not word.isascii()) * 2 > len(words):
-        raise expected("title_en in English: most of its words are Vietnamese")
+        raise expected(N_("title_en in English: most of its words are Vietnamese"))
 
 
 class SeatPoolSpec(StrictModel):
@@ -193,9 +193,9 @@ class BalanceTargetSpec(StrictModel):
     @model_validator(mode="after")
     def _target_or_report(self) -> BalanceTargetSpec:
         if self.report_only and self.target_share is not None:
-            raise expected("either target_share or report_only: true, not both")
+            raise expected(N_("either target_share or report_only: true, not both"))
         if not self.report_only and self.target_share is None:
-            raise expected("a target_share such as 0.30, or report_only: true")
+            raise expected(N_("a target_share such as 0.30, or report_only: true"))
         return self
 
 
@@ -384,17 +384,18 @@ class _Checker:
         self.plan = plan
         self.file = file
 
-    def fail(self, path: str, what: str) -> DataFileError:
-        return DataFileError(self.file, path, what)
+    def fail(self, path: str, what: str, /, **values: object) -> DataFileError:
+        """The problem at ``path``: ``what`` is a msgid, with its ``values``."""
+        return DataFileError(self.file, path, Wording.of(what, **values))
 
     def check_internal(self) -> None:
         """Checks that need nothing but the plan itself."""
         plan = self.plan
         if plan.valid_to is not None and plan.valid_to < plan.valid_from:
-            raise self.fail("valid_to", "a date on or after valid_from")
+            raise self.fail("valid_to", N_("a date on or after valid_from"))
         repeat = _first_repeat(conference.code for conference in plan.conferences)
         if repeat:
-            raise self.fail(f"conferences[{repeat[0]}].code", "a code no other conference of the plan uses")
+            raise self.fail(f"conferences[{repeat[0]}].code", N_("a code no other conference of the plan uses"))
         for index, conference in enumerate(plan.conferences):
             self._check_times(f"conferences[{index}]", conference)
             self._check_pools(f"conferences[{index}]", conference)
@@ -405,94 +406,116 @@ class _Checker:
         plan = self.plan
         repeat = _first_repeat(plan.movements)
         if repeat:
-            raise self.fail(f"movements[{repeat[0]}]", "a movement not already listed")
+            raise self.fail(f"movements[{repeat[0]}]", N_("a movement not already listed"))
         for index, code in enumerate(plan.movements):
             movement = data.movements.get(code)
             if movement is None:
                 raise self.fail(
                     f"movements[{index}]",
-                    f"a movement code from data/reference/movements.yaml (there is no '{code}')",
+                    N_("a movement code from data/reference/movements.yaml (there is no '{code}')"),
+                    code=code,
                 )
             ended = movement.valid_to is not None and movement.valid_to < plan.valid_from
             not_begun = (
                 movement.valid_from is not None and plan.valid_to is not None and movement.valid_from > plan.valid_to
             )
             if ended or not_begun:
-                raise self.fail(f"movements[{index}]", f"a movement that runs during the plan ('{code}' does not)")
+                raise self.fail(
+                    f"movements[{index}]", N_("a movement that runs during the plan ('{code}' does not)"), code=code
+                )
         for index, conference in enumerate(plan.conferences):
             self._check_targets(f"conferences[{index}]", conference, data)
 
     def _check_times(self, at: str, conference: ConferenceSpec) -> None:
         start, end, starts_at = conference.window_start, conference.window_end, conference.starts_at
         if start is not None and end is not None and end <= start:
-            raise self.fail(f"{at}.window_end", f"a time after window_start ({_fmt(start)})")
+            raise self.fail(f"{at}.window_end", N_("a time after window_start ({time})"), time=_fmt(start))
         if starts_at is not None and (
             (start is not None and starts_at < start) or (end is not None and starts_at > end)
         ):
-            raise self.fail(f"{at}.starts_at", "a time inside the window (window_start to window_end)")
+            raise self.fail(f"{at}.starts_at", N_("a time inside the window (window_start to window_end)"))
         limit, limit_name = (starts_at, "starts_at") if starts_at is not None else (end, "window_end")
         for name in ("nomination_deadline", "rsvp_deadline"):
             deadline = getattr(conference, name)
             if deadline is not None and limit is not None and deadline >= limit:
-                raise self.fail(f"{at}.{name}", f"a time before {limit_name} ({_fmt(limit)})")
+                raise self.fail(
+                    f"{at}.{name}", N_("a time before {field} ({time})"), field=limit_name, time=_fmt(limit)
+                )
         nominations, answers = conference.nomination_deadline, conference.rsvp_deadline
         if nominations is not None and answers is not None and answers <= nominations:
-            raise self.fail(f"{at}.rsvp_deadline", f"a time after nomination_deadline ({_fmt(nominations)})")
+            raise self.fail(
+                f"{at}.rsvp_deadline", N_("a time after nomination_deadline ({time})"), time=_fmt(nominations)
+            )
 
     def _check_pools(self, at: str, conference: ConferenceSpec) -> None:
         repeat = _first_repeat(pool.code for pool in conference.pools)
         if repeat:
-            raise self.fail(f"{at}.pools[{repeat[0]}].code", "a code no other pool of the conference uses")
+            raise self.fail(f"{at}.pools[{repeat[0]}].code", N_("a code no other pool of the conference uses"))
         total = sum((_exact(pool.share) for pool in conference.pools), Fraction(0))
         if total != 1:
-            raise self.fail(f"{at}.pools", f"shares that add up to 1 (these add up to {float(total):g})")
+            raise self.fail(
+                f"{at}.pools", N_("shares that add up to 1 (these add up to {total})"), total=f"{float(total):g}"
+            )
 
     def _check_targets(self, at: str, conference: ConferenceSpec, data: ReferenceData) -> None:
         repeat = _first_repeat((target.dimension, target.value) for target in conference.balance_targets)
         if repeat:
             raise self.fail(
-                f"{at}.balance_targets[{repeat[0]}]", "one target per dimension and value (this one repeats)"
+                f"{at}.balance_targets[{repeat[0]}]", N_("one target per dimension and value (this one repeats)")
             )
         for index, target in enumerate(conference.balance_targets):
             where = f"{at}.balance_targets[{index}].value"
             if target.dimension in YES_NO_DIMENSIONS and target.value:
-                raise self.fail(where, f"no value: {target.dimension} is a yes/no dimension")
+                raise self.fail(where, N_("no value: {dimension} is a yes/no dimension"), dimension=target.dimension)
             if target.dimension in DIMENSION_LISTS and target.value:
                 attribute, file_name = DIMENSION_LISTS[target.dimension]
                 if target.value not in getattr(data, attribute):
-                    raise self.fail(where, f"a code from data/reference/{file_name} (there is no '{target.value}')")
+                    raise self.fail(
+                        where,
+                        N_("a code from data/reference/{file} (there is no '{code}')"),
+                        file=file_name,
+                        code=target.value,
+                    )
 
     def _check_units(self) -> None:
         plan = self.plan
         repeat = _first_repeat(unit.code for unit in plan.units)
         if repeat:
-            raise self.fail(f"units[{repeat[0]}].code", "a code no other unit uses")
+            raise self.fail(f"units[{repeat[0]}].code", N_("a code no other unit uses"))
         parents = {unit.code: unit.parent for unit in plan.units}
         conferences = {conference.code: conference for conference in plan.conferences}
         seats: dict[str, int] = {}
         for index, unit in enumerate(plan.units):
             at = f"units[{index}]"
             if unit.parent is not None and unit.parent not in parents:
-                raise self.fail(f"{at}.parent", f"the code of a unit in this file (there is no '{unit.parent}')")
+                raise self.fail(
+                    f"{at}.parent", N_("the code of a unit in this file (there is no '{code}')"), code=unit.parent
+                )
             if _in_cycle(unit.code, parents):
-                raise self.fail(f"{at}.parent", "a parent that is not the unit itself or one of its descendants")
+                raise self.fail(f"{at}.parent", N_("a parent that is not the unit itself or one of its descendants"))
             if unit.valid_from is not None and unit.valid_to is not None and unit.valid_to < unit.valid_from:
-                raise self.fail(f"{at}.valid_to", "a date on or after valid_from")
+                raise self.fail(f"{at}.valid_to", N_("a date on or after valid_from"))
             for code, allowance in unit.allowances.items():
                 if code not in conferences:
                     raise self.fail(
-                        f"{at}.allowances.{code}", f"a conference code of this plan ({', '.join(conferences)})"
+                        f"{at}.allowances.{code}",
+                        N_("a conference code of this plan ({codes})"),
+                        codes=", ".join(conferences),
                     )
                 if allowance.expected is not None and allowance.expected > allowance.nominations:
                     raise self.fail(
-                        f"{at}.allowances.{code}.expected", f"at most nominations ({allowance.nominations})"
+                        f"{at}.allowances.{code}.expected",
+                        N_("at most nominations ({count})"),
+                        count=allowance.nominations,
                     )
                 seats[code] = seats.get(code, 0) + (allowance.seats or 0)
                 capacity = conferences[code].capacity
                 if capacity is not None and seats[code] > capacity:
                     raise self.fail(
                         f"{at}.allowances.{code}.seats",
-                        f"unit seats adding up to at most the capacity of {code} ({capacity})",
+                        N_("unit seats adding up to at most the capacity of {code} ({capacity})"),
+                        code=code,
+                        capacity=capacity,
                     )
 
 
@@ -619,6 +642,8 @@ class ConferenceSummary:
     pool_seats: tuple[tuple[str, int | None], ...]
     created: bool
     updated: bool
+    # The pools' titles by code, as the plan names them for people ("Đại biểu điển hình tiên tiến").
+    pool_titles: tuple[tuple[str, str], ...] = ()
 
 
 def _english(msgid: str, **values: object) -> str:
@@ -682,10 +707,11 @@ class PlanSummary:
                 if conference.capacity is None
                 else t(N_("capacity {count}"), count=conference.capacity)
             )
+            titles = dict(conference.pool_titles)
             pools = ", ".join(
-                t(N_("{pool} share only"), pool=code)
+                t(N_("{pool} share only"), pool=titles.get(code, code))
                 if seats is None
-                else t(N_("{pool} {count} seats"), pool=code, count=seats)
+                else t(N_("{pool} {count} seats"), pool=titles.get(code, code), count=seats)
                 for code, seats in conference.pool_seats
             )
             lines.append(
@@ -943,6 +969,7 @@ async def _apply_conference(
         title=spec.title,
         capacity=spec.capacity,
         pool_seats=tuple((pool.code, seats[pool.code]) for pool in spec.pools),
+        pool_titles=tuple((pool.code, pool.title) for pool in spec.pools),
         created=created,
         updated=not created and (updated or pools.changed or targets.changed or allowances.changed),
     )
@@ -970,7 +997,9 @@ async def _refuse_removing_used_pools(
             raise DataFileError(
                 plan.path or "<plan>",
                 f"conferences[{index}].pools",
-                f"the pool '{pool.code}' to stay: {invited} invitation(s) are in it",
+                Wording.of(
+                    N_("the pool '{code}' to stay: {count} invitation(s) are in it"), code=pool.code, count=invited
+                ),
             )
 
 

@@ -24,8 +24,9 @@ from rules import accounts, outbox
 from rules.accounts import acting
 from rules.i18n import N_
 from rules.nominations import DECIDED, Status, transition
-from rules.retention import delete_nominations
+from rules.retention import LOCAL_TZ, BackToReviewNotice, delete_nominations
 from rules.roles import NotAllowed, Role
+from rules.rsvp import CHECK_IN_ACTION
 from storage.models import (
     Account,
     AuditEntry,
@@ -104,8 +105,8 @@ class MyData:
 
     def as_json(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
-            if isinstance(value, dt.datetime):
-                return value.isoformat()
+            if isinstance(value, dt.datetime):  # local time, with its offset: what the person lived
+                return value.astimezone(LOCAL_TZ).isoformat()
             if isinstance(value, dict):
                 return {key: plain(item) for key, item in value.items()}
             if isinstance(value, list):
@@ -164,14 +165,7 @@ async def my_data(session: AsyncSession, account_id: int, *, now: dt.datetime) -
         await session.scalars(select(Nomination).where(Nomination.nominator_id == account_id).order_by(Nomination.id))
     ).all()
     withdrawn = await _withdrawals(session, [n.id for n in nominations])
-    invitations = (
-        await session.execute(
-            select(Invitation, Conference.title)
-            .join(Conference, Conference.id == Invitation.conference_id)
-            .where(Invitation.account_id == account_id)
-            .order_by(Invitation.id)
-        )
-    ).all()
+    invitations = await _invitations(session, account_id)
     endorsements = (
         await session.execute(
             select(Endorsement, Nomination.code)
@@ -206,9 +200,7 @@ async def my_data(session: AsyncSession, account_id: int, *, now: dt.datetime) -
         ],
         consents=_consents(nominations, withdrawn),
         nominations=[{name: getattr(n, name) for name in _NOMINATION_FIELDS} for n in nominations],
-        invitations=[
-            {"conference": title, **{name: getattr(i, name) for name in _INVITATION_FIELDS}} for i, title in invitations
-        ],
+        invitations=invitations,
         endorsements=[{"nomination": code, "comment": e.comment, "at": e.created_at} for e, code in endorsements],
         requests=[
             {
@@ -226,6 +218,43 @@ async def my_data(session: AsyncSession, account_id: int, *, now: dt.datetime) -
         ],
         generated_at=now,
     )
+
+
+async def _invitations(session: AsyncSession, account_id: int) -> list[dict[str, Any]]:
+    """The person's invitations with when they were invited and answered, and the check-in: when, and by
+    whom as a role (the role the desk had then, recorded in the check-in's audit entry), never who it was."""
+    rows = (
+        await session.execute(
+            select(Invitation, Conference.title, Account.role)
+            .join(Conference, Conference.id == Invitation.conference_id)
+            .outerjoin(Account, Account.id == Invitation.checked_in_by_id)
+            .where(Invitation.account_id == account_id)
+            .order_by(Invitation.id)
+        )
+    ).all()
+    roles_then = await _roles_at_check_in(session, [i.id for i, _, _ in rows if i.checked_in_at is not None])
+    return [
+        {
+            "conference": title,
+            "invited_at": i.created_at,
+            **{name: getattr(i, name) for name in _INVITATION_FIELDS},
+            "checked_in_by": (roles_then.get(i.id) or role) if i.checked_in_at is not None else None,
+        }
+        for i, title, role in rows
+    ]
+
+
+async def _roles_at_check_in(session: AsyncSession, invitation_ids: Sequence[int]) -> dict[int, str]:
+    if not invitation_ids:
+        return {}
+    rows = await session.execute(
+        select(AuditEntry.entity_id, AuditEntry.detail).where(
+            AuditEntry.action == CHECK_IN_ACTION,
+            AuditEntry.entity == "invitation",
+            AuditEntry.entity_id.in_([str(i) for i in invitation_ids]),
+        )
+    )
+    return {int(entity_id): detail["by_role"] for entity_id, detail in rows if (detail or {}).get("by_role")}
 
 
 async def _withdrawals(session: AsyncSession, nomination_ids: Sequence[int]) -> dict[tuple[int, str], dt.datetime]:
@@ -379,13 +408,16 @@ class Erased:
     addresses: list[int] = field(default_factory=list)
 
 
-async def erase(session: AsyncSession, account_id: int, *, now: dt.datetime) -> Erased | None:
+async def erase(
+    session: AsyncSession, account_id: int, *, now: dt.datetime, notice: BackToReviewNotice | None = None
+) -> Erased | None:
     """Delete or de-identify everything :func:`erasure_plan` lists; None when the account is gone already.
 
     What stays, and why: a decided, approved nomination is part of an official commendation record, so it
     keeps the nominee's record, and the account it points to keeps no name and no way to reach anyone;
     invitations stay with the organisers (their conference record) but lose the link to the account; the
-    audit trail stays (it is the evidence of what was done, this erasure included).
+    audit trail stays (it is the evidence of what was done, this erasure included). Someone else's nomination
+    marked as a duplicate of one that goes is back under review, its nominator told with ``notice``.
     """
     account = await session.get(Account, account_id, with_for_update=True)
     if account is None or account.erased_at is not None:
@@ -397,7 +429,7 @@ async def erase(session: AsyncSession, account_id: int, *, now: dt.datetime) -> 
             transition(session, nomination, Status.WITHDRAWN, actor_id=account_id, now=now, reason="erased")
     gone = [n.id for n in nominations if n.status != Status.APPROVED]
     await session.flush()
-    await delete_nominations(session, tuple(gone))
+    await delete_nominations(session, tuple(gone), now=now, notice=notice)
     approved = [n.id for n in nominations if n.status == Status.APPROVED]
     for endorsement in (await session.scalars(select(Endorsement).where(Endorsement.account_id == account_id))).all():
         if endorsement.nomination_id in approved:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from rules import data_yaml
+from rules.i18n import N_, Wording
 from rules.text import clean, fold, nfc
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,20 +38,28 @@ REFERENCE_DIR = DATA_DIR / "reference"
 class DataFileError(Exception):
     """A data file (reference list or plan) is missing, unreadable or does not fit its schema.
 
-    ``str(error)`` is one line for an operator: ``data/reference/x.yaml: entries[3].code: expected …``.
+    ``str(error)`` is one line for an operator: ``data/reference/x.yaml: entries[3].code: expected …``;
+    :meth:`worded` is that line in the operator's language.
     """
 
-    def __init__(self, file: Path | str, field_path: str, expected: str, *, more: int = 0) -> None:
+    def __init__(self, file: Path | str, field_path: str | Wording, expected: str | Wording, *, more: int = 0) -> None:
         self.file = display_path(file)
         self.field_path = field_path
-        self.expected = expected
+        self.expected = expected if isinstance(expected, Wording) else Wording(expected)
         # How many further problems the validator found; fix the first, then load again.
         self.more = more
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.field_path}" if self.field_path else self.file
-        return f"{where}: expected {self.expected}"
+        return self.worded()
+
+    def worded(self, t: Callable[..., str] | None = None) -> str:
+        """The problem in one line, worded by ``t`` (a translator; English without one)."""
+        where = self.file
+        if self.field_path:
+            field_path = self.field_path
+            where = f"{self.file}: {field_path.worded(t) if isinstance(field_path, Wording) else field_path}"
+        return Wording.of(N_("{where}: expected {what}"), where=where, what=self.expected).worded(t)
 
 
 def display_path(path: Path | str) -> str:
@@ -74,32 +83,33 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 
 _PYDANTIC_EXPECTATIONS = {
-    "missing": "a value (this field is required)",
-    "extra_forbidden": "no field of this name (check the spelling)",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "list_type": "a list",
-    "dict_type": "a mapping of names to values",
-    "model_type": "a mapping of field names to values",
-    "model_attributes_type": "a mapping of field names to values",
-    "string_type": "text",
-    "invalid_key": "field names written as text",
+    "missing": N_("a value (this field is required)"),
+    "extra_forbidden": N_("no field of this name (check the spelling)"),
+    "bool_type": N_("true or false"),
+    "bool_parsing": N_("true or false"),
+    "list_type": N_("a list"),
+    "dict_type": N_("a mapping of names to values"),
+    "model_type": N_("a mapping of field names to values"),
+    "model_attributes_type": N_("a mapping of field names to values"),
+    "string_type": N_("text"),
+    "invalid_key": N_("field names written as text"),
 }
 
 
-def _expectation(error: Any) -> str:
+def _expectation(error: Any) -> Wording:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "expected":
-        return str(ctx["expected"])
+        what = ctx["expected"]
+        return what if isinstance(what, Wording) else Wording(str(what))
     if kind == "literal_error":
-        return f"one of {ctx['expected']}"
+        return Wording.of(N_("one of {choices}"), choices=ctx["expected"])
     if kind == "too_short":
-        return f"at least {ctx['min_length']} item(s)"
+        return Wording.of(N_("at least {count} item(s)"), count=ctx["min_length"])
     if kind in _PYDANTIC_EXPECTATIONS:
-        return _PYDANTIC_EXPECTATIONS[kind]
+        return Wording(_PYDANTIC_EXPECTATIONS[kind])
     message = str(error["msg"])
-    return message[:1].lower() + message[1:]
+    return Wording(message[:1].lower() + message[1:])
 
 
 def error_from_validation(file: Path | str, exc: ValidationError) -> DataFileError:
@@ -115,21 +125,22 @@ def read_yaml(path: Path) -> tuple[Any, bytes]:
         with path.open("rb") as file:
             raw = file.read(data_yaml.MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise DataFileError(path, "", "a file at this path") from None
+        raise DataFileError(path, "", Wording(N_("a file at this path"))) from None
     except OSError as exc:
-        raise DataFileError(path, "", f"a readable file ({exc.strerror})") from None
+        raise DataFileError(path, "", Wording.of(N_("a readable file ({problem})"), problem=exc.strerror)) from None
     if len(raw) > data_yaml.MAX_FILE_BYTES:
-        raise DataFileError(path, "", f"a file of at most {data_yaml.MAX_FILE_BYTES // 2**20} MB")
+        size = Wording.of(N_("a file of at most {mb} MB"), mb=data_yaml.MAX_FILE_BYTES // 2**20)
+        raise DataFileError(path, "", size)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise DataFileError(path, "", "UTF-8 text") from None
+        raise DataFileError(path, "", Wording(N_("UTF-8 text"))) from None
     try:
         data = data_yaml.parse(text)
     except data_yaml.YamlProblem as problem:
         raise DataFileError(path, problem.where, problem.expected) from None
     if not isinstance(data, dict):
-        raise DataFileError(path, "", "a YAML mapping of field names to values at the top level")
+        raise DataFileError(path, "", Wording(N_("a YAML mapping of field names to values at the top level")))
     return data, raw
 
 
@@ -144,35 +155,39 @@ MAX_WHOLE_NUMBER = 1_000_000
 MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
-def expected(what: str) -> PydanticCustomError:
-    """A validation error that renders as ``expected <what>``."""
-    return PydanticCustomError("expected", "{expected}", {"expected": what})
+def expected(what: str, /, **values: object) -> PydanticCustomError:
+    """A validation error that renders as ``expected <what>``: ``what`` is a msgid, with its ``values``."""
+    return PydanticCustomError("expected", "{expected}", {"expected": Wording.of(what, **values)})
 
 
 def _snake_code(value: object) -> str:
     if isinstance(value, str) and _SNAKE_CODE.fullmatch(value):
         return value
-    raise expected("an ascii snake_case code such as nong_thon_moi")
+    raise expected(N_("an ascii snake_case code such as nong_thon_moi"))
 
 
 def _label(value: object) -> str:
     if isinstance(value, str) and clean(value):
         if len(clean(value)) > MAX_LABEL_CHARS:
-            raise expected(f"at most {MAX_LABEL_CHARS} characters (this has {len(clean(value))})")
+            raise expected(
+                N_("at most {limit} characters (this has {count})"), limit=MAX_LABEL_CHARS, count=len(clean(value))
+            )
         return clean(value)
-    raise expected("non-empty text")
+    raise expected(N_("non-empty text"))
 
 
 def _text(value: object) -> str:
     if isinstance(value, str) and value.strip():
         return nfc(value).strip()
-    raise expected("non-empty text")
+    raise expected(N_("non-empty text"))
 
 
 def _version(value: object) -> str:
     if isinstance(value, str) and value.strip() and len(value.strip()) <= MAX_VERSION_CHARS:
         return value.strip()
-    raise expected(f'a version of up to {MAX_VERSION_CHARS} characters written as quoted text, e.g. "2020.1"')
+    raise expected(
+        N_('a version of up to {limit} characters written as quoted text, e.g. "2020.1"'), limit=MAX_VERSION_CHARS
+    )
 
 
 def _date(value: object) -> dt.date:
@@ -182,8 +197,8 @@ def _date(value: object) -> dt.date:
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError as exc:
-            _refuse_impossible(value, exc, "a date that exists")
-    raise expected("a date written YYYY-MM-DD")
+            _refuse_impossible(value, exc, N_("a date that exists"))
+    raise expected(N_("a date written YYYY-MM-DD"))
 
 
 def _aware_datetime(value: object) -> dt.datetime:
@@ -192,24 +207,39 @@ def _aware_datetime(value: object) -> dt.datetime:
         try:
             value = dt.datetime.fromisoformat(text.strip())
         except ValueError as exc:
-            _refuse_impossible(text, exc, "a date and time that exists")
+            _refuse_impossible(text, exc, N_("a date and time that exists"))
     if isinstance(value, dt.datetime) and value.utcoffset() is not None:
         if not MIN_YEAR <= value.year <= MAX_YEAR:
             # Outside these years a time may not even convert to UTC (year 1 at +07:00 is year 0 in UTC).
-            raise expected(f"a date and time between the years {MIN_YEAR} and {MAX_YEAR}")
+            raise expected(N_("a date and time between the years {first} and {last}"), first=MIN_YEAR, last=MAX_YEAR)
         return value
-    raise expected("a date and time with its UTC offset, e.g. 2020-03-14T23:59:59+07:00")
+    raise expected(N_("a date and time with its UTC offset, e.g. 2020-03-14T23:59:59+07:00"))
+
+
+# What Python says of a date or time that does not exist, as msgids (it says them in English only).
+_IMPOSSIBLE = frozenset(
+    {
+        N_("day is out of range for month"),
+        N_("month must be in 1..12"),
+        N_("year 0 is out of range"),
+        N_("hour must be in 0..23"),
+        N_("minute must be in 0..59"),
+        N_("second must be in 0..59"),
+    }
+)
 
 
 def _refuse_impossible(text: str, exc: ValueError, what: str) -> None:
     """Raise "expected <what>" when ``text`` is written the right way but names no real day or time
     (29 February 2027, 25:00); return for text not written as a date at all."""
-    problem = str(exc)
-    if problem.startswith("Invalid isoformat string"):
+    problem: str | Wording = str(exc)
+    if str(problem).startswith("Invalid isoformat string"):
         return
-    if "offset" in problem:
-        problem = "the UTC offset must be under 24 hours"
-    raise expected(f"{what} ({text.strip()}: {problem})")
+    if "offset" in str(problem):
+        problem = Wording(N_("the UTC offset must be under 24 hours"))
+    elif problem in _IMPOSSIBLE:
+        problem = Wording(str(problem))
+    raise expected(N_("{what} ({text}: {problem})"), what=Wording(what), text=text.strip(), problem=problem)
 
 
 def whole_number(minimum: int, maximum: int = MAX_WHOLE_NUMBER) -> Callable[[object], int]:
@@ -218,7 +248,7 @@ def whole_number(minimum: int, maximum: int = MAX_WHOLE_NUMBER) -> Callable[[obj
     def check(value: object) -> int:
         if isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= maximum:
             return value
-        raise expected(f"a whole number from {minimum} to {maximum}")
+        raise expected(N_("a whole number from {minimum} to {maximum}"), minimum=minimum, maximum=maximum)
 
     return check
 
@@ -226,7 +256,7 @@ def whole_number(minimum: int, maximum: int = MAX_WHOLE_NUMBER) -> Callable[[obj
 def _share(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 1 and round(value, 4) == value:
         return float(value)
-    raise expected("a share above 0 and at most 1 with up to 4 decimals, e.g. 0.30")
+    raise expected(N_("a share above 0 and at most 1 with up to 4 decimals, e.g. 0.30"))
 
 
 SnakeCode = Annotated[str, PlainValidator(_snake_code)]
@@ -248,7 +278,7 @@ class StrictModel(BaseModel):
 
 def check_validity(valid_from: dt.date | None, valid_to: dt.date | None) -> None:
     if valid_from is not None and valid_to is not None and valid_to < valid_from:
-        raise expected("valid_to on or after valid_from")
+        raise expected(N_("valid_to on or after valid_from"))
 
 
 def is_active(valid_from: dt.date | None, valid_to: dt.date | None, on: dt.date) -> bool:
@@ -431,7 +461,11 @@ def _check_entries(path: Path, entries: tuple[RefEntry, ...]) -> None:
             raise DataFileError(
                 path,
                 f"entries[{index}].code",
-                f"a code no other entry uses ('{entry.code}' is also entries[{code_at[entry.code]}])",
+                Wording.of(
+                    N_("a code no other entry uses ('{code}' is also entries[{other}])"),
+                    code=entry.code,
+                    other=code_at[entry.code],
+                ),
             )
         code_at[entry.code] = index
         names = [("label", entry.label)] + [(f"aliases[{i}]", alias) for i, alias in enumerate(entry.aliases)]
@@ -442,7 +476,9 @@ def _check_entries(path: Path, entries: tuple[RefEntry, ...]) -> None:
                 raise DataFileError(
                     path,
                     f"entries[{index}].{where}",
-                    f"a name no other entry uses ('{name}' also names entries[{other}])",
+                    Wording.of(
+                        N_("a name no other entry uses ('{name}' also names entries[{other}])"), name=name, other=other
+                    ),
                 )
 
 

@@ -11,7 +11,7 @@ audit entry with the counts, which the organisers' digest reports (:func:`purged
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, PlainValidator, ValidationError
 from sqlalchemy import ColumnElement, String, cast, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from rules import files
-from rules.nominations import Status
+from rules import audit, files, outbox
+from rules.nominations import ORIGINAL_GONE, Status
 from rules.refdata import (
     REFERENCE_DIR,
     DataFileError,
@@ -36,7 +37,9 @@ from rules.refdata import (
     read_yaml,
     whole_number,
 )
+from storage import outbox as outbox_store
 from storage.models import (
+    Account,
     AuditEntry,
     Campaign,
     Conference,
@@ -46,15 +49,17 @@ from storage.models import (
     InvitationImport,
     Nomination,
     NominationEvent,
+    OutboxMessage,
     StoredFileRecord,
 )
 
 RETENTION_FILE = REFERENCE_DIR / "retention.yaml"
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-PURGE_ACTION = "privacy.purge"
+PURGE_ACTION = audit.PURGE_ACTION
 ERASED_NAME = "—"
 NOT_APPROVED = (Status.REJECTED, Status.WITHDRAWN, Status.DUPLICATE)
 DRAFTS = (Status.DRAFT, Status.EXPIRED)
+OUTBOX_WAITING = (outbox_store.PENDING, outbox_store.SENDING)  # still to be sent: their text is needed
 
 
 class Kind(StrEnum):
@@ -66,6 +71,7 @@ class Kind(StrEnum):
     GUEST_LIST = "guest_list"
     EVIDENCE = "evidence"
     EXPORT = "export"
+    OUTBOX = "outbox"
     AUDIT = "audit"
 
 
@@ -82,6 +88,7 @@ COUNTED_FROM: dict[Kind, Event] = {
     Kind.GUEST_LIST: "created",
     Kind.EVIDENCE: "campaign_end",
     Kind.EXPORT: "created",
+    Kind.OUTBOX: "created",
     Kind.AUDIT: "created",
 }
 ACTIONS: dict[Kind, tuple[Action, ...]] = {
@@ -91,6 +98,8 @@ ACTIONS: dict[Kind, tuple[Action, ...]] = {
     Kind.GUEST_LIST: ("delete",),
     Kind.EVIDENCE: ("delete",),
     Kind.EXPORT: ("delete",),
+    # A message's row stays (its dedupe key keeps the planner from sending it again); its text goes.
+    Kind.OUTBOX: ("deidentify",),
     # The audit trail is the evidence that the rest was handled lawfully; it is reported, never cut here.
     Kind.AUDIT: ("keep",),
 }
@@ -210,11 +219,46 @@ async def due(session: AsyncSession, *, now: dt.datetime, rules: RetentionFile |
             or_(StoredFileRecord.created_at <= _cutoff(period, now), StoredFileRecord.expires_at <= now),
         ),
     )
+    period = rules.period(Kind.OUTBOX)
+    found[Kind.OUTBOX] = await _ids(
+        session,
+        select(OutboxMessage.id).where(
+            OutboxMessage.status.not_in(OUTBOX_WAITING),
+            OutboxMessage.created_at <= _cutoff(period, now),
+            cast(OutboxMessage.payload, String) != "{}",
+        ),
+    )
     period = rules.period(Kind.AUDIT)
     found[Kind.AUDIT] = await _ids(
         session, select(AuditEntry.id).where(AuditEntry.at <= _cutoff(period, now), AuditEntry.action != PURGE_ACTION)
     )
     return Due(found)
+
+
+@dataclass(frozen=True)
+class DueFile:
+    """A file past its period, as a dry run names it: what it was called and when it came or was made."""
+
+    name: str
+    at: dt.datetime
+
+
+async def due_files(session: AsyncSession, found: Due, *, limit: int = 50) -> dict[Kind, list[DueFile]]:
+    """The uploaded guest lists and the files made for someone that ``found`` holds, by name (at most
+    ``limit`` of each kind, the oldest first): what an operator checks before a purge."""
+    named: dict[Kind, list[DueFile]] = {}
+    for kind, model, name in (
+        (Kind.GUEST_LIST, InvitationImport, InvitationImport.file_name),
+        (Kind.EXPORT, StoredFileRecord, StoredFileRecord.filename),
+    ):
+        ids = found.ids.get(kind, ())
+        if not ids:
+            continue
+        rows = await session.execute(
+            select(name, model.created_at).where(model.id.in_(ids)).order_by(model.created_at, model.id).limit(limit)
+        )
+        named[kind] = [DueFile(file_name, at) for file_name, at in rows]
+    return named
 
 
 async def deidentify_invitations(session: AsyncSession, ids: tuple[int, ...]) -> None:
@@ -255,10 +299,38 @@ async def delete_evidence(session: AsyncSession, ids: tuple[int, ...]) -> None:
     await session.execute(delete(Evidence).where(Evidence.id.in_(ids)).execution_options(synchronize_session=False))
 
 
-async def delete_nominations(session: AsyncSession, ids: tuple[int, ...]) -> None:
-    """Nominations with their evidence (and its kept bytes), endorsements and history."""
+@dataclass(frozen=True)
+class BackToReview:
+    """A nomination marked as a duplicate of one that was deleted: it is waiting for review again, and its
+    nominator is told (in their ``locale``)."""
+
+    nomination_id: int
+    code: str
+    nominee_name: str
+    original_code: str
+    nominator_id: int | None
+    locale: str | None
+
+
+BackToReviewNotice = Callable[[BackToReview], str]
+
+
+async def delete_nominations(
+    session: AsyncSession,
+    ids: tuple[int, ...],
+    *,
+    now: dt.datetime,
+    notice: BackToReviewNotice | None = None,
+) -> tuple[BackToReview, ...]:
+    """Nominations with their evidence (and its kept bytes), endorsements and history.
+
+    A duplicate of a nomination that goes is the only record left of that person: it goes back to the
+    review queue (a "duplicate" with no original would name nothing), with an event in its history and an
+    audit entry, both the bot's own (no actor: nobody decided it); with ``notice``, its nominator is told
+    through the outbox."""
     if not ids:
-        return
+        return ()
+    reopened = await _back_to_review(session, ids, now=now)
     evidence = await _ids(session, select(Evidence.id).where(Evidence.nomination_id.in_(ids)))
     await delete_evidence(session, evidence)
     # Statement by statement rather than the ORM's cascades, which would load each collection first.
@@ -266,14 +338,6 @@ async def delete_nominations(session: AsyncSession, ids: tuple[int, ...]) -> Non
         await session.execute(
             delete(model).where(model.nomination_id.in_(ids)).execution_options(synchronize_session=False)
         )
-    # A duplicate of a nomination that goes is the only record left of that person: back to the review queue
-    # (a "duplicate" with no original would name nothing).
-    await session.execute(
-        update(Nomination)
-        .where(Nomination.duplicate_of_id.in_(ids), Nomination.id.not_in(ids))
-        .values(duplicate_of_id=None, status="submitted", decided_at=None)
-        .execution_options(synchronize_session=False)
-    )
     await session.execute(
         update(Invitation)
         .where(Invitation.nomination_id.in_(ids))
@@ -281,35 +345,109 @@ async def delete_nominations(session: AsyncSession, ids: tuple[int, ...]) -> Non
         .execution_options(synchronize_session=False)
     )
     await session.execute(delete(Nomination).where(Nomination.id.in_(ids)).execution_options(synchronize_session=False))
+    if notice is not None:
+        for item in reopened:
+            if item.nominator_id is None:
+                continue
+            await outbox.enqueue(
+                session,
+                account_id=item.nominator_id,
+                text=notice(item),
+                dedupe_key=f"nomination:{item.nomination_id}:back_to_review:{item.original_code}",
+                topic=f"nomination:{item.nomination_id}",
+                now=now,
+            )
+    return reopened
+
+
+async def _back_to_review(session: AsyncSession, ids: tuple[int, ...], *, now: dt.datetime) -> tuple[BackToReview, ...]:
+    original = aliased(Nomination)
+    rows = (
+        await session.execute(
+            select(Nomination, original.code, Account.locale)
+            .join(original, original.id == Nomination.duplicate_of_id)
+            .outerjoin(Account, Account.id == Nomination.nominator_id)
+            .where(Nomination.duplicate_of_id.in_(ids), Nomination.id.not_in(ids))
+            .order_by(Nomination.id)
+        )
+    ).all()
+    reopened = []
+    for nomination, original_code, locale in rows:
+        session.add(
+            NominationEvent(
+                nomination_id=nomination.id,
+                from_status=nomination.status,
+                to_status=Status.SUBMITTED,
+                actor_id=None,
+                reason=ORIGINAL_GONE,
+                at=now,
+            )
+        )
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_id=None,
+                action="nomination.back_to_review",
+                entity="nomination",
+                entity_id=str(nomination.id),
+                detail={"code": nomination.code, "duplicate_of": original_code},
+            )
+        )
+        nomination.status = Status.SUBMITTED
+        nomination.duplicate_of_id = None
+        nomination.decided_at = None
+        nomination.updated_at = now
+        reopened.append(
+            BackToReview(
+                nomination.id,
+                nomination.code or "",
+                nomination.nominee_name or "",
+                original_code or "",
+                nomination.nominator_id,
+                locale,
+            )
+        )
+    await session.flush()
+    return tuple(reopened)
 
 
 async def purge(
-    session: AsyncSession, *, now: dt.datetime, rules: RetentionFile | None = None, actor_id: int | None = None
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    rules: RetentionFile | None = None,
+    actor_id: int | None = None,
+    notice: BackToReviewNotice | None = None,
 ) -> Due:
     """De-identify or delete everything :func:`due` finds (audit entries are kept: the trail is evidence);
-    one audit entry records the counts. The caller owns the transaction."""
+    one audit entry records the counts. A duplicate whose original goes is back under review, its nominator
+    told with ``notice`` (:func:`delete_nominations`). The caller owns the transaction."""
     found = await due(session, now=now, rules=rules)
     if found.empty:
         return found
-    await delete_nominations(session, found.ids[Kind.DRAFT] + found.ids[Kind.NOMINATION_NOT_APPROVED])
+    await delete_nominations(
+        session,
+        found.ids[Kind.DRAFT] + found.ids[Kind.NOMINATION_NOT_APPROVED],
+        now=now,
+        notice=notice,
+    )
     await deidentify_invitations(session, found.ids[Kind.INVITATION])
     evidence_left = await _ids(session, select(Evidence.id).where(Evidence.id.in_(found.ids[Kind.EVIDENCE])))
     await delete_evidence(session, evidence_left)
+    if found.ids[Kind.OUTBOX]:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(found.ids[Kind.OUTBOX]))
+            .values(payload={}, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
     for model, kind in ((InvitationImport, Kind.GUEST_LIST), (StoredFileRecord, Kind.EXPORT)):
         ids = found.ids[kind]
         if ids:
             await session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
     acted: dict[Kind, tuple[int, ...]] = {kind: ids for kind, ids in found.ids.items() if kind != Kind.AUDIT}
     if any(acted.values()):
-        session.add(
-            AuditEntry(
-                at=now,
-                actor_id=actor_id,
-                action=PURGE_ACTION,
-                entity="retention",
-                detail={"counts": Due(acted).counts()},
-            )
-        )
+        audit.record_purge(session, counts=Due(acted).counts(), now=now, actor_id=actor_id)
     await session.flush()
     return found
 
@@ -328,4 +466,16 @@ async def purged_between(session: AsyncSession, since: dt.datetime, until: dt.da
     return totals
 
 
-__all__ = ["Due", "Kind", "Period", "RetentionFile", "due", "load", "purge", "purged_between"]
+__all__ = [
+    "BackToReview",
+    "Due",
+    "DueFile",
+    "Kind",
+    "Period",
+    "RetentionFile",
+    "due",
+    "due_files",
+    "load",
+    "purge",
+    "purged_between",
+]

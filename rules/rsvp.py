@@ -78,6 +78,7 @@ from storage.models import (
 
 YOUTH_AGES = (16, 30)  # Luật Thanh niên: from a full 16 to 30 (the plan's default band)
 CHECKED_IN = "checked in"
+CHECK_IN_ACTION = "invitation.check_in"  # its audit entry records the role the desk had (for /mydata)
 # Statuses in which a person counts as invited already (a substitute must not be one of them).
 _TAKEN = frozenset({Status.PROPOSED, *ANSWERABLE})
 
@@ -965,7 +966,7 @@ async def check_in(
             at=now,
         )
     )
-    _audit(session, "invitation.check_in", invitation.id, actor_id, now, {})
+    _audit(session, CHECK_IN_ACTION, invitation.id, actor_id, now, {"by_role": actor.role})
     await session.flush()
     return replace(found, outcome=CheckInOutcome.CHECKED_IN, checked_in_at=now, checked_in_by=actor.display_name)
 

@@ -44,6 +44,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # A deleted row's bytes are overwritten with zeros, not left in a free page: what retention or an
+    # erasure deletes is gone from the file (see Database.empty_log for the write-ahead log).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -100,6 +103,18 @@ class Database:
         """A session inside one transaction: committed when the block ends, rolled back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    async def empty_log(self) -> None:
+        """On SQLite, copy the write-ahead log into the database file and empty it, so the rows a purge or
+        an erasure just deleted leave no earlier copy of their pages in the ``-wal`` file; best effort (a
+        reader still in the log keeps it). On PostgreSQL nothing: its space goes back through autovacuum."""
+        if self.dialect != "sqlite":
+            return
+        async with self.engine.connect() as connection:
+            # Straight to the driver: a checkpoint cannot run inside the transaction SQLAlchemy would begin.
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from storage.db import Database
 from storage.models import Base
+from tests import vi_check
 
 PG_URL = os.environ.get("DIENHINH_TEST_PG_URL", "")
 
@@ -78,3 +79,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     backends = BACKENDS[:1] if any(m.name == "sqlite_only" for m in markers) else BACKENDS
     metafunc.parametrize("database_url", backends, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_english_shown_in_vietnamese(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every playground a test runs fails the test when it showed English to a reader in Vietnamese."""
+    vi_check.install(monkeypatch)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Playgrounds ran but no text was checked: the English check has gone quiet, which must not pass.
+    if vi_check.TALLY["playgrounds"] >= 5 and not vi_check.TALLY["texts"]:
+        print(f"\nthe English check saw no text in {vi_check.TALLY['playgrounds']} playgrounds")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if vi_check.TALLY["playgrounds"]:
+        terminalreporter.write_line(
+            f"English check: {vi_check.TALLY['texts']} texts shown in Vietnamese chats by "
+            f"{vi_check.TALLY['playgrounds']} playgrounds checked for English words"
+        )

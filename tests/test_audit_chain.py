@@ -376,7 +376,7 @@ async def test_audit_verify_and_export_from_the_command_line(
         await _sql(database, "DELETE FROM audit_log WHERE seq = 2")
         assert await _in_thread(cli.main, ["audit", "verify"]) == 1
         report = capsys.readouterr().out
-        assert report.startswith("Mục số 2 đã bị xoá (chuỗi đi thẳng từ mục số 1 (dòng")
+        assert report.startswith("Mục số 2 đã bị xoá (chuỗi đi thẳng từ mục số 1 (mã dòng")
         assert "KHÔNG còn nguyên vẹn" in report
     finally:
         await database.dispose()

@@ -42,18 +42,22 @@ async def test_plan_load_from_the_command_line(monkeypatch, tmp_path, capsys):
 
 
 TYPED_MISTAKES = [
-    # (what the operator typed instead of what, the field and what the refusal must say)
+    # (what the operator typed instead of what, the field and what the refusal must say, in Vietnamese)
     (
         "nomination_deadline: 2020-05-15T17:00:00+07:00",
         "nomination_deadline: 2027-02-29T17:00:00+07:00",
-        "conferences[1].nomination_deadline: expected a date and time that exists (2027-02-29T17:00:00+07:00",
+        "conferences[1].nomination_deadline: cần một ngày giờ có thật (2027-02-29T17:00:00+07:00: tháng này không có",
     ),
-    ("rsvp_deadline: 2020-06-10T17:00:00+07:00", "rsvp_deadline: 2020-06-10T24:30:00+07:00", "hour must be in 0..23"),
-    ("valid_from: 1995-10-28", "valid_from: 1995-10-32", "units[0].valid_from: expected a date that exists"),
-    ("capacity: 300", "capacity: 30000000000000000000", "conferences[1].capacity: expected a whole number from 1 to"),
-    ("capacity: 300", "capacity: 300\n    capacity: 250", "conferences[1].capacity: expected each key once"),
-    ("capacity: 300", "capacity: [300", "line 113: expected valid YAML"),
-    ("code: tay-ho-2020", "- code: tay-ho-2020", "line "),
+    ("rsvp_deadline: 2020-06-10T17:00:00+07:00", "rsvp_deadline: 2020-06-10T24:30:00+07:00", "giờ phải từ 0 đến 23"),
+    ("valid_from: 1995-10-28", "valid_from: 1995-10-32", "units[0].valid_from: cần một ngày có thật"),
+    ("capacity: 300", "capacity: 30000000000000000000", "conferences[1].capacity: cần một số nguyên từ 1 đến"),
+    (
+        "capacity: 300",
+        "capacity: 300\n    capacity: 250",
+        "conferences[1].capacity: cần mỗi khoá chỉ xuất hiện một lần",
+    ),
+    ("capacity: 300", "capacity: [300", "dòng 113: cần YAML hợp lệ"),
+    ("code: tay-ho-2020", "- code: tay-ho-2020", "dòng "),
 ]
 
 
@@ -76,7 +80,7 @@ async def test_every_typed_mistake_is_one_line_naming_the_field_and_changes_noth
         assert await _in_thread(cli.main, ["plan", "load", str(typed)]) == 2, new
         refusals[problem] = capsys.readouterr().err.strip().splitlines()
     assert await _in_thread(cli.main, ["plan", "load", str(not_a_plan)]) == 2
-    refusals["the top level"] = capsys.readouterr().err.strip().splitlines()
+    refusals["giá trị ở cấp ngoài cùng"] = capsys.readouterr().err.strip().splitlines()
 
     for problem, lines in refusals.items():
         assert len(lines) == 1, lines
@@ -115,7 +119,11 @@ async def test_plan_load_and_db_status_speak_vietnamese(monkeypatch, tmp_path, c
     assert missing.startswith("Cơ sở dữ liệu chưa được cập nhật: cơ sở dữ liệu chưa có cấu trúc (phiên bản: chưa có)")
     assert "hãy chạy: dienhinh db upgrade" in missing
     assert "đợt thi đua tay-ho-2020 (phiên bản " in loaded and "): tạo mới" in loaded
-    assert "  hội nghị district: tối đa 300 đại biểu; exemplar 210 chỗ, guest_leader 90 chỗ" in loaded
+    assert (
+        "  hội nghị district: tối đa 300 đại biểu; Đại biểu điển hình tiên tiến: 210 chỗ, "
+        "Đại biểu khách mời và lãnh đạo các cấp, các ngành: 90 chỗ"
+    ) in loaded
+    assert "hội nghị grassroots: không giới hạn số chỗ; Đại biểu điển hình tiên tiến: chỉ theo tỉ lệ" in loaded
     assert "  đơn vị: " in loaded and " tạo mới, 0 cập nhật)" in loaded
     assert "): không thay đổi" in again
     assert status.startswith("Cơ sở dữ liệu đã ở phiên bản lược đồ hiện hành")

@@ -54,6 +54,11 @@ class DatabaseAddressBook:
             self._seen = {k: v for k, v in self._seen.items() if now - v[1] < SEEN_FOR_SECONDS}
         return contact.address
 
+    def forget(self, address: int) -> None:
+        """The identity at ``address`` was erased (``/erase``): its person, writing again, is someone new."""
+        self._identities.pop(address, None)
+        self._seen = {key: seen for key, seen in self._seen.items() if seen[0] != address}
+
     async def identity_of(self, address: int) -> tuple[str, str] | None:
         known = self._identities.get(address)
         if known is not None:

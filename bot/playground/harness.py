@@ -33,6 +33,16 @@ from rules.refdata import search_key
 ServicesFactory = Callable[[], Services]
 
 
+class NoSuchButton(AssertionError):
+    """A press the chat has no button for: ``labels`` are the buttons there are (none: no message has any)."""
+
+    def __init__(self, chat_id: int, choice: str, labels: list[str]) -> None:
+        where = f"no button {choice!r} among {labels}" if labels else "no buttons to press"
+        super().__init__(f"{where} in chat {chat_id}")
+        self.choice = choice
+        self.labels = labels
+
+
 class Playground:
     """One bot process (restartable) and the Telegram "servers" it talks to, which outlive it."""
 
@@ -208,12 +218,12 @@ class ChatUser:
         ``inaccessible``: the message is too old for Telegram to give it (PTB's ``InaccessibleMessage``)."""
         target = message or next((m for m in reversed(self.messages) if m.buttons), None)
         if target is None or not target.buttons:
-            raise AssertionError(f"no buttons to press in chat {self.chat_id}")
+            raise NoSuchButton(self.chat_id, str(choice), [])
         buttons = target.buttons
         options = [Option(str(index), str(button["text"])) for index, button in enumerate(buttons)]
         picked = _button(options, str(choice))
         if picked is None:
-            raise AssertionError(f"no button {choice!r} among {[b['text'] for b in buttons]}")
+            raise NoSuchButton(self.chat_id, str(choice), [str(b["text"]) for b in buttons])
         data = str(buttons[int(picked.key)]["callback_data"])
         if inaccessible:
             target.editable = False

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.zalo.fake_server import DeliveredMessage
 from bot.i18n import N_, Translator, Translators
-from bot.playground.harness import ChatUser, Playground, ZaloChatUser, shown
+from bot.playground.harness import ChatUser, NoSuchButton, Playground, ZaloChatUser, shown
 from bot.playground.transport import InProcessBotAPI, Persona, SentMessage
 from bot.services import Services
 from bot.settings import PROJECT_ROOT, Settings, load_settings
@@ -241,8 +241,18 @@ class Terminal:
             self.say(t("(playground: missing argument; :help lists the commands)"))
         except (FileNotFoundError, IsADirectoryError) as problem:
             self.say(t("(playground: no file {path}; :help lists the commands)", path=problem.filename))
-        except AssertionError as problem:
-            self.say(t("(playground: {problem}; :help lists the commands)", problem=problem))
+        except NoSuchButton as missing:
+            if missing.labels:
+                labels = ", ".join(missing.labels)
+                self.say(
+                    t(
+                        "(playground: no button “{choice}”; the buttons are: {labels})",
+                        choice=missing.choice,
+                        labels=labels,
+                    )
+                )
+            else:
+                self.say(t("(playground: no buttons to press; type your answer)"))
         return True
 
     def _switch(self, wanted: str) -> None:

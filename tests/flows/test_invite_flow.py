@@ -159,7 +159,7 @@ async def test_a_guest_list_with_bad_rows_is_reported_row_by_row_and_invited_whe
 
     assert done[-1].text == (
         "Đã tạo thư mời cho 2 người trong danh sách khách mời.\n"
-        "Gõ /invitations để nhận đường link cá nhân và mã QR của từng người, để các đơn vị chuyển đến đại biểu."
+        "Gõ /invitations để nhận đường dẫn cá nhân và mã QR của từng người, để các đơn vị chuyển đến đại biểu."
     )
     invitations = await _invitations(playground)
     assert [(i.full_name, i.birth_year, i.pool_code) for i in invitations] == [

@@ -34,7 +34,7 @@ async def test_personas_buttons_and_mistakes(tmp_path):
     text = out.getvalue()
     assert "(bây giờ bạn là Hoà)" in text
     assert "/outbox" in text  # the organiser's help
-    assert "(sân thử: no buttons to press" in text
+    assert "(sân thử: không có nút nào để bấm; vui lòng gõ câu trả lời)" in text
     assert "(không có người “nobody”" in text
     assert "(sân thử: không có tệp /no/such/file.jpg; :help để xem các lệnh)" in text
     assert "🤖 Done: I will use English from now on." in text

@@ -95,7 +95,7 @@ async def test_the_invitations_file_has_a_row_a_link_and_a_qr_code_per_person(da
         "Đơn vị",
         "Nhóm đại biểu",
         "Tình trạng",
-        "Đường link cá nhân",
+        "Đường dẫn cá nhân",
         "Mã mời",
         "Mã QR",
     ]
