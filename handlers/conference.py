@@ -29,7 +29,7 @@ from handlers.common import refuse
 from handlers.exports import ConferenceQuestion, may_manage
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, button
-from rules import arrangements, conferences
+from rules import address, arrangements, conferences
 from rules.arrangements import Change, Day, Saved
 from rules.choices import NO, YES, Option
 from rules.conferences import Closed, Use
@@ -122,20 +122,12 @@ QUESTIONS = {
 }
 
 
-def _honorific(t: Translator, gender: str | None) -> str:
-    if gender == "nam":
-        return t("Mr")
-    if gender == "nu":
-        return t("Ms")
-    return t("Mr/Ms")
-
-
 def change_notice(services: Services) -> Callable[[Change], str]:
     """What a delegate who accepted reads when the day, time or venue changes, in their language."""
 
     def write(change: Change) -> str:
         t = services.translators.get(change.locale)
-        honorific = _honorific(t, change.gender)
+        honorific = address.honorific(t, change.gender)
         unset = t("not set yet")
         when = moment_text(t, change.starts_at) if change.starts_at else unset
         venue = change.venue or unset
@@ -156,7 +148,7 @@ def change_notice(services: Services) -> Callable[[Change], str]:
             lines.append(t("• Venue: {venue} (previously: {before})", venue=venue, before=change.venue_before or unset))
         else:
             lines.append(t("• Venue: {venue}", venue=venue))
-        lines.append(t("We look forward to welcoming you, {honorific}.", honorific=honorific))
+        lines.append(t("We look forward to welcoming {honorific} {name}.", honorific=honorific, name=change.full_name))
         return "\n".join(lines)
 
     return write

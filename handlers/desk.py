@@ -38,7 +38,7 @@ from handlers.rsvp import (
     status_word,
     tell_promoted,
 )
-from rules import link_codes, outbox, rsvp, seats
+from rules import address, link_codes, outbox, rsvp, seats
 from rules.accounts import AccountSnapshot
 from rules.choices import Option
 from rules.guesses import GuessKind
@@ -406,7 +406,10 @@ async def _tell_overridden(
         db,
         account_id=invitation.account_id,
         text=t(
-            "The organisers have recorded your answer for {conference}: {answer}. Reason: {reason}",
+            "Dear {honorific} {name},\nThe organisers have recorded your answer for {conference}: {answer}. "
+            "Reason: {reason}",
+            honorific=address.honorific(t, invitation.gender),
+            name=invitation.full_name,
             conference=invitation.conference.title,
             answer=answer,
             reason=reason,

@@ -30,9 +30,9 @@ from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Id, button
 from rules import delegates, exports, printing, workbook
 from rules.accounts import acting
+from rules.balance import dimension_name
 from rules.choices import Option, pick
 from rules.delegates import (
-    DIMENSION_LABELS,
     STATUS_LABELS,
     STATUS_ORDER,
     DelegatesSummary,
@@ -46,6 +46,7 @@ from rules.printing import Per
 from rules.refdata import reference
 from rules.roles import NotAllowed, Role
 from rules.seats import PoolCount, pool_counts
+from rules.text import title_for
 from storage.models import Conference
 
 END = ConversationHandler.END
@@ -585,21 +586,22 @@ async def _send_attendance(update: Update, context: BotContext, conference_id: i
 
 def _pool_heading(t: Translator, item: PoolDelegates) -> str:
     pool = item.pool
+    title = title_for(t.locale, pool.title, pool.title_en)
     if item.share is None:
-        return t("{pool} (not in the plan any more)", pool=pool.title)
+        return t("{pool} (not in the plan any more)", pool=title)
     share = t.percent(item.share)
     if pool.seats is None:
         if item.share_rule == "max":
-            return t("{pool}: at most {share} of the delegates", pool=pool.title, share=share)
-        return t("{pool}: at least {share} of the delegates", pool=pool.title, share=share)
+            return t("{pool}: at most {share} of the delegates", pool=title, share=share)
+        return t("{pool}: at least {share} of the delegates", pool=title, share=share)
     seats = t.number(pool.seats)
     if item.share_rule == "max":
-        return t("{pool}: {seats} seats (at most {share} of the delegates)", pool=pool.title, seats=seats, share=share)
-    return t("{pool}: {seats} seats (at least {share} of the delegates)", pool=pool.title, seats=seats, share=share)
+        return t("{pool}: {seats} seats (at most {share} of the delegates)", pool=title, seats=seats, share=share)
+    return t("{pool}: {seats} seats (at least {share} of the delegates)", pool=title, seats=seats, share=share)
 
 
 def _target_line(t: Translator, target: Target) -> str:
-    name = t(DIMENSION_LABELS[target.dimension]) if target.dimension in DIMENSION_LABELS else target.dimension
+    name = dimension_name(t, target.dimension)
     if target.value and target.dimension in DIMENSION_LISTS:
         entries = getattr(reference(), DIMENSION_LISTS[target.dimension][0])
         entry = entries.get(target.value)
@@ -615,7 +617,7 @@ def _target_line(t: Translator, target: Target) -> str:
 
 def delegates_text(t: Translator, summary: DelegatesSummary) -> str:
     """The seats of the plan and the delegates by pool and status, with counts (names up to a limit)."""
-    lines = [t("Delegates of {title}", title=summary.title)]
+    lines = [t("Delegates of {title}", title=title_for(t.locale, summary.title, summary.title_en))]
     if summary.capacity is None:
         lines.append(t("No seat limit: the pools are shares of the delegates."))
     else:

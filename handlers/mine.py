@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot.context import BotContext
-from handlers.review import card_text, send_evidence, status_label
+from handlers.review import card_text, nomination_line, send_evidence
 from rules import review
 from rules.review import LookupRefusal
 from rules.roles import can_review
@@ -28,14 +28,7 @@ async def mine(update: Update, context: BotContext) -> None:
         return
     lines = [t("Your nominations:")]
     for item in items:
-        lines.append(
-            t(
-                "• {code} — {name}: {status}",
-                code=item.code or t("(draft)"),
-                name=item.nominee_name or t("(no name yet)"),
-                status=status_label(t, item.status),
-            )
-        )
+        lines.append(nomination_line(t, item.code, item.nominee_name, item.status))
     example = next((item.code for item in items if item.code), None)
     if example:
         lines += ["", t("For the details, type /nomination and the code, e.g. /nomination {code}", code=example)]

@@ -834,6 +834,14 @@ async def _allowance_answer(
     return await _try_send(db, draft, t, who, context, confirmed=True)
 
 
+# "… from a citizen": who a new nomination comes from, in the notice to organisers and reviewers.
+NOTICE_SOURCES = {
+    "citizen": N_("a citizen"),
+    "focal_point": N_("a unit focal point"),
+    "organiser": N_("the organisers"),
+}
+
+
 async def _notify_staff(
     db: AsyncSession, nomination: Nomination, event_id: int, context: BotContext, *, resubmitted: bool
 ) -> None:
@@ -846,7 +854,7 @@ async def _notify_staff(
             if resubmitted
             else N_("New nomination {code}: {name} ({unit}), from {source}. Type /review to see it.")
         )
-        source = t("a unit focal point") if nomination.source == "focal_point" else t("a citizen")
+        source = t(NOTICE_SOURCES.get(nomination.source, NOTICE_SOURCES["citizen"]))
         await outbox.enqueue(
             db,
             account_id=member.id,

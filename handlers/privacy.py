@@ -20,7 +20,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator, Translators
 from handlers.common import is_organiser, refuse
 from handlers.keyboards import ChoicePrompt
-from handlers.review import status_label
+from handlers.review import nomination_line
 from handlers.roles import role_label
 from handlers.rsvp import STATUS_WORDS
 from rules import privacy, retention
@@ -227,15 +227,7 @@ def summary_text(t: Translator, data: MyData) -> str:
     sections: list[tuple[str, list[str], int]] = [
         (
             t("Nominations you sent ({count}):", count=t.number(len(data.nominations))),
-            [
-                t(
-                    "• {code} — {name}: {status}",
-                    code=n["code"] or t("(draft)"),
-                    name=n["nominee_name"] or t("(no name yet)"),
-                    status=status_label(t, n["status"]),
-                )
-                for n in data.nominations[:SHOWN]
-            ],
+            [nomination_line(t, n["code"], n["nominee_name"], n["status"]) for n in data.nominations[:SHOWN]],
             len(data.nominations),
         ),
         (

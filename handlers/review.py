@@ -86,7 +86,12 @@ STATUS_LABELS: dict[str, str] = {
     Status.EXPIRED: N_("Expired draft"),
 }
 KIND_LABELS = {"individual": N_("Individual"), "collective": N_("Collective")}
-SOURCE_LABELS = {"citizen": N_("a citizen"), "focal_point": N_("the unit's focal point")}
+# Who sent a nomination, as the card names them: "Người đề cử: Nguyễn Thị Lan — người dân".
+SOURCE_LINES = {
+    "citizen": N_("Nominated by {name}, a citizen"),
+    "focal_point": N_("Nominated by {name}, focal point of {unit}"),
+    "organiser": N_("Nominated by {name}, of the organisers"),
+}
 
 
 # --- what a card says --------------------------------------------------------------------------------
@@ -94,6 +99,15 @@ SOURCE_LABELS = {"citizen": N_("a citizen"), "focal_point": N_("the unit's focal
 
 def status_label(t: Translator, status: str) -> str:
     return t(STATUS_LABELS[status]) if status in STATUS_LABELS else status
+
+
+def nomination_line(t: Translator, code: str | None, name: str | None, status: str) -> str:
+    """One line of a list of nominations: "• DH-2020-0001 — Nguyễn Văn An: Đã duyệt"; a draft has no code
+    yet, and its status already says it is a draft, so it is said once: "• Nguyễn Văn An: Bản nháp (chưa gửi)"."""
+    values = {"name": name or t("(no name yet)"), "status": status_label(t, status)}
+    if code:
+        return t("• {code} — {name}: {status}", code=code, **values)
+    return t("• {name}: {status}", **values)
 
 
 def ref_label(t: Translator, entries: RefList[Any], code: str | None) -> str | None:
@@ -162,14 +176,25 @@ def _history_lines(t: Translator, view: NominationView) -> list[str]:
     return lines
 
 
+def _source_line(t: Translator, view: NominationView) -> str:
+    name = view.nominator_name or "—"
+    if view.source == "focal_point" and not view.unit_name:
+        return t("Nominated by {name}, a unit focal point", name=name)
+    return t(SOURCE_LINES.get(view.source, SOURCE_LINES["citizen"]), name=name, unit=view.unit_name or "")
+
+
 def card_text(t: Translator, view: NominationView, *, history: bool = False) -> str:
     """A nomination as its reader may see it (sensitive fields are already left out of ``view``)."""
-    lines = [t("Nomination {code}: {name}", code=view.code or t("(draft)"), name=view.nominee_name or "—")]
+    name = view.nominee_name or "—"
+    # A draft has no code yet; its status line says it is a draft.
+    heading = (
+        t("Nomination {code}: {name}", code=view.code, name=name) if view.code else t("Nomination: {name}", name=name)
+    )
+    lines = [heading]
     lines += _field_lines(t, view)
     lines.append(t("Evidence files: {count}", count=t.number(len(view.evidence))))
     lines.append(_endorsement_line(t, view))
-    source = t(SOURCE_LABELS[view.source]) if view.source in SOURCE_LABELS else view.source
-    lines.append(t("Sent by {source}: {name}", source=source, name=view.nominator_name))
+    lines.append(_source_line(t, view))
     if view.submitted_at:
         lines.append(t("Submitted on: {date}", date=t.date(view.submitted_at)))
     if view.duplicate_of:

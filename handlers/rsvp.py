@@ -38,7 +38,7 @@ from handlers.common import is_organiser, refuse
 from handlers.keyboards import ChoicePrompt, close_keyboard, keyboard
 from handlers.link_codes import or_type_invitation_code
 from handlers.presses import ButtonData, Choice, Id
-from rules import intake, links, outbox, rsvp, seats
+from rules import address, balance, intake, links, outbox, rsvp, seats
 from rules.accounts import AccountSnapshot
 from rules.choices import NO, YES, Option
 from rules.guesses import GuessKind
@@ -61,6 +61,7 @@ from rules.rsvp import (
     SubstituteResult,
 )
 from rules.seats import Outcome, Promotion, RsvpResult
+from rules.text import title_for
 from rules.tokens import split_payload
 
 END = ConversationHandler.END
@@ -98,12 +99,6 @@ STATUS_WORDS: dict[str, str] = {
     Status.WAITLISTED: N_("on the waitlist"),
     Status.SUBSTITUTED: N_("replaced by a substitute"),
     Status.CANCELLED: N_("withdrawn by the organisers"),
-}
-DIMENSION_LABELS = {
-    "women": N_("Women"),
-    "youth": N_("Young people (16–30)"),
-    "ethnic_minority": N_("Ethnic minorities"),
-    "direct_producer": N_("Direct producers and workers"),
 }
 
 
@@ -155,6 +150,11 @@ def when_text(t: Translator, conference: rsvp.ConferenceView) -> str:
     return t("to be announced")
 
 
+def _addressed(t: Translator, gender: str | None, name: str) -> dict[str, str]:
+    """The values a message to a delegate names them with: ``{honorific} {name}`` ("ông Lê Văn Hùng")."""
+    return {"honorific": address.honorific(t, gender), "name": name}
+
+
 def _answer_line(t: Translator, invitation: InvitationView) -> str:
     status = invitation.status
     if status == Status.ACCEPTED:
@@ -198,8 +198,12 @@ def card_text(t: Translator, invitation: InvitationView, code: str | None = None
     again anywhere (on Zalo too)."""
     conference = invitation.conference
     lines = [
-        t("Invitation to {conference}", conference=conference.title),
-        t("Delegate: {name} ({pool})", name=invitation.full_name, pool=invitation.pool_title),
+        t("Invitation to {conference}", conference=title_for(t.locale, conference.title, conference.title_en)),
+        t(
+            "We respectfully invite {honorific} {name} to attend ({pool}).",
+            pool=invitation.pool_title,
+            **_addressed(t, invitation.gender, invitation.full_name),
+        ),
         t("When: {when}", when=when_text(t, conference)),
         t("Where: {venue}", venue=conference.venue or t("to be announced")),
     ]
@@ -306,9 +310,9 @@ async def open_invitation_with(
     note = None
     if result.first_open:
         note = context.t(
-            "Welcome, {name}! This is your personal invitation. Keep this chat: you can change your answer here "
-            "and I will send you reminders.",
-            name=result.invitation.full_name,
+            "Dear {honorific} {name},\nThis is your personal invitation. Keep this chat: here you can change your "
+            "answer, and I will send you reminders.",
+            **_addressed(context.t, result.invitation.gender, result.invitation.full_name),
         )
     return await _send_card(update, context, result.invitation, note)
 
@@ -525,12 +529,17 @@ async def pass_if_seated(db: AsyncSession, context: BotContext, result: RsvpResu
 def _accept_text(t: Translator, result: RsvpResult, invitation: InvitationView) -> str:
     conference = invitation.conference.title
     if result.outcome is Outcome.ACCEPTED:
-        return t("Thank you! Your seat at {conference} is confirmed.", conference=conference)
+        return t(
+            "Thank you, {honorific} {name}: your seat at {conference} is confirmed.",
+            conference=conference,
+            **_addressed(t, invitation.gender, invitation.full_name),
+        )
     if result.outcome is Outcome.WAITLISTED:
         return t(
-            "Thank you! All seats for {pool} are taken for now, so you are on the waitlist: number {position}. If a "
-            "seat becomes free, I will tell you at once.",
+            "Thank you, {honorific} {name}. All seats for {pool} are taken for now, so you are on the waitlist: "
+            "number {position}. If a seat becomes free, I will tell you at once.",
             pool=invitation.pool_title,
+            **_addressed(t, invitation.gender, invitation.full_name),
             position=t.number(result.position or 0),
         )
     if result.outcome is Outcome.UNCHANGED and result.status == Status.ACCEPTED:
@@ -622,8 +631,10 @@ async def tell_promoted(db: AsyncSession, context: BotContext, promotions: tuple
             db,
             account_id=promotion.account_id,
             text=t(
-                "Good news: a seat has become free at {conference} and it is yours. Your attendance is confirmed.",
+                "Dear {honorific} {name},\nGood news: a seat has become free at {conference} and it is yours. Your "
+                "attendance is confirmed.",
                 conference=promotion.conference_title,
+                **_addressed(t, promotion.gender, promotion.full_name),
             ),
             dedupe_key=key,
             topic=f"invitation:{promotion.invitation_id}",
@@ -665,7 +676,10 @@ async def reason_given(update: Update, context: BotContext) -> str | int:
 
 def _decline_text(t: Translator, result: RsvpResult) -> str:
     if result.outcome is Outcome.DECLINED:
-        text = t("Recorded: you will not attend. Thank you for letting us know.")
+        text = t(
+            "Recorded: {honorific} {name} will not attend. Thank you for letting us know.",
+            **_addressed(t, result.gender, result.full_name or ""),
+        )
         if result.previous == Status.ACCEPTED:
             text += " " + t("Your seat has been passed on to another delegate.")
         if result.deadline is not None:
@@ -1066,7 +1080,7 @@ def balance_lines(t: Translator, proposal: ProposalView, effect: BalanceEffect) 
         if change.dimension == "occupation":
             label = t("Occupation “{group}”", group=_occupation_label(t, change.value) or change.value)
         else:
-            label = t(DIMENSION_LABELS[change.dimension])
+            label = balance.dimension_name(t, change.dimension)
         line = t(
             "• {label}: {before} → {after}",
             label=label,
@@ -1299,6 +1313,7 @@ async def _tell_proposer(db: AsyncSession, context: BotContext, result: Substitu
     values = {
         "substitute": result.substitute_name or "",
         "conference": result.conference_title or "",
+        **_addressed(t, result.original_gender, result.original_name or ""),
     }
     if result.outcome is SubstituteOutcome.APPROVED:
         assert result.link_token is not None
@@ -1306,7 +1321,8 @@ async def _tell_proposer(db: AsyncSession, context: BotContext, result: Substitu
         if result.invitation_code:
             url += "\n" + or_type_invitation_code(t, result.invitation_code)
         text = t(
-            "The organisers have approved {substitute} to attend {conference} in your place. Please pass this "
+            "Dear {honorific} {name},\nThe organisers have approved {substitute} to attend {conference} in your "
+            "place. Please pass this "
             "personal link or its code on to them; it works for one account only:\n{url}\n\nYour own invitation "
             "is now closed. Thank you.",
             url=url,
@@ -1314,8 +1330,8 @@ async def _tell_proposer(db: AsyncSession, context: BotContext, result: Substitu
         )
     else:
         text = t(
-            "The organisers did not approve {substitute} as your substitute for {conference}. Your invitation stays "
-            "as it was; type /rsvp to see it.",
+            "Dear {honorific} {name},\nThe organisers did not approve {substitute} as your substitute for "
+            "{conference}. Your invitation stays as it was; type /rsvp to see it.",
             **values,
         )
     await outbox.enqueue(

@@ -16,7 +16,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.services import Services
 from handlers.link_codes import or_type_invitation_code
-from rules import audit, links, retention, schedule
+from rules import address, audit, links, retention, schedule
 from rules.invitations import Status as InvitationStatus
 from rules.invitations import code_of
 from rules.nominations import Status as NominationStatus
@@ -150,6 +150,7 @@ class Renderer:
         conference = intent.conference
         assert conference.rsvp_deadline is not None
         values = {
+            "honorific": address.honorific(t, intent.gender),
             "name": intent.full_name,
             "conference": conference.title,
             "deadline": t.datetime(conference.rsvp_deadline),
@@ -157,14 +158,15 @@ class Renderer:
         }
         if intent.link_nonce is None:
             return t(
-                "Reminder for {name}: please answer your invitation to {conference} by {deadline} ({left}).",
+                "Dear {honorific} {name},\nThis is a reminder to answer your invitation to {conference} by "
+                "{deadline} ({left}).",
                 **values,
             )
         secret = self.services.link_secret
         token = links.derive_token(secret, links.INVITATION, intent.invitation_id, intent.link_nonce)
         text = t(
-            "Reminder for {name}: please answer your invitation to {conference} by {deadline} ({left}).\n"
-            "Open your personal link to answer: {link}",
+            "Dear {honorific} {name},\nThis is a reminder to answer your invitation to {conference} by "
+            "{deadline} ({left}).\nOpen your personal link to answer: {link}",
             link=links.deep_link(self.bot_username, links.INVITATION, token),
             **values,
         )
@@ -177,7 +179,8 @@ class Renderer:
         assert conference.starts_at is not None
         lines = [
             t(
-                "Reminder for {name}: {conference} takes place tomorrow, {when}.",
+                "Dear {honorific} {name},\nA reminder: {conference} takes place tomorrow, {when}.",
+                honorific=address.honorific(t, intent.gender),
                 name=intent.full_name,
                 conference=conference.title,
                 when=t.datetime(conference.starts_at),

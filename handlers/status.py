@@ -47,7 +47,7 @@ from rules.status import (
     dimension_label,
     value_label,
 )
-from rules.text import fold
+from rules.text import fold, title_for
 from storage import scratch
 from storage.models import Conference
 
@@ -205,7 +205,7 @@ def units_summary(t: Translator, status: ConferenceStatus) -> list[str]:
 def units_page_text(t: Translator, status: ConferenceStatus, page: status_rules.Page[UnitProgress]) -> str:
     """One page of the units, those with no nomination first (marked ⚠️), and how to see the others."""
     figures = status.nominations
-    lines = [t("🏢 Nominations by unit — {title} (code: {code}):", title=status.title, code=status.code)]
+    lines = [t("🏢 Nominations by unit — {title} (code: {code}):", title=status.title_in(t.locale), code=status.code)]
     if not figures.units:
         lines.append(t("No unit has an allowance for this conference."))
         return "\n".join(lines)
@@ -254,11 +254,11 @@ def _pool_gap(t: Translator, pool: PoolStatus) -> str:
 
 def _pool_lines(t: Translator, pool: PoolStatus) -> list[str]:
     if pool.seats is None or pool.fill_rate is None:
-        head = t("• {pool}: {accepted} accepted", pool=pool.title, accepted=t.number(pool.accepted))
+        head = t("• {pool}: {accepted} accepted", pool=pool.title_in(t.locale), accepted=t.number(pool.accepted))
     else:
         head = t(
             "• {pool}: {accepted}/{seats} accepted ({rate}) — {gap}",
-            pool=pool.title,
+            pool=pool.title_in(t.locale),
             accepted=t.number(pool.accepted),
             seats=t.number(pool.seats),
             rate=t.percent(pool.fill_rate),
@@ -368,7 +368,7 @@ def _balance_block(t: Translator, status: ConferenceStatus, *, detail: bool) -> 
 
 def _warning_line(t: Translator, status: ConferenceStatus, warning: StatusWarning) -> str:
     pool = status.pool(warning.pool or "")
-    title = pool.title if pool else (warning.pool or "")
+    title = pool.title_in(t.locale) if pool else (warning.pool or "")
     values = warning.values
     if warning.kind == WarningKind.POOL_OVERFILLED:
         return t(
@@ -382,7 +382,7 @@ def _warning_line(t: Translator, status: ConferenceStatus, warning: StatusWarnin
         if pool is not None and pool.seats is not None:
             # The shortfall is the pool's empty seats: the same number as its line under the seats.
             return t(
-                "• {pool} make up {share} of those who accepted, under the {target} the plan asks for: "
+                "• {pool}: {share} of those who accepted, under the {target} the plan asks for; "
                 "{empty} of their seats are still empty.",
                 pool=title,
                 share=t.percent(values["share"]),
@@ -390,7 +390,7 @@ def _warning_line(t: Translator, status: ConferenceStatus, warning: StatusWarnin
                 empty=t.number(values["short"]),
             )
         return t(
-            "• {pool} make up {share} of those who accepted, under the {target} the plan asks for ({short} short).",
+            "• {pool}: {share} of those who accepted, under the {target} the plan asks for ({short} short).",
             pool=title,
             share=t.percent(values["share"]),
             target=t.percent(values["target"]),
@@ -418,7 +418,10 @@ def conference_text(t: Translator, status: ConferenceStatus, *, detail: bool) ->
     """One conference in short: deadlines, nominations with the units summed up, seats, balance (every
     figure with ``detail``) and warnings. The units one by one are /status units, page by page."""
     blocks = [
-        [t("📊 {title} (code: {code})", title=status.title, code=status.code), *_deadlines_block(t, status)],
+        [
+            t("📊 {title} (code: {code})", title=status.title_in(t.locale), code=status.code),
+            *_deadlines_block(t, status),
+        ],
         _nominations_block(t, status),
         _seats_block(t, status),
         _balance_block(t, status, detail=detail),
@@ -438,7 +441,13 @@ def _others_text(t: Translator, shown: ConferenceStatus, others: Sequence[Confer
         return None
     names = []
     for conference in rest:
-        names.append(t("{title} (code: {code})", title=conference.title, code=conference.code))
+        names.append(
+            t(
+                "{title} (code: {code})",
+                title=title_for(t.locale, conference.title, conference.title_en),
+                code=conference.code,
+            )
+        )
     return t("Other open conferences: {conferences}. Type /status CODE to see one.", conferences="; ".join(names))
 
 
@@ -455,7 +464,7 @@ def view_texts(
         return [
             "\n".join(
                 [
-                    t("📊 {title} (code: {code})", title=status.title, code=status.code),
+                    t("📊 {title} (code: {code})", title=status.title_in(t.locale), code=status.code),
                     *_balance_block(t, status, detail=True),
                 ]
             )
@@ -654,7 +663,7 @@ async def show(update: Update, context: BotContext, request: Request, *, note: s
         await context.bot.send_photo(
             chat.id,
             await drawing,
-            caption=t("Chart: {title}", title=charted.title),
+            caption=t("Chart: {title}", title=title_for(t.locale, charted.title, charted.title_en)),
             filename=f"status-{charted.code}.png",
         )
 

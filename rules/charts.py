@@ -56,14 +56,14 @@ class ChartData:
     empty_note: str
 
 
-def _pool_bar(pool: PoolStatus) -> Bar:
+def _pool_bar(pool: PoolStatus, locale: str) -> Bar:
     if pool.seats is None or pool.fill_rate is None:
         # No seat count: the pool's share of those who accepted, against the plan's share.
         share = pool.share_of_accepted or 0.0
         colour = REPORT if pool.share is None else (SHORT if pool.share_gap else MET)
-        return Bar(pool.title, share, pool.share, colour, f"{round(share * 100)}%")
+        return Bar(pool.title_in(locale), share, pool.share, colour, f"{round(share * 100)}%")
     colour = OVER if pool.over else (FILLING if pool.gap else MET)
-    return Bar(pool.title, pool.fill_rate, 1.0, colour, f"{pool.accepted}/{pool.seats}")
+    return Bar(pool.title_in(locale), pool.fill_rate, 1.0, colour, f"{pool.accepted}/{pool.seats}")
 
 
 def _balance_bar(line: BalanceLine, t: Translate, youth: YouthBand) -> Bar:
@@ -76,11 +76,11 @@ def chart_data(status: ConferenceStatus, t: Translate) -> ChartData:
     """What the chart of ``status`` shows, with labels in the reader's language."""
     by_seats = all(pool.seats is not None for pool in status.pools)
     return ChartData(
-        title=status.title,
+        title=status.title_in(t.locale),
         pools_title=t(N_("Seats: accepted out of the seats of each pool"))
         if by_seats
         else t(N_("Share of the accepted delegates by pool (line: the plan's share)")),
-        pools=tuple(_pool_bar(pool) for pool in status.pools),
+        pools=tuple(_pool_bar(pool, t.locale) for pool in status.pools),
         balance_title=t(
             N_("Balance among the {count} delegates who accepted (line: the target)"), count=status.accepted
         ),

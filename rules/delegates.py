@@ -60,16 +60,6 @@ STATUS_LABELS: dict[str, str] = {
     Status.SUBSTITUTED: N_("Replaced by a substitute"),
     Status.CANCELLED: N_("Invitation withdrawn"),
 }
-DIMENSION_LABELS: dict[str, str] = {
-    "women": N_("Women"),
-    "youth": N_("Young people"),
-    "ethnic_minority": N_("Ethnic minorities"),
-    "direct_producer": N_("People who directly produce or work"),
-    "religion": N_("Religion"),
-    "sector": N_("Sectors and fields"),
-    "economic_sector": N_("Economic sectors"),
-    "occupation_group": N_("Occupation group"),
-}
 INVITE_BATCH_LIMIT = 500  # approved nominations one /invite all may cover (a district conference has 300 seats)
 
 
@@ -368,6 +358,7 @@ class DelegatesSummary:
     pools: tuple[PoolDelegates, ...]
     unit_seats: tuple[UnitSeats, ...]
     targets: tuple[Target, ...]
+    title_en: str | None = None  # the plan's English title (rules.text.title_for)
 
     @property
     def invited(self) -> int:
@@ -432,6 +423,7 @@ async def delegates_summary(
         pools=pools,
         unit_seats=await _unit_seats(session, conference_id),
         targets=await _targets(session, conference_id),
+        title_en=conference.title_en,
     )
 
 
@@ -466,7 +458,6 @@ async def _targets(session: AsyncSession, conference_id: int) -> tuple[Target, .
 
 
 __all__ = [
-    "DIMENSION_LABELS",
     "STATUS_LABELS",
     "STATUS_ORDER",
     "DelegateLine",

@@ -381,6 +381,16 @@ async def current_draft(session: AsyncSession, account_id: int) -> Nomination | 
     return await session.scalar(statement)
 
 
+def _source(who: Context) -> str:
+    """Who a nomination comes from: a unit's focal point (counted in its unit's allowance), the organisers
+    (a reviewer or an organiser nominating), or a citizen."""
+    if who.is_focal_point:
+        return "focal_point"
+    if who.role in (Role.REVIEWER, Role.ORGANISER):
+        return "organiser"
+    return "citizen"
+
+
 async def start_draft(
     session: AsyncSession, who: Context, conferences: Sequence[Conference], *, choose: bool = True
 ) -> Nomination:
@@ -389,7 +399,7 @@ async def start_draft(
     draft = Nomination(
         campaign_id=conferences[0].campaign_id,
         nominator_id=who.account_id,
-        source="focal_point" if who.is_focal_point else "citizen",
+        source=_source(who),
         unit_id=who.unit_id if who.is_focal_point else None,
         status=Status.DRAFT,
         conference_id=conferences[0].id if len(conferences) == 1 and choose else None,

@@ -154,13 +154,31 @@ class YouthDefinition(StrictModel):
         return self
 
 
+def _check_english_title(title: str, title_en: str | None) -> None:
+    """A ``title_en`` is an English title: not the Vietnamese one copied, and not written with Vietnamese
+    letters (a name inside it may keep its marks: "Tây Hồ District Exemplars' Conference")."""
+    if title_en is None:
+        return
+    if fold(title_en) == fold(title):
+        raise expected(N_("title_en in English, not the Vietnamese title again"))
+    words = title_en.split()
+    if sum(1 for word in words if not word.isascii()) * 2 > len(words):
+        raise expected(N_("title_en in English: most of its words are Vietnamese"))
+
+
 class SeatPoolSpec(StrictModel):
     """A category of seats: ``min`` shares are floors (exemplars ≥ 70%), ``max`` shares ceilings."""
 
     code: PoolCode
     title: Label
+    title_en: Label | None = None
     share: Share
     share_rule: ShareRule
+
+    @model_validator(mode="after")
+    def _english_title(self) -> SeatPoolSpec:
+        _check_english_title(self.title, self.title_en)
+        return self
 
 
 class BalanceTargetSpec(StrictModel):
@@ -187,6 +205,7 @@ class ConferenceSpec(StrictModel):
     code: SnakeCode
     level: Level
     title: Label
+    title_en: Label | None = None  # shown in English mode; the Vietnamese title stays the one of record
     composition: Text | None = None
     venue: Text | None = None
     what_to_bring: Text | None = None
@@ -199,6 +218,11 @@ class ConferenceSpec(StrictModel):
     capacity: WholeNumber | None = None
     pools: tuple[SeatPoolSpec, ...] = Field(min_length=1)
     balance_targets: tuple[BalanceTargetSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _english_title(self) -> ConferenceSpec:
+        _check_english_title(self.title, self.title_en)
+        return self
 
 
 class AllowanceSpec(StrictModel):
@@ -862,6 +886,7 @@ async def _apply_conference(
     values = {
         "level": spec.level,
         "title": spec.title,
+        "title_en": spec.title_en,
         "composition": spec.composition,
         "venue": spec.venue,
         "what_to_bring": spec.what_to_bring,
@@ -899,6 +924,7 @@ async def _apply_conference(
         {
             pool.code: {
                 "title": pool.title,
+                "title_en": pool.title_en,
                 "share": pool.share,
                 "share_rule": pool.share_rule,
                 "seats": seats[pool.code],

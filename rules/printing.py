@@ -36,6 +36,7 @@ from pypdf import PdfReader, PdfWriter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.accounts import acting
+from rules.address import closing, salutation
 from rules.exports import Labels as ListLabels
 from rules.exports import conference_when, handed_out, qr_png
 from rules.files import safe_filename
@@ -61,17 +62,6 @@ RIGHT = 15.0
 TOP = 18.0
 TEXT_WIDTH = PAGE_WIDTH - LEFT - RIGHT
 QR_SIZE = 36.0
-
-SALUTATIONS = {
-    "nam": N_("To: Mr {name}"),
-    "nu": N_("To: Ms {name}"),
-}
-SALUTATION = N_("To: Mr/Ms {name}")
-CLOSINGS = {
-    "nam": N_("We respectfully invite you, Sir, to attend."),
-    "nu": N_("We respectfully invite you, Madam, to attend."),
-}
-CLOSING = N_("We respectfully invite you to attend.")
 
 
 class Labels(ListLabels, Protocol):
@@ -140,16 +130,6 @@ class PrintedFile:
 
 
 # --- the texts -----------------------------------------------------------------------------------------
-
-
-def salutation(labels: Labels, gender: str | None, name: str) -> str:
-    """``Kính gửi: Ông Nguyễn Văn An``; "Ông/Bà" when the gender is not on record."""
-    return labels(SALUTATIONS.get(gender or "", SALUTATION), name=name)
-
-
-def closing(labels: Labels, gender: str | None) -> str:
-    """``Trân trọng kính mời ông đến dự./.``; "ông/bà" when the gender is not on record."""
-    return labels(CLOSINGS.get(gender or "", CLOSING))
 
 
 def date_line(labels: Labels, place: str | None, day: dt.date) -> str:

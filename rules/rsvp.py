@@ -99,6 +99,7 @@ class ConferenceView:
     venue: str | None
     what_to_bring: str | None
     rsvp_deadline: dt.datetime | None
+    title_en: str | None = None  # the plan's English title (rules.text.title_for)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class InvitationView:
     account_id: int | None = None
     # What the invitation code is derived from (``rules.invitations.code_of``), for the card to show it.
     link_nonce: str | None = None
+    gender: str | None = None  # "nam", "nu": how the delegate is addressed (``rules.address``)
 
 
 def _conference_view(conference: Conference) -> ConferenceView:
@@ -131,6 +133,7 @@ def _conference_view(conference: Conference) -> ConferenceView:
         venue=conference.venue,
         what_to_bring=conference.what_to_bring,
         rsvp_deadline=conference.rsvp_deadline,
+        title_en=conference.title_en,
     )
 
 
@@ -157,6 +160,7 @@ def _view(
         checked_in_at=invitation.checked_in_at,
         account_id=invitation.account_id,
         link_nonce=invitation.link_nonce,
+        gender=invitation.gender,
     )
 
 
@@ -497,6 +501,7 @@ class SubstituteResult:
     organisers: tuple[Organiser, ...] = ()
     original_account_id: int | None = None
     original_locale: str | None = None
+    original_gender: str | None = None
     # APPROVED: the substitute's own link token and invitation code (shown); whether the seat passed on.
     link_token: str | None = None
     invitation_code: str | None = None
@@ -710,6 +715,7 @@ async def approve_substitute(
         conference_title=conference.title,
         original_account_id=account_id,
         original_locale=locale,
+        original_gender=original.gender,
         link_token=link_token(proposed, secret),
         invitation_code=invitation_code(proposed, secret),
         seat_passed=seat_passed,
@@ -741,6 +747,7 @@ async def reject_substitute(
         conference_title=conference.title,
         original_account_id=account_id,
         original_locale=locale,
+        original_gender=original.gender,
     )
 
 

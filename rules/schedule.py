@@ -209,6 +209,7 @@ class RsvpReminder(Intent):
     link_nonce: str | None
     full_name: str
     days_before: int
+    gender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ class DayBeforeReminder(Intent):
     invitation_id: int
     full_name: str
     checkin_code: str | None
+    gender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -553,6 +555,7 @@ async def rsvp_reminders(session: AsyncSession, now: dt.datetime, config: Schedu
                         invitation.link_nonce,
                         invitation.full_name,
                         days,
+                        invitation.gender,
                     )
                 )
     return intents
@@ -581,6 +584,7 @@ async def day_before_reminders(session: AsyncSession, now: dt.datetime, config: 
                     invitation.id,
                     invitation.full_name,
                     invitation.checkin_code,
+                    invitation.gender,
                 )
             )
     return intents

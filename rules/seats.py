@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -102,6 +102,7 @@ class Promotion:
     account_id: int | None
     locale: str | None
     event_id: int
+    gender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ class RsvpResult:
     checked_in_at: dt.datetime | None = None
     event_id: int | None = None
     promoted: tuple[Promotion, ...] = ()
+    # Whom the answer is from, to address them (``rules.address``).
+    full_name: str | None = None
+    gender: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -398,6 +402,8 @@ def _result(
         checked_in_at=invitation.checked_in_at,
         event_id=event_id,
         promoted=promoted,
+        full_name=invitation.full_name,
+        gender=invitation.gender,
     )
 
 
@@ -675,6 +681,7 @@ async def promote_waitlisted(
                 account_id=first.account_id,
                 locale=locale,
                 event_id=event.id,
+                gender=first.gender,
             )
         )
 
@@ -704,6 +711,7 @@ class PoolCount:
     substituted: int = 0
     cancelled: int = 0
     checked_in: int = 0
+    title_en: str | None = None  # the plan's English title (rules.text.title_for)
 
     @property
     def held(self) -> int:
@@ -731,10 +739,14 @@ async def pool_counts(session: AsyncSession, conference_id: int) -> list[PoolCou
     for pool_code, status, count in by_status:
         counts.setdefault(pool_code, {})[status] = int(count)
     extra = await _extra_counts(session, conference_id)
+    english = {pool.code: pool.title_en for pool in pools}
     listed = [(pool.code, pool.title, pool.seats) for pool in pools]
     listed += [(code, code, None) for code in sorted(set(counts) - {pool.code for pool in pools})]
     return [
-        _pool_count(code, title, seats, counts.get(code, {}), extra.get(code, (0, 0))) for code, title, seats in listed
+        replace(
+            _pool_count(code, title, seats, counts.get(code, {}), extra.get(code, (0, 0))), title_en=english.get(code)
+        )
+        for code, title, seats in listed
     ]
 
 

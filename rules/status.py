@@ -45,11 +45,12 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules import counts, invitations, seats
+from rules.balance import YouthBand, dimension_name
 from rules.conferences import ends_at as conference_ends_at
 from rules.i18n import N_
 from rules.refdata import reference
 from rules.seats import PoolCount
-from rules.text import fold
+from rules.text import fold, title_for
 from storage.models import BalanceTarget, Campaign, Conference, Invitation, SeatPool
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -74,14 +75,6 @@ class Translate(Protocol):
     def locale(self) -> str: ...
 
     def __call__(self, msgid: str, /, **values: object) -> str: ...
-
-
-@dataclass(frozen=True)
-class YouthBand:
-    """Who counts as young: aged ``min_age`` to ``max_age`` on the conference date (the plan's ``youth``)."""
-
-    min_age: int = 16
-    max_age: int = 30
 
 
 # --- the figures ---------------------------------------------------------------------------------------
@@ -126,6 +119,11 @@ class PoolStatus:
     checked_in: int
     share_of_accepted: float | None  # this pool's accepted / all accepted; None while nobody accepted
     share_gap: int  # people: short of a min share / over a max share among the accepted
+    title_en: str | None = None
+
+    def title_in(self, locale: str) -> str:
+        """The pool's title in the reader's language: the plan's English title in English mode, if any."""
+        return title_for(locale, self.title, self.title_en)
 
     @property
     def fill_rate(self) -> float | None:
@@ -202,6 +200,11 @@ class ConferenceStatus:
     checked_in: int
     balance: tuple[BalanceLine, ...]
     warnings: tuple[StatusWarning, ...]
+    title_en: str | None = None
+
+    def title_in(self, locale: str) -> str:
+        """The conference's title in the reader's language: the plan's English title in English mode, if any."""
+        return title_for(locale, self.title, self.title_en)
 
     @property
     def exemplar_share(self) -> float | None:
@@ -453,6 +456,7 @@ def _pool_statuses(seat_pools: Sequence[SeatPool], counts: Sequence[PoolCount]) 
             PoolStatus(
                 code=count.code,
                 title=count.title,
+                title_en=count.title_en,
                 share=share,
                 share_rule=rule,
                 seats=count.seats,
@@ -536,6 +540,7 @@ async def conference_status(
         code=conference.code,
         level=conference.level,
         title=conference.title,
+        title_en=conference.title_en,
         capacity=conference.capacity,
         conference_date=held_on,
         today=today,
@@ -564,16 +569,6 @@ async def statuses(
 
 # --- labels (msgids; the caller translates) -----------------------------------------------------------
 
-DIMENSION_LABELS = {
-    "women": N_("Women"),
-    "youth": N_("Young people ({min_age}–{max_age})"),
-    "ethnic_minority": N_("Ethnic minorities"),
-    "direct_producer": N_("Working directly in production or service"),
-    "religion": N_("Religion"),
-    "sector": N_("Sector or field"),
-    "economic_sector": N_("Economic sector"),
-    "occupation_group": N_("Occupation"),
-}
 # Dimensions whose values are codes of a reference list (attribute of ReferenceData).
 VALUE_LISTS = {"religion": "religions", "economic_sector": "economic_sectors", "occupation_group": "occupation_groups"}
 
@@ -589,7 +584,7 @@ def value_label(t: Translate, dimension: str, value: str) -> str:
 
 def dimension_label(t: Translate, line: BalanceLine, youth: YouthBand) -> str:
     """ "Women", "Young people (16–30)", "Occupation: Workers" … in the reader's language."""
-    name = t(DIMENSION_LABELS[line.dimension], min_age=youth.min_age, max_age=youth.max_age)
+    name = dimension_name(t, line.dimension, youth)
     if not line.value:
         return name
     if line.dimension == "occupation_group":

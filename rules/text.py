@@ -213,3 +213,8 @@ def format_phone(e164: str | None, masked: bool = False) -> str:
     if masked:
         groups[1] = "*" * len(groups[1])
     return " ".join(groups)
+
+
+def title_for(locale: str, title: str, title_en: str | None) -> str:
+    """The title a reader sees: the English one in English mode when the plan gives it, else the title."""
+    return title_en if locale == "en" and title_en else title

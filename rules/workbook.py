@@ -60,7 +60,7 @@ NOMINATION_STATUS: dict[str, str] = {
     NominationStatus.WITHDRAWN: N_("Withdrawn"),
     NominationStatus.EXPIRED: N_("Expired draft"),
 }
-SOURCES = {"citizen": N_("Citizen"), "focal_point": N_("Unit's focal point")}
+SOURCES = {"citizen": N_("Citizen"), "focal_point": N_("Unit's focal point"), "organiser": N_("Organisers")}
 # Sensitive personal data (Law 91/2025/QH15): in the workbook only when an organiser asks, with a reason.
 SENSITIVE_COLUMNS = (N_("Ethnic group"), N_("Religion"))
 SENSITIVE_WORDS = ("sensitive", "nhay cam")  # folded: "nhạy cảm" typed with or without tone marks

@@ -240,6 +240,7 @@ class Conference(Timestamped, Base):
     code: Mapped[str] = mapped_column(String(64))
     level: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str | None] = mapped_column(Text)  # shown in English mode (rules.text.title_for)
     # The plan may give only a window ("Quý II/2020"); starts_at is set once the date is fixed.
     window_start: Mapped[dt.datetime | None]
     window_end: Mapped[dt.datetime | None]
@@ -294,6 +295,7 @@ class SeatPool(Base):
     conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(255))
+    title_en: Mapped[str | None] = mapped_column(String(255))
     share: Mapped[float] = mapped_column(Numeric(5, 4, asdecimal=False))
     # "min": the share is a floor (exemplars ≥ 70%); "max": a ceiling (guests ≤ 30%).
     share_rule: Mapped[str] = mapped_column(String(8))

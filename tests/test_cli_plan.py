@@ -56,7 +56,7 @@ TYPED_MISTAKES = [
         "capacity: 300\n    capacity: 250",
         "conferences[1].capacity: cần mỗi khoá chỉ xuất hiện một lần",
     ),
-    ("capacity: 300", "capacity: [300", "dòng 109: cần YAML hợp lệ"),
+    ("capacity: 300", "capacity: [300", "dòng 113: cần YAML hợp lệ"),
     ("code: tay-ho-2020", "- code: tay-ho-2020", "dòng "),
 ]
 

@@ -626,3 +626,34 @@ async def test_privacy_migration_adds_the_request_queue_and_erasure_and_goes_dow
     columns = await _run(db_url, lambda c: {col["name"] for col in inspect(c).get_columns("account")})
     assert "erased_at" not in columns
     assert await _rows(db_url, "SELECT id, display_name FROM account") == [(7, "Nguyễn Thị Lan")]
+
+
+# --- 0013: English titles of plan data -----------------------------------------------------------------
+
+
+async def test_english_titles_migration_adds_the_columns_and_goes_down_keeping_the_titles(db_url: str) -> None:
+    await migrate.upgrade(db_url, "0012")
+    await _execute(
+        db_url,
+        [
+            "INSERT INTO campaign (id, code, title, code_prefix, movements, created_at, updated_at) "
+            f"VALUES (1, 'tay-ho-2020', 'Kế hoạch', 'DH', '[]', {_AT}, {_AT})",
+            "INSERT INTO conference (id, campaign_id, code, level, title, status, created_at, updated_at) "
+            f"VALUES (1, 1, 'district', 'district', 'Hội nghị Điển hình tiên tiến', 'open', {_AT}, {_AT})",
+            "INSERT INTO seat_pool (id, conference_id, code, title, share, share_rule) "
+            "VALUES (1, 1, 'exemplar', 'Đại biểu điển hình tiên tiến', 0.7, 'min')",
+        ],
+    )
+
+    await migrate.upgrade(db_url, "0013")
+    assert await _rows(db_url, "SELECT title, title_en FROM conference") == [("Hội nghị Điển hình tiên tiến", None)]
+    await _execute(db_url, ["UPDATE seat_pool SET title_en = 'Exemplars'"])
+    assert await _rows(db_url, "SELECT title, title_en FROM seat_pool") == [
+        ("Đại biểu điển hình tiên tiến", "Exemplars")
+    ]
+
+    await migrate.downgrade(db_url, "0012")
+    for table in ("conference", "seat_pool"):
+        columns = await _run(db_url, lambda c, table=table: {col["name"] for col in inspect(c).get_columns(table)})
+        assert "title_en" not in columns and "title" in columns
+    assert await _rows(db_url, "SELECT title FROM seat_pool") == [("Đại biểu điển hình tiên tiến",)]

@@ -355,7 +355,7 @@ async def test_an_organiser_sets_the_day_time_and_venue_and_accepted_delegates_a
     assert hung.last.text == (
         f"Kính gửi ông Trần Văn Hùng,\nBan Tổ chức xin thông báo thay đổi về {DISTRICT}:\n"
         "• Thời gian: 08:30, Thứ Bảy, 20 tháng 6, 2020 (trước đây: chưa định)\n"
-        "• Địa điểm: chưa định\nTrân trọng kính mời ông tham dự."
+        "• Địa điểm: chưa định\nTrân trọng kính mời ông Trần Văn Hùng tham dự."
     )
 
     await organiser.press("Địa điểm")

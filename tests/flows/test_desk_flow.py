@@ -182,17 +182,20 @@ async def test_after_cancelling_the_substitute_questions_the_card_still_answers(
     cancelled = await hung.send("/cancel")
 
     assert cancelled[-1].text.startswith(
-        "Đã huỷ. Không có gì thay đổi; giấy mời của bạn vẫn như cũ.\n\nGiấy mời dự " + CONFERENCE
+        "Đã huỷ. Không có gì thay đổi; giấy mời vẫn giữ nguyên.\n\nGiấy mời dự " + CONFERENCE
     )
     assert cancelled[-1].button_labels == CARD_BUTTONS
     # Typed, its answers work ...
     reason = await hung.send("2")
-    assert reason[-1].text.startswith("Vui lòng cho biết ngắn gọn lý do bạn không thể tham dự")
+    assert reason[-1].text.startswith("Xin cho biết ngắn gọn lý do không thể tham dự")
     # ... and /cancel there brings the card back again, whose buttons work too.
     again = await hung.send("/cancel")
     assert again[-1].button_labels == CARD_BUTTONS
     accepted = await hung.press("Tham dự", again[-1])
-    assert accepted[0].text == f"Xin cảm ơn! Chỗ của bạn tại {CONFERENCE} đã được xác nhận."
+    assert accepted[0].text == (
+        # No gender on record: "ông/bà".
+        f"Xin trân trọng cảm ơn ông/bà Trần Văn Hùng. Chỗ của ông/bà tại {CONFERENCE} đã được xác nhận."
+    )
     stored = await _invitation(playground, invitation_id)
     assert stored.status == "accepted"
     async with playground.services.database.transaction() as db:
@@ -209,7 +212,7 @@ async def test_the_pass_calendar_file_stays_in_utc_and_matches_the_time_on_the_c
     card = await hung.send(f"/start inv_{token}")
     replies = await hung.press("Tham dự")
 
-    calendar = _one(replies, "Thêm hội nghị vào lịch")
+    calendar = _one(replies, "thêm hội nghị vào lịch")
     event = parse_ics(calendar.file_bytes)
     assert event["DTSTART"] == starts_at and event["DTEND"] == starts_at + dt.timedelta(hours=4)
     local = starts_at.astimezone(dt.timezone(dt.timedelta(hours=7)))

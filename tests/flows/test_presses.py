@@ -404,7 +404,10 @@ async def test_a_delegate_attends_from_an_old_invitation_card(scene):
 
     replies = await press_old(scene.hung, "Tham dự")
 
-    assert _texts(replies)[:2] == ["➜ Tham dự", f"Xin cảm ơn! Chỗ của bạn tại {DISTRICT} đã được xác nhận."]
+    assert _texts(replies)[:2] == [
+        "➜ Tham dự",
+        f"Xin trân trọng cảm ơn ông Trần Văn Hùng. Chỗ của ông tại {DISTRICT} đã được xác nhận.",
+    ]
     assert replies[2].method == "sendPhoto"  # the check-in QR
     assert await scene.invitation_status(invitation_id) == "accepted"
 
@@ -416,7 +419,10 @@ async def test_a_delegate_attends_from_a_card_telegram_will_not_edit(scene):
 
     replies = await scene.hung.press("Tham dự")
 
-    assert _texts(replies)[:2] == ["➜ Tham dự", f"Xin cảm ơn! Chỗ của bạn tại {DISTRICT} đã được xác nhận."]
+    assert _texts(replies)[:2] == [
+        "➜ Tham dự",
+        f"Xin trân trọng cảm ơn ông Trần Văn Hùng. Chỗ của ông tại {DISTRICT} đã được xác nhận.",
+    ]
     assert await scene.invitation_status(invitation_id) == "accepted"
 
 
@@ -432,7 +438,7 @@ async def test_a_substitute_proposed_and_approved_with_old_presses(scene):
     invitation_id, token = await scene.invitation()
     await scene.hung.send(f"/start inv_{token}")
     asked = await press_old(scene.hung, "Cử người thay thế")
-    assert asked[-1].text.startswith("Ai sẽ tham dự thay bạn?")
+    assert asked[-1].text.startswith("Ai sẽ tham dự thay?")
     await scene.hung.send("Nguyễn Thị Mai")
     year = await press_old(scene.hung, "Nữ")
     assert _texts(year) == ["➜ Nữ", "Năm sinh của người đó? (bốn chữ số, ví dụ 1985)"]

@@ -77,7 +77,9 @@ async def test_a_delegate_who_was_checked_in_sees_when_and_by_which_role_in_myda
     invited = await invite(playground.services, "Trần Văn Hùng")
     await hung.send(f"/start inv_{invited.token}")
     accepted = await hung.press("Tham dự")
-    assert accepted[0].text.startswith("Xin cảm ơn! Chỗ của bạn tại Hội nghị Điển hình tiên tiến đã được xác nhận.")
+    assert accepted[0].text.startswith(
+        "Xin trân trọng cảm ơn ông Trần Văn Hùng. Chỗ của ông tại Hội nghị Điển hình tiên tiến đã được xác nhận."
+    )
     clock.advance(hours=5, minutes=30)  # 15:30 in Hà Nội
     at_door = await organiser.send(f"/checkin {invited.code}")
     assert at_door[-1].text.startswith("✅ Đã điểm danh: Trần Văn Hùng")

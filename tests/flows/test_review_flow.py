@@ -170,7 +170,7 @@ async def test_an_organiser_approves_and_the_nominator_is_told_in_vietnamese(pla
         "Thành tích: Mười năm liền vận động bà con giữ vệ sinh ngõ xóm, trồng 300 cây xanh.",
         "Tệp minh chứng: 1",
         "Người ủng hộ: chưa có",
-        "Người gửi (người dân): Nguyễn Thị Lan",
+        "Người đề cử: Nguyễn Thị Lan — người dân",
     ):
         assert line in card.text.splitlines(), line
     assert "Ngày gửi: " in card.text and "tháng" in card.text
@@ -473,6 +473,35 @@ async def test_mine_lists_the_nominators_nominations_with_their_statuses(playgro
         "Để xem chi tiết, gõ /nomination kèm mã đề cử, ví dụ /nomination DH-2020-0002"
     )
     assert nothing[0].text == "Bạn chưa gửi đề cử nào. Gõ /nominate để đề cử một điển hình."
+
+
+async def test_a_draft_is_said_to_be_a_draft_once_in_mine_and_in_its_details(playground, plan, citizen, organiser):
+    # Before: "• (bản nháp) — Lê Văn Cường: Bản nháp (chưa gửi)" and "Đề cử (bản nháp): Lê Văn Cường".
+    await submit(playground, 1, "Nguyễn Văn An")
+    await submit(playground, 2, "Lê Văn Cường", status="draft", code=None, submitted_at=None)
+
+    mine = await citizen.send("/mine")
+
+    lines = mine[0].text.splitlines()
+    assert "• Lê Văn Cường: Bản nháp (chưa gửi)" in lines
+    assert "• DH-2020-0001 — Nguyễn Văn An: Đang chờ xét duyệt" in lines
+    assert sum(line.casefold().count("bản nháp") for line in lines) == 1
+
+
+async def test_the_card_names_who_nominated_as_an_office_writes_it_for_each_source(playground, plan, organiser):
+    # Before: "Người gửi (người dân): Nguyễn Thị Lan", "Người gửi (đầu mối của đơn vị): …".
+    await submit(playground, 1, source="citizen")
+    await submit(playground, 2, source="focal_point")
+    await submit(playground, 3, source="organiser")
+    await submit(playground, 4, source="focal_point", unit_id=None)
+
+    cards = [(await organiser.send(f"/nomination DH-2020-000{seq}"))[-1].text.splitlines() for seq in (1, 2, 3, 4)]
+
+    assert "Người đề cử: Nguyễn Thị Lan — người dân" in cards[0]
+    assert "Người đề cử: Nguyễn Thị Lan — đầu mối của Phường Bưởi" in cards[1]
+    assert "Người đề cử: Nguyễn Thị Lan — Ban Tổ chức" in cards[2]
+    assert "Người đề cử: Nguyễn Thị Lan — đầu mối đơn vị" in cards[3]
+    assert not any(line.startswith("Người gửi") for card in cards for line in card)
 
 
 async def test_nomination_details_for_the_nominator_and_refusal_for_a_stranger(

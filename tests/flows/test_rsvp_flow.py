@@ -174,9 +174,11 @@ async def test_a_delegate_opens_their_link_accepts_and_gets_the_qr_code_and_the_
     card = await hung.send(f"/start inv_{token}")
 
     text = card[-1].text
-    assert text.startswith("Kính chào Trần Văn Hùng! Đây là giấy mời dành riêng cho bạn.")
+    assert text.startswith("Kính gửi ông Trần Văn Hùng,\nĐây là giấy mời dành riêng cho ông.")
+    assert "bạn" not in text.split()
+    assert "Trân trọng kính mời ông Trần Văn Hùng tới dự (Đại biểu điển hình tiên tiến)." in text
     assert f"Giấy mời dự {CONFERENCE}" in text
-    assert "Đại biểu: Trần Văn Hùng (Đại biểu điển hình tiên tiến)" in text
+    assert "Trân trọng kính mời ông Trần Văn Hùng tới dự (Đại biểu điển hình tiên tiến)." in text
     assert f"Thời gian: 08:00, {starts_at.day} tháng {starts_at.month}, {starts_at.year}" in text
     assert "Địa điểm: Hội trường UBND quận Tây Hồ" in text
     assert "Thời lượng: ½ ngày (4 giờ)" in text
@@ -184,17 +186,17 @@ async def test_a_delegate_opens_their_link_accepts_and_gets_the_qr_code_and_the_
     async with playground.services.database.transaction() as db:
         stored = await db.get_one(Invitation, invitation_id)
         assert f"Mã mời: {invitation_code(stored, playground.services.link_secret)}" in text
-    assert "Bạn chưa trả lời.\nVui lòng trả lời trước 17:00, 10 tháng 6," in text
+    assert "Trả lời: chưa có.\nVui lòng trả lời trước 17:00, 10 tháng 6," in text
     assert card[-1].button_labels == CARD_BUTTONS
 
     replies = await hung.press("Tham dự")
 
-    assert replies[0].text == f"Xin cảm ơn! Chỗ của bạn tại {CONFERENCE} đã được xác nhận."
+    assert replies[0].text == f"Xin trân trọng cảm ơn ông Trần Văn Hùng. Chỗ của ông tại {CONFERENCE} đã được xác nhận."
     qr = replies[1]
     assert qr.method == "sendPhoto" and qr.file_bytes.startswith(b"\x89PNG")
-    assert qr.text.startswith(f"Mã QR điểm danh: Trần Văn Hùng — {CONFERENCE}\nMã điểm danh của bạn: ")
-    assert "Vào ngày hội nghị, vui lòng đưa mã QR này tại lối vào" in qr.text
-    code = re.search(r"Mã điểm danh của bạn: ([0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4})", qr.text)
+    assert qr.text.startswith(f"Mã QR điểm danh: Trần Văn Hùng — {CONFERENCE}\nMã điểm danh: ")
+    assert "Vào ngày hội nghị, xin đưa mã QR này tại lối vào" in qr.text
+    code = re.search(r"Mã điểm danh: ([0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4})", qr.text)
     assert code is not None
     calendar = replies[2]
     assert calendar.method == "sendDocument" and calendar.file_name.endswith(".ics")
@@ -216,12 +218,12 @@ async def test_the_card_gives_the_quarter_until_the_day_is_fixed_and_a_typed_ans
 
     assert f"Thời gian: Quý II/{conference.window_start.year} (ngày cụ thể sẽ được thông báo sau)" in card[-1].text
     assert "Địa điểm: sẽ được thông báo sau" in card[-1].text
-    assert replies[0].text == f"Xin cảm ơn! Chỗ của bạn tại {CONFERENCE} đã được xác nhận."
+    assert replies[0].text == f"Xin trân trọng cảm ơn ông Trần Văn Hùng. Chỗ của ông tại {CONFERENCE} đã được xác nhận."
     assert [m.method for m in replies] == ["sendMessage", "sendPhoto"]  # no day fixed, so no calendar file yet
     assert (await _invitation(playground, invitation_id)).status == "accepted"
     # /rsvp shows the answer later, with what can still be changed.
     again = await hung.send("/rsvp")
-    assert "Trả lời của bạn: sẽ tham dự." in again[-1].text
+    assert "Trả lời: sẽ tham dự." in again[-1].text
     assert again[-1].button_labels == ["Không tham dự", "Cử người thay thế"]
 
 
@@ -238,7 +240,7 @@ async def test_typed_answers_to_the_card_are_never_taken_in_part(playground, hun
     assert card[-1].button_labels == CARD_BUTTONS
     assert (await _invitation(playground, invitation_id)).status == "pending"
     reason = await hung.send("không")
-    assert reason[-1].text.startswith("Vui lòng cho biết ngắn gọn lý do bạn không thể tham dự")
+    assert reason[-1].text.startswith("Xin cho biết ngắn gọn lý do không thể tham dự")
 
 
 # --- declining ----------------------------------------------------------------------------------------
@@ -249,14 +251,16 @@ async def test_a_delegate_declines_with_a_reason_even_across_a_restart(playgroun
     await hung.send(f"/start inv_{token}")
 
     question = await hung.press("Không tham dự")
-    assert question[-1].text.startswith("Vui lòng cho biết ngắn gọn lý do bạn không thể tham dự")
+    assert question[-1].text.startswith("Xin cho biết ngắn gọn lý do không thể tham dự")
     again = await hung.send("🙏")
     assert again[-1].text.startswith("Vui lòng gõ lý do ngắn gọn bằng chữ.")
     await playground.restart()
     done = await hung.send("Đi công tác nước ngoài")
 
-    assert done[-1].text.startswith("Đã ghi nhận: bạn không tham dự. Cảm ơn bạn đã báo cho chúng tôi.")
-    assert "Bạn có thể thay đổi trả lời đến 17:00, 10 tháng 6," in done[-1].text
+    assert done[-1].text.startswith(
+        "Đã ghi nhận: ông Trần Văn Hùng không tham dự. Xin cảm ơn ông đã báo cho Ban Tổ chức."
+    )
+    assert "Có thể thay đổi câu trả lời đến 17:00, 10 tháng 6," in done[-1].text
     stored = await _invitation(playground, invitation_id)
     assert (stored.status, stored.decline_reason) == ("declined", "Đi công tác nước ngoài")
 
@@ -273,7 +277,7 @@ async def test_a_delegate_proposes_a_substitute_whom_an_organiser_approves_after
 
     await hung.send("/rsvp")
     asked = await hung.press("Cử người thay thế")
-    assert asked[-1].text.startswith("Ai sẽ tham dự thay bạn? Vui lòng gõ họ và tên đầy đủ")
+    assert asked[-1].text.startswith("Ai sẽ tham dự thay? Xin gõ họ và tên đầy đủ")
     gender = await hung.send("Nguyễn Thị Mai")
     assert gender[-1].text == "Giới tính của người đó?" and gender[-1].button_labels == ["Nam", "Nữ"]
     year = await hung.press("Nữ")
@@ -284,7 +288,7 @@ async def test_a_delegate_proposes_a_substitute_whom_an_organiser_approves_after
     position = await hung.send("cong nhan")
     assert position[-1].text.startswith("Chức vụ và đơn vị của người đó?")
     sent = await hung.send("Tổ trưởng tổ sản xuất, Công ty May 10")
-    assert sent[-1].text.startswith("Xin cảm ơn. Tôi đã gửi đề xuất của bạn tới Ban tổ chức: Nguyễn Thị Mai")
+    assert sent[-1].text.startswith("Xin cảm ơn. Đề xuất để Nguyễn Thị Mai tham dự thay đã được gửi tới Ban Tổ chức.")
 
     await _drain(playground)
     notice = _one(organiser.messages, "đề xuất người thay thế")
@@ -308,12 +312,15 @@ async def test_a_delegate_proposes_a_substitute_whom_an_organiser_approves_after
     assert approved[-1].text == "Không có đề xuất người thay thế nào đang chờ quyết định."
     assert link is not None
     await _drain(playground)
-    told = _one(hung.messages, "Ban tổ chức đã duyệt")
+    told = _one(hung.messages, "Ban Tổ chức đã đồng ý")
+    assert told.text.startswith(
+        f"Kính gửi ông Trần Văn Hùng,\nBan Tổ chức đã đồng ý để Nguyễn Thị Mai tham dự {CONFERENCE} thay ông."
+    )
     assert link.group(0) in told.text
     assert (await _invitation(playground, invitation_id)).status == "substituted"
     # The substitute opens her own link and confirms.
     replies = await _accept(mai, link.group(1))
-    assert replies[0].text == f"Xin cảm ơn! Chỗ của bạn tại {CONFERENCE} đã được xác nhận."
+    assert replies[0].text == f"Xin trân trọng cảm ơn bà Nguyễn Thị Mai. Chỗ của bà tại {CONFERENCE} đã được xác nhận."
     async with playground.services.database.transaction() as db:
         substitute = await db.scalar(select(Invitation).where(Invitation.substitute_for_id == invitation_id))
     assert (substitute.full_name, substitute.status) == ("Nguyễn Thị Mai", "accepted")
@@ -347,7 +354,9 @@ async def test_an_organiser_rejects_a_substitute_by_typing_and_the_delegate_keep
     assert rejected[-1].text == "Không có đề xuất người thay thế nào đang chờ quyết định."
     await _drain(playground)
     assert _one(hung.messages, "chưa đồng ý").text == (
-        f"Ban tổ chức chưa đồng ý để Lê Văn Nam thay bạn dự {CONFERENCE}. Giấy mời của bạn giữ nguyên; gõ /rsvp để xem."
+        "Kính gửi ông Trần Văn Hùng,\n"
+        f"Ban Tổ chức chưa đồng ý để Lê Văn Nam dự {CONFERENCE} thay ông. Giấy mời của ông vẫn giữ nguyên; "
+        "gõ /rsvp để xem lại."
     )
     assert (await _invitation(playground, invitation_id)).status == "accepted"
     # The old card's button is refused with who decided and when.
@@ -368,18 +377,20 @@ async def test_a_decline_promotes_the_first_waitlisted_delegate_who_is_told_with
 
     waiting = await _accept(mai, mai_token)
     assert waiting[-1].text.startswith(
-        "Thank you! All seats for Đại biểu điển hình tiên tiến are taken for now, so you are on the waitlist: number 1."
+        "Thank you, Ms Nguyễn Thị Mai. All seats for Đại biểu điển hình tiên tiến are taken for now, so you are on "
+        "the waitlist: number 1."
     )
 
     await hung.send("/rsvp")
     await hung.press("Không tham dự")
     declined = await hung.send("Bị ốm")
-    assert "Chỗ của bạn đã được chuyển cho đại biểu khác." in declined[-1].text
+    assert "Chỗ đã được chuyển cho đại biểu khác." in declined[-1].text
     await _drain(playground)
 
     news = _one(mai.messages, "Good news")
     assert (
-        news.text == f"Good news: a seat has become free at {CONFERENCE} and it is yours. Your attendance is confirmed."
+        news.text == "Dear Ms Nguyễn Thị Mai,\n"
+        f"Good news: a seat has become free at {CONFERENCE} and it is yours. Your attendance is confirmed."
     )
     # Then her pass: the QR with her code, and the calendar file (the sender may deliver them in either order).
     passes = mai.messages[mai.messages.index(news) + 1 :]
@@ -402,7 +413,7 @@ async def test_after_the_deadline_the_answer_is_locked_and_an_unopened_link_has_
     late = await binh.send(f"/start inv_{unopened}")
 
     assert "Hạn trả lời đã kết thúc lúc 17:00, 10 tháng 6," in again[-1].text
-    assert "bạn không thể thay đổi trả lời tại đây nữa" in again[-1].text and again[-1].buttons == []
+    assert "nên không thể thay đổi câu trả lời tại đây nữa" in again[-1].text and again[-1].buttons == []
     assert hung.toasts[-1] == "Lựa chọn này không còn nữa."
     assert late[-1].text.startswith("Xin lỗi, đường dẫn giấy mời này đã hết hạn lúc 17:00, 10 tháng 6,")
 
@@ -429,10 +440,11 @@ async def test_an_organiser_overrides_a_locked_answer_with_a_reason_which_is_rec
     assert (event.from_status, event.to_status, event.reason) == ("pending", "accepted", "đã xác nhận qua điện thoại")
     assert audit is not None and audit.entity_id == str(invitation_id)
     await _drain(playground)
-    assert _one(hung.messages, "Ban tổ chức đã ghi nhận").text == (
-        f"Ban tổ chức đã ghi nhận trả lời của bạn cho {CONFERENCE}: tham dự. Lý do: đã xác nhận qua điện thoại"
+    assert _one(hung.messages, "Ban Tổ chức đã ghi nhận").text == (
+        "Kính gửi ông Trần Văn Hùng,\n"
+        f"Ban Tổ chức đã ghi nhận trả lời của ông cho {CONFERENCE}: tham dự. Lý do: đã xác nhận qua điện thoại"
     )
-    assert _one(hung.messages, "Mã điểm danh của bạn").method == "sendPhoto"
+    assert _one(hung.messages, "Mã QR điểm danh").method == "sendPhoto"
     # The delegate still cannot change it themselves.
     assert "Hạn trả lời đã kết thúc" in (await hung.send("/rsvp"))[-1].text
 
@@ -538,11 +550,11 @@ async def test_after_cancel_in_the_substitute_step_the_card_answers_keep_working
 
     card = await hung.send("/cancel")
 
-    assert card[-1].text.startswith("Đã huỷ. Không có gì thay đổi; giấy mời của bạn vẫn như cũ.")
+    assert card[-1].text.startswith("Đã huỷ. Không có gì thay đổi; giấy mời vẫn giữ nguyên.")
     assert f"Giấy mời dự {CONFERENCE}" in card[-1].text
     assert card[-1].button_labels == CARD_BUTTONS
     replies = await (hung.send(answer) if typed else hung.press(answer))
-    assert replies[0].text == f"Xin cảm ơn! Chỗ của bạn tại {CONFERENCE} đã được xác nhận."
+    assert replies[0].text == f"Xin trân trọng cảm ơn ông Trần Văn Hùng. Chỗ của ông tại {CONFERENCE} đã được xác nhận."
     stored = await _invitation(playground, invitation_id)
     assert stored.status == "accepted"
     async with playground.services.database.transaction() as db:
@@ -558,7 +570,7 @@ async def test_after_cancel_at_the_substitute_name_a_typed_decline_asks_the_reas
     await hung.send("/cancel")
     reason = await hung.send("2")
 
-    assert reason[-1].text.startswith("Vui lòng cho biết ngắn gọn lý do bạn không thể tham dự")
+    assert reason[-1].text.startswith("Xin cho biết ngắn gọn lý do không thể tham dự")
     done = await hung.send("Đi công tác nước ngoài")
-    assert done[-1].text.startswith("Đã ghi nhận: bạn không tham dự.")
+    assert done[-1].text.startswith("Đã ghi nhận: ông Trần Văn Hùng không tham dự.")
     assert (await _invitation(playground, invitation_id)).status == "declined"

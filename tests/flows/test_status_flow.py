@@ -330,3 +330,36 @@ async def test_the_attendance_list_has_ethnicity_only_when_asked_for_with_a_reas
         ([], None),
         (["ethnicity"], "báo cáo cơ cấu dân tộc của đại biểu"),
     ]
+
+
+async def test_each_balance_concept_has_one_label_on_every_screen(organiser):
+    # Before: "Thanh niên (16–30 tuổi)" on the RSVP desk, "Đại biểu trẻ tuổi" in /delegates, "Người trực
+    # tiếp sản xuất, lao động" on one screen and "… công tác" on another.
+    status = (await organiser.send("/status balance district"))[-1].text
+    delegates = (await organiser.send("/delegates district"))[-1].text
+    workbook = load_workbook(io.BytesIO((await organiser.send("/export district"))[-1].file_bytes or b""))
+    balance_sheet = {str(cell) for row in workbook["Cơ cấu"].iter_rows(values_only=True) for cell in row if cell}
+
+    for label in ("Nữ", "Thanh niên (16–30 tuổi)", "Dân tộc thiểu số", "Người trực tiếp sản xuất, công tác"):
+        assert f"• {label}: " in status, label
+        assert f"• {label}: " in delegates, label
+        assert label in balance_sheet, label
+    for other in ("Đại biểu trẻ tuổi", "sản xuất, lao động"):
+        assert other not in status + delegates + " ".join(balance_sheet)
+
+
+async def test_in_english_status_uses_the_plans_english_titles(organiser):
+    # Before: "📊 Hội nghị Điển hình tiên tiến (code: district)" and "• Đại biểu điển hình tiên tiến make up 1%…".
+    await organiser.send("/lang English")
+
+    district = "\n".join(reply.text for reply in await organiser.send("/status district") if reply.text)
+
+    assert district.startswith("📊 District Exemplars' Conference (code: district)")
+    assert "• Exemplars: 3/210 accepted (1%)" in district
+    assert "• Guests and leaders of all levels and sectors: 0/90 accepted (0%)" in district
+    assert "Chart: District Exemplars' Conference" in district
+    for vietnamese in ("Hội nghị Điển hình", "Đại biểu điển hình", "Đại biểu khách mời", " make up "):
+        assert vietnamese not in district, vietnamese
+    delegates = (await organiser.send("/delegates district"))[-1].text
+    assert delegates.startswith("Delegates of District Exemplars' Conference\n")
+    assert "Exemplars: 210 seats (at least 70% of the delegates)" in delegates

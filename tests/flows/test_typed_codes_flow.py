@@ -34,7 +34,7 @@ NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
 HUNG, MAI, MINH, TUAN = 5005, 5006, 5007, 5008
 GROUP = -100123
 SHOWN = re.compile(r"(?<![\w-])[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}(?![\w-])")
-WELCOME = "Kính chào Trần Văn Hùng! Đây là giấy mời dành riêng cho bạn."
+WELCOME = "Kính gửi ông Trần Văn Hùng,\nĐây là giấy mời dành riêng cho ông."
 CARD_BUTTONS = ["Tham dự", "Không tham dự", "Cử người thay thế"]
 UNKNOWN = "Xin lỗi, không có giấy mời hay đường dẫn cá nhân nào có mã"
 COOLING_DOWN = "Bạn đã nhập sai đường dẫn hoặc mã quá nhiều lần."
@@ -78,9 +78,9 @@ def tuan(playground: Playground) -> ChatUser:
     return playground.person(Persona(TUAN, "Tuấn", "Lê Anh"))
 
 
-async def _invite(playground: Playground, name: str) -> tuple[int, str, str]:
+async def _invite(playground: Playground, name: str, gender: str = "nam") -> tuple[int, str, str]:
     """An invitation to the district conference, as /invite makes it: (its id, link token, shown code)."""
-    invited = await invite(playground.services, name)
+    invited = await invite(playground.services, name, gender=gender)
     return invited.id, invited.token, invited.code
 
 
@@ -123,7 +123,7 @@ async def test_an_invitation_code_typed_in_any_form_binds_and_answers_like_the_l
     assert stored.account_id == (await _account(playground, hung)).id
     # The card's question is open: on Zalo, where nothing can be pressed, the answer is typed.
     accepted = await hung.send("1")
-    assert accepted[0].text.startswith("Xin cảm ơn! Chỗ của bạn tại")
+    assert accepted[0].text.startswith("Xin trân trọng cảm ơn ông Trần Văn Hùng. Chỗ của ông tại")
     assert (await _invitation(playground, invitation_id)).status == "accepted"
 
     refused = await mai.send(f"mã mời {code.lower()}")
@@ -138,7 +138,7 @@ async def test_an_invitation_code_typed_in_any_form_binds_and_answers_like_the_l
 
     again = await hung.send(f"/start {code.replace('-', ' ')}")
     assert again[-1].text.startswith("Giấy mời dự") and "sẽ tham dự." in again[-1].text
-    assert "Bạn chưa trả lời." not in again[-1].text
+    assert "Trả lời: chưa có." not in again[-1].text
 
 
 async def test_an_expired_or_withdrawn_invitation_is_refused_by_code_as_by_link(playground, hung, clock):
@@ -158,7 +158,7 @@ async def test_an_expired_or_withdrawn_invitation_is_refused_by_code_as_by_link(
     assert by_link[-1].text.startswith("Xin lỗi, đường dẫn giấy mời này đã hết hạn")
     assert by_code[-1].text == by_link[-1].text
     assert withdrawn_by_code[-1].text == withdrawn_by_link[-1].text
-    assert "Ban tổ chức đã rút giấy mời này" in withdrawn_by_code[-1].text
+    assert "Ban Tổ chức đã rút giấy mời này" in withdrawn_by_code[-1].text
 
 
 async def test_an_approved_substitute_gets_a_link_and_a_code(playground, hung, organiser):
@@ -318,7 +318,7 @@ async def test_a_check_in_code_typed_by_an_organiser_checks_the_delegate_in(play
     invitation_id, token, _ = await _invite(playground, "Trần Văn Hùng")
     await hung.send(f"/start inv_{token}")
     accepted = await hung.press("Tham dự")
-    code = _code_in(accepted[1].text.split("Mã điểm danh của bạn: ", 1)[1])
+    code = _code_in(accepted[1].text.split("Mã điểm danh: ", 1)[1])
 
     own = await hung.send(code)
     assert own[-1].text.startswith("Đây là mã điểm danh của đại biểu.")
@@ -364,13 +364,13 @@ async def test_names_and_words_are_not_taken_for_codes(playground, citizen, text
 
 async def test_a_code_typed_at_a_question_is_that_questions_answer_but_start_code_opens_the_link(playground, hung, mai):
     hungs_id, token, _ = await _invite(playground, "Trần Văn Hùng")
-    mais_id, _, mais_code = await _invite(playground, "Nguyễn Thị Mai")
+    mais_id, _, mais_code = await _invite(playground, "Nguyễn Thị Mai", gender="nu")
     await hung.send(f"/start inv_{token}")
     await hung.press("Không tham dự")
 
     declined = await hung.send(mais_code)
 
-    assert declined[-1].text.startswith("Đã ghi nhận: bạn không tham dự.")
+    assert declined[-1].text.startswith("Đã ghi nhận: ông Trần Văn Hùng không tham dự.")
     assert (await _invitation(playground, hungs_id)).decline_reason == mais_code
     assert (await _invitation(playground, mais_id)).account_id is None
 
@@ -379,7 +379,7 @@ async def test_a_code_typed_at_a_question_is_that_questions_answer_but_start_cod
     assert all("Giấy mời dự" not in message.text for message in answered)
     assert (await _invitation(playground, mais_id)).account_id is None
     opened = await mai.send(f"/start {mais_code}")
-    assert opened[-1].text.startswith("Kính chào Nguyễn Thị Mai!")
+    assert opened[-1].text.startswith("Kính gửi bà Nguyễn Thị Mai,")
     assert (await _invitation(playground, mais_id)).account_id == await account_id_at(playground.services.database, MAI)
 
 

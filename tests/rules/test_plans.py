@@ -492,13 +492,13 @@ BROKEN_TEXTS = [
     pytest.param(
         CAPACITY,
         f"{CAPACITY}\n    capacity: 250",
-        "conferences[1].capacity: expected each key once in a mapping ('capacity' is given twice, first on line 106)",
+        "conferences[1].capacity: expected each key once in a mapping ('capacity' is given twice, first on line 110)",
         id="key-twice",
     ),
     pytest.param(
         "{ code: buoi, name: Phường Bưởi,",
         "{ code: buoi, code: nhat_tan, name: Phường Bưởi,",
-        "units[1].code: expected each key once in a mapping ('code' is given twice, first on line 171)",
+        "units[1].code: expected each key once in a mapping ('code' is given twice, first on line 177)",
         id="key-twice-on-one-line",
     ),
     pytest.param(
@@ -522,31 +522,31 @@ BROKEN_TEXTS = [
     pytest.param(
         CAPACITY,
         "capacity: *seats",
-        "line 106: expected valid YAML (found undefined alias 'seats')",
+        "line 110: expected valid YAML (found undefined alias 'seats')",
         id="undefined-alias",
     ),
     pytest.param(
         CAPACITY,
         "capacity: " + "[" * 1000 + "]" * 1000,
-        "line 106: expected valid YAML (at most 32 levels of nesting)",
+        "line 110: expected valid YAML (at most 32 levels of nesting)",
         id="nested-1000-deep",
     ),
     pytest.param(
         CAPACITY,
         "capacity: [300",
-        "line 109: expected valid YAML (expected ',' or ']', but got '<scalar>')",
+        "line 113: expected valid YAML (expected ',' or ']', but got '<scalar>')",
         id="unclosed-bracket",
     ),
     pytest.param(
         CAPACITY,
         f"\t{CAPACITY}",
-        "line 106: expected valid YAML (found character '\\t' that cannot start any token)",
+        "line 110: expected valid YAML (found character '\\t' that cannot start any token)",
         id="tab-indent",
     ),
     pytest.param(
         CAPACITY,
         "capacity: 3\x0700",
-        "line 106: expected text without control characters (found #x0007)",
+        "line 110: expected text without control characters (found #x0007)",
         id="control-character",
     ),
 ]
@@ -732,3 +732,28 @@ async def test_apply_plan_leaves_the_commit_to_the_caller(database: Database) ->
         await session.rollback()
 
     assert (await snapshot(database))["campaign"] == []
+
+
+def test_the_seed_plan_gives_english_titles_to_its_conferences_and_pools() -> None:
+    plan = load_plan_file(SEED_PLAN)
+
+    district = next(conference for conference in plan.conferences if conference.code == "district")
+    assert district.title_en == "District Exemplars' Conference"
+    assert [pool.title_en for pool in district.pools] == ["Exemplars", "Guests and leaders of all levels and sectors"]
+
+
+@pytest.mark.parametrize(
+    ("new", "problem"),
+    [
+        ("title_en: Đại biểu điển hình tiên tiến", "expected title_en in English, not the Vietnamese title again"),
+        ("title_en: Đại biểu tiêu biểu xuất sắc", "expected title_en in English: most of its words are Vietnamese"),
+        ("title_en: ''", "expected"),
+    ],
+)
+def test_an_english_title_that_is_not_english_is_refused_with_its_field(tmp_path: Path, new: str, problem: str) -> None:
+    path = write_text_plan(tmp_path, "title_en: Exemplars", new)
+
+    with pytest.raises(DataFileError) as caught:
+        load_plan_file(path)
+
+    assert "title_en" in str(caught.value) and problem in str(caught.value)

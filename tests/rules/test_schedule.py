@@ -148,12 +148,15 @@ async def _nominations(db, world: World, focal_user: int, unit_id: int, count: i
 
 async def _invite(db, world: World, user_id: int, status: str, *, checkin_code: str | None = None) -> int:
     name = {WAITING_DELEGATE: "Đỗ Văn Hùng", ANSWERED_DELEGATE: "Vũ Thị Mai"}[user_id]
+    # Mai's gender is on record, Hùng's is not: "bà", and "ông/bà".
+    gender = "nu" if user_id == ANSWERED_DELEGATE else None
     invitation = Invitation(
         conference_id=world.district_id,
         pool_code="exemplar",
         import_key=f"person:{user_id}",
         full_name=name,
         name_fold=name.lower(),
+        gender=gender,
         status=status,
         link_nonce=f"nonce{user_id}",
         account_id=world.accounts[user_id],
@@ -386,8 +389,8 @@ async def test_delegates_who_have_not_answered_are_reminded_with_their_link(bot,
 
     [reminder] = _texts(bot, WAITING_DELEGATE)
     assert reminder.startswith(
-        "Nhắc việc: kính gửi Đỗ Văn Hùng, vui lòng trả lời thư mời dự Hội nghị Điển hình tiên tiến "
-        "trước 17:00, 10 tháng 6, 2020 (còn 3 ngày).\nVui lòng mở đường dẫn cá nhân của bạn để trả lời: "
+        "Kính gửi ông/bà Đỗ Văn Hùng,\nBan Tổ chức kính nhắc ông/bà trả lời giấy mời dự Hội nghị Điển hình tiên "
+        "tiến trước 17:00, 10 tháng 6, 2020 (còn 3 ngày).\nXin mở đường dẫn cá nhân để trả lời: "
         "https://t.me/dienhinh_bot?start=inv_"
     )
     assert _texts(bot, ANSWERED_DELEGATE) == []
@@ -436,9 +439,10 @@ async def test_accepted_delegates_are_told_time_place_and_code_the_day_before(bo
     await _minute_job(bot, clock, "2020-06-19 08:00")
 
     assert _texts(bot, ANSWERED_DELEGATE) == [
-        "Nhắc lịch: kính gửi Vũ Thị Mai, Hội nghị Điển hình tiên tiến diễn ra vào ngày mai, 08:00, 20 tháng 6, 2020.\n"
+        "Kính gửi bà Vũ Thị Mai,\n"
+        "Ban Tổ chức kính báo: Hội nghị Điển hình tiên tiến diễn ra vào ngày mai, 08:00, 20 tháng 6, 2020.\n"
         "Địa điểm: Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân\n"
-        "Mã điểm danh của bạn: K7M2Q9"
+        "Mã điểm danh: K7M2Q9"
     ]
     assert _texts(bot, WAITING_DELEGATE) == []
 
@@ -457,7 +461,7 @@ async def test_a_delegate_who_never_opened_the_pass_still_gets_a_check_in_code(b
     assert "Địa điểm: sẽ thông báo sau" in reminder
     async with database.transaction() as db:
         invitation = await db.get_one(Invitation, accepted)
-    assert invitation.checkin_code and reminder.endswith(f"Mã điểm danh của bạn: {invitation.checkin_code}")
+    assert invitation.checkin_code and reminder.endswith(f"Mã điểm danh: {invitation.checkin_code}")
     assert invitation.checkin_token_hash is not None  # the pass shown later has the same code
 
 

@@ -57,7 +57,7 @@ async def test_a_zalo_delegate_types_the_code_then_accepts_by_typing_and_is_told
 
     accepted = await hung.send("tham du")
 
-    assert accepted[0].startswith("Xin cảm ơn! Chỗ của bạn tại")
+    assert accepted[0].startswith("Xin trân trọng cảm ơn ông Lê Văn Hùng. Chỗ của ông tại")
     assert (await _invitation(playground, invitation_id)).status == "accepted"
     # The QR code and the calendar file cannot reach Zalo without a public address: the check-in code does.
     assert not any(text.startswith("[photo") or text.startswith("[document") for text in accepted)
@@ -76,16 +76,16 @@ async def test_a_zalo_delegate_declines_by_number_with_a_typed_reason_and_the_ca
     sticker = await lan.send_sticker()
     declined = await lan.send("Đi công tác xa")
 
-    assert asked[-1].startswith("Vui lòng cho biết ngắn gọn lý do bạn không thể tham dự")
+    assert asked[-1].startswith("Xin cho biết ngắn gọn lý do không thể tham dự")
     assert sticker == [
-        "Vui lòng trả lời bằng tin nhắn chữ.\n\nVui lòng cho biết ngắn gọn lý do bạn không thể tham dự (ví dụ: “đi "
-        "công tác”). Gõ /cancel để giữ nguyên trả lời."
+        "Vui lòng trả lời bằng tin nhắn chữ.\n\nXin cho biết ngắn gọn lý do không thể tham dự (ví dụ: “đi "
+        "công tác”). Gõ /cancel để giữ nguyên câu trả lời."
     ]
-    assert declined[-1].startswith("Đã ghi nhận: bạn không tham dự.")
+    assert declined[-1].startswith("Đã ghi nhận: bà Nguyễn Thị Lan không tham dự.")
     stored = await _invitation(playground, invitation_id)
     assert (stored.status, stored.decline_reason) == ("declined", "Đi công tác xa")
     again = await _open_card(playground, lan, code)
-    assert "Bạn chưa trả lời." not in again
+    assert "Trả lời: chưa có." not in again
     assert "không tham dự" in again.lower()
 
 
@@ -97,12 +97,10 @@ async def test_a_zalo_delegate_proposes_a_substitute_by_typing_and_hears_the_app
     await _open_card(playground, hung, code)
 
     asked = await hung.send("3")
-    assert asked[-1].startswith("Ai sẽ tham dự thay bạn? Vui lòng gõ họ và tên đầy đủ")
+    assert asked[-1].startswith("Ai sẽ tham dự thay? Xin gõ họ và tên đầy đủ")
     for answer in ("Nguyễn Thị Lan", "nu", "1985", "1", "Cán bộ phường Bưởi"):
         last = await hung.send(answer)
-    assert last[-1].startswith(
-        "Xin cảm ơn. Tôi đã gửi đề xuất của bạn tới Ban tổ chức: Nguyễn Thị Lan tham dự thay bạn."
-    )
+    assert last[-1].startswith("Xin cảm ơn. Đề xuất để Nguyễn Thị Lan tham dự thay đã được gửi tới Ban Tổ chức.")
 
     await organiser.send("/substitutes")
     approved = await organiser.press("Duyệt")
@@ -111,7 +109,9 @@ async def test_a_zalo_delegate_proposes_a_substitute_by_typing_and_hears_the_app
     await _drain(playground)
 
     [told] = hung.texts[before:]
-    assert told.startswith("Ban tổ chức đã duyệt Nguyễn Thị Lan tham dự Hội nghị Điển hình tiên tiến thay bạn.")
+    assert told.startswith(
+        "Kính gửi ông Lê Văn Hùng,\nBan Tổ chức đã đồng ý để Nguyễn Thị Lan tham dự Hội nghị Điển hình tiên tiến thay ông."
+    )
     assert "một tài khoản Telegram" not in told  # the code works on Zalo as well
     async with playground.services.database.transaction() as db:
         substitute = await db.scalar(select(Invitation).where(Invitation.substitute_for_id == invitation_id))
