@@ -26,6 +26,7 @@ from bot.i18n import N_, Translator
 from bot.services import Services
 from handlers import clarify
 from handlers.common import refuse
+from handlers.dialogue import Dialogue
 from handlers.exports import ConferenceQuestion, may_manage
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, button
@@ -482,7 +483,7 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 def conversation() -> ConversationHandler[BotContext]:
     entry: BaseHandler[Update, BotContext, Any] = CommandHandler("conference", begin)
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[entry],
         states={
             PICK: PICK_QUESTION.handlers(),

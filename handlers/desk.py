@@ -28,6 +28,7 @@ from bot.context import BotContext
 from bot.i18n import Translator
 from handlers import clarify, guesses, presses
 from handlers.common import is_organiser, refuse
+from handlers.dialogue import Dialogue
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Id
 from handlers.rsvp import (
@@ -433,7 +434,7 @@ def conversation() -> ConversationHandler[BotContext]:
         CommandHandler("override", override_command),
     ]
     button: BaseHandler[Update, BotContext, Any] = presses.button(PICK_DATA, picked_pressed)
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[*commands, button],
         states={
             PICKING: [

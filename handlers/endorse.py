@@ -16,6 +16,7 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, Messa
 from bot.context import BotContext
 from bot.i18n import Translator
 from handlers import clarify, guesses
+from handlers.dialogue import Dialogue
 from handlers.keyboards import keyboard
 from handlers.link_codes import or_type_code
 from handlers.presses import ButtonData, Choice, Key, button
@@ -529,7 +530,7 @@ def question_handlers() -> list[BaseHandler[Update, BotContext, Any]]:
 
 def handlers() -> list[Any]:
     """The /start end_ deep link must come before the generic /start (see bot.app)."""
-    conversation = ConversationHandler(
+    conversation = Dialogue(
         entry_points=[CommandHandler("start", open_share_link, filters=filters.Regex(r"^/start(@\w+)? end_"))],
         states={CONFIRMING: question_handlers()},
         fallbacks=[CommandHandler("cancel", cancel)],
@@ -551,7 +552,7 @@ def share_conversation() -> ConversationHandler[BotContext]:
         button(CONFIRM_DATA, confirm_pressed),
         MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, revoke_confirm_typed),
     ]
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[CommandHandler("share", share), *offered[:1], confirming[0]],
         states={SHARE_OFFERED: offered, SHARE_CONFIRMING: confirming},
         fallbacks=[CommandHandler("share", share), CommandHandler("cancel", cancel)],

@@ -26,6 +26,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from handlers import clarify, presses
 from handlers.common import refuse
+from handlers.dialogue import Dialogue
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Id, button
 from rules import delegates, exports, printing, workbook
@@ -732,7 +733,7 @@ def conversation() -> ConversationHandler[BotContext]:
         MessageHandler(TEXT, _form_typed),
         MessageHandler(OTHER, _form_other),
     ]
-    return ConversationHandler(
+    return Dialogue(
         entry_points=list(commands),
         states=states,
         fallbacks=[CommandHandler("cancel", cancel), *commands],

@@ -28,6 +28,7 @@ from bot.i18n import N_, Translator
 from handlers import clarify, presses
 from handlers.common import refuse
 from handlers.conference import closed_text
+from handlers.dialogue import Dialogue
 from handlers.exports import (
     OTHER,
     TEXT,
@@ -333,7 +334,7 @@ async def _cancel_invite(update: Update, context: BotContext) -> int:
 
 def invite_conversation() -> ConversationHandler[BotContext]:
     pressed: BaseHandler[Update, BotContext, Any] = button(INVITE_DATA, _invite_pressed)
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[CommandHandler("invite", invite), pressed],
         states={
             INVITE_CONFERENCE: INVITE_QUESTION.handlers(),
@@ -605,7 +606,7 @@ def guest_list_conversation() -> ConversationHandler[BotContext]:
         filters.UpdateType.MESSAGE & SPREADSHEET, guest_list_received
     )
     pressed: BaseHandler[Update, BotContext, Any] = button(IMPORT_DATA, _import_pressed)
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[received, pressed],
         states={
             GUEST_CONFERENCE: GUEST_QUESTION.handlers(),

@@ -7,6 +7,7 @@ from telegram.ext import CommandHandler, ConversationHandler
 
 from bot.context import BotContext
 from handlers.common import refresh_menu
+from handlers.dialogue import Dialogue
 from handlers.keyboards import ChoicePrompt
 from rules import accounts
 from rules.choices import Option
@@ -54,11 +55,12 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 
 def conversation() -> ConversationHandler:
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[CommandHandler("lang", ask)],
         states={CHOOSING: PROMPT.handlers()},
         fallbacks=[CommandHandler("cancel", cancel), CommandHandler("lang", ask)],
         name="language",
+        interrupts=False,
         persistent=True,
         allow_reentry=True,
     )

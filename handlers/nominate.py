@@ -26,6 +26,7 @@ from telegram.ext import (
 from bot.context import BotContext
 from bot.i18n import N_, Translator
 from handlers import clarify, presses
+from handlers.dialogue import Dialogue
 from handlers.keyboards import keyboard
 from handlers.link_codes import or_type_code
 from rules import accounts, endorsements, identities, intake, outbox
@@ -978,7 +979,7 @@ def conversation() -> ConversationHandler[BotContext]:
     states[EDIT] = _choice_handlers("edit", on_edit)
     states[DUPLICATE] = _choice_handlers("dup", on_duplicate)
     states[ALLOWANCE] = _choice_handlers("allowance", on_allowance)
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[
             CommandHandler("nominate", begin),
             MessageHandler(filters.UpdateType.MESSAGE & filters.Regex(ENTRY_TEXT), begin),

@@ -19,6 +19,7 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, Messa
 from bot.context import BotContext
 from bot.i18n import N_, Translator, Translators
 from handlers.common import is_organiser, refuse
+from handlers.dialogue import Dialogue
 from handlers.keyboards import ChoicePrompt
 from handlers.review import nomination_line
 from handlers.roles import role_label
@@ -650,7 +651,7 @@ def handlers() -> list[BaseHandler[Update, BotContext, Any]]:
 
 
 def conversation() -> ConversationHandler:
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[CommandHandler("erase", erase_command), CommandHandler("request", request_command)],
         states={
             CONFIRMING: ERASE_PROMPT.handlers(),

@@ -23,6 +23,7 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, Messa
 from bot.context import BotContext
 from bot.i18n import N_, Translator
 from handlers import clarify, presses
+from handlers.dialogue import Dialogue
 from handlers.keyboards import keyboard
 from handlers.presses import ButtonData, Choice, Count, Id, Key, button
 from rules import review
@@ -1004,7 +1005,7 @@ def conversation() -> ConversationHandler[BotContext]:
     for state, callback in question.items():
         states[state] = [MessageHandler(text, callback), MessageHandler(other, _text_please)]
     states[ORIGINAL].insert(0, button(ORIGINAL_CODE, _original_pressed))
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[CommandHandler("review", start), card_button],
         states=states,
         fallbacks=[CommandHandler("cancel", cancel), CommandHandler("review", start), card_button],

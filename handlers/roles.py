@@ -19,6 +19,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from handlers import clarify, guesses
 from handlers.common import is_organiser, refresh_menu, refuse
+from handlers.dialogue import Dialogue
 from handlers.keyboards import ChoicePrompt, keyboard
 from handlers.link_codes import or_type_code
 from handlers.menu import bot_commands, help_lines
@@ -288,7 +289,7 @@ async def _after_grant(context: BotContext, target: AccountSnapshot) -> None:
 
 
 def grant_conversation() -> ConversationHandler:
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[CommandHandler("grant", grant_command)],
         states={CHOOSING_ROLE: ROLE_PROMPT.handlers()},
         fallbacks=[CommandHandler("cancel", cancel), CommandHandler("grant", grant_command)],
@@ -462,7 +463,7 @@ async def _make_link(update: Update, context: BotContext, unit_id: int) -> str |
 
 
 def unitlink_conversation() -> ConversationHandler:
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[CommandHandler("unitlink", unitlink_command)],
         states={
             CHOOSING_UNIT: [

@@ -35,6 +35,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from handlers import clarify, endorse, guesses, presses
 from handlers.common import is_organiser, refuse
+from handlers.dialogue import Dialogue
 from handlers.keyboards import ChoicePrompt, close_keyboard, keyboard
 from handlers.link_codes import or_type_invitation_code
 from handlers.presses import ButtonData, Choice, Id
@@ -951,7 +952,7 @@ def conversation(
         endorse.CONFIRMING: endorse.question_handlers(),
     }
     commands = [handler for handler in typed_codes if isinstance(handler, CommandHandler)]
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[open_link, CommandHandler("rsvp", rsvp_command), card_button, *typed_codes],
         states=states,
         fallbacks=[
@@ -1355,7 +1356,7 @@ async def substitutes_cancel(update: Update, context: BotContext) -> int:
 def substitutes_conversation() -> ConversationHandler[BotContext]:
     button: BaseHandler[Update, BotContext, Any] = presses.button(PROPOSAL_DATA, proposal_pressed)
     command: BaseHandler[Update, BotContext, Any] = CommandHandler("substitutes", substitutes_command)
-    return ConversationHandler(
+    return Dialogue(
         entry_points=[command, button],
         states={
             DECIDING: [
