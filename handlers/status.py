@@ -51,7 +51,7 @@ from rules.text import fold
 from storage import scratch
 from storage.models import Conference
 
-# matplotlib is not thread-safe: every chart is drawn in this one thread, off the event loop.
+# Every chart is drawn in this one thread, off the event loop (rules.charts keeps its fonts per thread).
 CHART_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-chart")
 UNITS_AT_ZERO_NAMED = 3
 
