@@ -4,9 +4,10 @@ Drawn with Pillow (``ImageDraw``) on a white 900-pixel canvas: bars, the target 
 in DejaVu Sans, which ships with matplotlib and has every Vietnamese glyph. That takes a few milliseconds,
 where matplotlib took about 60 (most of it laying out texts), so /status can draw it while the organiser
 waits. :func:`chart_data` turns a :class:`ConferenceStatus` into the few numbers and translated labels the
-picture shows; :func:`render` draws them and keeps the last pictures it drew by those figures, so asking
-again for an unchanged status does not draw again, and a changed figure is never shown from an old picture.
-The handler calls :func:`render` in a worker thread, off the event loop; fonts are kept per thread.
+picture shows; :func:`draw` draws them, and :func:`render` keeps the last pictures drawn by those figures
+(:func:`kept`, :func:`keep`), so asking again for an unchanged status does not draw again, and a changed
+figure is never shown from an old picture. ``handlers.status`` draws in a process of its own, off the event
+loop and away from its GIL; fonts are kept per thread.
 
 Both parts share one axis from 0 to 100%: a pool's bar is its fill rate (accepted / seats, the black line
 at 100% is the seats), a balance bar is the share among the accepted delegates (the black line is the
@@ -15,9 +16,9 @@ target).
 
 from __future__ import annotations
 
-import functools
 import io
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,10 +160,17 @@ def _bars(canvas: _Canvas, bars: Sequence[Bar], rows: Sequence[float]) -> None:
         canvas.lines((AXES_LEFT - 4, middle), f"{_wrap(bar.label)}  {bar.note}", font, "rm")
 
 
-@functools.lru_cache(maxsize=RENDERED_KEPT)
-def render(data: ChartData) -> bytes:
-    """The PNG of ``data``: 900 pixels wide, 32 pixels a row. Kept by ``data`` itself (the figures and the
-    labels), so a chart is drawn again exactly when something it shows has changed."""
+def warm_up() -> None:
+    """Load the fonts (a worker process calls this before its first chart)."""
+    for size in (TITLE_SIZE, HEADING_SIZE):
+        _font(size, bold=True)
+    for size in (LABEL_SIZE, TICK_SIZE):
+        _font(size)
+
+
+def draw(data: ChartData) -> bytes:
+    """The PNG of ``data``, drawn now: 900 pixels wide, 32 pixels a row. A plain function of plain data, so
+    it can run in another thread or process (``handlers.status`` draws it in a process of its own)."""
     # Rows from the top: the pools' heading and bars, a gap, the balance heading and bars.
     pool_rows = [float(index + 1) for index in range(len(data.pools))]
     balance_heading = len(data.pools) + 2.0
@@ -196,6 +204,60 @@ def render(data: ChartData) -> bytes:
     picture = image.quantize(PALETTE, method=Image.Quantize.FASTOCTREE)
     picture.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+class _Kept:
+    """The last pictures drawn, by the figures and labels they show (``ChartData`` itself is the key, so a
+    picture is never shown for figures it does not show). Safe to use from several threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pictures: OrderedDict[ChartData, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, data: ChartData) -> bytes | None:
+        with self._lock:
+            picture = self._pictures.get(data)
+            if picture is not None:
+                self._pictures.move_to_end(data)
+            return picture
+
+    def put(self, data: ChartData, picture: bytes) -> None:
+        with self._lock:
+            self._pictures[data] = picture
+            self._pictures.move_to_end(data)
+            while len(self._pictures) > self.size:
+                self._pictures.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pictures.clear()
+
+
+KEPT = _Kept(RENDERED_KEPT)
+
+
+def kept(data: ChartData) -> bytes | None:
+    """The picture of ``data`` if it was drawn lately, else None."""
+    return KEPT.get(data)
+
+
+def keep(data: ChartData, picture: bytes) -> None:
+    KEPT.put(data, picture)
+
+
+def forget() -> None:
+    """Forget every picture kept (the benchmark draws every chart again)."""
+    KEPT.clear()
+
+
+def render(data: ChartData) -> bytes:
+    """The PNG of ``data``: the one kept if it was drawn lately, else drawn now (and kept)."""
+    picture = kept(data)
+    if picture is None:
+        picture = draw(data)
+        keep(data, picture)
+    return picture
 
 
 def status_chart(status: ConferenceStatus, t: Translate) -> bytes:

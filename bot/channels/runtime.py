@@ -140,6 +140,9 @@ async def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stopping.set)
+    from handlers.status import CHARTS
+
+    CHARTS.start()  # the /status chart's process starts with the bot, not at the first /status
     running = await start(application, settings, allowed_updates=allowed_updates)
     waits = [asyncio.create_task(stopping.wait())]
     if until is not None:

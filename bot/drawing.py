@@ -1,0 +1,74 @@
+"""Pictures drawn in a process of their own: the /status chart (``rules.charts.draw``) off the event loop.
+
+A thread would take the chart off the loop but not off the GIL: while it draws, every wake-up of the loop
+waits for the interpreter lock, and /status with its chart took twice as long as the two parts alone. One
+worker process (started with ``spawn``, so nothing of this process's threads or connections is copied) has
+an interpreter of its own; the arguments and the PNG cross as pickles (a few kilobytes). It is started on
+first use, or ahead of time with :meth:`Drawer.start` (the application does at start-up), and drawings
+wait their turn in it one after the other. If the process cannot be started or dies, the drawing is done
+in a thread instead, and the next one tries a new process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _ready() -> bool:
+    return True
+
+
+class Drawer:
+    """Runs picklable drawing functions in one worker process (a thread when there is no process)."""
+
+    def __init__(self, name: str, warm_up: Callable[[], Any] | None = None) -> None:
+        self.name = name
+        self.warm_up = warm_up
+        self._process: ProcessPoolExecutor | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the process now (and have it import what it draws with), without waiting for it."""
+        pool = self._pool()
+        if isinstance(pool, ProcessPoolExecutor):
+            pool.submit(self.warm_up or _ready)
+
+    def _pool(self) -> Executor:
+        with self._lock:
+            if self._process is None:
+                try:
+                    self._process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                except (OSError, ValueError) as error:  # no processes here: draw in the thread
+                    logger.warning("%s: no worker process (%s); drawing in a thread", self.name, error)
+                    return self._thread
+            return self._process
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in the worker process; in the thread if the process is gone."""
+        loop = asyncio.get_running_loop()
+        pool = self._pool()
+        try:
+            return await loop.run_in_executor(pool, function, *args)
+        except BrokenProcessPool:
+            logger.warning("%s: the worker process died; drawing in a thread, a new process next time", self.name)
+            with self._lock:
+                if self._process is pool:
+                    self._process = None
+            return await loop.run_in_executor(self._thread, function, *args)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            process, self._process = self._process, None
+        if process is not None:
+            process.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,42 @@
+"""bot.drawing: pictures drawn in a worker process, and still drawn when that process is gone."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bot.drawing import Drawer
+from rules import charts
+
+
+def _chart() -> charts.ChartData:
+    bar = charts.Bar("Đại biểu điển hình tiên tiến", 0.5, 1.0, charts.FILLING, "105/210")
+    return charts.ChartData("Hội nghị Điển hình tiên tiến", "Chỗ ngồi", (bar,), "Cơ cấu", (), "Chưa đặt mục tiêu.")
+
+
+@pytest.fixture
+def drawer():
+    drawer = Drawer("test-chart", warm_up=charts.warm_up)
+    try:
+        yield drawer
+    finally:
+        drawer.shutdown()
+
+
+async def test_a_chart_is_drawn_in_another_process_the_same_as_here(drawer):
+    drawer.start()
+    assert await drawer.run(os.getpid) != os.getpid()
+    picture = await drawer.run(charts.draw, _chart())
+    assert picture.startswith(charts.PNG_SIGNATURE)
+    assert picture == charts.draw(_chart())
+
+
+async def test_when_the_process_dies_the_chart_is_drawn_anyway_and_the_next_one_in_a_new_process(drawer):
+    first = await drawer.run(os.getpid)
+    os.kill(first, 9)
+
+    # The drawing that finds the process dead is done in this process's thread.
+    assert await drawer.run(charts.draw, _chart()) == charts.draw(_chart())
+    second = await drawer.run(os.getpid)
+    assert second not in (first, os.getpid())
