@@ -6,7 +6,9 @@ worker process (started with ``spawn``, so nothing of this process's threads or 
 an interpreter of its own; the arguments and the PNG cross as pickles (a few kilobytes). It is started on
 first use, or ahead of time with :meth:`Drawer.start` (the application does at start-up), and drawings
 wait their turn in it one after the other. If the process cannot be started or dies, the drawing is done
-in a thread instead, and the next one tries a new process.
+in a thread instead, and the next one tries a new process; if the process fails otherwise (it cannot start:
+like every ``spawn`` process, it imports the program's ``__main__`` module, which must keep its start under
+``if __name__ == "__main__"``; every entry point of this project does), the thread draws from then on.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Drawer:
         self._process: ProcessPoolExecutor | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._lock = threading.Lock()
+        self._disabled = False
 
     def start(self) -> None:
         """Start the process now (and have it import what it draws with), without waiting for it."""
@@ -46,6 +49,8 @@ class Drawer:
 
     def _pool(self) -> Executor:
         with self._lock:
+            if self._disabled:
+                return self._thread
             if self._process is None:
                 try:
                     self._process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
@@ -58,6 +63,8 @@ class Drawer:
         """``function(*args)`` in the worker process; in the thread if the process is gone."""
         loop = asyncio.get_running_loop()
         pool = self._pool()
+        if pool is self._thread:
+            return await loop.run_in_executor(pool, function, *args)
         try:
             return await loop.run_in_executor(pool, function, *args)
         except BrokenProcessPool:
@@ -65,7 +72,13 @@ class Drawer:
             with self._lock:
                 if self._process is pool:
                     self._process = None
-            return await loop.run_in_executor(self._thread, function, *args)
+        except Exception:
+            # Not the drawing's fault if the thread draws it (a process that cannot start, e.g. a __main__
+            # module without its ``if __name__ == "__main__"`` guard): from now on, the thread draws.
+            logger.warning("%s: the worker process failed; drawing in a thread from now on", self.name, exc_info=True)
+            with self._lock:
+                self._disabled = True
+        return await loop.run_in_executor(self._thread, function, *args)
 
     def shutdown(self) -> None:
         with self._lock:

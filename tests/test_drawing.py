@@ -40,3 +40,25 @@ async def test_when_the_process_dies_the_chart_is_drawn_anyway_and_the_next_one_
     assert await drawer.run(charts.draw, _chart()) == charts.draw(_chart())
     second = await drawer.run(os.getpid)
     assert second not in (first, os.getpid())
+
+
+class _Refusing:
+    """A process pool whose process cannot start (as when a ``__main__`` module has no guard)."""
+
+    submitted = 0
+
+    def submit(self, *_args, **_kwargs):
+        self.submitted += 1
+        raise RuntimeError("An attempt has been made to start a new process before the current process has finished")
+
+    def shutdown(self, **_kwargs) -> None:
+        pass
+
+
+async def test_a_process_that_cannot_start_leaves_every_drawing_to_the_thread(drawer):
+    refusing = _Refusing()
+    drawer._process = refusing
+
+    assert await drawer.run(charts.draw, _chart()) == charts.draw(_chart())
+    assert await drawer.run(os.getpid) == os.getpid()  # drawn here, in the thread
+    assert refusing.submitted == 1  # the process is not tried again
