@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(benchmark.report(result))
         aims = getattr(benchmark, "aims", None)
         if aims is None:
-            closing.append(Aim(benchmark.NAME, "(no aims yet)", "see its table above", False, "no aims", database))
+            closing.append(Aim(benchmark.NAME, "—", "see its table above", False, "no aims() yet", database))
         else:
             closing += aims(result)
     print("== aims of issue 11")
