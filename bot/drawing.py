@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -28,6 +29,12 @@ T = TypeVar("T")
 
 def _ready() -> bool:
     return True
+
+
+def _leave_interrupts_to_the_bot() -> None:
+    # Ctrl-C reaches the whole process group: the bot stops, and stopping ends this process; without this,
+    # the worker would also print a KeyboardInterrupt traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Drawer:
@@ -53,7 +60,11 @@ class Drawer:
                 return self._thread
             if self._process is None:
                 try:
-                    self._process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                    self._process = ProcessPoolExecutor(
+                        max_workers=1,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_leave_interrupts_to_the_bot,
+                    )
                 except (OSError, ValueError) as error:  # no processes here: draw in the thread
                     logger.warning("%s: no worker process (%s); drawing in a thread", self.name, error)
                     return self._thread

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -27,6 +28,8 @@ def drawer():
 async def test_a_chart_is_drawn_in_another_process_the_same_as_here(drawer):
     drawer.start()
     assert await drawer.run(os.getpid) != os.getpid()
+    # Ctrl-C is the bot's to handle: the worker ignores it and is ended when the bot stops.
+    assert await drawer.run(signal.getsignal, signal.SIGINT) == signal.SIG_IGN
     picture = await drawer.run(charts.draw, _chart())
     assert picture.startswith(charts.PNG_SIGNATURE)
     assert picture == charts.draw(_chart())
