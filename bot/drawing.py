@@ -5,7 +5,8 @@ waits for the interpreter lock, and /status with its chart took twice as long as
 worker process (started with ``spawn``, so nothing of this process's threads or connections is copied) has
 an interpreter of its own; the arguments and the PNG cross as pickles (a few kilobytes). It is started on
 first use, or ahead of time with :meth:`Drawer.start` (the application does at start-up), and drawings
-wait their turn in it one after the other. If the process cannot be started or dies, the drawing is done
+wait their turn in it one after the other. The worker ends when the bot ends, even when the bot is killed
+(it watches for its parent to go). If the process cannot be started or dies, the drawing is done
 in a thread instead, and the next one tries a new process; if the process fails otherwise (it cannot start:
 like every ``spawn`` process, it imports the program's ``__main__`` module, which must keep its start under
 ``if __name__ == "__main__"``; every entry point of this project does), the thread draws from then on.
@@ -16,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,16 +28,27 @@ from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+PARENT_CHECK_SECONDS = 0.5  # how soon a worker whose bot was killed ends
 
 
 def _ready() -> bool:
     return True
 
 
-def _leave_interrupts_to_the_bot() -> None:
+def _serve(bot: int) -> None:
+    """The worker's start: it leaves Ctrl-C to the bot, and ends as soon as the bot is gone."""
     # Ctrl-C reaches the whole process group: the bot stops, and stopping ends this process; without this,
     # the worker would also print a KeyboardInterrupt traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(bot,), name="end-with-the-bot", daemon=True).start()
+
+
+def _end_with(bot: int) -> None:
+    # A bot killed with SIGKILL (a crash, a standby's takeover test) cannot stop its pool: without this the
+    # worker would wait for work forever, holding the bot's stderr open.
+    while os.getppid() == bot:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 class Drawer:
@@ -63,7 +77,8 @@ class Drawer:
                     self._process = ProcessPoolExecutor(
                         max_workers=1,
                         mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_leave_interrupts_to_the_bot,
+                        initializer=_serve,
+                        initargs=(os.getpid(),),
                     )
                 except (OSError, ValueError) as error:  # no processes here: draw in the thread
                     logger.warning("%s: no worker process (%s); drawing in a thread", self.name, error)

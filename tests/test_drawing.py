@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import sys
+from pathlib import Path
 
 import pytest
 
 from bot.drawing import Drawer
 from rules import charts
+
+PROJECT = Path(__file__).resolve().parents[1]
+GIVE_UP_SECONDS = 60.0
 
 
 def _chart() -> charts.ChartData:
@@ -65,3 +71,35 @@ async def test_a_process_that_cannot_start_leaves_every_drawing_to_the_thread(dr
     assert await drawer.run(charts.draw, _chart()) == charts.draw(_chart())
     assert await drawer.run(os.getpid) == os.getpid()  # drawn here, in the thread
     assert refusing.submitted == 1  # the process is not tried again
+
+
+KILLED_BOT = """
+import asyncio, os, signal
+from bot.drawing import Drawer
+
+async def main():
+    drawer = Drawer("test-chart")
+    print(await drawer.run(os.getpid), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_worker_whose_bot_is_killed_ends_too_and_lets_go_of_the_bots_stderr():
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        KILLED_BOT,
+        cwd=PROJECT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert bot.stdout is not None and bot.stderr is not None
+    # A guard against a hang, not a measurement.
+    async with asyncio.timeout(GIVE_UP_SECONDS):
+        worker = int((await bot.stdout.readline()).decode())
+        assert await bot.wait() == -signal.SIGKILL
+        # The worker inherited the bot's stderr: the pipe ends only once the worker has ended too.
+        await bot.stderr.read()
+    assert worker != bot.pid
