@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import platform
 import sys
 import tempfile
+import time
+import uuid
 import warnings
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy
 import telegram
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from telegram.warnings import PTBUserWarning
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -119,6 +125,83 @@ class DriverTrips:
         self._patched.clear()
 
 
+def aim_table(rows: Sequence[Aim]) -> str:
+    """The closing table of ``python -m bench``: figure, aim, measured, ok or the gap, and the database."""
+    header = ("figure", "aim", "measured", "ok / gap", "database")
+    cells = [header, *((row.figure, row.aim, row.measured, row.verdict(), row.database) for row in rows)]
+    widths = [max(len(cell[column]) for cell in cells) for column in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(cells[0], widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip() for cell in cells[1:]]
+    met = sum(row.met for row in rows)
+    lines.append(f"{met} of {len(rows)} aims met")
+    return "\n".join(lines)
+
+
+class LoopLag:
+    """How long the event loop was kept from running other tasks, two ways.
+
+    - ``take()``: a ticker task sleeps ``interval`` seconds again and again and records how late it woke —
+      the worst delay since the last ``take()``: the time one piece of work held the loop, plus whatever
+      the machine did meanwhile (another process on the core, the GIL held by a worker thread).
+    - ``take_step()``: the longest single step the loop ran (one callback: a task running up to its next
+      ``await``) since the last ``take_step()``, in the loop thread's CPU time, which the machine's other
+      work does not inflate.
+
+        async with LoopLag() as lag:
+            await call()
+            worst, step = lag.take(), lag.take_step()
+    """
+
+    def __init__(self, interval: float = 0.002) -> None:
+        self.interval = interval
+        self.worst = 0.0
+        self.longest_step = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._run = asyncio.events.Handle._run
+
+    async def __aenter__(self) -> LoopLag:
+        run, lag = self._run, self
+
+        def timed_run(handle: asyncio.events.Handle) -> None:
+            started = time.thread_time()
+            try:
+                run(handle)
+            finally:
+                lag.longest_step = max(lag.longest_step, time.thread_time() - started)
+
+        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(self.interval * 2)
+        self.take()
+        self.take_step()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        asyncio.events.Handle._run = self._run  # type: ignore[method-assign]
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.interval
+            await asyncio.sleep(self.interval)
+            self.worst = max(self.worst, loop.time() - due)
+
+    def take(self) -> float:
+        """The ticker's worst delay in seconds since the last call (and start again from 0)."""
+        worst, self.worst = self.worst, 0.0
+        return worst
+
+    def take_step(self) -> float:
+        """The longest step's CPU seconds since the last call (and start again from 0)."""
+        longest, self.longest_step = self.longest_step, 0.0
+        return longest
+
+
 class BenchError(Exception):
     """A benchmark could not measure what it claims (wrong or missing replies, nothing sent, …): it fails
     rather than report a figure."""
@@ -145,6 +228,37 @@ def database_url(given: str | None, prefix: str, file_name: str) -> Iterator[str
         return
     with tempfile.TemporaryDirectory(prefix=prefix) as directory:
         yield f"sqlite+aiosqlite:///{directory}/{file_name}"
+
+
+@asynccontextmanager
+async def fresh_database(server: str | None, name: str) -> AsyncIterator[str]:
+    """The URL of an empty database for one benchmark, removed afterwards: a new database named after the
+    bench on the PostgreSQL server ``server`` (any database URL on it; the new one is dropped at the end),
+    or, without a server, a SQLite file in a temporary directory (a SQLite URL given is used as it is)."""
+    if not server:
+        with database_url(None, f"dienhinh-{name}-bench-", f"{name}.sqlite3") as url:
+            yield url
+        return
+    if make_url(server).get_backend_name() == "sqlite":  # a file asked for by name: used as it is
+        yield server
+        return
+    server = asyncpg_url(server)
+    database = f"bench_{name}_{uuid.uuid4().hex[:12]}"
+    await _admin(server, f'CREATE DATABASE "{database}"')
+    try:
+        yield make_url(server).set(database=database).render_as_string(hide_password=False)
+    finally:
+        await _admin(server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
 
 
 def describe_database(url: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,6 +26,7 @@ from telegram.constants import MessageLimit
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import BotContext
+from bot.drawing import Drawer
 from bot.i18n import N_, Translator
 from handlers.common import is_organiser, refuse, stray_message
 from handlers.presses import ButtonData, Count, Id, button
@@ -51,8 +51,8 @@ from rules.text import fold, title_for
 from storage import scratch
 from storage.models import Conference
 
-# matplotlib is not thread-safe: every chart is drawn in this one thread, off the event loop.
-CHART_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-chart")
+# Every chart is drawn in one worker process, off the event loop and its GIL (bot.drawing).
+CHARTS = Drawer("status-chart", warm_up=charts.warm_up)
 UNITS_AT_ZERO_NAMED = 3
 
 
@@ -758,9 +758,18 @@ def page_handlers() -> list[BaseHandler[Update, BotContext, Any]]:
 
 
 def _draw_chart(context: BotContext, status: ConferenceStatus) -> asyncio.Future[bytes]:
-    """The chart of ``status``, drawn off the event loop in the chart thread."""
+    """The chart of ``status``: the picture kept for these very figures, else drawn in the chart process
+    while the texts go out."""
     data = charts.chart_data(status, context.t)
-    return asyncio.get_running_loop().run_in_executor(CHART_EXECUTOR, charts.render, data)
+    return asyncio.ensure_future(_picture(data))
+
+
+async def _picture(data: charts.ChartData) -> bytes:
+    picture = charts.kept(data)
+    if picture is None:
+        picture = await CHARTS.run(charts.draw, data)
+        charts.keep(data, picture)
+    return picture
 
 
 async def export_command(update: Update, context: BotContext) -> None:

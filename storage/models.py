@@ -474,6 +474,20 @@ class Invitation(Timestamped, Base):
         Index(
             "ix_invitation_seat_counts", "conference_id", "status", "pool_code", "substitute_for_id", "checked_in_at"
         ),
+        # Every attribute /status's balance figures read (rules.status._balance), the grouped ones first: the
+        # scan of a conference's accepted delegates reads this index only (migration 0014).
+        Index(
+            "ix_invitation_balance",
+            "conference_id",
+            "status",
+            "economic_sector",
+            "religion",
+            "sector",
+            "gender",
+            "birth_year",
+            "ethnicity",
+            "occupation_group",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

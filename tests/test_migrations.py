@@ -657,3 +657,48 @@ async def test_english_titles_migration_adds_the_columns_and_goes_down_keeping_t
         columns = await _run(db_url, lambda c, table=table: {col["name"] for col in inspect(c).get_columns(table)})
         assert "title_en" not in columns and "title" in columns
     assert await _rows(db_url, "SELECT title FROM seat_pool") == [("Đại biểu điển hình tiên tiến",)]
+
+
+# --- 0014: the balance index of /status -----------------------------------------------------------------
+
+
+def _invitation_indexes(connection: Connection) -> dict[str, list[str]]:
+    return {index["name"]: list(index["column_names"]) for index in inspect(connection).get_indexes("invitation")}
+
+
+async def test_the_balance_index_comes_with_0014_and_goes_on_downgrade_keeping_the_invitations(db_url: str) -> None:
+    await migrate.upgrade(db_url, "0013")
+    await _execute(
+        db_url,
+        [
+            "INSERT INTO campaign (id, code, title, code_prefix, movements, created_at, updated_at) "
+            f"VALUES (1, 'tay-ho-2020', 'Tây Hồ 2020', 'DH', '[]', {_AT}, {_AT})",
+            "INSERT INTO conference (id, campaign_id, code, level, title, status, created_at, updated_at) "
+            f"VALUES (1, 1, 'district', 'district', 'Hội nghị quận', 'open', {_AT}, {_AT})",
+            "INSERT INTO invitation (id, conference_id, pool_code, import_key, full_name, name_fold, status, gender, "
+            "birth_year, religion, created_at, updated_at) VALUES (1, 1, 'exemplar', 'k1', 'Trần Thị Lan', "
+            f"'tran thi lan', 'accepted', 'nu', 1995, 'phat_giao', {_AT}, {_AT})",
+        ],
+    )
+    assert "ix_invitation_balance" not in await _run(db_url, _invitation_indexes)
+
+    await migrate.upgrade(db_url, "0014")
+    assert (await _run(db_url, _invitation_indexes))["ix_invitation_balance"] == [
+        "conference_id",
+        "status",
+        "economic_sector",
+        "religion",
+        "sector",
+        "gender",
+        "birth_year",
+        "ethnicity",
+        "occupation_group",
+    ]
+
+    await migrate.downgrade(db_url, "0013")
+    indexes = await _run(db_url, _invitation_indexes)
+    assert "ix_invitation_balance" not in indexes
+    assert "ix_invitation_seat_counts" in indexes
+    assert await _rows(db_url, "SELECT id, gender, birth_year, religion FROM invitation") == [
+        (1, "nu", 1995, "phat_giao")
+    ]

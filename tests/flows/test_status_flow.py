@@ -155,6 +155,43 @@ async def test_the_organiser_sees_each_conference_in_vietnamese_with_a_chart(org
     assert image.format == "PNG" and image.size[0] == 900
 
 
+class _CountingDrawer:
+    """handlers.status's chart process, counting the charts it is asked to draw."""
+
+    def __init__(self, drawer) -> None:
+        self.drawer, self.drawn = drawer, 0
+
+    async def run(self, function, *args):
+        self.drawn += 1
+        return await self.drawer.run(function, *args)
+
+
+async def test_the_chart_is_drawn_again_exactly_when_its_figures_change(playground, organiser, monkeypatch):
+    from handlers import status as status_handlers
+
+    charts.forget()
+    drawer = _CountingDrawer(status_handlers.CHARTS)
+    monkeypatch.setattr(status_handlers, "CHARTS", drawer)
+
+    first = (await organiser.send("/status"))[-1].file_bytes
+    again = (await organiser.send("/status"))[-1].file_bytes
+    assert drawer.drawn == 1  # the same figures: the picture kept is sent again
+    assert again == first
+
+    # Đỗ Văn Khách, the guest, accepts: the seats and the balance change, so does the chart.
+    async with playground.services.database.transaction() as db:
+        guest = await db.scalar(select(Invitation).where(Invitation.full_name == "Đỗ Văn Khách"))
+        guest.status = "accepted"
+    replies = await organiser.send("/status")
+    assert "• Đại biểu khách mời và lãnh đạo các cấp, các ngành: 1/90 đã nhận lời (1%)" in replies[0].text
+    changed = replies[-1].file_bytes
+    assert drawer.drawn == 2
+    assert changed is not None and changed != first
+    image = Image.open(io.BytesIO(changed))
+    image.verify()
+    assert image.format == "PNG" and image.size[0] == 900
+
+
 async def test_one_conference_in_full(organiser):
     replies = await organiser.send("/status district")
 
