@@ -114,7 +114,11 @@ class Database:
             # Straight to the driver: a checkpoint cannot run inside the transaction SQLAlchemy would begin.
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
-            await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # The pragma answers with a row: read it and close the cursor, or the statement stays "in
+            # progress" on this pooled connection and the next COMMIT made on it fails (make fuzz found it:
+            # an /erase, then the conversation's one-trip write on the same connection).
+            async with driver.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                await cursor.fetchall()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

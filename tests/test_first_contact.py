@@ -186,3 +186,12 @@ async def test_a_first_start_is_committed_and_answered_with_the_account_number(d
     assert replies[0].text.startswith("Xin chào Lan!")
     assert f"#{account.id}" in replies[0].text and f"#{account.id}" in again[0].text
     assert account.display_name == "Nguyễn Thị Lan" and identity.address == 7600
+
+
+async def test_a_first_contact_after_the_log_was_emptied_on_the_same_connection_commits(database):
+    # The checkpoint after an erasure once left its statement open on the pooled connection, and the next
+    # one-trip COMMIT on it failed with "SQL statements in progress" (make fuzz, seed 20200315).
+    for number in range(3):
+        await database.empty_log()
+        met = await _meet(database, f"71{number}", "Lan Nguyễn")
+        assert met.account.display_name == "Lan Nguyễn"
