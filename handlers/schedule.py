@@ -123,7 +123,7 @@ class Renderer:
         return t(
             "Reminder: nominations for {conference} close at {deadline} ({left}).\n"
             "{unit} has sent {received} of the {expected} nominations expected. Type /nominate to send one.",
-            conference=conference.title,
+            conference=conference.title_in(t.locale),
             deadline=t.datetime(conference.nomination_deadline),
             left=days_left_text(t, intent.days_before),
             unit=unit.name,
@@ -141,7 +141,7 @@ class Renderer:
         return t(
             "Nominations for {conference} closed at {deadline}. These units sent fewer nominations than "
             "expected:\n{units}",
-            conference=conference.title,
+            conference=conference.title_in(t.locale),
             deadline=t.datetime(conference.nomination_deadline),
             units="\n".join(lines),
         )
@@ -152,7 +152,7 @@ class Renderer:
         values = {
             "honorific": address.honorific(t, intent.gender),
             "name": intent.full_name,
-            "conference": conference.title,
+            "conference": conference.title_in(t.locale),
             "deadline": t.datetime(conference.rsvp_deadline),
             "left": days_left_text(t, intent.days_before),
         }
@@ -182,7 +182,7 @@ class Renderer:
                 "Dear {honorific} {name},\nA reminder: {conference} takes place tomorrow, {when}.",
                 honorific=address.honorific(t, intent.gender),
                 name=intent.full_name,
-                conference=conference.title,
+                conference=conference.title_in(t.locale),
                 when=t.datetime(conference.starts_at),
             ),
             t("Place: {venue}", venue=conference.venue) if conference.venue else t("Place: to be announced"),
@@ -251,7 +251,7 @@ def _unit_line(t: Translator, unit: UnitProgress) -> str:
 
 def _conference_digest(t: Translator, item: ConferenceDigest, now: dt.datetime) -> str:
     conference = item.conference
-    lines = [f"📋 {conference.title}"]
+    lines = [f"📋 {conference.title_in(t.locale)}"]
     for msgid, moment in ((NOMINATIONS_UNTIL, conference.nomination_deadline), (RSVP_UNTIL, conference.rsvp_deadline)):
         if moment is not None and moment > now:
             lines.append(t(msgid, deadline=t.datetime(moment), left=_left(t, moment, now)))
@@ -297,7 +297,7 @@ def _conference_digest(t: Translator, item: ConferenceDigest, now: dt.datetime) 
             lines.append(
                 t(
                     "• {pool}: {accepted} of {seats} seats accepted ({share}), {missing} still to fill",
-                    pool=pool.title,
+                    pool=pool.title_in(t.locale),
                     accepted=t.number(pool.accepted),
                     seats=t.number(pool.seats),
                     share=t.percent(pool.accepted / pool.seats),
@@ -305,7 +305,9 @@ def _conference_digest(t: Translator, item: ConferenceDigest, now: dt.datetime) 
                 )
             )
         else:
-            lines.append(t("• {pool}: {accepted} accepted", pool=pool.title, accepted=t.number(pool.accepted)))
+            lines.append(
+                t("• {pool}: {accepted} accepted", pool=pool.title_in(t.locale), accepted=t.number(pool.accepted))
+            )
     if item.units_at_zero:
         lines.append(
             t(

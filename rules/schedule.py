@@ -38,7 +38,7 @@ from rules.invitations import Status as InvitationStatus
 from rules.invitations import issue_checkin
 from rules.nominations import Status as NominationStatus
 from rules.roles import Role
-from rules.text import sort_key
+from rules.text import sort_key, title_for
 from storage.models import (
     Account,
     Conference,
@@ -145,12 +145,17 @@ class ConferenceFacts:
     window_end: dt.datetime | None
     venue: str | None
     what_to_bring: str | None
+    title_en: str | None = None  # the plan's English title, for a reader in English (rules.text.title_for)
+
+    def title_in(self, locale: str) -> str:
+        return title_for(locale, self.title, self.title_en)
 
     @classmethod
     def of(cls, conference: Conference) -> ConferenceFacts:
         return cls(
             id=conference.id,
             title=conference.title,
+            title_en=conference.title_en,
             nomination_deadline=conference.nomination_deadline,
             rsvp_deadline=conference.rsvp_deadline,
             starts_at=conference.starts_at,
@@ -231,6 +236,10 @@ class PoolFill:
     title: str
     seats: int | None
     accepted: int
+    title_en: str | None = None
+
+    def title_in(self, locale: str) -> str:
+        return title_for(locale, self.title, self.title_en)
 
 
 @dataclass(frozen=True)
@@ -737,7 +746,10 @@ async def pool_fill(session: AsyncSession, conference_id: int) -> tuple[PoolFill
     # when first needed, so neither module needs the other to be loaded first.
     from rules.seats import pool_counts
 
-    return tuple(PoolFill(p.code, p.title, p.seats, p.accepted) for p in await pool_counts(session, conference_id))
+    return tuple(
+        PoolFill(p.code, p.title, p.seats, p.accepted, title_en=p.title_en)
+        for p in await pool_counts(session, conference_id)
+    )
 
 
 async def _units_at_zero(

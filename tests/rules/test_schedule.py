@@ -447,6 +447,29 @@ async def test_accepted_delegates_are_told_time_place_and_code_the_day_before(bo
     assert _texts(bot, WAITING_DELEGATE) == []
 
 
+async def test_a_delegate_reading_in_english_gets_the_plans_english_title_in_both_reminders(
+    bot, clock, world, database
+):
+    async with database.transaction() as db:
+        await db.execute(
+            update(Conference).where(Conference.id == world.district_id).values(starts_at=_utc("2020-06-20 08:00"))
+        )
+        await db.execute(update(Account).where(Account.id == world.accounts[ANSWERED_DELEGATE]).values(locale="en"))
+        await db.execute(update(Account).where(Account.id == world.accounts[WAITING_DELEGATE]).values(locale="en"))
+        await _invite(db, world, ANSWERED_DELEGATE, "accepted", checkin_code="K7M2Q9")
+        await _invite(db, world, WAITING_DELEGATE, "pending")
+    clock.set("2020-06-07 07:59")
+    await bot.start()
+    await _minute_job(bot, clock, "2020-06-07 08:00")
+    await _minute_job(bot, clock, "2020-06-19 08:00")
+
+    [answer_please] = _texts(bot, WAITING_DELEGATE)
+    [tomorrow] = _texts(bot, ANSWERED_DELEGATE)
+    # The plan's title_en, not "Hội nghị Điển hình tiên tiến" inside an English sentence.
+    assert "answer your invitation to District Exemplars' Conference by" in answer_please
+    assert tomorrow.startswith("Dear Ms Vũ Thị Mai,\nA reminder: District Exemplars' Conference takes place tomorrow")
+
+
 async def test_a_delegate_who_never_opened_the_pass_still_gets_a_check_in_code(bot, clock, world, database):
     async with database.transaction() as db:
         await db.execute(
