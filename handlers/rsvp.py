@@ -202,7 +202,7 @@ def card_text(t: Translator, invitation: InvitationView, code: str | None = None
         t("Invitation to {conference}", conference=title_for(t.locale, conference.title, conference.title_en)),
         t(
             "We respectfully invite {honorific} {name} to attend ({pool}).",
-            pool=invitation.pool_title,
+            pool=invitation.pool_in(t.locale),
             **_addressed(t, invitation.gender, invitation.full_name),
         ),
         t("When: {when}", when=when_text(t, conference)),
@@ -539,7 +539,7 @@ def _accept_text(t: Translator, result: RsvpResult, invitation: InvitationView) 
         return t(
             "Thank you, {honorific} {name}. All seats for {pool} are taken for now, so you are on the waitlist: "
             "number {position}. If a seat becomes free, I will tell you at once.",
-            pool=invitation.pool_title,
+            pool=invitation.pool_in(t.locale),
             **_addressed(t, invitation.gender, invitation.full_name),
             position=t.number(result.position or 0),
         )

@@ -64,7 +64,7 @@ from rules.seats import (
     transition,
     waitlist_position,
 )
-from rules.text import fold, name_sort_key, parse_id
+from rules.text import fold, name_sort_key, parse_id, title_for
 from rules.tokens import token_hash
 from storage import link_codes as link_store
 from storage import scratch
@@ -120,6 +120,10 @@ class InvitationView:
     # What the invitation code is derived from (``rules.invitations.code_of``), for the card to show it.
     link_nonce: str | None = None
     gender: str | None = None  # "nam", "nu": how the delegate is addressed (``rules.address``)
+    pool_title_en: str | None = None  # the plan's English title of the pool (rules.text.title_for)
+
+    def pool_in(self, locale: str) -> str:
+        return title_for(locale, self.pool_title, self.pool_title_en)
 
 
 def _conference_view(conference: Conference) -> ConferenceView:
@@ -137,6 +141,17 @@ def _conference_view(conference: Conference) -> ConferenceView:
     )
 
 
+async def _pool_titles(session: AsyncSession, conference_id: int, pool_code: str) -> tuple[str | None, str | None]:
+    row = (
+        await session.execute(
+            select(SeatPool.title, SeatPool.title_en).where(
+                SeatPool.conference_id == conference_id, SeatPool.code == pool_code
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def _pool_title(session: AsyncSession, conference_id: int, pool_code: str) -> str:
     title = await session.scalar(
         select(SeatPool.title).where(SeatPool.conference_id == conference_id, SeatPool.code == pool_code)
@@ -145,7 +160,12 @@ async def _pool_title(session: AsyncSession, conference_id: int, pool_code: str)
 
 
 def _view(
-    invitation: Invitation, conference: Conference, pool_title: str | None, position: int | None, now: dt.datetime
+    invitation: Invitation,
+    conference: Conference,
+    pool_title: str | None,
+    position: int | None,
+    now: dt.datetime,
+    pool_title_en: str | None = None,
 ) -> InvitationView:
     return InvitationView(
         id=invitation.id,
@@ -161,13 +181,15 @@ def _view(
         account_id=invitation.account_id,
         link_nonce=invitation.link_nonce,
         gender=invitation.gender,
+        pool_title_en=pool_title_en,
     )
 
 
 async def view(session: AsyncSession, invitation: Invitation, now: dt.datetime) -> InvitationView:
     conference = await session.get_one(Conference, invitation.conference_id)
-    pool_title = await _pool_title(session, conference.id, invitation.pool_code)
-    return _view(invitation, conference, pool_title, await waitlist_position(session, invitation.id), now)
+    pool_title, pool_title_en = await _pool_titles(session, conference.id, invitation.pool_code)
+    position = await waitlist_position(session, invitation.id)
+    return _view(invitation, conference, pool_title, position, now, pool_title_en)
 
 
 async def load_view(session: AsyncSession, invitation_id: int, now: dt.datetime) -> InvitationView | None:
@@ -187,8 +209,9 @@ async def invitation_for(
     loaded = await _owned(session, invitation_id, account_id)
     if loaded is None:
         return None
-    invitation, conference, pool_title = loaded
-    return _view(invitation, conference, pool_title, await waitlist_position(session, invitation.id), now)
+    invitation, conference, pool_title, pool_title_en = loaded
+    position = await waitlist_position(session, invitation.id)
+    return _view(invitation, conference, pool_title, position, now, pool_title_en)
 
 
 async def _owned(
@@ -203,7 +226,7 @@ async def _owned(
     ``also`` (a one-row subquery and its parameters, e.g. ``seats.pool_facts_of``), its columns after them."""
     extra, parameters = also if also is not None else (None, {})
     statement = (
-        select(Invitation, Conference, SeatPool.title, *(extra.c if extra is not None else ()))
+        select(Invitation, Conference, SeatPool.title, SeatPool.title_en, *(extra.c if extra is not None else ()))
         .join(Conference, Conference.id == Invitation.conference_id)
         .outerjoin(
             SeatPool, and_(SeatPool.conference_id == Invitation.conference_id, SeatPool.code == Invitation.pool_code)
@@ -250,8 +273,8 @@ async def attend(
     loaded = await _owned(session, invitation_id, account_id, for_update=True, also=pool_facts_of(invitation_id))
     if loaded is None:
         return AttendResult(None)
-    row, conference, pool_title, *facts = loaded
-    invitation = _view(row, conference, pool_title, await waitlist_position(session, row.id), now)
+    row, conference, pool_title, pool_title_en, *facts = loaded
+    invitation = _view(row, conference, pool_title, await waitlist_position(session, row.id), now, pool_title_en)
     if not can_attend(invitation):
         return AttendResult(invitation)
     result = await accept(

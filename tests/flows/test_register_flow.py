@@ -92,6 +92,7 @@ async def test_in_english_a_delegate_is_dear_ms_and_thanked_by_name(playground):
     assert card[-1].text.startswith("Dear Ms Đỗ Thị Hạnh,\nThis is your personal invitation.")
     assert "Invitation to District Exemplars' Conference" in card[-1].text  # the plan's title_en
     assert "We respectfully invite Ms Đỗ Thị Hạnh to attend (" in card[-1].text
+    assert "Đại biểu" not in card[-1].text  # the pool by its title_en too, not "Đại biểu điển hình tiên tiến"
     assert accepted[0].text.startswith("Thank you, Ms Đỗ Thị Hạnh: your seat at ")
 
 
