@@ -377,8 +377,8 @@ async def test_a_decline_promotes_the_first_waitlisted_delegate_who_is_told_with
 
     waiting = await _accept(mai, mai_token)
     assert waiting[-1].text.startswith(
-        "Thank you, Ms Nguyễn Thị Mai. All seats for Đại biểu điển hình tiên tiến are taken for now, so you are on "
-        "the waitlist: number 1."
+        # The pool by the plan's English title, not "Đại biểu điển hình tiên tiến" inside an English sentence.
+        "Thank you, Ms Nguyễn Thị Mai. All seats for Exemplars are taken for now, so you are on the waitlist: number 1."
     )
 
     await hung.send("/rsvp")
