@@ -324,9 +324,9 @@ async def _invitation_rows(session: AsyncSession, ids: Sequence[int], *, accepte
     return list((await session.execute(statement)).all())
 
 
-def _pool_order(statuses: Sequence[ConferenceStatus]) -> dict[tuple[int, str], tuple[int, str]]:
+def _pool_order(statuses: Sequence[ConferenceStatus], locale: str) -> dict[tuple[int, str], tuple[int, str]]:
     return {
-        (status.conference_id, pool.code): (index, pool.title)
+        (status.conference_id, pool.code): (index, pool.title_in(locale))
         for status in statuses
         for index, pool in enumerate(status.pools)
     }
@@ -378,7 +378,7 @@ async def _delegates_sheet(
     ]
     widths = [30, 8, 26, 20, 26, 8, 8, 12, 14, 20, 16, 16, 24, 28, 14, 14, 16, 30, 16, 12, 16]
     sheet = _Sheet(workbook, t(N_("Delegates")), headers, widths, hide=_hidden(t, sensitive))
-    pools = _pool_order(statuses)
+    pools = _pool_order(statuses, t.locale)
     order = {status.conference_id: index for index, status in enumerate(statuses)}
     rows = _sorted(await _invitation_rows(session, list(order), accepted_only=False), order, pools)
     for invitation, unit_name, nomination_code in rows:
@@ -430,7 +430,7 @@ async def _attendance_sheet(
         t(N_("Checked in")),
     ]
     sheet = _Sheet(workbook, t(N_("Attendance")), headers, [30, 8, 26, 26, 28, 24, 14, 12, 10, 16])
-    pools = _pool_order(statuses)
+    pools = _pool_order(statuses, t.locale)
     order = {status.conference_id: index for index, status in enumerate(statuses)}
     rows = _sorted(await _invitation_rows(session, list(order), accepted_only=True), order, pools)
     for invitation, unit_name, _code in rows:
@@ -479,7 +479,17 @@ def _pool_rows(t: Translate, status: ConferenceStatus, pool: PoolStatus) -> list
     else:
         result = t(N_("full"))
     target = _target_text(t, pool.share, pool.share_rule) if pool.share is not None else None
-    return [status.title, t(N_("Seats")), pool.title, pool.accepted, pool.seats, pool.fill_rate, target, result, None]
+    return [
+        status.title_in(t.locale),
+        t(N_("Seats")),
+        pool.title_in(t.locale),
+        pool.accepted,
+        pool.seats,
+        pool.fill_rate,
+        target,
+        result,
+        None,
+    ]
 
 
 def _balance_rows(t: Translate, status: ConferenceStatus, line: BalanceLine, youth: YouthBand) -> list[list[Any]]:
@@ -488,15 +498,27 @@ def _balance_rows(t: Translate, status: ConferenceStatus, line: BalanceLine, you
     target = _target_text(t, line.target_share, line.comparison)
     if not line.is_spread:
         result = _gap_text(t, line.gap, line.comparison, line.met)
-        return [[status.title, group, label, line.count, line.accepted, line.share, target, result, line.unknown]]
+        return [
+            [
+                status.title_in(t.locale),
+                group,
+                label,
+                line.count,
+                line.accepted,
+                line.share,
+                target,
+                result,
+                line.unknown,
+            ]
+        ]
     rows = []
     for value, count in line.spread:
         item = t(N_("{dimension}: {value}"), dimension=label, value=value_label(t, line.dimension, value))
         share = count / line.accepted if line.accepted else None
-        rows.append([status.title, group, item, count, line.accepted, share, target, None, None])
+        rows.append([status.title_in(t.locale), group, item, count, line.accepted, share, target, None, None])
     if line.unknown:
         item = t(N_("{dimension}: not recorded"), dimension=label)
-        rows.append([status.title, group, item, line.unknown, line.accepted, None, None, None, None])
+        rows.append([status.title_in(t.locale), group, item, line.unknown, line.accepted, None, None, None, None])
     return rows
 
 
@@ -542,7 +564,7 @@ def _units_sheet(workbook: Workbook, t: Translate, statuses: Sequence[Conference
         for unit in status.nominations.units:
             sheet.append(
                 [
-                    status.title,
+                    status.title_in(t.locale),
                     unit.name,
                     unit.sent,
                     unit.expected,
@@ -578,7 +600,7 @@ async def build_export(
         for conference in conferences
         if (found := await conference_status(session, conference.id, today=today, youth=youth)) is not None
     ]
-    titles = {status.conference_id: status.title for status in statuses}
+    titles = {status.conference_id: status.title_in(t.locale) for status in statuses}
     ids = list(titles)
     sensitive = bool(sensitive_reason)
     workbook = Workbook(write_only=True)

@@ -310,6 +310,20 @@ async def test_export_sends_a_workbook_that_opens_with_the_expected_rows(playgro
     assert entry.entry_hash is not None and entry.seq is not None  # in the chain
 
 
+async def test_an_english_workbook_names_the_conference_and_its_pools_by_the_plans_english_titles(
+    playground, organiser
+):
+    await organiser.send("/lang English")
+    replies = await organiser.send("/export district")
+
+    book = load_workbook(io.BytesIO(replies[-1].file_bytes or b""))
+    delegates = list(book["Delegates"].iter_rows(values_only=True))
+    # Before: "Hội nghị Điển hình tiên tiến" and "Đại biểu khách mời …" in an English workbook.
+    assert {row[2] for row in delegates[1:]} == {"Exemplars", "Guests and leaders of all levels and sectors"}
+    conference_cells = {row[0] for row in book["Balance"].iter_rows(min_row=2, values_only=True)}
+    assert conference_cells == {"District Exemplars' Conference"}
+
+
 async def test_ethnicity_and_religion_are_exported_only_when_asked_for_with_a_reason(playground, organiser):
     [refusal] = await organiser.send("/export district nhạy cảm")
     assert refusal.text.startswith("Dân tộc và tôn giáo là dữ liệu cá nhân nhạy cảm: xin nêu lý do cần dùng sau chữ")
