@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.playground.harness import Playground
 from rules.plans import SEED_PLAN, apply_plan, load_plan_file, shift_plan_dates
-from storage.models import Nomination
+from storage.models import ConversationState, Nomination
 from tests.flows.test_review_flow import submit
 
 
@@ -83,3 +83,24 @@ async def test_lang_in_the_middle_of_the_form_leaves_the_form_open(playground, p
     going_on = await citizen.send("Nguyễn Văn Bình")
 
     assert going_on[-1].text == "Giới tính?"
+
+
+async def _open_dialogues(playground: Playground) -> list[str]:
+    """The conversations stored as open, read from the database (not from the running bot)."""
+    async with playground.services.database.transaction() as db:
+        return sorted((await db.scalars(select(ConversationState.name))).all())
+
+
+async def test_each_step_is_stored_when_it_happens_and_a_closed_dialogue_leaves_the_database(
+    playground, plan, organiser
+):
+    await organiser.send("/start")
+    assert await _open_dialogues(playground) == []  # /start changes no state: nothing to write
+
+    await organiser.send("/nominate")
+    assert await _open_dialogues(playground) == ["nominate"]  # stored at once, not at the next minute
+
+    await submit(playground, 1)
+    await organiser.send("/review")
+    # The form's claim on the next answer is gone from the database too, so a restart cannot bring it back.
+    assert await _open_dialogues(playground) == ["review"]
