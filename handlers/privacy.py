@@ -365,7 +365,7 @@ def erasure_text(t: Translator, plan: ErasurePlan) -> str:
             t("Before I erase your data, here is exactly what happens."),
             t("Erased:") + "\n" + "\n".join(goes),
             t("Kept, and why:") + "\n" + "\n".join(stays),
-            t("This cannot be undone. Do you want to erase your data?"),
+            t("This cannot be undone."),
         ]
     )
 

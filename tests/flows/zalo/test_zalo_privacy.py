@@ -124,6 +124,8 @@ async def test_erase_on_zalo_says_what_stays_and_why_a_typed_yes_erases_and_star
     assert "• các tệp lưu cho bạn (1)" in asked
     assert "• nhật ký kiểm tra và các yêu cầu bạn đã gửi Ban tổ chức" in asked
     assert asked.endswith("1. Xoá dữ liệu của tôi\n2. Không, giữ lại\n\nTrả lời 1 hoặc 2.")
+    # Asked once: "Việc này không thể hoàn tác." then the question, not the question twice in other words.
+    assert "Việc này không thể hoàn tác.\n\nXoá dữ liệu của bạn?" in asked and asked.count("?") == 1
     [done] = await lan.send(yes)
     assert done.startswith("Xong: dữ liệu của bạn đã được xoá.")
 
