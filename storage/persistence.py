@@ -74,19 +74,30 @@ class SQLAlchemyPersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
             update_interval=update_interval,
         )
         self.database = database
+        # What the table holds for each (name, key), as this process last read or wrote it: PTB hands every
+        # state a handler set back to us, changed or not (a card's press sets the state it was in), and
+        # rewriting the same row was one trip to the database in every press. Only the active process
+        # writes (a standby loads the table when it takes over), so this is what the table holds.
+        self._stored: dict[tuple[str, str], str] = {}
 
     # --- conversations -----------------------------------------------------------------------------
 
     async def get_conversations(self, name: str) -> ConversationDict:
         async with self.database.transaction() as session:
-            rows = await session.scalars(select(ConversationState).where(ConversationState.name == name))
-            return {tuple(json.loads(row.key)): row.state for row in rows}
+            rows = (await session.scalars(select(ConversationState).where(ConversationState.name == name))).all()
+        for row in rows:
+            self._stored[(name, row.key)] = json.dumps(row.state)
+        return {tuple(json.loads(row.key)): row.state for row in rows}
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
         """Store one conversation's new state (None: it ended) in one trip to the database
         (``storage.one_trip``): it runs after nearly every update."""
         encoded_key = json.dumps(list(key))
+        encoded = None if new_state is None else json.dumps(new_state)
+        if self._stored.get((name, encoded_key)) == encoded:
+            return  # the row already holds this state (or, for None, there is no row)
         stored = await _write_state(self.database, name, encoded_key, new_state)
+        self._remember(name, encoded_key, encoded)
         if stored is not one_trip.UNAVAILABLE:
             return
         async with self.database.transaction() as session:
@@ -105,6 +116,12 @@ class SQLAlchemyPersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
                     ["name", "key"],
                 )
             )
+
+    def _remember(self, name: str, encoded_key: str, encoded: str | None) -> None:
+        if encoded is None:
+            self._stored.pop((name, encoded_key), None)
+        else:
+            self._stored[(name, encoded_key)] = encoded
 
     # --- user / chat / bot / callback data ---------------------------------------------------------
 
