@@ -41,3 +41,31 @@ async def test_user_chat_and_bot_data_when_a_feature_turns_them_on(database):
 
     await fresh.drop_user_data(7)
     assert 7 not in await SQLAlchemyPersistence(database, store_data=everything).get_user_data()
+
+
+async def test_a_state_the_table_already_holds_is_not_written_again(database, monkeypatch):
+    from storage import persistence as module
+
+    writes: list[tuple[str, str, object]] = []
+    write = module._write_state
+
+    async def counted(db, name, key, state):
+        writes.append((name, key, state))
+        return await write(db, name, key, state)
+
+    monkeypatch.setattr(module, "_write_state", counted)
+    first = SQLAlchemyPersistence(database)
+    await first.update_conversation("rsvp", (5001, 5001), "rsvp.card")
+    await first.update_conversation("rsvp", (5001, 5001), "rsvp.card")  # a press that left the card as it was
+    await first.update_conversation("rsvp", (5002, 5002), None)  # ended, never stored: nothing to delete
+    assert writes == [("rsvp", "[5001, 5001]", "rsvp.card")]
+
+    # A new process reads the table first, and then knows what it holds: the same state is not rewritten,
+    # a changed one and an end are.
+    second = SQLAlchemyPersistence(database)
+    assert await second.get_conversations("rsvp") == {(5001, 5001): "rsvp.card"}
+    await second.update_conversation("rsvp", (5001, 5001), "rsvp.card")
+    await second.update_conversation("rsvp", (5001, 5001), "rsvp.reason")
+    await second.update_conversation("rsvp", (5001, 5001), None)
+    assert writes[1:] == [("rsvp", "[5001, 5001]", "rsvp.reason"), ("rsvp", "[5001, 5001]", None)]
+    assert await SQLAlchemyPersistence(database).get_conversations("rsvp") == {}
