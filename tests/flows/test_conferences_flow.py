@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona
-from bot.services import Services
 from bot.settings import Settings
 from rules import accounts, calendar, outbox
 from rules.invitations import EXEMPLAR_POOL, Person, create_invitation
@@ -34,6 +33,7 @@ from storage.models import (
     OrgUnit,
     UnitAllowance,
 )
+from tests.flows.conftest import running
 
 GRASSROOTS = "Hội nghị tuyên dương điển hình tiên tiến, người tốt - việc tốt"
 DISTRICT = "Hội nghị Điển hình tiên tiến"
@@ -68,14 +68,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def playground(settings: Settings, clock: Clock) -> AsyncIterator[Playground]:
-    pg = Playground(lambda: Services.create(settings, clock=clock))
-    await pg.start()
-    async with pg.services.database.transaction() as db:
-        await apply_plan(db, load_plan_file(SEED_PLAN))
-    try:
+    async with running(settings, clock, seed_plan=True) as pg:
         yield pg
-    finally:
-        await pg.stop()
 
 
 @pytest.fixture

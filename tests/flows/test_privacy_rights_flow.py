@@ -21,15 +21,14 @@ from sqlalchemy.engine import make_url
 from bot import cli
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona
-from bot.services import Services
 from bot.settings import Settings
 from handlers.privacy import purge_now
 from handlers.schedule import plan_and_queue
-from rules import audit, retention
-from rules.plans import SEED_PLAN, apply_plan, load_plan_file
+from rules import retention
 from storage import migrate
 from storage.models import Account, AuditEntry, Invitation, InvitationImport
 from tests.clock import Clock
+from tests.flows.conftest import running
 from tests.flows.test_invite_flow import DISTRICT, GUEST_LIST, xlsx
 from tests.invitations import invite
 
@@ -44,18 +43,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def playground(settings: Settings, clock: Clock) -> AsyncIterator[Playground]:
-    pg = Playground(lambda: Services.create(settings, clock=clock))
-    await pg.start()
-    async with pg.services.database.transaction() as db:
-        await apply_plan(db, load_plan_file(SEED_PLAN))
-    try:
+    async with running(settings, clock, seed_plan=True) as pg:
         yield pg
-        # Whatever the test did, the audit trail it left is one intact chain.
-        async with pg.services.database.transaction() as db:
-            problem = (await audit.verify(db)).problem
-        assert problem is None, f"the audit chain is broken: {problem}"
-    finally:
-        await pg.stop()
 
 
 @pytest.fixture

@@ -14,13 +14,12 @@ from sqlalchemy import func, select
 
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona, SentMessage
-from bot.services import Services
 from bot.settings import Settings
 from rules.nominations import Status, transition
-from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.text import fold
 from storage.models import Account, AuditEntry, Campaign, Conference, Endorsement, Nomination, OrgUnit
 from tests.clock import Clock
+from tests.flows.conftest import running
 from tests.people import reached_at
 
 NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)
@@ -34,14 +33,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def playground(settings: Settings, clock: Clock) -> AsyncIterator[Playground]:
-    pg = Playground(lambda: Services.create(settings, clock=clock))
-    await pg.start()
-    async with pg.services.database.transaction() as db:
-        await apply_plan(db, load_plan_file(SEED_PLAN))
-    try:
+    async with running(settings, clock, seed_plan=True) as pg:
         yield pg
-    finally:
-        await pg.stop()
 
 
 @pytest.fixture

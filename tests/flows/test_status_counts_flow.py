@@ -26,16 +26,15 @@ from sqlalchemy import select
 
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona
-from bot.services import Services
 from bot.settings import Settings
 from handlers.menu import COMMANDS, Group
 from handlers.schedule import Renderer
 from rules import accounts, charts, schedule
 from rules import status as status_rules
-from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.roles import Role
 from rules.text import fold
 from storage.models import Campaign, Conference, Invitation, Nomination, OrgUnit
+from tests.flows.conftest import running
 from tests.people import account_at
 
 HANOI = dt.timezone(dt.timedelta(hours=7))
@@ -65,15 +64,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def playground(settings: Settings, clock: Clock) -> AsyncIterator[Playground]:
-    pg = Playground(lambda: Services.create(settings, clock=clock), zalo=True)
-    await pg.start()
-    async with pg.services.database.transaction() as db:
-        await apply_plan(db, load_plan_file(SEED_PLAN))
-        await _fill(db)
-    try:
+    async with running(settings, clock, zalo=True, seed_plan=True, fill=_fill) as pg:
         yield pg
-    finally:
-        await pg.stop()
 
 
 @pytest.fixture

@@ -18,15 +18,14 @@ from telegram.ext import ConversationHandler
 
 from bot.playground.harness import ChatUser, Playground
 from bot.playground.transport import Persona
-from bot.services import Services
 from bot.settings import Settings
 from handlers.typed_codes import open_typed_code
 from rules import link_codes, unit_links
 from rules.invitations import invitation_code
-from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from rules.text import fold
 from storage.models import Account, Campaign, Conference, Endorsement, Invitation, Nomination, OrgUnit, UnitLink
 from tests.clock import Clock
+from tests.flows.conftest import running
 from tests.invitations import invite
 from tests.people import account_id_at, reached_at
 
@@ -48,14 +47,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def playground(settings: Settings, clock: Clock) -> AsyncIterator[Playground]:
-    pg = Playground(lambda: Services.create(settings, clock=clock))
-    await pg.start()
-    async with pg.services.database.transaction() as db:
-        await apply_plan(db, load_plan_file(SEED_PLAN))
-    try:
+    async with running(settings, clock, seed_plan=True) as pg:
         yield pg
-    finally:
-        await pg.stop()
 
 
 @pytest.fixture

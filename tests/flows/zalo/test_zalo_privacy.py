@@ -17,13 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.playground.harness import ChatUser, Playground, ZaloChatUser
-from bot.services import Services
 from bot.settings import Settings
 from handlers.schedule import plan_and_queue
-from rules import audit
-from rules.plans import SEED_PLAN, apply_plan, load_plan_file
 from storage.models import Account, AuditEntry, ChannelIdentity, StoredFileRecord
 from tests.clock import Clock
+from tests.flows.conftest import running
 from tests.flows.test_privacy_rights_flow import _dry_run
 from tests.flows.zalo.conftest import PUBLIC_BASE_URL, zalo_organiser
 from tests.people import account_id_at
@@ -40,18 +38,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def playground(settings: Settings, clock: Clock) -> AsyncIterator[Playground]:
-    pg = Playground(lambda: Services.create(settings, clock=clock), zalo=True)
-    await pg.start()
-    async with pg.services.database.transaction() as db:
-        await apply_plan(db, load_plan_file(SEED_PLAN))
-    try:
+    async with running(settings, clock, zalo=True, seed_plan=True) as pg:
         yield pg
-        # Whatever the test did, the audit trail it left is one intact chain.
-        async with pg.services.database.transaction() as db:
-            problem = (await audit.verify(db)).problem
-        assert problem is None, f"the audit chain is broken: {problem}"
-    finally:
-        await pg.stop()
 
 
 async def _drain(playground: Playground) -> None:
