@@ -25,7 +25,7 @@ from rules import links
 from rules.link_codes import derive_code, format_code, lookup_hash
 from rules.tokens import token_hash
 from storage import migrate
-from storage.models import Account, Base, StoredFileRecord
+from storage.models import Account, Base, Invitation, StoredFileRecord
 
 PG_URL_ENV = "DIENHINH_TEST_PG_URL"
 
@@ -683,17 +683,9 @@ async def test_the_balance_index_comes_with_0014_and_goes_on_downgrade_keeping_t
     assert "ix_invitation_balance" not in await _run(db_url, _invitation_indexes)
 
     await migrate.upgrade(db_url, "0014")
-    assert (await _run(db_url, _invitation_indexes))["ix_invitation_balance"] == [
-        "conference_id",
-        "status",
-        "economic_sector",
-        "religion",
-        "sector",
-        "gender",
-        "birth_year",
-        "ethnicity",
-        "occupation_group",
-    ]
+    # The migration makes the index the models declare, column for column (a migration keeps its own copy).
+    [declared] = [index for index in Invitation.__table__.indexes if index.name == "ix_invitation_balance"]
+    assert (await _run(db_url, _invitation_indexes))["ix_invitation_balance"] == [c.name for c in declared.columns]
 
     await migrate.downgrade(db_url, "0013")
     indexes = await _run(db_url, _invitation_indexes)
