@@ -273,24 +273,32 @@ async def test_only_the_bound_account_answers_its_invitation(database, world):
 # --- 400 delegates in the same second -------------------------------------------------------------------
 
 
+async def _four_hundred(db, world) -> list[Invitation]:
+    """280 invitations to the exemplar pool (210 seats) and 120 to the guests' (90): 100 more than the seats."""
+    conference = await db.get_one(Conference, world.district)
+    made = []
+    for pool, count in ((EXEMPLAR_POOL, 280), (GUEST_POOL, 120)):
+        for n in range(count):
+            invitation = await create_invitation(
+                db,
+                conference=conference,
+                pool_code=pool,
+                person=Person(full_name=f"Đại biểu {pool} {n:03d}", birth_year=1970 + n % 40),
+                secret=SECRET,
+                now=NOW,
+            )
+            assert invitation is not None
+            made.append(invitation)
+    return made
+
+
 async def test_400_delegates_accepting_at_once_fill_exactly_the_pools_and_queue_the_rest_in_commit_order(
     database, world
 ):
     async with database.transaction() as db:
-        conference = await db.get_one(Conference, world.district)
         ids: dict[str, list[int]] = {EXEMPLAR_POOL: [], GUEST_POOL: []}
-        for pool, count in ((EXEMPLAR_POOL, 280), (GUEST_POOL, 120)):
-            for n in range(count):
-                invitation = await create_invitation(
-                    db,
-                    conference=conference,
-                    pool_code=pool,
-                    person=Person(full_name=f"Đại biểu {pool} {n:03d}", birth_year=1970 + n % 40),
-                    secret=SECRET,
-                    now=NOW,
-                )
-                assert invitation is not None
-                ids[pool].append(invitation.id)
+        for invitation in await _four_hundred(db, world):
+            ids[invitation.pool_code].append(invitation.id)
     everyone = ids[EXEMPLAR_POOL] + ids[GUEST_POOL]
     # Each answer is its own transaction on its own connection, all released at once.
     connections = 40
@@ -585,24 +593,13 @@ async def test_400_delegates_pressing_attend_at_once_fill_exactly_the_pools(data
     """The press's own use case (``rsvp.attend``), which reads the pool's counts in the statement that reads
     the invitation: under the seat lock, so hundreds at once still never over-book."""
     async with database.transaction() as db:
-        conference = await db.get_one(Conference, world.district)
         bound: list[tuple[int, int]] = []
-        for pool, count in ((EXEMPLAR_POOL, 280), (GUEST_POOL, 120)):
-            for n in range(count):
-                invitation = await create_invitation(
-                    db,
-                    conference=conference,
-                    pool_code=pool,
-                    person=Person(full_name=f"Đại biểu {pool} {n:03d}", birth_year=1970 + n % 40),
-                    secret=SECRET,
-                    now=NOW,
-                )
-                assert invitation is not None
-                account = Account(display_name=invitation.full_name, role="citizen")
-                db.add(account)
-                await db.flush()
-                invitation.account_id = account.id
-                bound.append((invitation.id, account.id))
+        for invitation in await _four_hundred(db, world):
+            account = Account(display_name=invitation.full_name, role="citizen")
+            db.add(account)
+            await db.flush()
+            invitation.account_id = account.id
+            bound.append((invitation.id, account.id))
     connections = 40
     answering = Database(database.url, pool_size=connections, max_overflow=0)
     gate = asyncio.Semaphore(connections)
