@@ -12,8 +12,10 @@ The fair floor is the "minimal seat-safe press": bare PTB plus one SQLAlchemy 2 
 same engine (``storage.db.Database``, so BEGIN IMMEDIATE on SQLite) that reads the invitation, takes the
 conference's row lock on PostgreSQL, counts the pool's accepted seats, sets the invitation's status and
 appends an event row, then answers the query, edits the card and sends a confirmation. It presses the
-same invitations in the same order, in the same run, on the same database (reset to pending afterwards).
-Aim: dienhinh ≥ 0.5 × the minimal press.
+same invitations in the same order, in the same run, on a database of its own prepared the same way.
+The two take turns, 50 presses each (``--rsvp-chunk``), the one going first changing every turn: on a
+shared machine whose speed drifts by half within a minute, a bot measured after the other measured a
+different machine; by turns both see the same one. Aim: dienhinh ≥ 0.5 × the minimal press.
 
     python -m bench.rsvp_presses [--presses 1000] [--database-url postgresql+asyncpg://…]
 """
@@ -51,6 +53,8 @@ NAME = "rsvp_presses"
 SECRET = b"bench-link-secret"
 FIRST_USER = 500_000
 AIM_RATIO = 0.5
+# Presses a bot makes in one turn before the other bot's turn (the two bots take turns through the run).
+CHUNK = 50
 # Trips to the database per press in the last run of each seat-safe bot (``bench.common.DriverTrips``).
 TRIPS: dict[str, float] = {}
 
@@ -61,6 +65,7 @@ class Options:
     repeats: int = 2
     database_url: str | None = None
     seed: int = 7
+    chunk: int = CHUNK
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, shared: bool = False) -> None:
@@ -70,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, shared: bool = False) -> N
         "--presses", type=int, default=1000, help="delegates pressing Tham dự (default 1000; a multiple of 10)"
     )
     group.add_argument("--rsvp-repeats", type=int, default=2, help="repeats of the three bots (median; default 2)")
+    group.add_argument(
+        "--rsvp-chunk", type=int, default=CHUNK, help=f"presses per turn of the minimal press and dienhinh ({CHUNK})"
+    )
     if not shared:
         parser.add_argument("--database-url", default=None)
 
@@ -79,6 +87,7 @@ def options_from(args: argparse.Namespace) -> Options:
         presses=args.presses,
         repeats=args.rsvp_repeats,
         database_url=args.database_url,
+        chunk=args.rsvp_chunk,
     )
 
 
@@ -177,27 +186,45 @@ def check_outcome(counts: dict[str, int], presses: int) -> None:
         raise BenchError(f"unexpected outcome {counts}")
 
 
-async def _dienhinh_run(url: str, presses: int, order: Sequence[int]) -> tuple[float, float, dict[str, int]]:
-    """(minimal seat-safe press seconds, dienhinh seconds, statuses) on one freshly prepared database."""
-    ids = await prepare(url, presses)
-    minimal = await _minimal_run(url, ids, order)
-    opened = await open_cards(url, ids)
+async def _interleaved_run(
+    url_minimal: str, url_ours: str, presses: int, order: Sequence[int], chunk: int
+) -> tuple[float, float, dict[str, int]]:
+    """(minimal seat-safe press seconds, dienhinh seconds, dienhinh's statuses), each bot on a database of its
+    own prepared the same way, pressing the same order ``chunk`` presses at a time by turns (the one that
+    goes first changes every turn): a machine that slows down for a while slows both, not one."""
+    minimal = await MinimalBot.open(url_minimal, await prepare(url_minimal, presses))
+    opened = await open_cards(url_ours, await prepare(url_ours, presses))
     api, people = opened.api, opened.people
-    updates = opened.presses(order)
+    ours_updates, minimal_updates = opened.presses(order), minimal.presses(order)
     before = {person.user_id: len(api.chats[person.user_id]) for person in people}
-    with DriverTrips(opened.app.services.database.engine) as driver:
-        started = time.perf_counter()
-        for update in updates:
-            await opened.app.process_update(update)
-        elapsed = time.perf_counter() - started
-    TRIPS["dienhinh"] = driver.trips / presses
+    ours_trips = DriverTrips(opened.app.services.database.engine)
+    minimal_trips = DriverTrips(minimal.database.engine)
+    timed = {"minimal": 0.0, "dienhinh": 0.0}
+
+    async def turn(name: str, app: Any, updates: Sequence[Update], trips: DriverTrips) -> None:
+        with trips:
+            started = time.perf_counter()
+            for update in updates:
+                await app.process_update(update)
+            timed[name] += time.perf_counter() - started
+
+    for number, first in enumerate(range(0, presses, chunk)):
+        turns = [
+            ("minimal", minimal.app, minimal_updates[first : first + chunk], minimal_trips),
+            ("dienhinh", opened.app, ours_updates[first : first + chunk], ours_trips),
+        ]
+        for one in turns if number % 2 == 0 else reversed(turns):
+            await turn(*one)
+    TRIPS["minimal"] = minimal_trips.trips / presses
+    TRIPS["dienhinh"] = ours_trips.trips / presses
     for person in people:
         if len(api.chats[person.user_id]) <= before[person.user_id]:
             raise BenchError(f"delegate {person.user_id}'s press got no answer")
+    await minimal.close(presses)
     counts = await opened.statuses()
     await opened.close()
     check_outcome(counts, presses)
-    return minimal, elapsed, counts
+    return timed["minimal"], timed["dienhinh"], counts
 
 
 def _attend_data(card: SentMessage) -> str:
@@ -297,37 +324,40 @@ class _MinimalPress:
         await context.bot.send_message(query.message.chat.id, "Xin cảm ơn! Chỗ của bạn tại hội nghị đã được xác nhận.")
 
 
-async def _minimal_run(url: str, ids: Sequence[int], order: Sequence[int]) -> float:
-    """The minimal seat-safe press over the prepared invitations; they are pending again afterwards."""
-    database = Database(url)
-    async with database.transaction() as db:
-        last_event = int(await db.scalar(select(func.coalesce(func.max(InvitationEvent.id), 0))) or 0)
-    api = InProcessBotAPI()
-    app: Application = ApplicationBuilder().token(OFFLINE_TOKEN).request(api).get_updates_request(api).build()
-    app.add_handler(CallbackQueryHandler(_MinimalPress(database).pressed, pattern=r"^rsvp1:a:"))
-    await app.initialize()
-    factory = UpdateFactory(api, app.bot)
-    people = [Persona(FIRST_USER + n, f"Đại biểu {n}") for n in range(len(ids))]
-    for person, invitation_id in zip(people, ids, strict=True):
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton("Tham dự", callback_data=f"rsvp1:a:{invitation_id}")]])
-        await app.bot.send_message(person.user_id, "Giấy mời dự Hội nghị Điển hình tiên tiến", reply_markup=markup)
-    cards = _cards(api, people)
-    updates = [factory.press(people[n], cards[n], f"rsvp1:a:{ids[n]}") for n in order]
-    with DriverTrips(database.engine) as driver:
-        started = time.perf_counter()
-        for one in updates:
-            await app.process_update(one)
-        elapsed = time.perf_counter() - started
-    TRIPS["minimal"] = driver.trips / len(ids)
-    await app.shutdown()
-    async with database.transaction() as db:
-        counts = dict((await db.execute(select(Invitation.status, func.count()).group_by(Invitation.status))).all())
-        if counts.get("accepted") != expected_accepted(len(ids)):
+@dataclass
+class MinimalBot:
+    """The minimal seat-safe press as a bot: bare PTB with :class:`_MinimalPress`, a card sent to each delegate."""
+
+    app: Application
+    database: Database
+    factory: UpdateFactory
+    people: list[Persona]
+    ids: Sequence[int]
+    cards: list[SentMessage]
+
+    @classmethod
+    async def open(cls, url: str, ids: Sequence[int]) -> MinimalBot:
+        database = Database(url)
+        api = InProcessBotAPI()
+        app: Application = ApplicationBuilder().token(OFFLINE_TOKEN).request(api).get_updates_request(api).build()
+        app.add_handler(CallbackQueryHandler(_MinimalPress(database).pressed, pattern=r"^rsvp1:a:"))
+        await app.initialize()
+        people = [Persona(FIRST_USER + n, f"Đại biểu {n}") for n in range(len(ids))]
+        for person, invitation_id in zip(people, ids, strict=True):
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton("Tham dự", callback_data=f"rsvp1:a:{invitation_id}")]])
+            await app.bot.send_message(person.user_id, "Giấy mời dự Hội nghị Điển hình tiên tiến", reply_markup=markup)
+        return cls(app, database, UpdateFactory(api, app.bot), people, ids, _cards(api, people))
+
+    def presses(self, order: Sequence[int]) -> list[Update]:
+        return [self.factory.press(self.people[n], self.cards[n], f"rsvp1:a:{self.ids[n]}") for n in order]
+
+    async def close(self, presses: int) -> None:
+        await self.app.shutdown()
+        async with self.database.transaction() as db:
+            counts = dict((await db.execute(select(Invitation.status, func.count()).group_by(Invitation.status))).all())
+        await self.database.dispose()
+        if counts.get("accepted") != expected_accepted(presses):
             raise BenchError(f"the minimal press gave an unexpected outcome {counts}")
-        await db.execute(delete(InvitationEvent).where(InvitationEvent.id > last_event))
-        await db.execute(sql_update(Invitation).values(status="pending", responded_at=None))
-    await database.dispose()
-    return elapsed
 
 
 # --- running and reporting ----------------------------------------------------------------------------
@@ -336,15 +366,24 @@ async def _minimal_run(url: str, ids: Sequence[int], order: Sequence[int]) -> fl
 async def run(options: Options, log: Any = print) -> dict[str, Any]:
     if options.presses <= 0 or options.presses % 10:
         raise BenchError("--presses must be a positive multiple of 10 (70% exemplars, 30% guests)")
+    if options.chunk <= 0:
+        raise BenchError("--rsvp-chunk must be a positive number of presses")
+    # Two databases on the PostgreSQL server, or two fresh SQLite files (a SQLite URL given is not shared).
+    server = options.database_url if options.database_url and "sqlite" not in options.database_url else None
     order = list(range(options.presses))
     random.Random(options.seed).shuffle(order)
     bare, minimal, ours = [], [], []
     counts: dict[str, int] = {}
-    with common.database_url(options.database_url, "dienhinh-rsvp-bench-", "rsvp.sqlite3") as url:
-        for repeat in range(options.repeats):
-            bare.append(await _bare_run(options.presses, order))
-            log(f"  run {repeat + 1}/{options.repeats} bare PTB  {bare[-1]:.3f} s  {options.presses / bare[-1]:8.0f}/s")
-            floor, elapsed, counts = await _dienhinh_run(url, options.presses, order)
+    for repeat in range(options.repeats):
+        bare.append(await _bare_run(options.presses, order))
+        log(f"  run {repeat + 1}/{options.repeats} bare PTB  {bare[-1]:.3f} s  {options.presses / bare[-1]:8.0f}/s")
+        async with (
+            common.fresh_database(server, "rsvp_minimal") as url_minimal,
+            common.fresh_database(server, "rsvp") as url_ours,
+        ):
+            floor, elapsed, counts = await _interleaved_run(
+                url_minimal, url_ours, options.presses, order, options.chunk
+            )
             minimal.append(floor)
             ours.append(elapsed)
             log(f"  run {repeat + 1}/{options.repeats} minimal   {floor:.3f} s  {options.presses / floor:8.0f}/s")
@@ -352,7 +391,8 @@ async def run(options: Options, log: Any = print) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": NAME,
         "presses": options.presses,
-        "database": "postgresql" if options.database_url else "sqlite",
+        "database": "postgresql" if server else "sqlite",
+        "chunk": options.chunk,
         "bare_seconds": statistics.median(bare),
         "minimal_seconds": statistics.median(minimal),
         "dienhinh_seconds": statistics.median(ours),

@@ -218,8 +218,21 @@ async def lock_conference_of(session: AsyncSession, invitation_id: int) -> None:
     SQLite the transaction's BEGIN IMMEDIATE holds the write lock already). Read the invitation after it
     ``FOR UPDATE`` and pass it to :func:`accept` as ``locked``."""
     if session.get_bind().dialect.name == "postgresql":
-        conference_id = select(Invitation.conference_id).where(Invitation.id == invitation_id).scalar_subquery()
-        await session.execute(select(Conference.id).where(Conference.id == conference_id).with_for_update())
+        await session.execute(_LOCK_CONFERENCE_OF, {_LOCKING: invitation_id})
+
+
+_LOCKING = "locking_invitation"
+# Built once (every press takes this lock first): building it anew cost more CPU than the lock.
+_LOCK_CONFERENCE_OF = (
+    select(Conference.id)
+    .where(
+        Conference.id
+        == select(Invitation.conference_id)
+        .where(Invitation.id == bindparam(_LOCKING, type_=Integer()))
+        .scalar_subquery()
+    )
+    .with_for_update()
+)
 
 
 def _reserved() -> ColumnElement[bool]:

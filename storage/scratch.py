@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_for
@@ -37,9 +37,16 @@ async def recall(session: AsyncSession, kind: str, account_id: int) -> dict[str,
     return dict(row.data) if row is not None and isinstance(row.data, dict) else {}
 
 
+def _forget_statement() -> Any:
+    table = cast(Table, PersistedData.__table__)
+    return delete(table).where(table.c.kind == bindparam("kind"), table.c.key == bindparam("key"))
+
+
+_FORGET = _forget_statement()  # built once: every answered form ends with it
+
+
 async def forget(session: AsyncSession, kind: str, account_id: int) -> None:
     """Drop the question's data: one DELETE, sent with the transaction's next statement or its commit on
     SQLite (``storage.sqlite_driver.at_commit``). ``recall`` reads with populate_existing, so a row this
     session loaded earlier is not taken for the stored one."""
-    table = cast(Table, PersistedData.__table__)
-    await at_commit(session, delete(table).where(table.c.kind == kind, table.c.key == str(account_id)))
+    await at_commit(session, _FORGET, {"kind": kind, "key": str(account_id)})

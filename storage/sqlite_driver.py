@@ -233,7 +233,7 @@ async def run_procedure(connection: OneTripConnection, procedure: Callable[..., 
     return result
 
 
-async def at_commit(session: AsyncSession, statement: Any) -> None:
+async def at_commit(session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None) -> None:
     """Execute ``statement`` (a Core write on a Table whose result is not read: no RETURNING, no row count,
     nothing for the ORM to synchronise) as part of
     ``session``'s transaction, in the same crossing as the transaction's next statement or its COMMIT
@@ -243,12 +243,12 @@ async def at_commit(session: AsyncSession, statement: Any) -> None:
     connection = await session.connection()
     adapted = (await connection.get_raw_connection()).dbapi_connection
     if not ONE_TRIP or not isinstance(adapted, OneTripConnection):
-        await session.execute(statement)
+        await session.execute(statement, parameters)
         return
     await session.flush()  # what the ORM has pending goes first, in its own statements
     adapted.defer_next = True
     try:
-        await session.execute(statement)
+        await session.execute(statement, parameters)
     finally:
         adapted.defer_next = False
 
