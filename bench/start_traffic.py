@@ -9,7 +9,8 @@ rates is what the project adds to an update: account lookup (a row created on fi
 translation, NFC normalisation, the persistence flush.
 
 Every measurement gets a freshly initialised app; building the updates and a warm-up are not timed. The
-two bots are measured alternately, ``--repeats`` times each, and the median rate counts. After every
+two bots run side by side and take turns, 100 updates each (``--chunk``), the one going first changing
+every turn, ``--repeats`` times; the median of the repeats' ratios counts. After every
 measurement the bench checks, untimed, that each update got exactly one reply, in its own chat, of the
 kind its command asks for, and that nothing was logged as an error: a bench that answers nothing fails
 instead of reporting a fast rate.
@@ -264,6 +265,41 @@ async def measure(
     return Run(seconds=seconds, updates=len(plan))
 
 
+async def measure_by_turns(
+    bots: Sequence[BenchBot], warmup: Sequence[Sent], plan: Sequence[Sent], errors: ErrorCounter, chunk: int
+) -> list[Run]:
+    """Start every bot and warm it up, then time ``plan`` through each, ``chunk`` updates a turn by turns
+    (the bot going first changes every turn), and check each. A run takes a fraction of a second, and this
+    shared machine's speed drifts by half within seconds: measured one after the other, the two bots would
+    be measured on different machines."""
+    updates: list[list[Update]] = []
+    for bot in bots:
+        await bot.start()
+    try:
+        for bot in bots:
+            factory = UpdateFactory(bot.api, bot.app.bot)
+            for update in [factory.text(sent.persona, sent.command) for sent in warmup]:
+                await bot.app.process_update(update)
+            updates.append([factory.text(sent.persona, sent.command) for sent in plan])
+        errors.records.clear()
+        gc.collect()
+        seconds = [0.0] * len(bots)
+        for number, first in enumerate(range(0, len(plan), chunk)):
+            order = list(range(len(bots))) if number % 2 == 0 else list(reversed(range(len(bots))))
+            for index in order:
+                process = bots[index].app.process_update
+                started = time.perf_counter()
+                for update in updates[index][first : first + chunk]:
+                    await process(update)
+                seconds[index] += time.perf_counter() - started
+        for bot in bots:
+            verify(bot, [*warmup, *plan], errors)
+    finally:
+        for bot in bots:
+            await bot.stop()
+    return [Run(seconds=elapsed, updates=len(plan)) for elapsed in seconds]
+
+
 def verify(bot: BenchBot, sent: Sequence[Sent], errors: ErrorCounter) -> None:
     """Every update answered exactly once, in its own chat, with the reply its command asks for."""
     problems: list[str] = []
@@ -494,6 +530,7 @@ class Options:
     updates: int = 2000
     users: int = 200
     repeats: int = 3
+    chunk: int = 100
     warmup: int = WARMUP_UPDATES
     seed: int = 20240501
     database_url: str | None = None
@@ -506,6 +543,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--updates", type=int, default=Options.updates, help="timed updates per run (2000)")
     parser.add_argument("--users", type=int, default=Options.users, help="distinct people sending them (200)")
     parser.add_argument("--repeats", type=int, default=Options.repeats, help="runs per bot; the median counts (3)")
+    parser.add_argument(
+        "--chunk", type=int, default=Options.chunk, help="updates a bot takes in one turn before the other (100)"
+    )
     parser.add_argument("--warmup", type=int, default=Options.warmup, help="untimed updates first (40)")
     parser.add_argument("--seed", type=int, default=Options.seed, help="who sends what")
     parser.add_argument(
@@ -524,6 +564,7 @@ def options_from(args: argparse.Namespace) -> Options:
         updates=args.updates,
         users=args.users,
         repeats=args.repeats,
+        chunk=args.chunk,
         warmup=args.warmup,
         seed=args.seed,
         database_url=args.database_url,
@@ -531,8 +572,8 @@ def options_from(args: argparse.Namespace) -> Options:
         profile_top=args.profile_top,
         json_path=args.json_path,
     )
-    if options.updates < 1 or options.users < 1 or options.repeats < 1 or options.warmup < 0:
-        raise SystemExit("--updates, --users and --repeats must be at least 1, --warmup at least 0")
+    if options.updates < 1 or options.users < 1 or options.repeats < 1 or options.chunk < 1 or options.warmup < 0:
+        raise SystemExit("--updates, --users, --repeats and --chunk must be at least 1, --warmup at least 0")
     return options
 
 
@@ -551,14 +592,17 @@ async def _run(options: Options, database_url: str, log: Callable[[str], None]) 
             plan = plan_traffic(options.updates, options.users, first_user_id=base + 1000, seed=options.seed)
             return warmup, plan
 
+        ratios: list[float] = []
         for repeat in range(options.repeats):
             warmup, plan = plans(repeat)
             mix = traffic_mix(plan)
-            for measured, make in ((bare, BareBot), (dienhinh, lambda: DienhinhBot(database_url))):
-                run = await measure(make(), warmup, plan, errors)
+            runs = await measure_by_turns([BareBot(), DienhinhBot(database_url)], warmup, plan, errors, options.chunk)
+            for measured, run in zip((bare, dienhinh), runs, strict=True):
                 measured.runs.append(run)
                 log(f"  run {repeat + 1}/{options.repeats} {measured.bot:<9} {run.seconds:7.3f} s  {run.rate:8.0f}/s")
-        ratio = dienhinh.median_rate / bare.median_rate
+            ratios.append(runs[1].rate / runs[0].rate)
+        # Each repeat's ratio (the two bots measured by turns), then the median.
+        ratio = statistics.median(ratios)
         result: dict[str, Any] = {
             "benchmark": NAME,
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -568,6 +612,7 @@ async def _run(options: Options, database_url: str, log: Callable[[str], None]) 
                 "updates": options.updates,
                 "users": options.users,
                 "repeats": options.repeats,
+                "chunk": options.chunk,
                 "warmup_updates": options.warmup,
                 "help_every": HELP_EVERY,
                 "seed": options.seed,

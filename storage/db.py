@@ -7,6 +7,7 @@ production database. Callers own their transaction: ``async with database.transa
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -83,7 +84,58 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.driver == "asyncpg":
+        engine.dialect.do_ping = _asyncpg_ping  # type: ignore[method-assign]
+        event.listen(engine.sync_engine, "checkin", _returned)
+        event.listen(engine.sync_engine, "close", _gone)
+        event.listen(engine.sync_engine, "invalidate", _invalidated)
+    return engine
+
+
+# A connection given back to the pool this recently is lent again without a ping (HikariCP's
+# aliveBypassWindowMs, 500 ms by default, for the same reason): under traffic every checkout would otherwise
+# cost a round trip, and one that died in this half second fails its statement, which invalidates the pool.
+PING_BYPASS_SECONDS = 0.5
+# When each pooled connection was given back, by id (the driver's connection takes no attributes); a
+# connection closed or invalidated is forgotten, so no new one is taken for it.
+_returned_at: dict[int, float] = {}
+
+
+def _returned(dbapi_connection: Any, _record: Any) -> None:
+    if dbapi_connection is not None:
+        _returned_at[id(dbapi_connection)] = time.monotonic()
+
+
+def _gone(dbapi_connection: Any, _record: Any) -> None:
+    _returned_at.pop(id(dbapi_connection), None)
+
+
+def _invalidated(dbapi_connection: Any, _record: Any, _exception: Any) -> None:
+    _returned_at.pop(id(dbapi_connection), None)
+
+
+def _asyncpg_ping(dbapi_connection: Any) -> bool:
+    """The pool's check of a connection before lending it: none for one given back a moment ago, else one
+    round trip.
+
+    SQLAlchemy's asyncpg ping wraps its ``;`` in a transaction it opens and rolls back, for PgBouncer's
+    transaction mode (sqlalchemy#10226): three round trips before every checkout, a third of an RSVP press's
+    trips. The bot talks to PostgreSQL itself (PgBouncer's transaction mode would break asyncpg's prepared
+    statements anyway), so outside a transaction the ``;`` goes alone; inside one, SQLAlchemy's own ping."""
+    from sqlalchemy.util.concurrency import await_
+
+    returned = _returned_at.get(id(dbapi_connection))
+    if returned is not None and time.monotonic() - returned < PING_BYPASS_SECONDS:
+        return True
+    if getattr(dbapi_connection, "_transaction", None) is not None:
+        dbapi_connection.ping()
+        return True
+    try:
+        await_(dbapi_connection._connection.fetchrow(";"))
+    except Exception as error:
+        dbapi_connection._handle_exception(error)
+    return True
 
 
 class Database:
