@@ -298,9 +298,9 @@ async def test_without_a_public_address_a_file_is_its_caption_and_where_to_get_i
         await bot.send_document(address, InputFile(b"PK", filename="danh-sach.xlsx"))
 
     assert texts(zalo_server, hung) == [
-        "Mã vào cửa của ông\n\nKhông thể gửi tệp “check-in.png” qua Zalo. Bạn có thể nhận tệp này trên Telegram "
-        "hoặc từ Ban tổ chức.",
-        "Không thể gửi tệp “danh-sach.xlsx” qua Zalo. Bạn có thể nhận tệp này trên Telegram hoặc từ Ban tổ chức.",
+        "Mã vào cửa của ông\n\nKhông thể gửi tệp “check-in.png” qua Zalo. Tệp này có thể nhận qua Telegram "
+        "hoặc tại Ban Tổ chức.",
+        "Không thể gửi tệp “danh-sach.xlsx” qua Zalo. Tệp này có thể nhận qua Telegram hoặc tại Ban Tổ chức.",
     ]
     assert unshared.shared == {}
 
@@ -317,7 +317,7 @@ async def test_a_telegram_file_id_cannot_reach_zalo_and_a_stored_one_can(
     first, second = zalo_server.received(minh.id)
     assert first.method == "sendMessage"
     assert first.text == (
-        "Minh chứng 1\n\nKhông thể gửi tệp này qua Zalo. Bạn có thể nhận tệp trên Telegram hoặc từ Ban tổ chức."
+        "Minh chứng 1\n\nKhông thể gửi tệp này qua Zalo. Tệp này có thể nhận qua Telegram hoặc tại Ban Tổ chức."
     )
     assert second.method == "sendPhoto" and second.caption == "Minh chứng 2"
     assert second.photo is not None

@@ -160,7 +160,7 @@ async def test_an_organiser_on_zalo_reads_status_as_text_and_the_chart_becomes_a
     with_link = await hoa.send("/status")
 
     assert any("Hội nghị Điển hình tiên tiến" in text for text in without_link)
-    assert without_link[-1].endswith("Bạn có thể nhận tệp này trên Telegram hoặc từ Ban tổ chức.")
+    assert without_link[-1].endswith("Tệp này có thể nhận qua Telegram hoặc tại Ban Tổ chức.")
     assert not any(text.startswith("[photo") for text in without_link)
     [chart] = [message for message in hoa.messages[len(without_link) + 1 :] if message.photo]
     assert chart.photo is not None and chart.photo.startswith(f"{PUBLIC_BASE_URL}/files/")
@@ -182,7 +182,7 @@ async def test_export_on_zalo_is_a_link_with_a_public_url_and_a_note_without(
     [*_, link] = await hoa.send("/export")
 
     assert "Không thể gửi tệp “dienhinh-" in note and ".xlsx” qua Zalo." in note
-    assert "Bạn có thể nhận tệp này trên Telegram hoặc từ Ban tổ chức." in note
+    assert "Tệp này có thể nhận qua Telegram hoặc tại Ban Tổ chức." in note
     url = re.search(r"https://\S+", link).group(0)  # type: ignore[union-attr]
     assert url.startswith(f"{PUBLIC_BASE_URL}/files/") and url.endswith(".xlsx")
     opened = await playground.shared_file(url)

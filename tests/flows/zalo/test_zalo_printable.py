@@ -56,7 +56,7 @@ async def test_printable_invitations_on_zalo_come_as_a_link_or_a_note(playground
     note = await hoa.send("3")
     assert note[0] == "Đang chuẩn bị 2 giấy mời để in…"
     assert "Không thể gửi tệp “giay-moi-theo-don-vi-district.zip” qua Zalo." in note[-1]
-    assert "Bạn có thể nhận tệp này trên Telegram hoặc từ Ban tổ chức." in note[-1]
+    assert "Tệp này có thể nhận qua Telegram hoặc tại Ban Tổ chức." in note[-1]
 
     playground.file_store.public_base_url = PUBLIC_BASE_URL
     [*_, link] = await hoa.send("/invitations district theo đơn vị")

@@ -27,7 +27,7 @@ from tests.flows.zalo.conftest import PUBLIC_BASE_URL, zalo_organiser
 from tests.people import account_id_at
 
 NOW = dt.datetime(2020, 2, 10, 3, 0, tzinfo=dt.UTC)  # 10:00 in Hà Nội
-NO_FILE_ON_ZALO = "Bạn có thể nhận tệp này trên Telegram hoặc từ Ban tổ chức."
+NO_FILE_ON_ZALO = "Tệp này có thể nhận qua Telegram hoặc tại Ban Tổ chức."
 URL = re.compile(r"https://\S+")
 
 
