@@ -89,7 +89,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine.dialect.do_ping = _asyncpg_ping  # type: ignore[method-assign]
         event.listen(engine.sync_engine, "checkin", _returned)
         event.listen(engine.sync_engine, "close", _gone)
-        event.listen(engine.sync_engine, "invalidate", _invalidated)
+        event.listen(engine.sync_engine, "invalidate", _gone)
     return engine
 
 
@@ -107,11 +107,7 @@ def _returned(dbapi_connection: Any, _record: Any) -> None:
         _returned_at[id(dbapi_connection)] = time.monotonic()
 
 
-def _gone(dbapi_connection: Any, _record: Any) -> None:
-    _returned_at.pop(id(dbapi_connection), None)
-
-
-def _invalidated(dbapi_connection: Any, _record: Any, _exception: Any) -> None:
+def _gone(dbapi_connection: Any, *_record_and_exception: Any) -> None:
     _returned_at.pop(id(dbapi_connection), None)
 
 

@@ -52,42 +52,29 @@ async def _terminate(pid: int) -> None:
         await admin.dispose()
 
 
-async def test_a_connection_given_back_a_moment_ago_is_lent_again_without_a_ping(database_url, queries):
-    database = Database(database_url)
-    try:
+async def test_a_connection_given_back_a_moment_ago_is_lent_again_without_a_ping(database, queries):
+    await _backend_pid(database)
+    queries.clear()
+    await _backend_pid(database)
+    assert ";" not in queries
+
+    _age_every_connection()
+    queries.clear()
+    await _backend_pid(database)
+    assert queries.count(";") == 1  # one round trip, not SQLAlchemy's BEGIN; ; ROLLBACK
+
+
+async def test_a_connection_that_died_while_it_waited_in_the_pool_is_replaced_before_it_is_lent(database):
+    first = await _backend_pid(database)
+    await _terminate(first)
+    _age_every_connection()
+    assert await _backend_pid(database) != first  # the ping found it dead: a new connection, no error
+
+
+async def test_a_connection_that_died_within_the_half_second_fails_once_and_the_pool_recovers(database):
+    first = await _backend_pid(database)
+    await _terminate(first)
+    with pytest.raises(exc.DBAPIError) as raised:
         await _backend_pid(database)
-        queries.clear()
-        await _backend_pid(database)
-        assert ";" not in queries
-
-        _age_every_connection()
-        queries.clear()
-        await _backend_pid(database)
-        assert queries.count(";") == 1  # one round trip, not SQLAlchemy's BEGIN; ; ROLLBACK
-    finally:
-        await database.dispose()
-
-
-async def test_a_connection_that_died_while_it_waited_in_the_pool_is_replaced_before_it_is_lent(database_url):
-    database = Database(database_url)
-    try:
-        first = await _backend_pid(database)
-        await _terminate(first)
-        _age_every_connection()
-        second = await _backend_pid(database)  # the ping finds it dead: a new connection, no error
-        assert second != first
-    finally:
-        await database.dispose()
-
-
-async def test_a_connection_that_died_within_the_half_second_fails_once_and_the_pool_recovers(database_url):
-    database = Database(database_url)
-    try:
-        first = await _backend_pid(database)
-        await _terminate(first)
-        with pytest.raises(exc.DBAPIError) as raised:
-            await _backend_pid(database)
-        assert raised.value.connection_invalidated
-        assert await _backend_pid(database) != first
-    finally:
-        await database.dispose()
+    assert raised.value.connection_invalidated
+    assert await _backend_pid(database) != first
