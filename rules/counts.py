@@ -18,8 +18,9 @@ Definitions (each count is of one conference):
 - **approved**: of the unit's nominations, those approved.
 - **missing**: how many the unit still lacks of the number expected (0 once it has as many or more).
 
-Every figure comes from one grouped query over ``ix_nomination_status_by_unit`` (conference, unit, source,
-status) and one over the conference's allowances: no nomination row is loaded into Python.
+Every figure comes from the conference's rows of the nomination tally (by unit, source and status, kept by
+the database's triggers: ``storage.tally``) and its allowances: no nomination is read, let alone loaded
+into Python.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rules.nominations import COUNTS_AGAINST_ALLOWANCE
 from rules.nominations import Status as NominationStatus
 from rules.text import fold
+from storage import tally
 from storage.models import Nomination, OrgUnit, UnitAllowance
 
 SENT = COUNTS_AGAINST_ALLOWANCE
@@ -120,30 +122,24 @@ def active_on(valid_from: dt.date | None, valid_to: dt.date | None, day: dt.date
 async def nomination_counts(
     session: AsyncSession, conference_id: int, *, on_day: dt.date | None = None
 ) -> NominationCounts:
-    """Every count of the module docstring for one conference, in two grouped queries (three when a citizen
-    named a unit that has no allowance). ``on_day``: leave out allowance units that do not exist that day
+    """Every count of the module docstring for one conference, in two queries (three when a citizen named a
+    unit that has no allowance). ``on_day``: leave out allowance units that do not exist that day
     (a unit merged away before the conference is asked for nothing)."""
-    statement = (
-        select(
-            Nomination.unit_id, Nomination.source, Nomination.status, func.count(Nomination.submitted_at), func.count()
-        )
-        .where(Nomination.conference_id == conference_id)
-        .group_by(Nomination.unit_id, Nomination.source, Nomination.status)
-    )
     by_status: dict[str, int] = dict.fromkeys(NominationStatus, 0)
     received = 0
     sent: dict[int | None, int] = defaultdict(int)
     by_focal_point: dict[int, int] = defaultdict(int)
     approved: dict[int, int] = defaultdict(int)
-    for unit_id, source, status, sent_in, count in (await session.execute(statement)).all():
+    for row in await tally.conference_tally(session, conference_id):
+        unit_id, status, count = row.unit_id, row.status, row.nominations
         by_status[status] = by_status.get(status, 0) + count
-        received += sent_in
+        received += row.submitted
         if status not in SENT:
             continue
         sent[unit_id] += count
         if unit_id is None:
             continue
-        if source == FOCAL_POINT:
+        if row.source == FOCAL_POINT:
             by_focal_point[unit_id] += count
         if status == NominationStatus.APPROVED:
             approved[unit_id] += count

@@ -32,7 +32,8 @@ room: seats stay a hard limit, so an overriding acceptance of a full pool is wai
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -736,53 +737,53 @@ class PoolCount:
         return None if self.seats is None else max(self.seats - self.held, 0)
 
 
-async def pool_counts(session: AsyncSession, conference_id: int) -> list[PoolCount]:
+async def pool_counts(
+    session: AsyncSession, conference_id: int, seat_pools: Sequence[SeatPool] | None = None
+) -> list[PoolCount]:
     """Per pool of the conference (in plan order): seats, invited, accepted, declined, pending, waitlisted,
     and the finer counts of :class:`PoolCount`. A pool code used by invitations but missing from the plan
-    is listed last, unlimited. Read-only; exact at the moment of the query."""
-    pools = list(
-        await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference_id).order_by(SeatPool.id))
+    is listed last, unlimited. ``seat_pools``: the conference's pools in plan order, when the caller has
+    read them already. Read-only; exact at the moment of the query."""
+    pools = (
+        list(seat_pools)
+        if seat_pools is not None
+        else list(
+            await session.scalars(select(SeatPool).where(SeatPool.conference_id == conference_id).order_by(SeatPool.id))
+        )
     )
+    # The check-ins come with the statuses, in the same scan: only an accepted delegate is checked in.
     by_status = await session.execute(
-        select(Invitation.pool_code, Invitation.status, func.count())
+        select(Invitation.pool_code, Invitation.status, func.count(), func.count(Invitation.checked_in_at))
         .where(Invitation.conference_id == conference_id)
         .group_by(Invitation.pool_code, Invitation.status)
     )
     counts: dict[str, dict[str, int]] = {}
-    for pool_code, status, count in by_status:
+    checked_in: dict[str, int] = defaultdict(int)
+    for pool_code, status, count, checked in by_status:
         counts.setdefault(pool_code, {})[status] = int(count)
-    extra = await _extra_counts(session, conference_id)
+        if status == Status.ACCEPTED:
+            checked_in[pool_code] += int(checked)
+    reserved = await _reserved_counts(session, conference_id)
     english = {pool.code: pool.title_en for pool in pools}
     listed = [(pool.code, pool.title, pool.seats) for pool in pools]
     listed += [(code, code, None) for code in sorted(set(counts) - {pool.code for pool in pools})]
     return [
         replace(
-            _pool_count(code, title, seats, counts.get(code, {}), extra.get(code, (0, 0))), title_en=english.get(code)
+            _pool_count(code, title, seats, counts.get(code, {}), (reserved.get(code, 0), checked_in[code])),
+            title_en=english.get(code),
         )
         for code, title, seats in listed
     ]
 
 
-async def _extra_counts(session: AsyncSession, conference_id: int) -> dict[str, tuple[int, int]]:
-    """(reserved, checked in) per pool."""
+async def _reserved_counts(session: AsyncSession, conference_id: int) -> dict[str, int]:
+    """Seats held for a pending substitute, per pool."""
     reserved = await session.execute(
         select(Invitation.pool_code, func.count())
         .where(Invitation.conference_id == conference_id, _reserved())
         .group_by(Invitation.pool_code)
     )
-    checked = await session.execute(
-        select(Invitation.pool_code, func.count())
-        .where(
-            Invitation.conference_id == conference_id,
-            Invitation.status == Status.ACCEPTED,
-            Invitation.checked_in_at.is_not(None),
-        )
-        .group_by(Invitation.pool_code)
-    )
-    result: dict[str, tuple[int, int]] = {code: (int(n), 0) for code, n in reserved}
-    for code, n in checked:
-        result[code] = (result.get(code, (0, 0))[0], int(n))
-    return result
+    return {code: int(n) for code, n in reserved}
 
 
 def _pool_count(

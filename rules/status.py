@@ -539,7 +539,7 @@ async def conference_status(
     youth_years = (year - band.max_age, year - band.min_age)
     nominations = await counts.nomination_counts(session, conference_id, on_day=held_on)
     balance = await _balance(session, conference_id, targets, youth_years)
-    pools = _pool_statuses(seat_pools, await seats.pool_counts(session, conference_id))
+    pools = _pool_statuses(seat_pools, await seats.pool_counts(session, conference_id, seat_pools))
     everyone = sum(pool.accepted for pool in pools)
     return ConferenceStatus(
         conference_id=conference.id,

@@ -27,9 +27,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage import tally
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -352,7 +355,7 @@ class Nomination(Timestamped, Base):
     __table_args__ = (
         Index("ix_nomination_dup", "campaign_id", "nominee_fold", "birth_year"),
         Index("ix_nomination_queue", "conference_id", "status", "submitted_at"),
-        # Covers /status's count of a conference's nominations by unit, source and status (rules.status).
+        # Covers the count of a unit's allowance used (rules.counts.allowance_used); /status reads the tally.
         Index("ix_nomination_status_by_unit", "conference_id", "unit_id", "source", "status", "submitted_at"),
     )
 
@@ -408,6 +411,27 @@ class Nomination(Timestamped, Base):
     events: Mapped[list[NominationEvent]] = relationship(
         back_populates="nomination", order_by="NominationEvent.id", cascade="all, delete-orphan"
     )
+
+
+class NominationTally(Base):
+    """How many of a conference's nominations have this unit, source and status: kept by triggers on
+    ``nomination`` in the same transaction (``storage.tally``), read by /status instead of a count."""
+
+    __tablename__ = "nomination_tally"
+
+    conference_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # The unit's id, or 0 for a nomination without one (a key column cannot be NULL).
+    unit_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24), primary_key=True)
+    nominations: Mapped[int] = mapped_column(Integer)
+    # Of them, those sent at some point (submitted_at set): /status's "received".
+    submitted: Mapped[int] = mapped_column(Integer)
+
+
+# The tally's triggers, once every table exists; on PostgreSQL their function is dropped with the tables.
+event.listen(Base.metadata, "after_create", tally.install)
+event.listen(Base.metadata, "after_drop", tally.drop)
 
 
 class Evidence(Base):

@@ -25,7 +25,7 @@ from rules import links
 from rules.link_codes import derive_code, format_code, lookup_hash
 from rules.tokens import token_hash
 from storage import migrate
-from storage.models import Account, Base, Invitation, StoredFileRecord
+from storage.models import Account, Base, Campaign, Conference, Invitation, Nomination, StoredFileRecord
 
 PG_URL_ENV = "DIENHINH_TEST_PG_URL"
 
@@ -694,3 +694,56 @@ async def test_the_balance_index_comes_with_0014_and_goes_on_downgrade_keeping_t
     assert await _rows(db_url, "SELECT id, gender, birth_year, religion FROM invitation") == [
         (1, "nu", 1995, "phat_giao")
     ]
+
+
+# --- 0015: the nomination tally counts the nominations already there ---------------------------------------
+
+
+async def test_the_nomination_tally_counts_what_is_there_and_goes_away_on_downgrade(db_url: str) -> None:
+    await migrate._run_in_transaction(db_url, migrate._alembic_command("upgrade", "0014"))
+    at = dt.datetime(2020, 5, 1, 2, tzinfo=dt.UTC)
+    engine = create_async_engine(db_url, poolclass=pool.NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(Account).values(id=7, display_name="Lan", role="focal_point", created_at=at, updated_at=at)
+            )
+            await connection.execute(insert(Campaign).values(id=1, code="c", title="Kế hoạch", created_at=at))
+            await connection.execute(
+                insert(Conference).values(id=3, campaign_id=1, code="d", level="district", title="Hội nghị")
+            )
+            sent = {"submitted_at": at, "created_at": at, "updated_at": at}
+            rows = [
+                {"status": "submitted", "source": "focal_point", **sent},
+                {"status": "submitted", "source": "focal_point", **sent},
+                {"status": "draft", "source": "citizen", "submitted_at": None, "created_at": at, "updated_at": at},
+            ]
+            await connection.execute(
+                insert(Nomination),
+                [{"campaign_id": 1, "conference_id": 3, "nominator_id": 7, "draft_editing": False, **r} for r in rows],
+            )
+
+        await migrate.upgrade_to_head(db_url)
+        query = "SELECT conference_id, unit_key, source, status, nominations, submitted FROM nomination_tally"
+        assert sorted(await _rows(db_url, query)) == [
+            (3, 0, "citizen", "draft", 1, 0),
+            (3, 0, "focal_point", "submitted", 2, 2),
+        ]
+        # The triggers are armed: a nomination decided after the upgrade moves in the tally.
+        await _execute(db_url, ["UPDATE nomination SET status = 'approved' WHERE source = 'citizen'"])
+        assert sorted(await _rows(db_url, query + " WHERE nominations <> 0")) == [
+            (3, 0, "citizen", "approved", 1, 0),
+            (3, 0, "focal_point", "submitted", 2, 2),
+        ]
+
+        await migrate.downgrade(db_url, "0014")
+        assert "nomination_tally" not in await _run_sync(db_url, _table_names)
+        # No trigger is left to write to a table that is gone.
+        await _execute(db_url, ["UPDATE nomination SET status = 'rejected' WHERE source = 'citizen'"])
+        await migrate.upgrade_to_head(db_url)
+        assert sorted(await _rows(db_url, query + " WHERE nominations <> 0")) == [
+            (3, 0, "citizen", "rejected", 1, 0),
+            (3, 0, "focal_point", "submitted", 2, 2),
+        ]
+    finally:
+        await engine.dispose()

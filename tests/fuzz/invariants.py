@@ -21,6 +21,7 @@ from rules.nominations import COUNTS_AGAINST_ALLOWANCE
 from rules.roles import Role
 from rules.seats import SEAT_PASSED_ON
 from rules.text import fold
+from storage import tally
 from storage.db import Database
 from storage.models import (
     Account,
@@ -378,6 +379,18 @@ async def audit_trail_is_one_intact_chain(db: AsyncSession) -> list[Violation]:
     return [Violation("audit chain broken", where, problem.finding.value)]
 
 
+async def nomination_tally_matches_a_count(db: AsyncSession) -> list[Violation]:
+    """The tally /status reads (kept by the database's triggers, ``storage.tally``) equals a fresh count."""
+    return [
+        Violation(
+            "nomination tally out of step",
+            f"conference {conference} unit {unit or '(none)'} {source} {status}",
+            f"counted {counted} ({sent} sent), tallied {tallied} ({tallied_sent} sent)",
+        )
+        for conference, unit, source, status, counted, tallied, sent, tallied_sent in await tally.mismatches(db)
+    ]
+
+
 CHECKS: tuple[Check, ...] = (
     sent_nominations_are_complete,
     decided_nominations_have_a_time,
@@ -394,6 +407,7 @@ CHECKS: tuple[Check, ...] = (
     no_orphans,
     outbox_rows_are_delivered_or_waiting,
     audit_trail_is_one_intact_chain,
+    nomination_tally_matches_a_count,
 )
 
 
