@@ -60,6 +60,10 @@ class Options:
     delegates: int = 1000
     busy_chats: int = 10
     extra: int = 5
+    # Each Bot API call's network round trip (Hà Nội to Telegram's servers: 50–250 ms), and how many calls
+    # the sender has on their way at once (the setting OUTBOX_MAX_IN_FLIGHT).
+    round_trip_ms: float = 100.0
+    in_flight: int = Settings.model_fields["outbox_max_in_flight"].default
     database_url: str | None = None
     json_path: Path | None = None
 
@@ -70,6 +74,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--wave-busy-chats", type=int, default=Options.busy_chats, help="chats that get several messages (10)"
     )
     parser.add_argument("--wave-extra", type=int, default=Options.extra, help="extra messages per busy chat (5)")
+    parser.add_argument(
+        "--wave-round-trip-ms", type=float, default=Options.round_trip_ms, help="each call's round trip (100 ms)"
+    )
+    parser.add_argument(
+        "--wave-in-flight",
+        type=int,
+        default=Options.in_flight,
+        help="calls on their way at once (OUTBOX_MAX_IN_FLIGHT)",
+    )
     parser.add_argument("--wave-json", type=Path, default=None, help="where to write the wave's JSON")
     parser.add_argument(
         "--wave-database-url",
@@ -84,10 +97,14 @@ def options_from(args: argparse.Namespace) -> Options:
         delegates=args.wave_delegates,
         busy_chats=args.wave_busy_chats,
         extra=args.wave_extra,
+        round_trip_ms=args.wave_round_trip_ms,
+        in_flight=args.wave_in_flight,
         # ``python -m bench --database-url URL`` runs the wave on that server too.
         database_url=args.wave_database_url or getattr(args, "database_url", None),
         json_path=args.wave_json,
     )
+    if options.round_trip_ms < 0 or options.in_flight < 1:
+        raise SystemExit("--wave-round-trip-ms must be ≥ 0 and --wave-in-flight at least 1")
     if options.delegates < 1 or options.busy_chats < 0 or options.extra < 0 or options.busy_chats > options.delegates:
         raise SystemExit("--wave-delegates must be at least 1, --wave-busy-chats between 0 and it, --wave-extra ≥ 0")
     return options
@@ -176,8 +193,15 @@ async def _run(options: Options, database_url: str, log: Callable[[str], None]) 
         await prepare(database, options, clock())
     finally:
         await database.dispose()
-    settings = Settings(database_url=database_url, bot_token="", webhook_url="", link_secret="bench-link-secret")
+    settings = Settings(
+        database_url=database_url,
+        bot_token="",
+        webhook_url="",
+        link_secret="bench-link-secret",
+        outbox_max_in_flight=options.in_flight,
+    )
     api = InProcessBotAPI()
+    api.round_trip = options.round_trip_ms / 1000
     api.rate_rules = RateRules(overall_per_second=TELEGRAM_OVERALL_PER_SECOND, per_chat_per_second=1)
     playground = Playground(lambda: Services.create(settings, clock=clock), api=api)
     expected = options.delegates + options.busy_chats * options.extra
@@ -220,6 +244,8 @@ async def _run(options: Options, database_url: str, log: Callable[[str], None]) 
             "extra_per_busy_chat": options.extra,
             "outbox_interval_seconds": settings.outbox_interval_seconds,
             "outbox_batch_size": settings.outbox_batch_size,
+            "round_trip_ms": options.round_trip_ms,
+            "outbox_max_in_flight": options.in_flight,
             "fake_api_limits": {"overall_per_second": TELEGRAM_OVERALL_PER_SECOND, "per_chat_per_second": 1},
         },
         "messages": expected,
@@ -280,6 +306,10 @@ def aims(result: dict[str, Any]) -> list[Aim]:
 def report(result: dict[str, Any]) -> str:
     rows = [
         ("messages", str(result["messages"])),
+        (
+            "each call's round trip; calls at once",
+            f"{result['options']['round_trip_ms']:.0f} ms; {result['options']['outbox_max_in_flight']}",
+        ),
         ("seconds (first to last delivery)", f"{result['seconds']:.1f}"),
         ("fastest the limits allow", f"{result['fastest_possible_seconds']:.1f} s"),
         ("achieved rate", f"{result['rate_per_second']:.1f} /s"),

@@ -176,6 +176,7 @@ async def _post_init(application: Application) -> None:
         owner=services.settings.outbox_owner or None,
         clock=services.clock,
         batch_size=services.settings.outbox_batch_size,
+        max_in_flight=services.settings.outbox_max_in_flight,
         on_blocked=services.accounts.forget,
     )
     install_outbox(app, services.outbox, services.settings.outbox_interval_seconds)

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     unit_link_days: int = Field(default=30, ge=1, le=365)
     outbox_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    # Calls on their way to Telegram (or Zalo) at once: each waits a network round trip.
+    outbox_max_in_flight: int = Field(default=10, ge=1, le=100)
     # The name this process claims outbox rows under; empty: `dienhinh run` makes one (bot.outbox.process_owner).
     outbox_owner: str = ""
     # Reminders: days before a deadline, and the local time of day they go out; the organisers' digest time.

@@ -7,11 +7,14 @@ what the outbox table holds: nothing lost, nothing sent twice, blocked users mar
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
+import heapq
 import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -228,7 +231,8 @@ async def test_429_puts_the_rest_of_the_batch_back(database, api, bot, clock):
         await enqueue(database, clock, chat_id, f"promo:{chat_id}")
     api.fail_next(Fault.too_many_requests(5), chat_id=811)
 
-    stats = await make_dispatcher(database, bot, clock).run_once()
+    # One call at a time: the 429 comes back before the next call starts (several at once: below).
+    stats = await make_dispatcher(database, bot, clock, max_in_flight=1).run_once()
 
     assert stats.claimed == 3 and stats.sent == 0 and stats.deferred == 3
     assert api.sent_count() == 1  # one try, then the bot held back
@@ -425,7 +429,8 @@ async def test_a_restarted_sender_takes_back_at_once_what_its_crashed_run_had_cl
     await enqueue(database, clock, 1350, "remind:a2", text="a2")
     for chat_id in range(1351, 1355):
         await enqueue(database, clock, chat_id, f"remind:{chat_id}", text=f"for {chat_id}")
-    crashed = DiesAfterTheFirstSend(database, bot, owner="bot-1/0", clock=clock.now, sleep=clock.sleep)
+    # One call at a time, so one message is on its way when the sender dies (several: below).
+    crashed = DiesAfterTheFirstSend(database, bot, owner="bot-1/0", clock=clock.now, sleep=clock.sleep, max_in_flight=1)
 
     with pytest.raises(Killed):
         await crashed.run_once()
@@ -455,6 +460,114 @@ async def test_a_restarted_sender_takes_back_at_once_what_its_crashed_run_had_cl
     assert all(texts(api, chat_id) == [f"for {chat_id}"] for chat_id in range(1351, 1355))
     assert {(row.status, row.lease_owner) for row in stored.values()} == {("sent", "bot-1/0")}
     assert stored["remind:a1"].attempts == 2 and stored["remind:1351"].attempts == 2
+
+
+# --- several calls on their way at once ------------------------------------------------------------------
+
+
+class HeldBotAPI(InProcessBotAPI):
+    """The in-process Bot API whose calls wait until the test lets them through, as calls wait a network
+    round trip: the test sees how many are on their way at once, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.on_their_way = 0
+        self.most_at_once = 0
+
+    async def do_request(self, url: str, method: str, request_data=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if url.endswith("/getMe"):
+            return await super().do_request(url, method, request_data, *args, **kwargs)
+        self.on_their_way += 1
+        self.most_at_once = max(self.most_at_once, self.on_their_way)
+        try:
+            await self.gate.wait()
+            return await super().do_request(url, method, request_data, *args, **kwargs)
+        finally:
+            self.on_their_way -= 1
+
+
+@pytest.fixture
+async def held() -> AsyncIterator[tuple[HeldBotAPI, Bot]]:
+    api = HeldBotAPI()
+    bot = Bot(token=OFFLINE_TOKEN, request=api, get_updates_request=api)
+    await bot.initialize()
+    yield api, bot
+    await bot.shutdown()
+
+
+async def test_several_calls_are_on_their_way_at_once_and_each_outcome_is_recorded(database, held, clock):
+    api, bot = held
+    for chat_id in range(1400, 1406):
+        await enqueue(database, clock, chat_id, f"remind:{chat_id}", text=f"for {chat_id}")
+    dispatcher = make_dispatcher(database, bot, clock, max_in_flight=4)
+
+    batch = asyncio.create_task(dispatcher.run_once())
+    await _until(lambda: api.on_their_way == 4, "four calls on their way")
+    on_their_way = {row.dedupe_key: row.status for row in (await rows(database)).values()}
+    api.gate.set()
+    stats = await batch
+
+    # Four calls waited on the network together; the other two started as places came free.
+    assert api.most_at_once == 4 and not batch.exception()
+    assert list(on_their_way.values()) == ["sending"] * 6  # claimed, none recorded yet
+    assert (stats.claimed, stats.sent) == (6, 6)
+    assert all(texts(api, chat_id) == [f"for {chat_id}"] for chat_id in range(1400, 1406))
+    assert {(row.status, row.attempts) for row in (await rows(database)).values()} == {("sent", 1)}
+
+
+async def test_a_429_while_other_calls_are_on_their_way_loses_and_repeats_nothing(database, held, clock):
+    api, bot = held
+    for chat_id in range(811, 817):
+        await enqueue(database, clock, chat_id, f"promo:{chat_id}", text=f"for {chat_id}")
+    api.fail_next(Fault.too_many_requests(5), chat_id=811)
+    dispatcher = make_dispatcher(database, bot, clock, max_in_flight=3)
+
+    batch = asyncio.create_task(dispatcher.run_once())
+    await _until(lambda: api.on_their_way == 3, "three calls on their way")
+    api.gate.set()
+    stats = await batch
+
+    # 811 met flood control; 812 and 813 were on their way and went out; nothing more was started.
+    assert (stats.sent, stats.deferred, stats.rate_limited) == (2, 4, True)
+    assert api.sent_count() == 3  # three tries, one refused
+    clock.advance(5.1)
+    await dispatcher.drain()
+    assert all(texts(api, chat_id) == [f"for {chat_id}"] for chat_id in range(811, 817))
+    assert {row.status for row in (await rows(database)).values()} == {"sent"}
+
+
+class DiesBeforeRecordingAnySend(OutboxDispatcher):
+    """A sender killed with several calls on their way: none of their outcomes is recorded."""
+
+    async def _sent(self, row: store.ClaimedRow, message_id: int, stats: DispatchStats) -> None:
+        raise Killed
+
+
+async def test_a_crash_with_calls_on_their_way_sends_again_only_those(database, held, clock):
+    api, bot = held
+    for chat_id in range(1500, 1506):
+        await enqueue(database, clock, chat_id, f"remind:{chat_id}", text=f"for {chat_id}")
+    crashed = DiesBeforeRecordingAnySend(
+        database, bot, owner="bot-2/0", clock=clock.now, sleep=clock.sleep, max_in_flight=3
+    )
+
+    batch = asyncio.create_task(crashed.run_once())
+    await _until(lambda: api.on_their_way == 3, "three calls on their way")
+    api.gate.set()
+    with pytest.raises(Killed):
+        await batch
+    first_three = [chat_id for chat_id in range(1500, 1506) if texts(api, chat_id)]
+    assert len(first_three) == 3  # the three on their way reached Telegram; the rest were never started
+
+    again = make_dispatcher(database, bot, clock, owner="bot-2/0")
+    await again.drain()
+
+    # At least once: each message on its way when the sender died is shown twice, every other one once.
+    assert {chat_id: len(texts(api, chat_id)) for chat_id in range(1500, 1506)} == {
+        chat_id: 2 if chat_id in first_three else 1 for chat_id in range(1500, 1506)
+    }
+    assert {row.status for row in (await rows(database)).values()} == {"sent"}
 
 
 async def test_a_batch_claims_what_may_go_out_in_the_next_second(database, api, bot, clock):
@@ -761,28 +874,74 @@ async def _send_through(
     tenth the sender is held up ``held_up`` s (recording, claiming). Returns each call's start and end."""
     calls = []
     for chat_id in range(300):
-        await limiter.acquire(chat_id, False)
+        grant = await limiter.acquire(chat_id, False)
         start = clock.elapsed
         clock.advance(call * 20 if chat_id % 10 == 0 else call)
-        limiter.done()
+        limiter.done(grant)
         calls.append((start, clock.elapsed))
         if chat_id % 10 == 9:
             clock.advance(held_up)
     return calls
 
 
-async def test_limiter_counts_each_window_from_the_calls_end_and_catches_up_after_a_hold_up():
+def _most_in_one_second(moments: list[float]) -> int:
+    """The most messages any 1-second window holds, each counted at its moment."""
+    ordered = sorted(moments)
+    return max(bisect.bisect_left(ordered, at + 1.0) - k for k, at in enumerate(ordered))
+
+
+async def test_limiter_counts_each_call_at_its_middle_and_catches_up_after_a_hold_up():
     clock = FakeClock()
     slow = await _send_through(SendLimiter(clock=clock.monotonic, sleep=clock.sleep), clock, call=0.005, held_up=0)
     clock = FakeClock()
     held = await _send_through(SendLimiter(clock=clock.monotonic, sleep=clock.sleep), clock, call=0.001, held_up=0.1)
 
-    # However long a call took, no 1-second window as Telegram saw it (somewhere between a call's start
-    # and its end) holds more than 30 messages.
+    # However long a call took, no 1-second window as Telegram saw it (halfway through each call) holds
+    # more than 30 messages.
     for calls in (slow, held):
-        assert all(calls[k + 30][0] >= calls[k][1] + 1.0 for k in range(len(calls) - 30))
+        assert _most_in_one_second([(start + end) / 2 for start, end in calls]) <= 30
     # The time the sender was held up between calls is made up afterwards: the rate stays near 30/s.
     assert (len(held) - 1) / (held[-1][0] - held[0][0]) >= 0.95 * 30
+
+
+class RoundTrips:
+    """Calls that each take a network round trip, several on their way at once, in simulated time: the
+    limiter's sleep moves the clock to the end of each call due meanwhile and tells the limiter then."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.ends: list[tuple[float, int, Any]] = []
+        self.limiter = SendLimiter(clock=clock.monotonic, sleep=self.sleep)
+        self.calls: list[tuple[float, float]] = []
+
+    async def sleep(self, seconds: float) -> None:
+        target = self.clock.elapsed + seconds
+        while self.ends and self.ends[0][0] <= target:
+            end, _, grant = heapq.heappop(self.ends)
+            self.clock.elapsed = max(self.clock.elapsed, end)
+            self.limiter.done(grant)
+        self.clock.elapsed = target
+
+    async def send(self, chat_id: int, round_trip: float) -> None:
+        grant = await self.limiter.acquire(chat_id, False)
+        self.limiter.calling(grant)
+        start = self.clock.elapsed
+        heapq.heappush(self.ends, (start + round_trip, chat_id, grant))
+        self.calls.append((start, start + round_trip))
+
+
+async def test_calls_on_their_way_at_once_keep_telegrams_rate_whatever_the_round_trip():
+    network = RoundTrips(FakeClock())
+    for chat_id in range(600):
+        # 100 ms a call, every seventh twice that: without calls on their way at once, 10 a second at most.
+        await network.send(chat_id, 0.2 if chat_id % 7 == 0 else 0.1)
+
+    starts = [start for start, _ in network.calls]
+    assert (len(starts) - 1) / (starts[-1] - starts[0]) >= 0.97 * 30
+    # As Telegram counts, halfway through each call: never more than 30 in one second.
+    assert _most_in_one_second([(start + end) / 2 for start, end in network.calls]) <= 30
+    # And counted at the calls' starts (a server that sees each message as soon as it is sent).
+    assert _most_in_one_second([start for start, _ in network.calls]) <= 30
 
 
 async def test_flood_control_keeps_each_chats_order(database, api, bot, clock):

@@ -150,6 +150,8 @@ class InProcessBotAPI(BaseRequest):
         self.fault_hook: Callable[[str, dict[str, Any]], Fault | None] | None = None
         self.rate_rules: RateRules | None = None
         self.rate_violations = 0
+        # Seconds each call spends on the network (benches): half before the server sees it, half after.
+        self.round_trip = 0.0
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._send_times: deque[float] = deque()
         self._chat_send_times: dict[int, float] = {}
@@ -182,6 +184,14 @@ class InProcessBotAPI(BaseRequest):
         if "/file/bot" in url:
             path = url.rsplit("/", 1)[-1]
             return (200, self.files[path]) if path in self.files else (404, b"Not Found")
+        if self.round_trip:
+            await asyncio.sleep(self.round_trip / 2)
+        answer = self._handle(url, request_data)
+        if self.round_trip:
+            await asyncio.sleep(self.round_trip / 2)
+        return answer
+
+    def _handle(self, url: str, request_data: RequestData | None) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         uploads = request_data.multipart_data if request_data and request_data.contains_files else {}
