@@ -114,6 +114,9 @@ async def pair(database_url: str, server: FakeZaloServer, tmp_path: Path) -> Asy
         "ZALO_API_BASE_URL": server.base_url,
         "LINK_SECRET": "standby-test-link-secret-0123456789",
         "LOG_LEVEL": "INFO",
+        # One call on its way at a time, so "beyond the one in flight" is exact whatever the machine's speed;
+        # several at once (the default) are sent again only those on their way: tests/test_outbox.py.
+        "OUTBOX_MAX_IN_FLIGHT": "1",
     }
     processes = [
         BotProcess("A", {**environment, "OUTBOX_OWNER": f"standby-a-{tmp_path.name}"}),
