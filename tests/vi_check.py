@@ -7,7 +7,8 @@ command menus (from the in-process Bot API's calls), and every Zalo message. ``s
 language from the database and fails on the first English words a chat in `vi` was shown (see
 ``tests/english.py``), naming the word, the text, the chat and what was last sent before it.
 
-A chat in English, or one where the person switched language (``/lang``), is left out whole.
+A chat in English, or one where the person's language changed during the run (``/lang``, or an account in
+English erased and met again in Vietnamese), is left out whole.
 :data:`TALLY` counts the playgrounds and texts checked; the session fails when playgrounds ran and no text
 was checked (``tests/conftest.py``), so the check cannot go quiet unnoticed.
 """
@@ -55,6 +56,9 @@ class ViewerCheck:
     inputs: list[_Input] = field(default_factory=list)
     words: set[str] = field(default_factory=set)
     zalo: list[tuple[str, DeliveredMessage, str]] = field(default_factory=list)
+    # Each chat's language when the first update came (what the test set up by then), to find the chats
+    # whose language changed.
+    at_first_update: dict[tuple[str, str, int], str] | None = None
 
     @classmethod
     def watch(cls, playground: Playground) -> ViewerCheck:
@@ -63,6 +67,8 @@ class ViewerCheck:
         deliver = playground.deliver
 
         async def recorded(update: Update) -> None:
+            if check.at_first_update is None:
+                check.at_first_update = await check._stored_languages()
             check._record(update)
             await deliver(update)
 
@@ -87,23 +93,32 @@ class ViewerCheck:
     def _last_text(self) -> str:
         return self.inputs[-1].text if self.inputs else ""
 
-    async def _languages(self) -> tuple[dict[int, str], dict[str, str]]:
-        """Each chat's language: Telegram chats by id, Zalo chats by Zalo id."""
+    async def _stored_languages(self) -> dict[tuple[str, str, int], str]:
+        """Each chat's language in the database now, by (channel, external id, address)."""
         async with self.playground.services.database.transaction() as db:
             rows = await db.execute(
                 select(ChannelIdentity.channel, ChannelIdentity.external_id, ChannelIdentity.address, Account.locale)
                 .join(Account)
                 .where(ChannelIdentity.address.is_not(None))
             )
-            telegram: dict[int, str] = {}
-            zalo: dict[str, str] = {}
-            switched = {i.chat for i in self.inputs if i.text.lower().startswith("/lang")}
-            for channel, external_id, address, locale in rows:
-                language = "switched" if address in switched else (locale or "vi")
-                telegram[address] = language
-                if channel == ZALO:
-                    zalo[external_id] = language
-            return telegram, zalo
+            return {(channel, external_id, address): locale or "vi" for channel, external_id, address, locale in rows}
+
+    async def _languages(self) -> tuple[dict[int, str], dict[str, str]]:
+        """Each chat's language at the end — Telegram chats by id, Zalo chats by Zalo id — or "switched" when
+        it changed during the run: a ``/lang``, or a language at the first update that the chat no longer
+        has (an account in English erased, and met again in Vietnamese)."""
+        now = await self._stored_languages()
+        switched = {i.chat for i in self.inputs if i.text.lower().startswith("/lang")}
+        changed = {key for key, language in (self.at_first_update or {}).items() if now.get(key) != language}
+        telegram: dict[int, str] = {}
+        zalo: dict[str, str] = {}
+        for key in {*now, *changed}:
+            channel, external_id, address = key
+            language = "switched" if address in switched or key in changed else now[key]
+            telegram[address] = language
+            if channel == ZALO:
+                zalo[external_id] = language
+        return telegram, zalo
 
     def _telegram_texts(self, languages: dict[int, str]) -> list[tuple[str, str]]:
         texts: list[tuple[str, str]] = []
