@@ -66,6 +66,14 @@ def load_catalogs(locales_dir: Path = LOCALES_DIR) -> dict[str, gettext.NullTran
     return catalogs
 
 
+# How a Vietnamese office writes a date, where Babel's ``vi`` forms ("15 tháng 3, 2020") differ: in a text
+# as the Tây Hồ plan does ("trước ngày 15/3/2020"), and in full as a letter names the day of a meeting
+# ("Chủ Nhật, ngày 15 tháng 3 năm 2020"). Other forms and locales are Babel's.
+DATE_PATTERNS: dict[str, dict[str, str]] = {
+    "vi": {"long": "d/M/y", "full": "EEEE, 'ngày' d 'tháng' M 'năm' y"},
+}
+
+
 @dataclass(frozen=True)
 class Translator:
     """Translates and formats for one locale and time zone.
@@ -95,10 +103,12 @@ class Translator:
         return moment.astimezone(self.tz)
 
     def date(self, day: dt.date | dt.datetime, form: str = "long") -> str:
-        """``15 tháng 3, 2020`` in Vietnamese; datetimes are first moved to the local time zone."""
+        """``15/3/2020`` in Vietnamese (``Chủ Nhật, ngày 15 tháng 3 năm 2020`` in full); datetimes are first
+        moved to the local time zone."""
         if isinstance(day, dt.datetime):
             day = self.local(day).date()
-        return format_date(day, format=form, locale=self.locale)
+        pattern = DATE_PATTERNS.get(self.locale, {}).get(form, form)
+        return format_date(day, format=pattern, locale=self.locale)
 
     def time(self, moment: dt.datetime) -> str:
         return format_time(self.local(moment), format="short", locale=self.locale)

@@ -4,7 +4,7 @@
 its day, time and venue as they stand, and asks what to change: "Ngày và giờ", "Giờ", "Địa điểm". The
 day is typed as Vietnamese offices write it ("15/4/2020", "15 tháng 4", with the time if wanted:
 "15/4/2020 8h30"), the time as "8h30", "8:30" or "14 giờ"; a wrong one gets a polite note and the same
-question. What was understood is shown back ("08:30, Thứ Tư, 15 tháng 4, 2020") before it is saved.
+question. What was understood is shown back ("08:30, Thứ Tư, ngày 15 tháng 4 năm 2020") before it is saved.
 Saving goes through ``rules.arrangements.set_arrangements``: organisers only, audited, and every delegate
 who accepted is told of the change through the outbox, in their language.
 

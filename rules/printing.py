@@ -150,7 +150,7 @@ def _moment(labels: Labels, moment: dt.datetime) -> str:
 
 
 def when_text(labels: Labels, conference: Conference) -> str:
-    """When the conference is held, as the letter says it: ``08:00 đến 12:00, Thứ Năm, 25 tháng 6, 2020``,
+    """When the conference is held, as the letter says it: ``08:00 đến 12:00, Thứ Năm, ngày 25 tháng 6 năm 2020``,
     or the period the plan gives while the day is not fixed yet."""
     if conference.starts_at is not None:
         start = conference.starts_at

@@ -192,7 +192,7 @@ async def test_in_may_an_ended_conference_takes_no_guest_list(cli_database, tmp_
 
     assert await _run("invitations", "import", str(file), "--conference", "grassroots", "--yes") == 2
     assert capsys.readouterr().err.strip() == (
-        "Hội nghị tuyên dương điển hình tiên tiến, người tốt - việc tốt đã kết thúc ngày 14 tháng 3, 2020, "
+        "Hội nghị tuyên dương điển hình tiên tiến, người tốt - việc tốt đã kết thúc ngày 14/3/2020, "
         "không nhận danh sách khách mời nữa."
     )
     assert await _invited(cli_database) == []

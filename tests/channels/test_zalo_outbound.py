@@ -277,7 +277,7 @@ async def test_a_document_goes_as_its_caption_and_a_link_with_its_expiry(
     assert caption == "Thêm hội nghị vào lịch."
     assert link_line.startswith("hoi-nghi.ics: https://dienhinh.example.vn/files/")
     # Made at 08:30 on 10 March in Hà Nội; 72 hours later.
-    assert expiry_line == "(đường dẫn có hiệu lực đến 08:30, 13 tháng 3, 2026)"
+    assert expiry_line == "(đường dẫn có hiệu lực đến 08:30, 13/3/2026)"
     shared = file_store.opened(link_line.split(": ", 1)[1])
     assert shared is not None and shared.file.data == b"BEGIN:VCALENDAR" and shared.owner == address
 

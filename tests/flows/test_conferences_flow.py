@@ -313,7 +313,7 @@ async def test_an_organiser_sets_the_day_time_and_venue_and_accepted_delegates_a
 
     menu = await organiser.send("/conference")
     assert menu[-1].text == (
-        f"{DISTRICT}\n• Thời gian: chưa định (theo kế hoạch: chậm nhất 30 tháng 6, 2020)\n"
+        f"{DISTRICT}\n• Thời gian: chưa định (theo kế hoạch: chậm nhất 30/6/2020)\n"
         "• Địa điểm: chưa định\n\nBạn muốn đặt lại mục nào?"
     )
     assert menu[-1].button_labels == ["Ngày và giờ", "Địa điểm", "Xong"]
@@ -324,7 +324,7 @@ async def test_an_organiser_sets_the_day_time_and_venue_and_accepted_delegates_a
     wrong = await organiser.send("31/6/2020")
     assert wrong[-1].text.startswith("“31/6/2020” không phải là một ngày có thật.")
     early = await organiser.send("5/6/2020")
-    assert early[-1].text.startswith("Đại biểu được trả lời giấy mời đến 17:00, 10 tháng 6, 2020")
+    assert early[-1].text.startswith("Đại biểu được trả lời giấy mời đến 17:00, 10/6/2020")
     outside = await organiser.send("2/7/2020")
     assert outside[-1].text.startswith("Theo kế hoạch, Hội nghị Điển hình tiên tiến tổ chức trong khoảng từ")
     hour = await organiser.send("20/6/2020")
@@ -333,8 +333,8 @@ async def test_an_organiser_sets_the_day_time_and_venue_and_accepted_delegates_a
     assert bad[-1].text.startswith("“25h” không phải là một giờ hợp lệ.")
     shown = await organiser.send("8h30")
     assert shown[-1].text == (
-        f"Thời gian mới của {DISTRICT}: 08:30, Thứ Bảy, 20 tháng 6, 2020\n"
-        "(trước đây: chưa định (theo kế hoạch: chậm nhất 30 tháng 6, 2020))\n\nLưu thay đổi này?"
+        f"Thời gian mới của {DISTRICT}: 08:30, Thứ Bảy, ngày 20 tháng 6 năm 2020\n"
+        "(trước đây: chưa định (theo kế hoạch: chậm nhất 30/6/2020))\n\nLưu thay đổi này?"
     )
     assert shown[-1].button_labels == ["Lưu", "Nhập lại", "Huỷ"]
     assert (await _conference(playground, "district")).starts_at is None  # nothing saved before "Lưu"
@@ -342,13 +342,13 @@ async def test_an_organiser_sets_the_day_time_and_venue_and_accepted_delegates_a
     saved = await organiser.press("Lưu")
 
     assert saved[-1].text.startswith("Đã lưu. Đang gửi thông báo thay đổi tới 1 đại biểu đã nhận lời tham dự.")
-    assert "• Thời gian: 08:30, Thứ Bảy, 20 tháng 6, 2020" in saved[-1].text
+    assert "• Thời gian: 08:30, Thứ Bảy, ngày 20 tháng 6 năm 2020" in saved[-1].text
     district = await _conference(playground, "district")
     assert district.starts_at == dt.datetime(2020, 6, 20, 1, 30, tzinfo=dt.UTC)
     await _drain(playground, clock)
     assert hung.last.text == (
         f"Kính gửi ông Trần Văn Hùng,\nBan Tổ chức xin thông báo thay đổi về {DISTRICT}:\n"
-        "• Thời gian: 08:30, Thứ Bảy, 20 tháng 6, 2020 (trước đây: chưa định)\n"
+        "• Thời gian: 08:30, Thứ Bảy, ngày 20 tháng 6 năm 2020 (trước đây: chưa định)\n"
         "• Địa điểm: chưa định\nTrân trọng kính mời ông Trần Văn Hùng tham dự."
     )
 
@@ -367,7 +367,7 @@ async def test_an_organiser_sets_the_day_time_and_venue_and_accepted_delegates_a
 
     # The delegate's invitation card shows the new day and venue.
     card = await hung.send("/rsvp")
-    assert "Thời gian: 08:30, 20 tháng 6, 2020" in card[-1].text or "08:30" in card[-1].text
+    assert "Thời gian: 08:30, 20/6/2020" in card[-1].text or "08:30" in card[-1].text
     assert "Địa điểm: Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân" in card[-1].text
 
     # Loading the plan again keeps what was set in chat; the calendar file reads it.
@@ -386,7 +386,7 @@ async def test_a_day_and_time_typed_together_and_only_organisers(playground, org
     await organiser.send("/conference district")
     await organiser.press("Ngày và giờ")
     shown = await organiser.send("thứ Bảy, 20/6/2020 lúc 14 giờ")
-    assert shown[-1].text.startswith(f"Thời gian mới của {DISTRICT}: 14:00, Thứ Bảy, 20 tháng 6, 2020")
+    assert shown[-1].text.startswith(f"Thời gian mới của {DISTRICT}: 14:00, Thứ Bảy, ngày 20 tháng 6 năm 2020")
     again = await organiser.press("Nhập lại")
     assert again[-1].text.startswith("Hội nghị họp ngày nào?")
     await organiser.send("20/6 8:30")
@@ -394,7 +394,7 @@ async def test_a_day_and_time_typed_together_and_only_organisers(playground, org
     hour_only = await organiser.press("Chỉ đổi giờ")
     assert hour_only[-1].text.startswith("Hội nghị bắt đầu lúc mấy giờ?")
     shown = await organiser.send("2 giờ chiều")
-    assert shown[-1].text.startswith(f"Thời gian mới của {DISTRICT}: 14:00, Thứ Bảy, 20 tháng 6, 2020")
+    assert shown[-1].text.startswith(f"Thời gian mới của {DISTRICT}: 14:00, Thứ Bảy, ngày 20 tháng 6 năm 2020")
     cancelled = await organiser.press("Huỷ")
     assert cancelled[-1].text.startswith("Chưa có gì thay đổi.")
     assert (await _conference(playground, "district")).starts_at == dt.datetime(2020, 6, 20, 1, 30, tzinfo=dt.UTC)

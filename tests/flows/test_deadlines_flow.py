@@ -84,12 +84,12 @@ async def test_everyone_sees_what_is_open_and_until_when(lan, clock):
     assert reply.text == (
         "Các mốc thời gian (giờ Việt Nam):\n\n"
         "📅 Hội nghị tuyên dương điển hình tiên tiến, người tốt - việc tốt\n"
-        "• Nhận đề cử: đến 17:00, 29 tháng 2, 2020 (còn 9 ngày)\n"
-        "• Trả lời thư mời: đến 17:00, 10 tháng 3, 2020 (còn 19 ngày)\n"
-        "• Hội nghị: trước 14 tháng 3, 2020\n\n"
+        "• Nhận đề cử: đến 17:00, 29/2/2020 (còn 9 ngày)\n"
+        "• Trả lời thư mời: đến 17:00, 10/3/2020 (còn 19 ngày)\n"
+        "• Hội nghị: trước ngày 14/3/2020\n\n"
         "📅 Hội nghị Điển hình tiên tiến\n"
-        "• Nhận đề cử: đến 17:00, 15 tháng 5, 2020 (còn 85 ngày)\n"
-        "• Trả lời thư mời: đến 17:00, 10 tháng 6, 2020 (còn 111 ngày)\n"
+        "• Nhận đề cử: đến 17:00, 15/5/2020 (còn 85 ngày)\n"
+        "• Trả lời thư mời: đến 17:00, 10/6/2020 (còn 111 ngày)\n"
         "• Hội nghị: Quý II/2020\n\n"
         "Để đề cử một điển hình, vui lòng gõ /nominate."
     )
@@ -100,8 +100,8 @@ async def test_a_deadline_that_passed_recently_is_shown_as_closed(lan, clock):
 
     [reply] = await lan.send("/deadlines")
 
-    assert "• Nhận đề cử: đã hết hạn lúc 17:00, 29 tháng 2, 2020" in reply.text
-    assert "• Trả lời thư mời: đến 17:00, 10 tháng 3, 2020 (còn 8 ngày)" in reply.text
+    assert "• Nhận đề cử: đã hết hạn lúc 17:00, 29/2/2020" in reply.text
+    assert "• Trả lời thư mời: đến 17:00, 10/3/2020 (còn 8 ngày)" in reply.text
 
 
 async def test_on_the_day_of_the_deadline_it_says_today(lan, clock):
@@ -109,7 +109,7 @@ async def test_on_the_day_of_the_deadline_it_says_today(lan, clock):
 
     [reply] = await lan.send("/deadlines")
 
-    assert "• Nhận đề cử: đến 17:00, 15 tháng 5, 2020 (hôm nay)" in reply.text
+    assert "• Nhận đề cử: đến 17:00, 15/5/2020 (hôm nay)" in reply.text
     assert "tuyên dương" not in reply.text  # the grassroots conference is long over
 
 
@@ -170,4 +170,4 @@ async def test_a_moved_deadline_is_shown_at_once(bot, lan, clock):
 
     [reply] = await lan.send("/deadlines")
 
-    assert "• Nhận đề cử: đến 17:00, 22 tháng 5, 2020 (còn 14 ngày)" in reply.text
+    assert "• Nhận đề cử: đến 17:00, 22/5/2020 (còn 14 ngày)" in reply.text

@@ -216,4 +216,4 @@ async def test_the_pass_calendar_file_stays_in_utc_and_matches_the_time_on_the_c
     event = parse_ics(calendar.file_bytes)
     assert event["DTSTART"] == starts_at and event["DTEND"] == starts_at + dt.timedelta(hours=4)
     local = starts_at.astimezone(dt.timezone(dt.timedelta(hours=7)))
-    assert f"Thời gian: {local:%H:%M}, {local.day} tháng {local.month}, {local.year}" in card[-1].text
+    assert f"Thời gian: {local:%H:%M}, {local.day}/{local.month}/{local.year}" in card[-1].text

@@ -123,7 +123,7 @@ async def test_invitations_offers_the_excel_list_and_a_printable_letter_per_pers
         f"UBND quận Tây Hồ tổ chức {DISTRICT}.",
         "Thời gian: Quý II/2020 (ngày cụ thể sẽ được thông báo sau)",
         "Địa điểm: sẽ được thông báo sau",
-        "Đề nghị xác nhận có tham dự hay không trước 17:00, Thứ Tư, 10 tháng 6, 2020: quét mã QR",
+        "Đề nghị xác nhận có tham dự hay không trước 17:00, Thứ Tư, ngày 10 tháng 6 năm 2020: quét mã QR",
         f"Mã mời: {codes['Nguyễn Văn An']}",
         "Trân trọng kính mời ông đến dự./.",
         "Nơi nhận: - Như trên; - Lưu: VT.",
@@ -191,7 +191,7 @@ async def test_a_form_named_after_the_command_is_sent_at_once_and_one_letter_com
     assert document.file_name == "Giấy mời – Nguyễn Văn An.pdf"
     assert document.text.startswith(f"Giấy mời in dự {DISTRICT}: 1 người, mỗi người một trang A4.")
     [page] = _pages(document.file_bytes or b"")
-    assert "Thời gian: Từ 08:00 đến 12:00, Thứ Năm, 25 tháng 6, 2020" in page
+    assert "Thời gian: Từ 08:00 đến 12:00, Thứ Năm, ngày 25 tháng 6 năm 2020" in page
     assert "Địa điểm: Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân" in page
     assert "Đề nghị mang theo: Giấy mời này và căn cước công dân" in page
     assert f"Mã mời: {codes['Nguyễn Văn An']}" in page

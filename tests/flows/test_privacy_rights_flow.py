@@ -77,8 +77,8 @@ async def test_a_delegate_who_was_checked_in_sees_when_and_by_which_role_in_myda
 
     summary = replies[0].text
     assert (
-        "• Hội nghị Điển hình tiên tiến: được mời ngày 10 tháng 2, 2020; tham dự (trả lời ngày 10 tháng 2, 2020); "
-        "đã điểm danh lúc 15:30, 10 tháng 2, 2020, người ghi nhận: Thành viên Ban tổ chức"
+        "• Hội nghị Điển hình tiên tiến: được mời ngày 10/2/2020; tham dự (trả lời ngày 10/2/2020); "
+        "đã điểm danh lúc 15:30, 10/2/2020, người ghi nhận: Thành viên Ban tổ chức"
     ) in summary
     file = replies[-1]
     assert file.method == "sendDocument" and file.file_name.endswith(".json")
@@ -147,7 +147,7 @@ async def test_an_uploaded_guest_list_goes_two_days_after_it_came_and_the_dry_ru
     assert listed == [
         "Chạy thử, dữ liệu không thay đổi. Hiện đã quá thời hạn lưu trữ:",
         "• danh sách khách mời đã tải lên sẽ xoá: 1",
-        "    khach-moi.xlsx, lúc 10:00, 10 tháng 2, 2020",
+        "    khach-moi.xlsx, lúc 10:00, 10/2/2020",
     ]
     assert done.counts() == {"guest_list": 1}
     assert await _count(playground, InvitationImport) == 0
@@ -250,7 +250,7 @@ async def test_a_duplicate_whose_original_is_erased_by_its_nominator_is_back_in_
     assert "• DH-2020-0002 — NGUYỄN VĂN ĐỨC: Đang chờ xét duyệt" in mine[-1].text
     history = await minh.send("/nomination DH-2020-0002")
     assert history[-1].text.endswith(
-        "• 10:00, 10 tháng 2, 2020: Đang chờ xét duyệt\n"
+        "• 10:00, 10/2/2020: Đang chờ xét duyệt\n"
         "   trở lại hàng chờ xét duyệt vì đề cử gốc mà đề cử này trùng không còn được lưu giữ"
     )
     review = await organiser.send("/review")

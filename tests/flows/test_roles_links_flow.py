@@ -177,7 +177,7 @@ async def test_unitlink_offers_the_wards_and_makes_a_link_with_its_expiry(playgr
     assert link[-1].text.startswith(
         "Đây là đường dẫn cho đầu mối của Phường Bưởi:\nhttps://t.me/dienhinh_bot?start=unit_"
     )
-    assert "có hiệu lực đến 11 tháng 3, 2020" in link[-1].text
+    assert "có hiệu lực đến 11/3/2020" in link[-1].text
 
 
 async def test_unitlink_searches_every_unit_by_typed_name(playground, organiser):
@@ -239,7 +239,7 @@ async def test_an_expired_unit_link_is_refused(playground, organiser, minh, cloc
     replies = await minh.send(f"/start {payload}")
 
     assert replies[-1].text == (
-        "Xin lỗi, đường dẫn cho Phường Bưởi này đã hết hạn vào ngày 11 tháng 3, 2020. "
+        "Xin lỗi, đường dẫn cho Phường Bưởi này đã hết hạn vào ngày 11/3/2020. "
         "Vui lòng xin Ban tổ chức một đường dẫn mới."
     )
     assert (await _account(playground, minh)).role == "citizen"
@@ -330,9 +330,9 @@ async def test_someone_with_the_link_sees_a_public_summary_and_endorses_once(pla
         == "Cảm ơn bạn! Sự ủng hộ của bạn dành cho Đỗ Thị Hạnh đã được ghi nhận. Số người ủng hộ đến nay: 1."
     )
     await _press_data(playground, minh, summary, endorse_data)
-    assert minh.toasts[-1] == "Bạn đã ủng hộ đề cử này vào ngày 10 tháng 2, 2020. Xin cảm ơn!"
+    assert minh.toasts[-1] == "Bạn đã ủng hộ đề cử này vào ngày 10/2/2020. Xin cảm ơn!"
     reopened = await minh.send(f"/start {payload}")
-    assert reopened[-1].text.endswith("Bạn đã ủng hộ đề cử này vào ngày 10 tháng 2, 2020. Xin cảm ơn!")
+    assert reopened[-1].text.endswith("Bạn đã ủng hộ đề cử này vào ngày 10/2/2020. Xin cảm ơn!")
     assert not reopened[-1].buttons
     assert await _endorsements(playground) == 1
 

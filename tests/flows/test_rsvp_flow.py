@@ -179,14 +179,14 @@ async def test_a_delegate_opens_their_link_accepts_and_gets_the_qr_code_and_the_
     assert "Trân trọng kính mời ông Trần Văn Hùng tới dự (Đại biểu điển hình tiên tiến)." in text
     assert f"Giấy mời dự {CONFERENCE}" in text
     assert "Trân trọng kính mời ông Trần Văn Hùng tới dự (Đại biểu điển hình tiên tiến)." in text
-    assert f"Thời gian: 08:00, {starts_at.day} tháng {starts_at.month}, {starts_at.year}" in text
+    assert f"Thời gian: 08:00, {starts_at.day}/{starts_at.month}/{starts_at.year}" in text
     assert "Địa điểm: Hội trường UBND quận Tây Hồ" in text
     assert "Thời lượng: ½ ngày (4 giờ)" in text
     assert "Vui lòng mang theo: Giấy mời, thẻ đại biểu" in text
     async with playground.services.database.transaction() as db:
         stored = await db.get_one(Invitation, invitation_id)
         assert f"Mã mời: {invitation_code(stored, playground.services.link_secret)}" in text
-    assert "Trả lời: chưa có.\nVui lòng trả lời trước 17:00, 10 tháng 6," in text
+    assert "Trả lời: chưa có.\nVui lòng trả lời trước 17:00, 10/6/" in text
     assert card[-1].button_labels == CARD_BUTTONS
 
     replies = await hung.press("Tham dự")
@@ -260,7 +260,7 @@ async def test_a_delegate_declines_with_a_reason_even_across_a_restart(playgroun
     assert done[-1].text.startswith(
         "Đã ghi nhận: ông Trần Văn Hùng không tham dự. Xin cảm ơn ông đã báo cho Ban Tổ chức."
     )
-    assert "Có thể thay đổi câu trả lời đến 17:00, 10 tháng 6," in done[-1].text
+    assert "Có thể thay đổi câu trả lời đến 17:00, 10/6/" in done[-1].text
     stored = await _invitation(playground, invitation_id)
     assert (stored.status, stored.decline_reason) == ("declined", "Đi công tác nước ngoài")
 
@@ -412,10 +412,10 @@ async def test_after_the_deadline_the_answer_is_locked_and_an_unopened_link_has_
     await hung.press("Tham dự", card[-1])
     late = await binh.send(f"/start inv_{unopened}")
 
-    assert "Hạn trả lời đã kết thúc lúc 17:00, 10 tháng 6," in again[-1].text
+    assert "Hạn trả lời đã kết thúc lúc 17:00, 10/6/" in again[-1].text
     assert "nên không thể thay đổi câu trả lời tại đây nữa" in again[-1].text and again[-1].buttons == []
     assert hung.toasts[-1] == "Lựa chọn này không còn nữa."
-    assert late[-1].text.startswith("Xin lỗi, đường dẫn giấy mời này đã hết hạn lúc 17:00, 10 tháng 6,")
+    assert late[-1].text.startswith("Xin lỗi, đường dẫn giấy mời này đã hết hạn lúc 17:00, 10/6/")
 
 
 async def test_an_organiser_overrides_a_locked_answer_with_a_reason_which_is_recorded(

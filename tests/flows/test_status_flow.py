@@ -120,9 +120,9 @@ async def test_the_organiser_sees_each_conference_in_vietnamese_with_a_chart(org
     assert "grassroots" not in footer
 
     assert district.startswith("📊 Hội nghị Điển hình tiên tiến (mã: district)")
-    assert "• Hạn gửi đề cử: 15 tháng 5, 2020 (còn 3 ngày)" in district
-    assert "• Hạn đại biểu xác nhận tham dự: 10 tháng 6, 2020 (còn 29 ngày)" in district
-    assert "• Hạn hoàn thành hội nghị: 30 tháng 6, 2020 (còn 49 ngày)" in district
+    assert "• Hạn gửi đề cử: 15/5/2020 (còn 3 ngày)" in district
+    assert "• Hạn đại biểu xác nhận tham dự: 10/6/2020 (còn 29 ngày)" in district
+    assert "• Hạn hoàn thành hội nghị: 30/6/2020 (còn 49 ngày)" in district
     assert "📝 Đề cử: đã nhận 4" in district
     assert "Đang chờ xét duyệt: 1; Đã được duyệt: 2; Không được chấp nhận: 1" in district
     assert "🏢 Đơn vị: 2/39 đã có đề cử, 0 đủ số dự kiến" in district

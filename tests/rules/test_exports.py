@@ -176,7 +176,7 @@ async def test_the_attendance_list_is_the_customary_danh_sach_trich_ngang(databa
 
     sheet = _sheet(data)
     assert sheet["A1"].value == "DANH SÁCH TRÍCH NGANG ĐẠI BIỂU DỰ HỘI NGHỊ ĐIỂN HÌNH TIÊN TIẾN"
-    assert sheet["A2"].value == "Thời gian: 18 tháng 6, 2020"
+    assert sheet["A2"].value == "Thời gian: 18/6/2020"
     assert sheet["A3"].value == "Địa điểm: Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân"
     assert [c.value for c in sheet[5]][:9] == [
         "Số giấy mời",

@@ -202,7 +202,7 @@ async def test_the_seven_day_reminder_leaves_at_eight_local_time_and_skips_a_uni
     await _minute_job(bot, clock, "2020-05-08 08:00")
 
     assert _texts(bot, BUOI_FOCAL) == [
-        "Nhắc việc: hạn nhận đề cử cho Hội nghị Điển hình tiên tiến là 17:00, 15 tháng 5, 2020 (còn 7 ngày).\n"
+        "Nhắc việc: hạn nhận đề cử cho Hội nghị Điển hình tiên tiến là 17:00, 15/5/2020 (còn 7 ngày).\n"
         "Phường Bưởi mới có 0/5 đề cử dự kiến. Vui lòng gõ /nominate để gửi đề cử."
     ]
     assert _texts(bot, NHAT_TAN_FOCAL) == []  # Nhật Tân has sent its five
@@ -314,8 +314,8 @@ async def test_a_deadline_moved_later_brings_its_reminders_again_at_the_new_date
     await _minute_job(bot, clock, "2020-05-15 08:00")
 
     first, second = _texts(bot, BUOI_FOCAL)
-    assert "17:00, 15 tháng 5, 2020 (còn 7 ngày)" in first
-    assert "17:00, 22 tháng 5, 2020 (còn 7 ngày)" in second
+    assert "17:00, 15/5/2020 (còn 7 ngày)" in first
+    assert "17:00, 22/5/2020 (còn 7 ngày)" in second
 
 
 async def test_at_the_deadline_organisers_are_told_which_units_missed_it(bot, clock, world, database):
@@ -331,7 +331,7 @@ async def test_at_the_deadline_organisers_are_told_which_units_missed_it(bot, cl
 
     [escalation] = _escalations(bot)
     assert escalation.startswith(
-        "Đã hết hạn nhận đề cử cho Hội nghị Điển hình tiên tiến lúc 17:00, 15 tháng 5, 2020. "
+        "Đã hết hạn nhận đề cử cho Hội nghị Điển hình tiên tiến lúc 17:00, 15/5/2020. "
         "Các đơn vị sau có ít hơn số đề cử dự kiến:\n"
     )
     assert "• Phường Bưởi: 0/5" in escalation
@@ -390,7 +390,7 @@ async def test_delegates_who_have_not_answered_are_reminded_with_their_link(bot,
     [reminder] = _texts(bot, WAITING_DELEGATE)
     assert reminder.startswith(
         "Kính gửi ông/bà Đỗ Văn Hùng,\nBan Tổ chức kính nhắc ông/bà trả lời giấy mời dự Hội nghị Điển hình tiên "
-        "tiến trước 17:00, 10 tháng 6, 2020 (còn 3 ngày).\nXin mở đường dẫn cá nhân để trả lời: "
+        "tiến trước 17:00, 10/6/2020 (còn 3 ngày).\nXin mở đường dẫn cá nhân để trả lời: "
         "https://t.me/dienhinh_bot?start=inv_"
     )
     assert _texts(bot, ANSWERED_DELEGATE) == []
@@ -440,7 +440,7 @@ async def test_accepted_delegates_are_told_time_place_and_code_the_day_before(bo
 
     assert _texts(bot, ANSWERED_DELEGATE) == [
         "Kính gửi bà Vũ Thị Mai,\n"
-        "Ban Tổ chức kính báo: Hội nghị Điển hình tiên tiến diễn ra vào ngày mai, 08:00, 20 tháng 6, 2020.\n"
+        "Ban Tổ chức kính báo: Hội nghị Điển hình tiên tiến diễn ra vào ngày mai, 08:00, 20/6/2020.\n"
         "Địa điểm: Hội trường UBND quận Tây Hồ, 657 Lạc Long Quân\n"
         "Mã điểm danh: K7M2Q9"
     ]
@@ -506,9 +506,9 @@ async def test_the_digest_leaves_at_seven_thirty_once_even_across_a_restart_at_s
     await _minute_job(bot, clock, "2020-05-14 07:32")
 
     [digest] = [text for text in _texts(bot, ORGANISER) if text.startswith("Tin tổng hợp")]
-    assert digest.startswith("Tin tổng hợp ngày 14 tháng 5, 2020. Thay đổi được tính từ 07:30, 13 tháng 5, 2020.")
+    assert digest.startswith("Tin tổng hợp ngày 14/5/2020. Thay đổi được tính từ 07:30, 13/5/2020.")
     assert "📋 Hội nghị Điển hình tiên tiến" in digest
-    assert "• Nhận đề cử: đến 17:00, 15 tháng 5, 2020 (còn 1 ngày)" in digest
+    assert "• Nhận đề cử: đến 17:00, 15/5/2020 (còn 1 ngày)" in digest
     assert "• Đề cử: đã nhận 5; chờ xét duyệt 5, đã duyệt 0, trả lại để chỉnh sửa 0, không được chấp nhận 0" in digest
     assert "• Đơn vị chưa có đề cử nào (" in digest and "Phường Bưởi" in digest
     assert "• Đại biểu điển hình tiên tiến: 0/210 chỗ đã nhận lời (0%), còn thiếu 210" in digest
@@ -549,7 +549,7 @@ async def test_the_digest_counts_changes_since_the_previous_digest_only(bot, clo
     first, second = [text for text in _texts(bot, ORGANISER) if text.startswith("Tin tổng hợp")]
     assert "Từ lần tổng hợp trước" not in first  # the five of 1/5 are older than a day
     assert "• Từ lần tổng hợp trước: 1 đề cử mới" in second
-    assert "Thay đổi được tính từ 07:30, 13 tháng 5, 2020." in second
+    assert "Thay đổi được tính từ 07:30, 13/5/2020." in second
 
 
 async def test_the_digest_carries_the_audit_chains_head_for_a_later_check(bot, clock, world, database):

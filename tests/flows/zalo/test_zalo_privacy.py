@@ -82,7 +82,7 @@ async def test_mydata_on_zalo_is_a_summary_and_the_file_a_note_or_a_link_only_it
     with_link = await lan.send("/mydata")
 
     assert without_link[0].startswith("Dữ liệu của bạn, tài khoản #")
-    assert "• Tên: Nguyễn Thị Lan" in without_link[0] and "• Trên Zalo từ 10 tháng 2, 2020" in without_link[0]
+    assert "• Tên: Nguyễn Thị Lan" in without_link[0] and "• Trên Zalo từ ngày 10/2/2020" in without_link[0]
     assert "Không thể gửi tệp “mydata-" in without_link[-1] and without_link[-1].endswith(NO_FILE_ON_ZALO)
     [url] = URL.findall(with_link[-1])
     assert url.startswith(f"{PUBLIC_BASE_URL}/files/") and url.endswith(".json")
@@ -170,7 +170,7 @@ async def test_an_export_shared_on_zalo_goes_after_its_three_days_and_not_before
     assert due == [
         "Chạy thử, dữ liệu không thay đổi. Hiện đã quá thời hạn lưu trữ:",
         "• tệp đã chia sẻ sẽ xoá: 1",
-        f"    {name}, lúc 10:00, 10 tháng 2, 2020",
+        f"    {name}, lúc 10:00, 10/2/2020",
     ]
     assert deleted == 1
     async with playground.services.database.transaction() as db:
