@@ -1,5 +1,4 @@
-"""nomination tally: /status reads each conference's nominations by unit, source and status from a table the
-database keeps, not from a count of them (issue 11, item 5)
+"""nomination tally kept by triggers: /status reads it instead of counting the nominations (issue 11, item 5)
 
 ``nomination_tally`` has one row per (conference, unit, source, status) with how many nominations it has and
 how many of them were sent; triggers on ``nomination`` keep it in the same transaction (``storage.tally``:
